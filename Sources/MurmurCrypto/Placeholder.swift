@@ -1,0 +1,1 @@
+// MurmurCrypto: see DESIGN.md

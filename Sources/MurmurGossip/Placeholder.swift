@@ -1,0 +1,1 @@
+// MurmurGossip: see DESIGN.md

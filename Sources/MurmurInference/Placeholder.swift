@@ -1,0 +1,1 @@
+// MurmurInference: see DESIGN.md

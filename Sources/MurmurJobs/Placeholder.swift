@@ -1,0 +1,1 @@
+// MurmurJobs: see DESIGN.md

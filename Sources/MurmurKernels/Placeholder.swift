@@ -1,0 +1,1 @@
+// MurmurKernels: see DESIGN.md

@@ -1,0 +1,1 @@
+// MurmurNode: see DESIGN.md

@@ -1,0 +1,1 @@
+// MurmurSim: see DESIGN.md

@@ -1,0 +1,1 @@
+// MurmurTrace: see DESIGN.md

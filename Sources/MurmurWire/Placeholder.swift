@@ -1,0 +1,1 @@
+// MurmurWire: see DESIGN.md

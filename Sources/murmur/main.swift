@@ -1,0 +1,3 @@
+import MurmurCore
+
+print("murmur \(MurmurVersion.software)")

@@ -1,1 +1,0 @@
-// MurmurCrypto: see DESIGN.md

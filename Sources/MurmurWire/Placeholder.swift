@@ -1,1 +1,0 @@
-// MurmurWire: see DESIGN.md

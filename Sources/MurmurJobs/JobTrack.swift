@@ -18,6 +18,8 @@ struct JobTrack: Sendable {
     /// Every node this node has ever put in the executor set (for `job.assign` traces).
     var assigned: Set<NodeID> = []
     var verdictSeen = false
+    /// Fewer nodes in the executor set than needed to finish (q, or the dispute threshold).
+    var shortOfExecutors = false
     var timerAt: Int64?
     /// Holders of the model in rank order, cached against (directory version, exclusions).
     var ranking: [NodeID] = []

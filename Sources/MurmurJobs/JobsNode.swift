@@ -252,6 +252,7 @@ public struct JobsNode: Sendable {
         // Round 1: the top r.
         var first = executorSet(t, stage: 0, nowMs: ms)
         if t.stage == 0 && rewind(&t, stage: 0, floor: t.q, set: first, nowMs: ms) { first = executorSet(t, stage: 0, nowMs: ms) }
+        t.shortOfExecutors = t.stage == 0 && first.members.count < t.q
         noteAssigned(&t, first, stage: 0, now: now, fx: &fx)
         let round1 = countable(t, stage: 0, window: first.windowEnd)
         let outputs = Set(round1.map(\.body.outputHash))
@@ -287,6 +288,7 @@ public struct JobsNode: Sendable {
         let needed = config.disputeThreshold(r: t.r)
         var second = executorSet(t, stage: 1, nowMs: ms)
         if rewind(&t, stage: 1, floor: needed, set: second, nowMs: ms) { second = executorSet(t, stage: 1, nowMs: ms) }
+        t.shortOfExecutors = second.members.count < needed
         noteAssigned(&t, second, stage: 1, now: now, fx: &fx)
         let round2 = countable(t, stage: 1, window: second.windowEnd)
         var tally: [Hash: [Signed<Attestation>]] = [:]
@@ -473,6 +475,8 @@ public struct JobsNode: Sendable {
                 }
             }
             if let mine = t.mine, mine.running { next = min(next, mine.lastClaimAt + config.renewEvery.nanoseconds / 1_000_000) }
+            // Short of executors (all busy or silent): look again every claim grace (wrap-around).
+            if t.shortOfExecutors { next = min(next, ms + grace) }
         }
         if t.timerAt == next { return }
         jobs[id]?.timerAt = next

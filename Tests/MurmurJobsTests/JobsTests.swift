@@ -258,6 +258,26 @@ final class JobsTests: XCTestCase {
         XCTAssertLessThanOrEqual(perNode.values.map(\.count).max() ?? 0, 4)
     }
 
+    /// A job verified by unanimity re-opens if a conflicting attestation from a ranked node
+    /// arrives before the deadline: someone is lying, and the dispute finds out who.
+    func testLateConflictReopensAVerifiedJob() throws {
+        let c = Cluster(count: 24)
+        try c.announceAll()
+        let job = try c.submit(r: 3, q: 2)
+        c.run(for: .seconds(Int64(2)))
+        XCTAssertNotNil(verified(c, job.id, at: 0))
+        let late = c.rankOrder(job.id)[3] // inside the window, outside the executor set
+        let wrong = try Attestation(job: job, output: [0xAB], engineVersion: "x", elapsedMicros: 1, stage: 0)
+            .signed(by: c.keys[late], issuedAt: c.now.unixMs, expiresAt: c.now.unixMs + 3_600_000)
+        for i in 0..<24 where i != late { c.deliver(wrong.envelope, to: i) }
+        XCTAssertEqual(c.nodes[0].state(of: job.id), .disputed)
+        c.run(for: .seconds(Int64(10)))
+        let r = try XCTUnwrap(verified(c, job.id, at: 0))
+        XCTAssertTrue(r.disputed)
+        XCTAssertEqual(r.outputHash, Hash.of(c.honest(job)))
+        XCTAssertTrue(c.nodes[0].excluded.contains(c.keys[late].publicKey))
+    }
+
     func testReplayIsDeterministic() throws {
         func run() throws -> [Hash] {
             let c = Cluster(count: 16)

@@ -23,7 +23,13 @@ struct JobTrack: Sendable {
     var timerAt: Int64?
     /// Holders of the model in rank order, cached against (directory version, exclusions).
     var ranking: [NodeID] = []
-    var rankingStamp: (UInt64, Int) = (.max, -1)
+    var rankingStamp = RankingStamp(holders: .max, excluded: -1, participants: -1)
+
+    struct RankingStamp: Equatable, Sendable {
+        var holders: UInt64
+        var excluded: Int
+        var participants: Int
+    }
 
     init(job: Signed<Job>) { self.job = job }
 

@@ -157,11 +157,15 @@ public struct JobsNode: Sendable {
 
     // MARK: The rules
 
-    /// Holders of the job's model, minus proven liars, in rank order (cached).
+    /// Holders of the job's model, plus the authors of its claims and attestations (a signed
+    /// claim or attestation shows the author runs the model, even before its announcement
+    /// arrives), minus proven liars, in rank order (cached).
     private func refreshRanking(_ t: inout JobTrack) {
-        let stamp = (directory.holdersVersion, excluded.count)
+        let participants = Set(t.claims.keys).union(t.attestations.keys)
+        let stamp = JobTrack.RankingStamp(holders: directory.holdersVersion, excluded: excluded.count, participants: participants.count)
         if t.rankingStamp == stamp { return }
-        t.ranking = Ranking.order(directory.holders(of: t.job.body.modelHash).subtracting(excluded), job: t.id)
+        let nodes = directory.holders(of: t.job.body.modelHash).union(participants).subtracting(excluded)
+        t.ranking = Ranking.order(nodes, job: t.id)
         t.rankingStamp = stamp
     }
 

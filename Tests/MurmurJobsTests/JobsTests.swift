@@ -219,6 +219,23 @@ final class JobsTests: XCTestCase {
 
     /// Two halves of the mesh each know only themselves and the other half's lower-ranked
     /// nodes differently: the job is neither dropped nor run by everyone.
+    /// A node that never hears the top-ranked node's announcement still counts its claim and
+    /// attestation (they show it runs the model): it verifies without walking down the rank.
+    func testMissingAnnouncementIsFilledByTheClaim() throws {
+        let c = Cluster(count: 8)
+        let job0 = try Job(modelHash: c.model, input: [1, 2, 3, 0], redundancy: 3, quorum: 2, deadline: c.now.unixMs + 60_000,
+                           nonce: [UInt8](repeating: 0, count: 16)).signed(by: c.client, issuedAt: c.now.unixMs, expiresAt: c.now.unixMs + 120_000)
+        let order = c.rankOrder(job0.id)
+        let blind = order[6]
+        c.knows = { i, j in !(i == blind && j == order[0]) }
+        try c.announceAll()
+        let job = try c.submit(r: 3, q: 2)
+        c.run(for: .seconds(Int64(2)))
+        let r = try XCTUnwrap(verified(c, job.id, at: blind))
+        XCTAssertEqual(Set(r.attesters), Set(c.ids(Array(order.prefix(3)))))
+        XCTAssertEqual(c.executions.count, 3)
+    }
+
     func testDisjointViewsNeitherDropNorFlood() throws {
         let c = Cluster(count: 12)
         c.knows = { i, j in (i % 2) == (j % 2) } // evens know evens, odds know odds

@@ -23,6 +23,7 @@ struct JobTrack: Sendable {
     var timerAt: Int64?
     /// Holders of the model in rank order, cached against (directory version, exclusions).
     var ranking: [NodeID] = []
+    var rankKeys: [NodeID: Hash] = [:]
     var rankingStamp = RankingStamp(holders: .max, excluded: -1, participants: -1)
 
     struct RankingStamp: Equatable, Sendable {

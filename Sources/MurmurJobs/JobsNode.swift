@@ -161,11 +161,27 @@ public struct JobsNode: Sendable {
     /// claim or attestation shows the author runs the model, even before its announcement
     /// arrives), minus proven liars, in rank order (cached).
     private func refreshRanking(_ t: inout JobTrack) {
-        let participants = Set(t.claims.keys).union(t.attestations.keys)
-        let stamp = JobTrack.RankingStamp(holders: directory.holdersVersion, excluded: excluded.count, participants: participants.count)
+        let holders = directory.holders(of: t.job.body.modelHash)
+        var outsiders = Set<NodeID>()
+        for n in t.claims.keys where !holders.contains(n) { outsiders.insert(n) }
+        for n in t.attestations.keys where !holders.contains(n) { outsiders.insert(n) }
+        let stamp = JobTrack.RankingStamp(holders: directory.holdersVersion, excluded: excluded.count, participants: outsiders.count)
         if t.rankingStamp == stamp { return }
-        let nodes = directory.holders(of: t.job.body.modelHash).union(participants).subtracting(excluded)
-        t.ranking = Ranking.order(nodes, job: t.id)
+        let nodes = holders.union(outsiders).subtracting(excluded)
+        // Rank keys are computed once per (job, node): re-sorting is cheap, hashing is not.
+        var keyed: [(Hash, NodeID)] = []
+        keyed.reserveCapacity(nodes.count)
+        for n in nodes {
+            if let k = t.rankKeys[n] {
+                keyed.append((k, n))
+            } else {
+                let k = Ranking.key(job: t.id, node: n)
+                t.rankKeys[n] = k
+                keyed.append((k, n))
+            }
+        }
+        keyed.sort { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
+        t.ranking = keyed.map(\.1)
         t.rankingStamp = stamp
     }
 

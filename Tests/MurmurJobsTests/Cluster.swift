@@ -25,6 +25,10 @@ final class Cluster {
     var states: [[Hash: JobState]]
     var exclusions: [[NodeID]]
     private var queue: [(from: Int, record: SignedRecord)] = []
+    /// Per-message delay (nil: lost). When unset, gossip is instant and lossless.
+    var latency: ((Int, Int) -> TimeSpan?)?
+    private var wire: [(due: Instant, seq: Int, to: Int, record: SignedRecord)] = []
+    private var seq = 0
     let client = SigningKey(seed: [UInt8](repeating: 0xC1, count: 32))
 
     init(count: Int, config: JobsConfig = JobsConfig(), seed: UInt8 = 1) {
@@ -65,7 +69,22 @@ final class Cluster {
     func drain() {
         while !queue.isEmpty {
             let (from, record) = queue.removeFirst()
-            for i in keys.indices where i != from { deliver(record, to: i) }
+            for i in keys.indices where i != from {
+                if let latency, from >= 0 {
+                    guard let d = latency(from, i) else { continue }
+                    seq += 1
+                    // Kept sorted latest-first, so the next message is `wire.last`.
+                    let due = now + d
+                    var lo = 0, hi = wire.count
+                    while lo < hi {
+                        let mid = (lo + hi) / 2
+                        if (wire[mid].due, wire[mid].seq) > (due, seq) { lo = mid + 1 } else { hi = mid }
+                    }
+                    wire.insert((due, seq, i, record), at: lo)
+                } else {
+                    deliver(record, to: i)
+                }
+            }
         }
     }
 
@@ -112,6 +131,12 @@ final class Cluster {
             }
             for (k, f) in inflight.enumerated() where f.done <= end {
                 if best == nil || f.done < best!.0 || (f.done == best!.0 && best!.3 == nil) { best = (f.done, f.node, nil, k) }
+            }
+            if let next = wire.last, next.due <= end, best == nil || next.due <= best!.0 {
+                let msg = wire.removeLast()
+                if msg.due > now { now = msg.due }
+                deliver(msg.record, to: msg.to)
+                continue
             }
             guard let (at, i, timerJob, flight) = best else { break }
             if at > now { now = at }

@@ -295,6 +295,49 @@ final class JobsTests: XCTestCase {
         XCTAssertTrue(c.nodes[0].excluded.contains(c.keys[late].publicKey))
     }
 
+    /// Seeded scenarios with independent liars, crashes at random moments, random delays and
+    /// loss, and partial views: every job ends verified or failed (with a reason) by its deadline
+    /// at every live node, no wrong output is ever accepted, nobody runs a job twice, and no job
+    /// is run by everyone.
+    func testRandomScenariosKeepTheInvariants() throws {
+        var verifiedCount = 0, total = 0
+        for seed in 1...5 {
+            var rng = SeededRNG(seed: UInt64(seed))
+            let n = 24
+            let c = Cluster(count: n, seed: UInt8(seed))
+            c.knows = { i, j in (i &* 31 &+ j &* 17 &+ seed) % 10 != 0 } // ~10 % of announcements never arrive
+            try c.announceAll()
+            var delays = rng.fork()
+            c.latency = { _, _ in delays.unitDouble() < 0.05 ? nil : .milliseconds(Int64(5 + delays.next() % 80)) }
+            for i in 0..<n where rng.unitDouble() < 0.1 { c.lies[i] = Array("lie \(i)".utf8) }
+            var jobs: [Signed<Job>] = []
+            for k in 0..<4 { jobs.append(try c.submit(r: 3, q: 2, deadline: .seconds(Int64(30)), nonce: UInt8(k))) }
+            let crashers = (0..<n).filter { _ in rng.unitDouble() < 0.15 }
+            for i in crashers {
+                c.run(for: .milliseconds(Int64(rng.next() % 400)))
+                c.crash(i)
+            }
+            c.run(until: Instant(unixMs: Cluster.t0 + 31_000))
+            for job in jobs {
+                let ran = c.executions.filter { $0.job == job.id }.map(\.node)
+                XCTAssertEqual(ran.count, Set(ran).count, "seed \(seed): a node ran a job twice")
+                // r + a dispute set of 4r + 1, plus a few takeovers and view differences; never everyone.
+                XCTAssertLessThanOrEqual(ran.count, 3 + 13 + 4, "seed \(seed): job run by too many")
+                for i in 0..<n where c.alive[i] && c.lies[i] == nil {
+                    total += 1
+                    switch c.nodes[i].state(of: job.id) {
+                    case let .verified(r)?:
+                        verifiedCount += 1
+                        XCTAssertEqual(r.outputHash, Hash.of(c.honest(job)), "seed \(seed): wrong output accepted at \(i)")
+                    case .failed?: break
+                    case let other: XCTFail("seed \(seed) node \(i): \(String(describing: other)) after the deadline")
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(Double(verifiedCount) / Double(total), 0.8, "most jobs verify: \(verifiedCount) of \(total)")
+    }
+
     func testReplayIsDeterministic() throws {
         func run() throws -> [Hash] {
             let c = Cluster(count: 16)

@@ -18,6 +18,10 @@ struct JobTrack: Sendable {
     /// Every node this node has ever put in the executor set (for `job.assign` traces).
     var assigned: Set<NodeID> = []
     var verdictSeen = false
+    /// Followed passively: records are kept but not evaluated (this node ranks far down).
+    var passive = false
+    /// First 8 bytes of this node's own rank key for the job (its expected position).
+    var myKeyPrefix: UInt64 = 0
     /// Fewer nodes in the executor set than needed to finish (q, or the dispute threshold).
     var shortOfExecutors = false
     var timerAt: Int64?

@@ -77,6 +77,9 @@ public struct JobsNode: Sendable {
         case let .nodeAnnouncement(a):
             guard let changed = directory.apply(a), !changed.isEmpty else { return }
             let models = Set(changed)
+            for id in passiveJobIDs() where models.contains(jobs[id]?.job.body.modelHash ?? .zero) {
+                if let t = jobs[id], isNear(t) { jobs[id]?.passive = false }
+            }
             for id in activeJobIDs() where models.contains(jobs[id]?.job.body.modelHash ?? .zero) {
                 evaluate(id, now: now, fx: &fx)
             }
@@ -84,11 +87,11 @@ public struct JobsNode: Sendable {
         case let .claim(c):
             guard jobs[c.body.jobID] != nil else { return hold(record, job: c.body.jobID) }
             storeClaim(c)
-            evaluate(c.body.jobID, now: now, fx: &fx)
+            if jobs[c.body.jobID]?.passive == false { evaluate(c.body.jobID, now: now, fx: &fx) }
         case let .attestation(a):
             guard jobs[a.body.jobID] != nil else { return hold(record, job: a.body.jobID) }
             storeAttestation(a, now: now, fx: &fx)
-            evaluate(a.body.jobID, now: now, fx: &fx)
+            if jobs[a.body.jobID]?.passive == false { evaluate(a.body.jobID, now: now, fx: &fx) }
         case let .verdict(v): receiveVerdict(v, now: now, fx: &fx)
         }
     }
@@ -107,6 +110,8 @@ public struct JobsNode: Sendable {
             scheduleTimer(job.id, fx: &fx)
             return
         }
+        t.myKeyPrefix = Ranking.key(job: job.id, node: me).value.w0
+        t.passive = !isNear(t)
         jobs[job.id] = t
         fx.append(.stateChanged(jobID: job.id, state: .pending))
         if let held = pending.removeValue(forKey: job.id) {
@@ -116,7 +121,13 @@ public struct JobsNode: Sendable {
                 if case let .attestation(a) = r { storeAttestation(a, now: now, fx: &fx) }
             }
         }
-        evaluate(job.id, now: now, fx: &fx)
+        if t.passive {
+            // Far down the rank: keep the records, follow the job only if asked (`refresh`).
+            jobs[job.id]?.timerAt = job.expiresAt
+            fx.append(.setTimer(jobID: job.id, at: Instant(unixMs: job.expiresAt)))
+        } else {
+            evaluate(job.id, now: now, fx: &fx)
+        }
         // Verdicts that were waiting for this job.
         let waiting = pendingVerdicts.filter { $0.body.jobID == job.id }
         pendingVerdicts.removeAll { $0.body.jobID == job.id }
@@ -153,6 +164,28 @@ public struct JobsNode: Sendable {
             return
         }
         jobs[t.id]?.attestations[a.author] = a
+    }
+
+    /// Brings a job this node follows only passively (it ranks far down) up to date and
+    /// follows it from now on: call before answering an API query about it.
+    public mutating func refresh(_ job: Hash, now: Instant) -> [JobsEffect] {
+        guard jobs[job] != nil else { return [] }
+        var fx: [JobsEffect] = []
+        jobs[job]?.passive = false
+        jobs[job]?.timerAt = nil
+        evaluate(job, now: now, fx: &fx)
+        return fx
+    }
+
+    /// Whether this node follows the job actively: its own rank key puts it within the first
+    /// `4(r + e) + 32` of the holders (expected position), it authored the job, or the config says
+    /// to follow everything. Ranking all N holders costs N hashes per job; a node that cannot be
+    /// an executor (short of ~90 nodes above it going silent) need not pay it (Specs/jobs.md).
+    private func isNear(_ t: JobTrack) -> Bool {
+        if config.followAllJobs || t.job.author == me { return true }
+        let holders = Double(directory.holders(of: t.job.body.modelHash).count)
+        let expected = holders * (Double(t.myKeyPrefix) / 18_446_744_073_709_551_616.0)
+        return expected < Double(4 * (t.r + config.disputeSize(r: t.r)) + 32)
     }
 
     // MARK: The rules
@@ -462,11 +495,12 @@ public struct JobsNode: Sendable {
     private mutating func timer(_ id: Hash, now: Instant, fx: inout [JobsEffect]) {
         guard let t = jobs[id] else { return }
         jobs[id]?.timerAt = nil
-        if t.state.isFinal && now.unixMs >= t.job.expiresAt {
+        if (t.state.isFinal || t.passive) && now.unixMs >= t.job.expiresAt {
             if t.mine?.running == true { runningCount -= 1 }
             jobs[id] = nil
             return
         }
+        if t.passive { return }
         evaluate(id, now: now, fx: &fx)
     }
 
@@ -547,8 +581,13 @@ public struct JobsNode: Sendable {
 
     // MARK: Bookkeeping
 
+    private func passiveJobIDs() -> [Hash] {
+        jobs.compactMap { id, t in t.passive ? id : nil }.sorted()
+    }
+
     private func activeJobIDs() -> [Hash] {
         jobs.compactMap { id, t -> Hash? in
+            if t.passive { return nil }
             if case let .verified(r) = t.state, r.disputed { return nil }
             if case .failed = t.state { return nil }
             return id

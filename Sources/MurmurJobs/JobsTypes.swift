@@ -120,11 +120,14 @@ public struct JobsConfig: Sendable {
     /// How far past the last executor in rank an attestation still counts (view differences),
     /// as a multiple of r.
     public var windowFactor: Int
+    /// Evaluate every job, even those this node ranks far too low to ever run (tests, small meshes).
+    public var followAllJobs: Bool
 
     public init(engineVersion: String = MurmurVersion.software, maxConcurrentExecutions: Int = 4,
                 leaseDuration: TimeSpan = .seconds(Int64(10)), renewEvery: TimeSpan = .seconds(Int64(4)),
                 claimGrace: TimeSpan = .seconds(Int64(3)), leaseSlack: TimeSpan = .seconds(Int64(2)),
-                disputeFactor: Int = 4, windowFactor: Int = 1) {
+                disputeFactor: Int = 4, windowFactor: Int = 1, followAllJobs: Bool = false) {
+        self.followAllJobs = followAllJobs
         self.engineVersion = engineVersion; self.maxConcurrentExecutions = maxConcurrentExecutions
         self.leaseDuration = leaseDuration; self.renewEvery = renewEvery; self.claimGrace = claimGrace
         self.leaseSlack = leaseSlack; self.disputeFactor = disputeFactor; self.windowFactor = windowFactor

@@ -338,6 +338,50 @@ final class JobsTests: XCTestCase {
         XCTAssertGreaterThan(Double(verifiedCount) / Double(total), 0.8, "most jobs verify: \(verifiedCount) of \(total)")
     }
 
+    /// In a large mesh a node that ranks far down keeps a job's records without ranking all
+    /// holders on every record; asked about the job, it catches up and answers exactly.
+    func testFarNodesFollowPassivelyAndCatchUpWhenAsked() throws {
+        let t0 = Cluster.t0
+        let model = Hash.of([9])
+        let holders = (0..<300).map { i in SigningKey(seed: [7, UInt8(i >> 8), UInt8(i & 0xff)] + [UInt8](repeating: 0, count: 29)) }
+        let client = SigningKey(seed: [UInt8](repeating: 0xC2, count: 32))
+        let job = try Job(modelHash: model, input: [1], redundancy: 3, quorum: 2, deadline: t0 + 60_000, nonce: [UInt8](repeating: 1, count: 16))
+            .signed(by: client, issuedAt: t0, expiresAt: t0 + 120_000)
+        let now = Instant(unixMs: t0 + 1000)
+        func observer(near: Bool) -> JobsNode {
+            var seed: UInt8 = 0
+            while true {
+                seed += 1
+                let k = SigningKey(seed: [0xAA, seed] + [UInt8](repeating: 0, count: 30))
+                let fraction = Double(Ranking.key(job: job.id, node: k.publicKey).value.w0) / 18_446_744_073_709_551_616.0
+                if near ? fraction < 0.1 : fraction > 0.5 { return JobsNode(key: k) }
+            }
+        }
+        let announcements = try holders.map {
+            try NodeAnnouncement(sequence: 1, addresses: [], models: [model], freeSlots: 1, totalSlots: 1, engineVersion: "t")
+                .signed(by: $0, issuedAt: t0, expiresAt: t0 + 600_000)
+        }
+        let top = Ranking.order(holders.map(\.publicKey), job: job.id).prefix(3)
+        let attestations = try top.map { id in
+            try Attestation(job: job, output: [42], engineVersion: "t", elapsedMicros: 1, stage: 0)
+                .signed(by: holders.first { $0.publicKey == id }!, issuedAt: t0 + 500, expiresAt: t0 + 600_000)
+        }
+        for near in [false, true] {
+            var o = observer(near: near)
+            for a in announcements { _ = o.handle(.record(.nodeAnnouncement(a)), now: now) }
+            _ = o.handle(.record(.job(job)), now: now)
+            for a in attestations { _ = o.handle(.record(.attestation(a)), now: now) }
+            if near {
+                guard case .verified? = o.state(of: job.id) else { return XCTFail("near node follows actively") }
+            } else {
+                XCTAssertEqual(o.state(of: job.id), .pending, "far node has not evaluated")
+                let fx = o.refresh(job.id, now: now)
+                guard case let .verified(r)? = o.state(of: job.id) else { return XCTFail("caught up: \(fx)") }
+                XCTAssertEqual(Set(r.attesters), Set(top))
+            }
+        }
+    }
+
     func testReplayIsDeterministic() throws {
         func run() throws -> [Hash] {
             let c = Cluster(count: 16)

@@ -416,7 +416,7 @@ public struct JobsNode: Sendable {
             return
         }
         waitingForSlot.remove(t.id)
-        let lease = min(ms + config.leaseDuration.nanoseconds / 1_000_000, claimExpiry(t))
+        let lease = min(ms + config.leaseDuration.nanoseconds / 1_000_000, claimExpiry(t, nowMs: ms))
         t.mine = JobTrack.MyRun(stage: stage, rank: rank, lastClaimAt: ms, leaseExpiry: lease, running: true, gaveUp: false)
         runningCount += 1
         publishClaim(&t, leaseExpiry: lease, now: now, fx: &fx)
@@ -424,14 +424,18 @@ public struct JobsNode: Sendable {
         fx.append(.trace(trace(.jobExecute, now: now, job: t.id, reason: "round \(stage + 1) rank \(rank)")))
     }
 
-    private func claimExpiry(_ t: JobTrack) -> Int64 { t.deadline + Limits.jobRecordGraceMs }
+    /// Claims live until the job record's grace after the deadline, within the kind's maximum
+    /// lifetime counted from now (this node's clock may be behind the client's).
+    private func claimExpiry(_ t: JobTrack, nowMs: Int64) -> Int64 {
+        min(t.deadline + Limits.jobRecordGraceMs, nowMs + RecordKind.claim.maxLifetimeMs)
+    }
 
     private func publishClaim(_ t: inout JobTrack, leaseExpiry: Int64, now: Instant, fx: inout [JobsEffect]) {
         guard let mine = t.mine else { return }
         let ms = now.unixMs
         do {
             let c = try Claim(jobID: t.id, leaseExpiry: leaseExpiry, stage: mine.stage, rank: UInt16(clamping: mine.rank))
-                .signed(by: key, issuedAt: ms, expiresAt: claimExpiry(t))
+                .signed(by: key, issuedAt: ms, expiresAt: claimExpiry(t, nowMs: ms))
             if let old = t.claims[me], old.issuedAt >= ms { return }
             t.claims[me] = c
             t.mine?.lastClaimAt = ms
@@ -447,7 +451,7 @@ public struct JobsNode: Sendable {
         guard let mine = t.mine, mine.running else { return }
         let ms = now.unixMs
         guard ms >= mine.lastClaimAt + config.renewEvery.nanoseconds / 1_000_000 else { return }
-        publishClaim(&t, leaseExpiry: min(ms + config.leaseDuration.nanoseconds / 1_000_000, claimExpiry(t)), now: now, fx: &fx)
+        publishClaim(&t, leaseExpiry: min(ms + config.leaseDuration.nanoseconds / 1_000_000, claimExpiry(t, nowMs: ms)), now: now, fx: &fx)
     }
 
     /// Cancels this node's run when the job ended without needing it.

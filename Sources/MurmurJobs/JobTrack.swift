@@ -26,14 +26,19 @@ struct JobTrack: Sendable {
     var shortOfExecutors = false
     var timerAt: Int64?
     /// Holders of the model in rank order, cached against (directory version, exclusions).
+    /// Only the first `rankingLimit` are kept (the rules rarely look further; see `extend`).
     var ranking: [NodeID] = []
-    var rankKeys: [NodeID: Hash] = [:]
-    var rankingStamp = RankingStamp(holders: .max, excluded: -1, participants: -1)
+    /// How many nodes the full ranking has.
+    var rankingTotal = 0
+    var rankingLimit = 0
+    var rankingStamp = RankingStamp.stale
 
     struct RankingStamp: Equatable, Sendable {
         var holders: UInt64
         var excluded: Int
         var participants: Int
+        var limit: Int
+        static let stale = RankingStamp(holders: .max, excluded: -1, participants: -1, limit: -1)
     }
 
     init(job: Signed<Job>) { self.job = job }

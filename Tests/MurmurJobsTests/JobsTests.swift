@@ -382,6 +382,34 @@ final class JobsTests: XCTestCase {
         }
     }
 
+    /// Only a prefix of the ranking is kept; when the walk needs more (here: the first 60 in
+    /// rank have no free slot), the prefix is extended and the answer is still exact.
+    func testRankingPrefixIsExtendedWhenTheWalkNeedsIt() throws {
+        let t0 = Cluster.t0
+        let model = Hash.of([5])
+        let holders = (0..<80).map { i in SigningKey(seed: [8, UInt8(i)] + [UInt8](repeating: 0, count: 30)) }
+        let client = SigningKey(seed: [UInt8](repeating: 0xC3, count: 32))
+        let job = try Job(modelHash: model, input: [2], redundancy: 1, quorum: 1, deadline: t0 + 60_000, nonce: [UInt8](repeating: 2, count: 16))
+            .signed(by: client, issuedAt: t0, expiresAt: t0 + 120_000)
+        let order = Ranking.order(holders.map(\.publicKey), job: job.id)
+        let now = Instant(unixMs: t0 + 1000)
+        var o = JobsNode(key: SigningKey(seed: [UInt8](repeating: 0xAB, count: 32)), config: JobsConfig(followAllJobs: true))
+        for k in holders {
+            let busy = order.prefix(60).contains(k.publicKey)
+            let a = try NodeAnnouncement(sequence: 1, addresses: [], models: [model], freeSlots: busy ? 0 : 1, totalSlots: 1, engineVersion: "t")
+                .signed(by: k, issuedAt: t0, expiresAt: t0 + 600_000)
+            _ = o.handle(.record(.nodeAnnouncement(a)), now: now)
+        }
+        _ = o.handle(.record(.job(job)), now: now)
+        XCTAssertEqual(o.executors(of: job.id, now: now), [order[60]])
+        let executor = try XCTUnwrap(holders.first { $0.publicKey == order[60] })
+        let a = try Attestation(job: job, output: [1], engineVersion: "t", elapsedMicros: 1, stage: 0)
+            .signed(by: executor, issuedAt: t0 + 500, expiresAt: t0 + 600_000)
+        _ = o.handle(.record(.attestation(a)), now: now)
+        guard case let .verified(r)? = o.state(of: job.id) else { return XCTFail("\(String(describing: o.state(of: job.id)))") }
+        XCTAssertEqual(r.attesters, [order[60]])
+    }
+
     func testReplayIsDeterministic() throws {
         func run() throws -> [Hash] {
             let c = Cluster(count: 16)

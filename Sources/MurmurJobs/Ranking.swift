@@ -5,7 +5,16 @@ import MurmurWire
 public enum Ranking {
     /// `BLAKE2b-256(jobID ‖ nodeID)`: lower ranks first.
     public static func key(job: Hash, node: NodeID) -> Hash {
-        Hash.of(parts: [job.bytes, node.bytes])
+        // The 64 input bytes laid out in place (each word big-endian = the bytes in order):
+        // ranking hashes every holder for every job, so no intermediate arrays.
+        let j = job.value, n = node.key
+        var words = (j.w0.bigEndian, j.w1.bigEndian, j.w2.bigEndian, j.w3.bigEndian,
+                     n.w0.bigEndian, n.w1.bigEndian, n.w2.bigEndian, n.w3.bigEndian)
+        return withUnsafeBytes(of: &words) { buffer in
+            let h = Blake2b()
+            h.update(buffer)
+            return h.finalize()
+        }
     }
 
     /// `nodes` in rank order for `job` (ties, which need a hash collision, broken by node id).

@@ -122,6 +122,16 @@ extension JobsNode {
         return out
     }
 
+    /// `executorSet`, extending the kept ranking prefix until the answer is exact.
+    func exactExecutorSet(_ t: inout JobTrack, stage: UInt8, nowMs: Int64) -> ExecutorSet {
+        var set = executorSet(t, stage: stage, nowMs: nowMs)
+        while set.truncated {
+            extendRanking(&t)
+            set = executorSet(t, stage: stage, nowMs: nowMs)
+        }
+        return set
+    }
+
     mutating func evaluate(_ id: Hash, now: Instant, fx: inout [JobsEffect]) {
         guard var t = jobs[id] else { return }
         let ms = now.unixMs
@@ -136,12 +146,8 @@ extension JobsNode {
         refreshRanking(&t)
 
         // Round 1: the top r.
-        var first = executorSet(t, stage: 0, nowMs: ms)
-        while first.truncated {
-            extendRanking(&t)
-            first = executorSet(t, stage: 0, nowMs: ms)
-        }
-        if t.stage == 0 && rewind(&t, stage: 0, floor: t.q, set: first, nowMs: ms) { first = executorSet(t, stage: 0, nowMs: ms) }
+        var first = exactExecutorSet(&t, stage: 0, nowMs: ms)
+        if t.stage == 0 && rewind(&t, stage: 0, floor: t.q, set: first, nowMs: ms) { first = exactExecutorSet(&t, stage: 0, nowMs: ms) }
         t.shortOfExecutors = t.stage == 0 && first.members.count < t.q
         noteAssigned(&t, first, stage: 0, now: now, fx: &fx)
         let round1 = countable(t, stage: 0, window: first.windowEnd)
@@ -176,12 +182,8 @@ extension JobsNode {
 
         // Round 2 (dispute): a fresh, larger set further down the rank; strict majority decides.
         let needed = config.disputeThreshold(r: t.r)
-        var second = executorSet(t, stage: 1, nowMs: ms)
-        while second.truncated {
-            extendRanking(&t)
-            second = executorSet(t, stage: 1, nowMs: ms)
-        }
-        if rewind(&t, stage: 1, floor: needed, set: second, nowMs: ms) { second = executorSet(t, stage: 1, nowMs: ms) }
+        var second = exactExecutorSet(&t, stage: 1, nowMs: ms)
+        if rewind(&t, stage: 1, floor: needed, set: second, nowMs: ms) { second = exactExecutorSet(&t, stage: 1, nowMs: ms) }
         t.shortOfExecutors = second.members.count < needed
         noteAssigned(&t, second, stage: 1, now: now, fx: &fx)
         let round2 = countable(t, stage: 1, window: second.windowEnd)

@@ -37,12 +37,7 @@ public struct JobsNode: Sendable {
     public func executors(of job: Hash, now: Instant) -> [NodeID] {
         guard var t = jobs[job] else { return [] }
         refreshRanking(&t)
-        var set = executorSet(t, stage: t.stage, nowMs: now.unixMs)
-        while set.truncated {
-            extendRanking(&t)
-            set = executorSet(t, stage: t.stage, nowMs: now.unixMs)
-        }
-        return set.members
+        return exactExecutorSet(&t, stage: t.stage, nowMs: now.unixMs).members
     }
 
     /// Every attestation this node holds for the job (counted or not), by author.

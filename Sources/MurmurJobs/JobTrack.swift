@@ -20,6 +20,9 @@ struct JobTrack: Sendable {
     var verdictSeen = false
     /// Followed passively: records are kept but not evaluated (this node ranks far down).
     var passive = false
+    /// Set for the one evaluation that catches up a passively followed job: nodes never seen in
+    /// the executor set count as having entered it when the job was issued.
+    var catchUp = false
     /// First 8 bytes of this node's own rank key for the job (its expected position).
     var myKeyPrefix: UInt64 = 0
     /// Fewer nodes in the executor set than needed to finish (q, or the dispute threshold).
@@ -67,13 +70,15 @@ struct JobTrack: Sendable {
     /// The skip rule of Specs/jobs.md: a node in the executor set that released its claim, let
     /// its lease lapse without attesting, or did not claim within the grace is passed over.
     func skipped(_ node: NodeID, stage: UInt8, nowMs: Int64, me: NodeID, config: JobsConfig) -> Bool {
-        if let a = attestations[node], a.body.stage == stage { return false }
+        if let a = attestations[node], a.body.stage == stage, a.issuedAt <= deadline { return false }
         if node == me, let mine, mine.gaveUp { return true }
         if let c = claims[node], c.body.stage == stage {
             if c.body.isRelease(issuedAt: c.issuedAt) { return true }
             return nowMs >= c.body.leaseExpiry + config.leaseSlack.nanoseconds / 1_000_000
         }
-        if let entered = enteredAt[node] { return nowMs >= entered + config.claimGrace.nanoseconds / 1_000_000 }
+        if let entered = enteredAt[node] ?? (catchUp ? job.issuedAt : nil) {
+            return nowMs >= entered + config.claimGrace.nanoseconds / 1_000_000
+        }
         return false
     }
 }

@@ -115,7 +115,9 @@ extension JobsNode {
     func countable(_ t: JobTrack, stage: UInt8, window: Int) -> [Signed<Attestation>] {
         var out: [Signed<Attestation>] = []
         for n in t.ranking.prefix(window) {
-            guard let a = t.attestations[n], a.body.stage == stage else { continue }
+            // Only attestations signed by the deadline count, so a late evaluation agrees with
+            // one made at the deadline.
+            guard let a = t.attestations[n], a.body.stage == stage, a.issuedAt <= t.deadline else { continue }
             if stage == 1 && t.participated(n, stage: 0) { continue }
             out.append(a)
         }
@@ -161,8 +163,8 @@ extension JobsNode {
         }
         if t.stage == 0 {
             if case .verified = t.state { return }
-            if let out = outputs.first, !first.members.isEmpty, round1.count >= t.q,
-               first.members.allSatisfy({ t.attestations[$0]?.body.stage == 0 }) {
+            let attested = Set(round1.map(\.author))
+            if let out = outputs.first, !first.members.isEmpty, round1.count >= t.q, first.members.allSatisfy(attested.contains) {
                 t.state = .verified(JobResult(outputHash: out, attestations: round1, disputed: false))
                 fx.append(.trace(trace(.jobVerified, now: now, job: id, reason: "\(round1.count) agree on \(out.short)")))
                 stopMine(&t, fx: &fx)
@@ -205,7 +207,7 @@ extension JobsNode {
 
     func noteAssigned(_ t: inout JobTrack, _ set: ExecutorSet, stage: UInt8, now: Instant, fx: inout [JobsEffect]) {
         for (n, pos) in zip(set.members, set.positions) where t.enteredAt[n] == nil {
-            t.enteredAt[n] = now.unixMs
+            t.enteredAt[n] = t.catchUp ? min(now.unixMs, t.job.issuedAt) : now.unixMs
             if t.assigned.insert(n).inserted {
                 fx.append(.trace(trace(.jobAssign, now: now, job: t.id, peer: n, reason: "round \(stage + 1) rank \(pos)")))
             }

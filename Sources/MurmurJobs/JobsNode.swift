@@ -170,9 +170,12 @@ public struct JobsNode: Sendable {
     public mutating func refresh(_ job: Hash, now: Instant) -> [JobsEffect] {
         guard jobs[job] != nil else { return [] }
         var fx: [JobsEffect] = []
+        let wasPassive = jobs[job]?.passive == true
         jobs[job]?.passive = false
         jobs[job]?.timerAt = nil
+        jobs[job]?.catchUp = wasPassive
         evaluate(job, now: now, fx: &fx)
+        jobs[job]?.catchUp = false
         return fx
     }
 

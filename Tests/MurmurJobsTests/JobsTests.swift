@@ -366,6 +366,23 @@ final class JobsTests: XCTestCase {
             try Attestation(job: job, output: [42], engineVersion: "t", elapsedMicros: 1, stage: 0)
                 .signed(by: holders.first { $0.publicKey == id }!, issuedAt: t0 + 500, expiresAt: t0 + 600_000)
         }
+        // Asked only after the deadline, with the third executor silent: the same answer a node
+        // following the job would have reached (the silent one passed over, two agree ≥ q),
+        // and an attestation signed after the deadline does not count.
+        do {
+            var o = observer(near: false)
+            for a in announcements { _ = o.handle(.record(.nodeAnnouncement(a)), now: now) }
+            _ = o.handle(.record(.job(job)), now: now)
+            for a in attestations.prefix(2) { _ = o.handle(.record(.attestation(a)), now: now) }
+            let late = Instant(unixMs: t0 + 70_000)
+            let tooLate = try Attestation(job: job, output: [43], engineVersion: "t", elapsedMicros: 1, stage: 0)
+                .signed(by: holders.first { $0.publicKey == top[top.startIndex + 2] }!, issuedAt: t0 + 61_000, expiresAt: t0 + 600_000)
+            _ = o.handle(.record(.attestation(tooLate)), now: late)
+            _ = o.refresh(job.id, now: late)
+            guard case let .verified(r)? = o.state(of: job.id) else { return XCTFail("\(String(describing: o.state(of: job.id)))") }
+            XCTAssertEqual(r.attestations.count, 2)
+            XCTAssertFalse(r.disputed, "the late, different attestation does not count")
+        }
         for near in [false, true] {
             var o = observer(near: near)
             for a in announcements { _ = o.handle(.record(.nodeAnnouncement(a)), now: now) }

@@ -31,11 +31,15 @@ extension JobsNode {
                                           participants: outside.count, limit: t.rankingLimit)
         if t.rankingStamp == stamp { return }
         let nodes = holders.union(outside).subtracting(excluded)
-        var keyed: [(Hash, NodeID)] = []
-        keyed.reserveCapacity(nodes.count)
-        for n in nodes { keyed.append((Ranking.key(job: t.id, node: n), n)) }
-        keyed.sort { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
-        t.ranking = keyed.prefix(t.rankingLimit).map(\.1)
+        let id = t.id, limit = t.rankingLimit
+        let compute = { () -> [NodeID] in
+            var keyed: [(Hash, NodeID)] = []
+            keyed.reserveCapacity(nodes.count)
+            for n in nodes { keyed.append((Ranking.key(job: id, node: n), n)) }
+            keyed.sort { a, b in a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
+            return keyed.prefix(limit).map(\.1)
+        }
+        t.ranking = config.rankingCache?.ranking(job: id, nodes: nodes, limit: limit, compute: compute) ?? compute()
         t.rankingTotal = nodes.count
         t.rankingStamp = stamp
     }

@@ -122,12 +122,15 @@ public struct JobsConfig: Sendable {
     public var windowFactor: Int
     /// Evaluate every job, even those this node ranks far too low to ever run (tests, small meshes).
     public var followAllJobs: Bool
+    /// Rankings shared between the nodes of one process (the simulator); nil in a real node.
+    public var rankingCache: RankingCache?
 
     public init(engineVersion: String = MurmurVersion.software, maxConcurrentExecutions: Int = 4,
                 leaseDuration: TimeSpan = .seconds(Int64(10)), renewEvery: TimeSpan = .seconds(Int64(4)),
                 claimGrace: TimeSpan = .seconds(Int64(3)), leaseSlack: TimeSpan = .seconds(Int64(2)),
-                disputeFactor: Int = 4, windowFactor: Int = 1, followAllJobs: Bool = false) {
+                disputeFactor: Int = 4, windowFactor: Int = 1, followAllJobs: Bool = false, rankingCache: RankingCache? = nil) {
         self.followAllJobs = followAllJobs
+        self.rankingCache = rankingCache
         self.engineVersion = engineVersion; self.maxConcurrentExecutions = maxConcurrentExecutions
         self.leaseDuration = leaseDuration; self.renewEvery = renewEvery; self.claimGrace = claimGrace
         self.leaseSlack = leaseSlack; self.disputeFactor = disputeFactor; self.windowFactor = windowFactor

@@ -428,8 +428,8 @@ final class JobsTests: XCTestCase {
     }
 
     func testReplayIsDeterministic() throws {
-        func run() throws -> [Hash] {
-            let c = Cluster(count: 16)
+        func run(cache: RankingCache? = nil) throws -> [Hash] {
+            let c = Cluster(count: 16, config: JobsConfig(rankingCache: cache))
             try c.announceAll()
             c.lies[3] = [7]
             for n in 0..<3 { try c.submit(nonce: UInt8(n)) }
@@ -437,6 +437,8 @@ final class JobsTests: XCTestCase {
             c.run(for: .seconds(Int64(30)))
             return c.published.map(\.id)
         }
-        XCTAssertEqual(try run(), try run())
+        let plain = try run()
+        XCTAssertEqual(plain, try run())
+        XCTAssertEqual(plain, try run(cache: RankingCache()), "a shared ranking cache changes nothing but speed")
     }
 }

@@ -6,7 +6,7 @@ struct JobTrack: Sendable {
     let job: Signed<Job>
     /// Latest claim per author.
     var claims: [NodeID: Signed<Claim>] = [:]
-    /// First attestation per author (a second, different one is equivocation: traced, ignored).
+    /// First attestation per author (a second, different one is equivocation: its author is excluded).
     var attestations: [NodeID: Signed<Attestation>] = [:]
     /// Unix ms at which a node first entered this node's executor set (claim grace runs from it).
     var enteredAt: [NodeID: Int64] = [:]

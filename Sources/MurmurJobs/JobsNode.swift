@@ -158,7 +158,10 @@ public struct JobsNode: Sendable {
         }
         if let old = t.attestations[a.author] {
             if old.body.outputHash != a.body.outputHash {
+                // Two signed, different outputs for one job: a proof on its own (inference is
+                // deterministic), which every node that receives both records checks for itself.
                 fx.append(.trace(trace(.drop, now: now, job: t.id, peer: a.author, reason: "equivocation: second attestation with another output")))
+                exclude(a.author, evidence: a.id, now: now, fx: &fx)
             }
             return
         }

@@ -427,6 +427,20 @@ final class JobsTests: XCTestCase {
         XCTAssertEqual(r.attesters, [order[60]])
     }
 
+    /// Two attestations by one executor for one job with different outputs prove it wrong on
+    /// their own: every node that receives both excludes it.
+    func testEquivocationIsItsOwnProof() throws {
+        let c = Cluster(count: 8)
+        try c.announceAll()
+        let job = try c.submit(r: 3, q: 2)
+        c.run(for: .seconds(Int64(2)))
+        let liar = c.rankOrder(job.id)[0]
+        let second = try Attestation(job: job, output: [0xAB], engineVersion: "x", elapsedMicros: 1, stage: 0)
+            .signed(by: c.keys[liar], issuedAt: c.now.unixMs, expiresAt: c.now.unixMs + 3_600_000)
+        for i in 0..<8 where i != liar { c.deliver(second.envelope, to: i) }
+        for i in 0..<8 where i != liar { XCTAssertTrue(c.nodes[i].excluded.contains(c.keys[liar].publicKey), "node \(i)") }
+    }
+
     func testReplayIsDeterministic() throws {
         func run(cache: RankingCache? = nil) throws -> [Hash] {
             let c = Cluster(count: 16, config: JobsConfig(rankingCache: cache))

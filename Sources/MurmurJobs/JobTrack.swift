@@ -1,0 +1,69 @@
+import MurmurCore
+import MurmurWire
+
+/// One job as one node sees it.
+struct JobTrack: Sendable {
+    let job: Signed<Job>
+    /// Latest claim per author.
+    var claims: [NodeID: Signed<Claim>] = [:]
+    /// First attestation per author (a second, different one is equivocation: traced, ignored).
+    var attestations: [NodeID: Signed<Attestation>] = [:]
+    /// Unix ms at which a node first entered this node's executor set (claim grace runs from it).
+    var enteredAt: [NodeID: Int64] = [:]
+    /// 0 until attestations disagree, then 1 (the dispute round).
+    var stage: UInt8 = 0
+    var state: JobState = .pending
+    /// This node's own execution, if any.
+    var mine: MyRun?
+    /// Every node this node has ever put in the executor set (for `job.assign` traces).
+    var assigned: Set<NodeID> = []
+    var verdictSeen = false
+    /// Fewer nodes in the executor set than needed to finish (q, or the dispute threshold).
+    var shortOfExecutors = false
+    var timerAt: Int64?
+    /// Holders of the model in rank order, cached against (directory version, exclusions).
+    var ranking: [NodeID] = []
+    var rankingStamp = RankingStamp(holders: .max, excluded: -1, participants: -1)
+
+    struct RankingStamp: Equatable, Sendable {
+        var holders: UInt64
+        var excluded: Int
+        var participants: Int
+    }
+
+    init(job: Signed<Job>) { self.job = job }
+
+    var id: Hash { job.id }
+    var r: Int { Int(job.body.redundancy) }
+    var q: Int { Int(job.body.quorum) }
+    var deadline: Int64 { job.body.deadline }
+
+    struct MyRun: Sendable {
+        var stage: UInt8
+        var rank: Int
+        var lastClaimAt: Int64
+        var leaseExpiry: Int64
+        /// running → finished / failed / cancelled / declined
+        var running: Bool
+        /// True when this node gave the job up (no capacity, inference failed): it skips itself.
+        var gaveUp: Bool
+    }
+
+    /// True when `node` claimed or attested in `stage`.
+    func participated(_ node: NodeID, stage: UInt8) -> Bool {
+        claims[node]?.body.stage == stage || attestations[node]?.body.stage == stage
+    }
+
+    /// The skip rule of Specs/jobs.md: a node in the executor set that released its claim, let
+    /// its lease lapse without attesting, or did not claim within the grace is passed over.
+    func skipped(_ node: NodeID, stage: UInt8, nowMs: Int64, me: NodeID, config: JobsConfig) -> Bool {
+        if let a = attestations[node], a.body.stage == stage { return false }
+        if node == me, let mine, mine.gaveUp { return true }
+        if let c = claims[node], c.body.stage == stage {
+            if c.body.isRelease(issuedAt: c.issuedAt) { return true }
+            return nowMs >= c.body.leaseExpiry + config.leaseSlack.nanoseconds / 1_000_000
+        }
+        if let entered = enteredAt[node] { return nowMs >= entered + config.claimGrace.nanoseconds / 1_000_000 }
+        return false
+    }
+}

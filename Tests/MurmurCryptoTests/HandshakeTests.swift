@@ -194,3 +194,32 @@ extension HandshakeTests {
         }
     }
 }
+
+extension HandshakeTests {
+    /// The network key is also in the prologue: even with a message 1 MAC made under the
+    /// responder's key, the Noise part of message 1 fails on another mesh.
+    func testForeignMeshFailsNoiseEvenWithAValidMAC() throws {
+        let otherMesh = try XCTUnwrap(NetworkKey(bytes: [UInt8](repeating: 5, count: 32)))
+        var pair = HandshakePair(responderNetwork: otherMesh)
+        var m1 = pair.initiator.start()
+        m1.replaceSubrange(50..<82, with: Handshake.message1MAC(networkKey: otherMesh, body: Array(m1[0..<50])))
+        XCTAssertThrowsError(try pair.responder.receive(m1, now: .zero)) {
+            XCTAssertEqual($0 as? HandshakeError, .authenticationFailed)
+        }
+    }
+
+    /// A peer that knows the network key but sends a low-order ephemeral gets no session.
+    func testLowOrderEphemeralIsRefused() throws {
+        let lowOrder = [UInt8](repeating: 0, count: 32)
+        let noise = NoiseSymmetricState(protocolName: Handshake.protocolName, prologue: Handshake.prologue(networkKey: .default))
+        noise.mixHash(lowOrder)
+        noise.mixKey(lowOrder)
+        var w = ByteWriter()
+        w.u16(Handshake.version)
+        w.raw(lowOrder)
+        w.raw(noise.encryptAndHash([]))
+        let m1 = w.bytes + Handshake.message1MAC(networkKey: .default, body: w.bytes)
+        var pair = fixedPair()
+        XCTAssertThrowsError(try pair.responder.receive(m1, now: .zero)) { XCTAssertEqual($0 as? HandshakeError, .invalidPeerKey) }
+    }
+}

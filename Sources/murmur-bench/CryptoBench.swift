@@ -174,6 +174,16 @@ func benchIdentityBindingMicros(iterations: Int = 2000) -> (conversion: Double, 
 /// `murmur-bench crypto [--json] [--seconds S]` (S per measurement, default 4, in 8 interleaved slices): the crypto numbers alone.
 let cryptoSuite = BenchSuite(name: "crypto", summary: "secretstream vs FrameSealer/FrameOpener, handshakes/s as responder") { args in
     let json = args.contains("--json")
+    if let i = args.firstIndex(of: "--loopback-child") {
+        return loopbackChild(Array(args[(i + 1)...]))
+    }
+    if args.contains("--loopback") {
+        let r = benchLoopbackChannel(seconds: 3)
+        for (name, x) in [("sealed", r.channel), ("raw TCP", r.rawTCP)] {
+            print("loopback \(name): \(Int(x.wallMBps)) MB/s wall; receiver \(Int(x.receiverMBperCPUs)) MB/CPU-s, sender \(Int(x.senderMBperCPUs)) MB/CPU-s")
+        }
+        return 0
+    }
     if args.contains("--handshakes-only") {
         print("handshakes/s as responder: \(Int(benchHandshakesPerSecondAsResponder(seconds: 3)))")
         return 0

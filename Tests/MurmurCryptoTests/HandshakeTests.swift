@@ -223,3 +223,19 @@ extension HandshakeTests {
         XCTAssertThrowsError(try pair.responder.receive(m1, now: .zero)) { XCTAssertEqual($0 as? HandshakeError, .invalidPeerKey) }
     }
 }
+
+extension HandshakeTests {
+    /// `Handshake` is a value: a copy taken mid-handshake evolves independently.
+    func testCopiesAreIndependent() throws {
+        var pair = fixedPair()
+        let m1 = pair.initiator.start()
+        let m2 = try XCTUnwrap(try pair.responder.receive(m1, now: .zero).message)
+        var copy = pair.initiator
+        var bad = m2
+        bad[40] ^= 1
+        XCTAssertThrowsError(try copy.receive(bad, now: .zero))
+        XCTAssertEqual(copy.state, .failed)
+        XCTAssertEqual(pair.initiator.state, .awaitingMessage2)
+        XCTAssertNotNil(try pair.initiator.receive(m2, now: .zero).session)
+    }
+}

@@ -12,7 +12,6 @@ struct BenchSuite: Sendable {
 
 /// Every suite: add yours here (one line), implemented in `<Name>Bench.swift`.
 let suites: [BenchSuite] = [
-    cryptoSuite,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

@@ -34,9 +34,11 @@ let package = Package(
         .target(name: "MurmurInference", dependencies: ["MurmurCore", "MurmurKernels"]),
         .target(name: "MurmurJobs", dependencies: ["MurmurCore", "MurmurWire"]),
         .target(name: "MurmurTrace", dependencies: ["MurmurCore"]),
+        .target(name: "MurmurTransfer", dependencies: ["MurmurCore", "MurmurWire"]),
         .target(name: "MurmurNode", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurWire", "MurmurGossip", "MurmurJobs",
             "MurmurInference", "MurmurTrace", "CLinux", "CSQLite",
+            "MurmurTransfer",
         ]),
         .target(name: "MurmurSim", dependencies: ["MurmurCore", "MurmurWire", "MurmurGossip", "MurmurJobs", "MurmurTrace"]),
         .executableTarget(name: "murmur", dependencies: [
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "MurmurJobsTests", dependencies: ["MurmurJobs", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurInferenceTests", dependencies: ["MurmurInference", "MurmurKernels"]),
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"]),
+        .testTarget(name: "MurmurTransferTests", dependencies: ["MurmurTransfer", "MurmurWire", "MurmurCore"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto"]),

@@ -212,9 +212,15 @@ public struct Fetcher: Sendable {
             return
         }
         let expected = r.offset + r.received
-        guard piece.modelHash == r.model, Int(piece.chunkIndex) == r.chunk, Int(piece.offset) == expected,
-              piece.data.count <= r.length - r.received else {
-            return strike(peer, reason: "piece outside its request (chunk \(piece.chunkIndex) offset \(piece.offset), expected chunk \(r.chunk) offset \(expected))", now: now, fx: &fx)
+        let start = Int(piece.offset), end = start + piece.data.count
+        guard piece.modelHash == r.model, Int(piece.chunkIndex) == r.chunk, start >= expected, end <= r.offset + r.length else {
+            return strike(peer, reason: "piece outside its request (chunk \(piece.chunkIndex) bytes \(start)..<\(end), expected chunk \(r.chunk) from \(expected))", now: now, fx: &fx)
+        }
+        if start > expected {
+            // A gap: pieces were lost (a link was replaced mid-answer). Not held against the
+            // peer, but the chunk is asked again, of someone else first.
+            stats.gaps += 1
+            return abandon(r.model, chunk: r.chunk, avoid: peer, cancel: true, fx: &fx)
         }
         guard var f = fetches[r.model], var a = f.assemblies[r.chunk] else { return }
         a.buffer.withUnsafeMutableBufferPointer { dst in
@@ -453,6 +459,6 @@ public struct FetcherStats: Sendable, Equatable {
     public var requestsSent = 0, refusals = 0, timeouts = 0
     public var chunksVerified = 0, chunksRetried = 0, badChunks = 0
     public var strikes = 0, peersDropped = 0, peersIgnored = 0
-    public var piecesIgnored = 0, malformed = 0
+    public var piecesIgnored = 0, malformed = 0, gaps = 0
     public var bytesReceived: UInt64 = 0
 }

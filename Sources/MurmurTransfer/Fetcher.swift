@@ -57,7 +57,9 @@ public struct Fetcher: Sendable {
         case let .writeFailed(model, index, reason): finish(model, .diskError("chunk \(index): \(reason)"), fx: &fx)
         case let .fileVerified(model, matches): fileVerified(model, matches: matches, now: now, fx: &fx)
         case let .storedBytes(bytes): storedBytes = bytes
-        case .timer: timer(now: now, fx: &fx)
+        case .timer:
+            timerAt = nil   // it fired: whatever is due next must be set again
+            timer(now: now, fx: &fx)
         }
         pump(now: now, fx: &fx)
         schedule(now: now, fx: &fx)

@@ -73,6 +73,25 @@ struct ModelFetch: Sendable {
         }
     }
 
+    /// Chunk `index` matched its hash and goes to the shell to be written.
+    mutating func chunkVerified(_ index: Int, length: Int) {
+        status[index] = .writing
+        verifiedBytes += UInt64(length)
+        writingCount += 1
+        writingBytes += UInt64(length)
+        badHash[index] = nil
+    }
+
+    /// Chunk `index` from `peer` failed its hash: back to the queue (others first). Returns how
+    /// many distinct peers have now sent bytes for it that failed.
+    mutating func chunkFailedHash(_ index: Int, from peer: NodeID) -> Int {
+        badHash[index, default: []].insert(peer)
+        avoid[index, default: []].insert(peer)
+        status[index] = .missing
+        retry.append(index)
+        return badHash[index]?.count ?? 0
+    }
+
     func averageRate(now: Instant) -> Double {
         let s = (now - startedAt).seconds
         return s > 0 ? Double(verifiedBytes) / s : 0

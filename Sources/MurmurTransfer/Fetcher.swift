@@ -44,7 +44,7 @@ public struct Fetcher: Sendable {
         switch event {
         case let .start(manifest, verified): start(manifest, verified: verified, now: now, fx: &fx)
         case let .cancel(model): finish(model, .cancelled, fx: &fx)
-        case let .holdings(peer, models): holdings(peer, models: models)
+        case let .holdings(peer, models): holdings(peer, models: models, fx: &fx)
         case let .linkUp(peer):
             if peers[peer] == nil, !admitPeer(peer) { break }
             peers[peer]?.linked = true
@@ -152,14 +152,17 @@ public struct Fetcher: Sendable {
         return false
     }
 
-    mutating func holdings(_ peer: NodeID, models: [Hash]) {
+    mutating func holdings(_ peer: NodeID, models: [Hash], fx: inout [FetchEffect]) {
         if peers[peer] == nil {
             if models.isEmpty || !admitPeer(peer) { return }
         }
         let now = Set(models.prefix(Limits.maxAnnouncedModels))
         let before = peers[peer]?.models ?? []
         peers[peer]?.models = now
-        for m in before.subtracting(now) { fetches[m]?.holders.remove(peer) }
+        for m in before.subtracting(now).sorted() {
+            fetches[m]?.holders.remove(peer)
+            abandonChunks(of: peer, model: m, avoid: false, cancel: true, fx: &fx)
+        }
         for m in now.subtracting(before) { fetches[m]?.holders.insert(peer) }
         forgetIfIdle(peer)
     }
@@ -167,9 +170,7 @@ public struct Fetcher: Sendable {
     mutating func linkDown(_ peer: NodeID, fx: inout [FetchEffect]) {
         guard peers[peer] != nil else { return }
         peers[peer]?.linked = false
-        for id in requests.keys.sorted() where requests[id]?.peer == peer {
-            if let r = requests[id] { abandon(r.model, chunk: r.chunk, avoid: nil, cancel: false, fx: &fx) }
-        }
+        abandonChunks(of: peer, avoid: false, cancel: false, fx: &fx)
         forgetIfIdle(peer)
     }
 
@@ -190,9 +191,7 @@ public struct Fetcher: Sendable {
             stats.peersDropped += 1
             fx.append(.peerDropped(peer, reason: "\(p.strikes) strikes, last: \(reason)"))
             peers[peer] = p
-            for id in requests.keys.sorted() where requests[id]?.peer == peer {
-                if let r = requests[id] { abandon(r.model, chunk: r.chunk, avoid: peer, cancel: true, fx: &fx) }
-            }
+            abandonChunks(of: peer, avoid: true, cancel: true, fx: &fx)
         } else {
             peers[peer] = p
         }
@@ -270,6 +269,7 @@ public struct Fetcher: Sendable {
     mutating func receive(_ refusal: ChunkRefusal, from peer: NodeID, now: Instant, fx: inout [FetchEffect]) {
         guard let r = requests[refusal.requestID], r.peer == peer else { stats.piecesIgnored += 1; return }
         stats.refusals += 1
+        closeRequest(refusal.requestID, cancel: false, fx: &fx)
         switch refusal.reason {
         case .busy:
             let wait = TimeSpan.milliseconds(Int64(refusal.retryAfterMs))
@@ -278,6 +278,7 @@ public struct Fetcher: Sendable {
             // It does not (or no longer) serve this model: stop asking until it announces again.
             peers[peer]?.models.remove(r.model)
             fetches[r.model]?.holders.remove(peer)
+            abandonChunks(of: peer, model: r.model, avoid: true, cancel: true, fx: &fx)
         }
         abandon(r.model, chunk: r.chunk, avoid: refusal.reason == .busy ? nil : peer, cancel: false, fx: &fx)
     }
@@ -298,6 +299,17 @@ public struct Fetcher: Sendable {
         if let avoid { f.avoid[chunk, default: []].insert(avoid) }
         fetches[model] = f
         stats.chunksRetried += 1
+    }
+
+    /// Abandons every chunk `peer` is assembling (for `model`, or for every model): its link
+    /// went down, it was dropped, or it no longer serves the model.
+    mutating func abandonChunks(of peer: NodeID, model: Hash? = nil, avoid: Bool, cancel: Bool, fx: inout [FetchEffect]) {
+        for m in order where model == nil || m == model {
+            guard let f = fetches[m] else { continue }
+            for i in f.assemblies.keys.sorted() where f.assemblies[i]?.peer == peer {
+                abandon(m, chunk: i, avoid: avoid ? peer : nil, cancel: cancel, fx: &fx)
+            }
+        }
     }
 
     mutating func closeRequest(_ id: UInt32, cancel: Bool, fx: inout [FetchEffect]) {

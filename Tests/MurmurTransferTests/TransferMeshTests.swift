@@ -163,4 +163,31 @@ final class TransferMeshTests: XCTestCase {
         XCTAssertEqual(a.0, b.0)
         XCTAssertEqual(a.1, b.1)
     }
+
+    /// Seeded runs with random faults: a corrupt holder, a silent one, deaths, loss. Every fetcher
+    /// ends with the exact bytes, no honest peer is dropped, no bound is exceeded.
+    func testRandomFaultsAcrossSeeds() {
+        for seed: UInt64 in 1...6 {
+            var r = SeededRNG(seed: seed)
+            let size = 200_000 + Int(r.next() % 1_500_000)
+            let (manifest, bytes) = Mesh.model(seed: seed, size: size, chunkSize: [64, 128, 256][Int(r.next() % 3)] * 1024)
+            var mesh = Mesh(seed: seed, nodes: 8, fetcher: Self.config, server: Self.server)
+            mesh.loss = Double(r.next() % 5) / 100
+            mesh.latencyMs = 1...Int64(1 + r.next() % 50)
+            mesh.linkAll()
+            mesh.nodes[0].behaviour = .corrupt
+            mesh.nodes[1].behaviour = .silent
+            for h in 0...4 { mesh.give(h, manifest, bytes: bytes) }
+            for f in 5...7 { mesh.post(f, .event(.fetch(.start(manifest, verifiedChunks: []))), after: .milliseconds(Int64(r.next() % 100))) }
+            mesh.run(until: .milliseconds(Int64(50 + r.next() % 200)))
+            mesh.kill(2 + Int(r.next() % 2), detect: .seconds(Int64(r.next() % 30)))
+            mesh.run(until: .seconds(Int64(900))) { m in (5...7).allSatisfy { !m.nodes[$0].completed.isEmpty } }
+            XCTAssertEqual(mesh.violations, [], "seed \(seed)")
+            for f in 5...7 {
+                XCTAssertTrue(mesh.nodes[f].files[manifest.modelHash] == bytes, "seed \(seed) fetcher \(f): \(mesh.nodes[f].failed)")
+                let honest = Set([2, 3, 4].map { mesh.nodes[$0].id })
+                XCTAssertTrue(mesh.nodes[f].dropped.isDisjoint(with: honest), "seed \(seed): honest peer dropped")
+            }
+        }
+    }
 }

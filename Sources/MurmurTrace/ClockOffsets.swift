@@ -14,7 +14,7 @@ public struct NodeClock: Sendable {
     /// Half the round trip along the path used: the true offset lies within ± this.
     public var uncertainty: Int64 = 0
     public var method: Method = .none
-    public enum Method: String, Sendable, Codable { case reference, pairs, wall, none, raw }
+    public enum Method: String, Sendable, Codable { case reference, pairs, oneway, wall, none, raw }
 }
 
 /// NTP-style estimate from minimum one-way delays. For a link a↔b with minimum observed
@@ -23,8 +23,10 @@ public struct NodeClock: Sendable {
 /// by at most `(m_ab + m_ba) / 2`. Offsets are chained from a reference node along the paths
 /// of least accumulated uncertainty (Dijkstra). Nodes not linked that way fall back to their
 /// `wall` stamps if both they and the reference have some, else to 0 (reported as `none`).
+/// A link seen in one direction only is used with the median two-way minimum delay assumed
+/// (method `oneway`, larger uncertainty).
 enum ClockEstimator {
-    struct Link { var to: Int; var diff: Int64; var uncertainty: Int64 }
+    struct Link { var to: Int; var diff: Int64; var uncertainty: Int64; var oneWay = false }
 
     static func estimate(nodeCount: Int, minDelay: [UInt64: Int64], wallDelta: [Int64?],
                          eventCount: [Int]) -> (clocks: [NodeClock], components: Int, usableLinks: Int) {
@@ -38,6 +40,25 @@ enum ClockEstimator {
             adj[a].append(Link(to: b, diff: diff, uncertainty: unc))
             adj[b].append(Link(to: a, diff: -diff, uncertainty: unc))
             usable += 1
+        }
+        // Links seen in one direction only: assume the typical minimum delay of the two-way links
+        // (their median), with that much extra uncertainty. Dijkstra prefers two-way paths.
+        var twoWayDelays = minDelay.compactMap { (key, m) -> Int64? in
+            let a = key >> 32, b = key & 0xffff_ffff
+            guard let back = minDelay[b << 32 | a] else { return nil }
+            return max(0, (m + back) / 2)
+        }
+        if !twoWayDelays.isEmpty {
+            twoWayDelays.sort()
+            let typical = twoWayDelays[twoWayDelays.count / 2]
+            for (key, mab) in minDelay {
+                let a = Int(key >> 32), b = Int(key & 0xffff_ffff)
+                guard minDelay[UInt64(b) << 32 | UInt64(a)] == nil else { continue }
+                let diff = mab - typical            // offset_b - offset_a
+                let unc = typical + max(0, typical - mab)
+                adj[a].append(Link(to: b, diff: diff, uncertainty: unc, oneWay: true))
+                adj[b].append(Link(to: a, diff: -diff, uncertainty: unc, oneWay: true))
+            }
         }
         var clocks = [NodeClock](repeating: NodeClock(), count: nodeCount)
         var done = [Bool](repeating: false, count: nodeCount)
@@ -69,7 +90,8 @@ enum ClockEstimator {
                     let nd = d + l.uncertainty
                     if nd < dist[l.to] ?? .max {
                         dist[l.to] = nd
-                        clocks[l.to] = NodeClock(offset: clocks[u].offset + l.diff, uncertainty: nd, method: .pairs)
+                        clocks[l.to] = NodeClock(offset: clocks[u].offset + l.diff, uncertainty: nd,
+                                                 method: l.oneWay || clocks[u].method == .oneway ? .oneway : .pairs)
                         heap.push((nd, l.to))
                     }
                 }

@@ -80,7 +80,8 @@ public enum TraceWriteError: Error, CustomStringConvertible, Sendable {
 /// buffer; the buffer is written in one `write(2)` when it holds `bufferBytes` (or on `flush`).
 /// When the file would exceed `maxFileBytes` it is rotated: `trace.jsonl` → `trace.jsonl.1` → … ,
 /// keeping `keepFiles` old files. Assigns the per-node `seq` and stamps `wall` on the first line
-/// of each file and then at most once per second of node time, so files can be put back in order
+/// written after each (re)open and then at most once per second of node time (no `wall` when
+/// `wallClock` is nil, e.g. simulated time), so files can be put back in order
 /// and aligned with wall clocks. One writer per node; not thread-safe (owned by the event loop).
 public final class TraceWriter {
     public let path: String
@@ -93,14 +94,14 @@ public final class TraceWriter {
     private var seq: Int64 = 0
     private var lastWallStamp: Int64 = .min
     private var stampNextWall = true
-    private let wallClock: @Sendable () -> Int64
+    private let wallClock: (@Sendable () -> Int64)?
     /// Events written and rotations done (for metrics).
     public private(set) var eventsWritten: Int64 = 0
     public private(set) var rotations = 0
 
     public init(path: String, maxFileBytes: Int = Limits.traceDefaultFileBytes,
                 keepFiles: Int = Limits.traceDefaultRotatedFiles, bufferBytes: Int = Limits.traceWriterBufferBytes,
-                wallClock: @escaping @Sendable () -> Int64 = TraceWriter.unixNanoseconds) throws(TraceWriteError) {
+                wallClock: (@Sendable () -> Int64)? = TraceWriter.unixNanoseconds) throws(TraceWriteError) {
         self.path = path
         self.maxFileBytes = max(maxFileBytes, 4096)
         self.keepFiles = max(keepFiles, 0)
@@ -133,7 +134,7 @@ public final class TraceWriter {
     public func append(_ event: TraceEvent) throws(TraceWriteError) {
         seq += 1
         var wall: Int64? = nil
-        if stampNextWall || event.time.nanoseconds &- lastWallStamp >= 1_000_000_000 {
+        if let wallClock, stampNextWall || event.time.nanoseconds &- lastWallStamp >= 1_000_000_000 {
             wall = wallClock()
             lastWallStamp = event.time.nanoseconds
             stampNextWall = false

@@ -94,6 +94,9 @@ public final class TraceReader {
                     longLineBytes += end - start
                     stats.lines += 1
                     stats.record(TraceLineIssue(file: path, line: lineNumber, error: .lineTooLong(bytes: longLineBytes)))
+                } else if end - start > Limits.traceMaxLineBytes {
+                    stats.lines += 1
+                    stats.record(TraceLineIssue(file: path, line: lineNumber, error: .lineTooLong(bytes: end - start)))
                 } else {
                     handle(buffer + start, end - start, path: path, line: lineNumber, body: body)
                 }
@@ -102,7 +105,11 @@ public final class TraceReader {
             // Keep the partial line at the front.
             let rest = filled - start
             if eof {
-                if rest > 0 && !skippingLongLine {
+                if rest > Limits.traceMaxLineBytes && !skippingLongLine {
+                    lineNumber += 1
+                    stats.lines += 1
+                    stats.record(TraceLineIssue(file: path, line: lineNumber, error: .lineTooLong(bytes: rest)))
+                } else if rest > 0 && !skippingLongLine {
                     lineNumber += 1
                     handle(buffer + start, rest, path: path, line: lineNumber, body: body, last: true)
                 } else if skippingLongLine {

@@ -24,7 +24,8 @@ public struct NodeClock: Sendable {
 /// of least accumulated uncertainty (Dijkstra). Nodes not linked that way fall back to their
 /// `wall` stamps if both they and the reference have some, else to 0 (reported as `none`).
 /// A link seen in one direction only is used with the median two-way minimum delay assumed
-/// (method `oneway`, larger uncertainty).
+/// (method `oneway`, larger uncertainty), and no correction when a zero offset is consistent
+/// with it (one-way delay within 0…2× the typical delay).
 enum ClockEstimator {
     struct Link { var to: Int; var diff: Int64; var uncertainty: Int64; var oneWay = false }
 
@@ -54,8 +55,11 @@ enum ClockEstimator {
             for (key, mab) in minDelay {
                 let a = Int(key >> 32), b = Int(key & 0xffff_ffff)
                 guard minDelay[UInt64(b) << 32 | UInt64(a)] == nil else { continue }
-                let diff = mab - typical            // offset_b - offset_a
-                let unc = typical + max(0, typical - mab)
+                // offset_b - offset_a = m_ab - delay; with delay unknown in [0, 2·typical], zero
+                // is kept whenever it is consistent with the evidence (no correction without cause).
+                let guess = mab - typical
+                let diff = abs(guess) <= typical ? 0 : guess
+                let unc = typical + abs(guess - diff)
                 adj[a].append(Link(to: b, diff: diff, uncertainty: unc, oneWay: true))
                 adj[b].append(Link(to: a, diff: -diff, uncertainty: unc, oneWay: true))
             }

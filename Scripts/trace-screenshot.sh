@@ -7,9 +7,9 @@
 # Without PAGE it generates a small synthetic trace (30 nodes, 5 records, 2 jobs) with the debug
 # build of murmur and renders that. Installs Debian's `chromium` if it is missing (needs root).
 set -euo pipefail
+PAGE="${1:+$(realpath "$1")}"
+OUT="$(realpath -m "${2:-$(dirname "$0")/../out/trace-screenshot.png}")"
 cd "$(dirname "$0")/.."
-PAGE="${1:-}"
-OUT="${2:-out/trace-screenshot.png}"
 mkdir -p "$(dirname "$OUT")"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

@@ -84,19 +84,25 @@ public final class TraceAnalyzer {
     var wallDelta: [Int64?] = []
     var lastNodeKey: Bytes32? = nil
     var lastNodeIdx: Int32 = 0
+    var lastRecordKey: Bytes32? = nil
+    var lastRecordIdx: Int32 = 0
 
     var recordIndex: [Bytes32: Int32] = [:]
     var records: [Bytes32] = []
     var recordKinds: [Int32] = []
     var recordSelected: [UInt8] = []   // bit 0 record prefix, bit 1 job prefix
     var recordIsJob: [Bool] = []
+    var recordDuplicates: [Int32] = []
+    var recordGrafts: [Int32] = []
 
     var deliveries: [Delivery] = []
     var firstDelivered: Set<UInt64> = []
-    var kindCounters: [Int32: KindCounters] = [:]
+    /// Indexed by interned record kind + 1 (0: none); arrays, not dictionaries: this is per line.
+    var kindCounters = [KindCounters](repeating: KindCounters(), count: Limits.traceMaxDistinctStrings + 2)
+    var kindSeen = [Bool](repeating: false, count: Limits.traceMaxDistinctStrings + 2)
     var links: [UInt64: LinkCounters] = [:]
     var drops: [UInt64: Int] = [:]
-    var eventCounts: [Int32: Int] = [:]
+    var eventCounts = [Int](repeating: 0, count: Limits.traceMaxDistinctStrings + 2)
 
     var pendingSends: [PairKey: Int64] = [:]
     var pendingRecvs: [PairKey: Int64] = [:]
@@ -150,6 +156,7 @@ public final class TraceAnalyzer {
         let i = Int32(records.count)
         recordIndex[k] = i
         records.append(k); recordKinds.append(kind); recordIsJob.append(isJob)
+        recordDuplicates.append(0); recordGrafts.append(0)
         var sel: UInt8 = 0
         if let p = recordPrefix, p.matches(k) { sel |= 1 }
         if let p = jobPrefix, p.matches(k) { sel |= 2 }
@@ -169,32 +176,51 @@ public final class TraceAnalyzer {
         if t > maxTime { maxTime = t }
         let isJob = isJobEvent[Int(line.event)]
         let p: Int32 = line.peer.map { nodeIdx($0) } ?? -1
-        let r: Int32 = line.id.map { recordIdx($0, kind: line.recordKind, isJob: isJob) } ?? -1
+        var r: Int32 = -1
+        if let id = line.id {
+            // Consecutive lines are often about the same record (simulator output, floods).
+            if let k = lastRecordKey, k == id, !isJob, line.recordKind < 0 || recordKinds[Int(lastRecordIdx)] >= 0 {
+                r = lastRecordIdx
+            } else {
+                r = recordIdx(id, kind: line.recordKind, isJob: isJob)
+                lastRecordKey = id; lastRecordIdx = r
+            }
+        }
         let ev = StoredEvent(time: t, node: n, event: line.event, recordKind: line.recordKind, record: r, peer: p,
                              bytes: line.bytes ?? -1, hops: Int32(clamping: line.hops ?? -1), reason: line.reason)
         nodeEvents[Int(n)] += 1
         nodeLast[Int(n)] = ev
-        eventCounts[line.event, default: 0] += 1
+        eventCounts[Int(line.event)] += 1
         if let w = line.wall, wallDelta[Int(n)] == nil { wallDelta[Int(n)] = w &- t }
         let rk = r >= 0 ? recordKinds[Int(r)] : line.recordKind
 
+        let ki = Int(rk) + 1
+        switch kind {
+        case .deliver, .dup, .graft, .prune, .ihave, .drop, .send, .recv: kindSeen[ki] = true
+        default: break
+        }
         switch kind {
         case .deliver:
             if r >= 0 {
                 let key = UInt64(UInt32(r)) << 32 | UInt64(UInt32(n))
                 if firstDelivered.insert(key).inserted {
                     deliveries.append(Delivery(time: t, record: r, node: n, from: p, hops: ev.hops))
-                    kindCounters[rk, default: KindCounters()].deliveries += 1
+                    kindCounters[ki].deliveries += 1
                 } else {
-                    kindCounters[rk, default: KindCounters()].duplicates += 1
+                    kindCounters[ki].duplicates += 1
+                    recordDuplicates[Int(r)] += 1
                 }
             }
-        case .dup: kindCounters[rk, default: KindCounters()].duplicates += 1
-        case .graft: kindCounters[rk, default: KindCounters()].grafts += 1
-        case .prune: kindCounters[rk, default: KindCounters()].prunes += 1
-        case .ihave: kindCounters[rk, default: KindCounters()].ihaves += 1
+        case .dup:
+            kindCounters[ki].duplicates += 1
+            if r >= 0 { recordDuplicates[Int(r)] += 1 }
+        case .graft:
+            kindCounters[ki].grafts += 1
+            if r >= 0 { recordGrafts[Int(r)] += 1 }
+        case .prune: kindCounters[ki].prunes += 1
+        case .ihave: kindCounters[ki].ihaves += 1
         case .drop:
-            kindCounters[rk, default: KindCounters()].drops += 1
+            kindCounters[ki].drops += 1
             drops[UInt64(UInt32(n)) << 32 | UInt64(UInt32(bitPattern: line.reason)), default: 0] += 1
         case .send:
             if p >= 0 {
@@ -203,8 +229,8 @@ public final class TraceAnalyzer {
                 links[key, default: LinkCounters()].bytes += line.bytes ?? 0
                 if r >= 0 { pair(send: true, from: n, to: p, record: r, time: t) }
             }
-            kindCounters[rk, default: KindCounters()].sends += 1
-            kindCounters[rk, default: KindCounters()].sendBytes += line.bytes ?? 0
+            kindCounters[ki].sends += 1
+            kindCounters[ki].sendBytes += line.bytes ?? 0
         case .recv:
             if p >= 0 {
                 let key = UInt64(UInt32(p)) << 32 | UInt64(UInt32(n))
@@ -212,7 +238,7 @@ public final class TraceAnalyzer {
                 links[key, default: LinkCounters()].recvBytes += line.bytes ?? 0
                 if r >= 0 { pair(send: false, from: p, to: n, record: r, time: t) }
             }
-            kindCounters[rk, default: KindCounters()].recvs += 1
+            kindCounters[ki].recvs += 1
         default: break
         }
 

@@ -122,19 +122,31 @@ enum TraceHex {
         return nil
     }
 
-    /// Exactly 64 hex digits at `p` to 32 bytes.
+    /// Exactly 64 hex digits at `p` to 32 bytes (16 digits at a time with SIMD; either case).
     @inline(__always) static func decode32(_ p: UnsafePointer<UInt8>) -> Bytes32? {
-        var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        for word in 0..<4 {
-            var v: UInt64 = 0
-            let q = p + word * 16
-            for i in 0..<16 {
-                guard let n = nibble(q[i]) else { return nil }
-                v = v << 4 | n
-            }
-            switch word { case 0: w.0 = v; case 1: w.1 = v; case 2: w.2 = v; default: w.3 = v }
+        guard let a = decode8(p), let b = decode8(p + 16), let c = decode8(p + 32), let d = decode8(p + 48) else { return nil }
+        return Bytes32(w0: a, w1: b, w2: c, w3: d)
+    }
+
+    /// Nibble value of each byte, 0xff for non-hex. Allocated once, never freed, never written
+    /// after initialisation (hence safe to share).
+    nonisolated(unsafe) static let table: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for i in 0..<256 { t[i] = nibble(UInt8(i)).map { UInt8($0) } ?? 0xff }
+        return UnsafePointer(t)
+    }()
+
+    /// 16 hex digits to one big-endian word, or nil if any is not a hex digit.
+    @inline(__always) static func decode8(_ p: UnsafePointer<UInt8>) -> UInt64? {
+        let t = table
+        var v: UInt64 = 0
+        var bad: UInt8 = 0
+        for i in 0..<16 {
+            let n = t[Int(p[i])]
+            bad |= n
+            v = v << 4 | UInt64(n & 0x0f)
         }
-        return Bytes32(w0: w.0, w1: w.1, w2: w.2, w3: w.3)
+        return bad & 0xf0 == 0 ? v : nil
     }
 
     static func append(_ v: Bytes32, to out: inout [UInt8]) {

@@ -22,7 +22,7 @@ public enum TraceHTML {
     }
 
     static func summaryLine(_ r: TraceReport) -> String {
-        "\(r.input.files) files · \(TraceText.bytes(r.input.bytes)) · \(TraceText.group(r.input.events)) events · "
+        "\(r.input.files) file\(r.input.files == 1 ? "" : "s") · \(TraceText.bytes(r.input.bytes)) · \(TraceText.group(r.input.events)) events · "
             + "\(r.input.errors) bad lines · \(r.nodesWithEvents) nodes with traces · \(r.records) records · span \(TraceText.ms(r.endNs - r.startNs))"
     }
 
@@ -190,12 +190,13 @@ public enum TraceHTML {
       // Marks at the same time share one label.
       const merged = [];
       marks.forEach(m => { const last = merged[merged.length - 1]; if (last && last[1] === m[1]) { last[0] += "/" + m[0]; last[2] = m[2]; } else merged.push(m.slice()); });
+      // Markers on the curve; their values listed in the empty lower-right corner.
       merged.forEach(([lab, t, q], k) => {
         const xx = x(t), yy = y(n * q);
         el("line", { x1: xx, x2: xx, y1: yy, y2: H - B, stroke: "#f59e0b", "stroke-dasharray": "3,3" }, svg);
         el("circle", { cx: xx, cy: yy, r: 3.5, fill: "#f59e0b" }, svg);
-        const right = xx > (L + W) / 2;
-        el("text", { x: right ? xx - 6 : xx + 6, y: yy + 14, "text-anchor": right ? "end" : "start" }, svg, lab + " " + ms(t));
+        el("text", { x: xx, y: yy - 6, "text-anchor": "middle", style: "font-size:9px; fill:#b45309" }, svg, lab.split("/")[0]);
+        el("text", { x: W - R - 4, y: H - B - 10 - 14 * (merged.length - 1 - k), "text-anchor": "end" }, svg, lab + "  " + ms(t));
       });
     }
 
@@ -287,21 +288,24 @@ public enum TraceHTML {
         for (let k = 0; k <= 4; k++) { const xx = L + (W - L - R) * k / 4; el("line", { x1: xx, x2: xx, y1: T - 4, y2: H, class: "grid" }, svg);
           el("text", { x: xx, y: 11, "text-anchor": "middle" }, svg, "+" + ms(dur * k / 4)); }
         nodes.forEach((n, i) => el("text", { x: 4, y: T + i * RH + 16 }, svg, short(n)));
-        const last = {}, lastLabel = {};
+        const last = {};
+        // Events closer than 44 px on one row share a label ("assign·claim·execute"); hover shows each.
+        const clusters = {};
         j.timeline.forEach(e => {
           const i = nodes.indexOf(e.node), xx = x(e.tNs), yy = T + i * RH + 12;
           if (last[i] !== undefined) el("line", { x1: last[i], x2: xx, y1: yy, y2: yy, stroke: "#f9a8d4", "stroke-width": 3 }, svg);
           last[i] = xx;
           const c = el("circle", { cx: xx, cy: yy, r: 5, fill: evColor(e.ev) }, svg);
           el("title", {}, c, e.ev + " at +" + ms(e.tNs - j.startNs) + (e.peer ? " peer " + short(e.peer) : "") + (e.reason ? " reason " + e.reason : ""));
-          // Labels alternate above/below when events are close; skipped when still crowded (hover shows all).
-          const ll = lastLabel[i] || { x: -1e9, below: true };
-          const below = xx - ll.x < 60 ? !ll.below : false;
-          if (xx - ll.x >= 30 || below !== ll.below) {
-            el("text", { x: xx + 6, y: below ? yy + 15 : yy - 5, style: "font-size:10px" }, svg, e.ev.replace("job.", ""));
-            lastLabel[i] = { x: xx, below: below };
-          }
+          const list = clusters[i] = clusters[i] || [];
+          const cur = list[list.length - 1];
+          const name = e.ev.replace("job.", "");
+          if (cur && xx - cur.x1 < 44) { if (cur.names.indexOf(name) < 0) cur.names.push(name); cur.x1 = xx; }
+          else list.push({ x0: xx, x1: xx, y: yy, names: [name] });
         });
+        Object.keys(clusters).forEach(i => clusters[i].forEach(c => {
+          el("text", { x: c.x0 - 4, y: c.y - 8, style: "font-size:10px" }, svg, c.names.join("\u00b7"));
+        }));
       });
     }
 

@@ -189,9 +189,9 @@ extension TraceAnalyzer {
             kind100[rk, default: []].append(times[times.count - 1])
         }
         var kinds: [TraceReport.KindSummary] = []
-        let allKinds = Set(kindCounters.keys).union(kindRecords.keys)
+        let allKinds = Set(kindSeen.indices.filter { kindSeen[$0] }.map { Int32($0 - 1) }).union(kindRecords.keys)
         for rk in allKinds {
-            let c = kindCounters[rk] ?? KindCounters()
+            let c = kindCounters[Int(rk) + 1]
             var lat = kindLat[rk] ?? [], t90 = kind90[rk] ?? [], t100 = kind100[rk] ?? []
             kinds.append(.init(kind: strings.name(rk) ?? "(none)", records: kindRecords[rk] ?? 0, deliveries: c.deliveries,
                                duplicates: c.duplicates,
@@ -226,7 +226,7 @@ extension TraceAnalyzer {
         }.sorted { ($0.total, $0.node) > ($1.total, $1.node) }
 
         var eventCountsByName: [String: Int] = [:]
-        for (e, c) in eventCounts { eventCountsByName[strings.name(e) ?? "?", default: 0] += c }
+        for (e, c) in eventCounts.enumerated() where c > 0 { eventCountsByName[strings.name(Int32(e)) ?? "?", default: 0] += c }
 
         var report = TraceReport(
             input: input, clock: clock,
@@ -367,10 +367,9 @@ extension TraceAnalyzer {
         // Nodes that never delivered it.
         let events = withEvents ?? selectedEvents.filter { Int($0.record) == r }
         var lastAbout: [Int32: StoredEvent] = [:]
-        var dups = 0, grafts = 0
+        let dups = Int(recordDuplicates[r]), grafts = Int(recordGrafts[r])
         for e in events {
             if let prev = lastAbout[e.node], prev.time > e.time {} else { lastAbout[e.node] = e }
-            if let k = strings.name(e.event) { if k == "dup" { dups += 1 } else if k == "graft" { grafts += 1 } }
         }
         var missing: [TraceReport.MissingNode] = []
         for n in nodes.indices where nodeEvents[n] > 0 && first[Int32(n)] == nil {

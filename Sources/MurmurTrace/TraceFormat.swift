@@ -149,15 +149,21 @@ enum TraceHex {
         return bad & 0xf0 == 0 ? v : nil
     }
 
-    static func append(_ v: Bytes32, to out: inout [UInt8]) {
-        for w in [v.w0, v.w1, v.w2, v.w3] {
-            var shift: UInt64 = 60
-            while true {
-                out.append(digits[Int((w >> shift) & 0xf)])
-                if shift == 0 { break }
-                shift -= 4
-            }
+    @inline(__always) static func append(_ v: Bytes32, to out: inout [UInt8]) {
+        appendWord(v.w0, to: &out); appendWord(v.w1, to: &out)
+        appendWord(v.w2, to: &out); appendWord(v.w3, to: &out)
+    }
+
+    /// 16 hex digits of one word, built in registers and appended as two 8-byte chunks.
+    @inline(__always) static func appendWord(_ w: UInt64, to out: inout [UInt8]) {
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        for i in 0..<8 {
+            let nh = (w >> UInt64(60 - 4 * i)) & 0xf, nl = (w >> UInt64(28 - 4 * i)) & 0xf
+            hi |= UInt64(nh < 10 ? 48 + nh : 87 + nh) << UInt64(8 * i)
+            lo |= UInt64(nl < 10 ? 48 + nl : 87 + nl) << UInt64(8 * i)
         }
+        withUnsafeBytes(of: hi.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: lo.littleEndian) { out.append(contentsOf: $0) }
     }
 
     static func string(_ v: Bytes32) -> String {

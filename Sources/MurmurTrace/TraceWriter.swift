@@ -4,29 +4,19 @@ import Glibc
 import MurmurCore
 
 /// Encodes events as trace lines (Specs/trace.md) without Foundation: keys in a fixed order,
-/// nil keys omitted, strings escaped.
+/// nil keys omitted, strings escaped. Writes through a pointer into space reserved once per line
+/// (this runs on the node's event loop for every traced event).
 public enum TraceEncoder {
     public static func append(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil, to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"v":1,"t":"#.utf8)
-        appendInt(e.time.nanoseconds, to: &out)
-        if let seq { out.append(contentsOf: #","seq":"#.utf8); appendInt(seq, to: &out) }
-        if let wall { out.append(contentsOf: #","wall":"#.utf8); appendInt(wall, to: &out) }
-        out.append(contentsOf: #","node":""#.utf8)
-        TraceHex.append(e.node.key, to: &out)
-        out.append(contentsOf: #"","ev":""#.utf8)
-        out.append(contentsOf: e.kind.rawValue.utf8)
-        out.append(UInt8(ascii: "\""))
-        if let k = e.recordKind { out.append(contentsOf: #","kind":"#.utf8); appendString(k, to: &out) }
-        if let id = e.recordID {
-            out.append(contentsOf: #","id":""#.utf8); TraceHex.append(id.value, to: &out); out.append(UInt8(ascii: "\""))
+        let start = out.count
+        let maxLen = 480 + 6 * ((e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0))
+        out.append(contentsOf: repeatElement(0, count: maxLen))
+        let written = out.withUnsafeMutableBufferPointer { buf -> Int in
+            var c = Cursor(p: buf.baseAddress! + start)
+            encode(e, seq: seq, wall: wall, &c)
+            return c.p - (buf.baseAddress! + start)
         }
-        if let p = e.peer {
-            out.append(contentsOf: #","peer":""#.utf8); TraceHex.append(p.key, to: &out); out.append(UInt8(ascii: "\""))
-        }
-        if let b = e.bytes { out.append(contentsOf: #","bytes":"#.utf8); appendInt(Int64(b), to: &out) }
-        if let h = e.hops { out.append(contentsOf: #","hops":"#.utf8); appendInt(Int64(h), to: &out) }
-        if let r = e.reason { out.append(contentsOf: #","reason":"#.utf8); appendString(r, to: &out) }
-        out.append(contentsOf: "}\n".utf8)
+        out.removeLast(maxLen - written)
     }
 
     public static func line(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil) -> String {
@@ -34,31 +24,84 @@ public enum TraceEncoder {
         return String(decoding: b, as: UTF8.self)
     }
 
-    @inline(__always) static func appendInt(_ v: Int64, to out: inout [UInt8]) {
-        if v == 0 { out.append(48); return }
-        var m = v.magnitude
-        if v < 0 { out.append(UInt8(ascii: "-")) }
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 digit slots
-        var n = 0
-        withUnsafeMutableBytes(of: &tmp) { raw in
-            while m > 0 { raw[n] = UInt8(48 + m % 10); m /= 10; n += 1 }
-            while n > 0 { n -= 1; out.append(raw[n]) }
+    @inline(__always) static func encode(_ e: TraceEvent, seq: Int64?, wall: Int64?, _ c: inout Cursor) {
+        c.put(#"{"v":1,"t":"#)
+        c.int(e.time.nanoseconds)
+        if let seq { c.put(#","seq":"#); c.int(seq) }
+        if let wall { c.put(#","wall":"#); c.int(wall) }
+        c.put(#","node":""#)
+        c.hex(e.node.key)
+        c.put(#"","ev":""#)
+        c.raw(e.kind.rawValue)
+        c.byte(UInt8(ascii: "\""))
+        if let k = e.recordKind { c.put(#","kind":"#); c.string(k) }
+        if let id = e.recordID { c.put(#","id":""#); c.hex(id.value); c.byte(UInt8(ascii: "\"")) }
+        if let p = e.peer { c.put(#","peer":""#); c.hex(p.key); c.byte(UInt8(ascii: "\"")) }
+        if let b = e.bytes { c.put(#","bytes":"#); c.int(Int64(b)) }
+        if let h = e.hops { c.put(#","hops":"#); c.int(Int64(h)) }
+        if let r = e.reason { c.put(#","reason":"#); c.string(r) }
+        c.byte(UInt8(ascii: "}")); c.byte(10)
+    }
+
+    /// A write position in a buffer that the caller sized for the worst case.
+    struct Cursor {
+        var p: UnsafeMutablePointer<UInt8>
+        @inline(__always) mutating func byte(_ b: UInt8) { p.pointee = b; p += 1 }
+        @inline(__always) mutating func put(_ s: StaticString) {
+            let n = s.utf8CodeUnitCount
+            p.update(from: s.utf8Start, count: n); p += n
+        }
+        @inline(__always) mutating func raw(_ s: String) { for b in s.utf8 { byte(b) } }
+        @inline(__always) mutating func int(_ v: Int64) {
+            if v == 0 { byte(48); return }
+            if v < 0 { byte(UInt8(ascii: "-")) }
+            var m = v.magnitude
+            var digits = 0
+            var t = m
+            while t > 0 { digits += 1; t /= 10 }
+            var q = p + digits
+            p = q
+            while m > 0 { q -= 1; q.pointee = UInt8(48 + m % 10); m /= 10 }
+        }
+        @inline(__always) mutating func hex(_ v: Bytes32) { word(v.w0); word(v.w1); word(v.w2); word(v.w3) }
+        @inline(__always) mutating func word(_ w: UInt64) {
+            var hi: UInt64 = 0, lo: UInt64 = 0
+            for i in 0..<8 {
+                let nh = (w >> UInt64(60 - 4 * i)) & 0xf, nl = (w >> UInt64(28 - 4 * i)) & 0xf
+                hi |= (nh < 10 ? 48 + nh : 87 + nh) << UInt64(8 * i)
+                lo |= (nl < 10 ? 48 + nl : 87 + nl) << UInt64(8 * i)
+            }
+            UnsafeMutableRawPointer(p).storeBytes(of: hi.littleEndian, as: UInt64.self)
+            UnsafeMutableRawPointer(p + 8).storeBytes(of: lo.littleEndian, as: UInt64.self)
+            p += 16
+        }
+        /// A JSON string: quotes, `"` and `\\` escaped, control characters as \u00XX (≤ 6 bytes each).
+        @inline(__always) mutating func string(_ s: String) {
+            byte(UInt8(ascii: "\""))
+            for ch in s.utf8 {
+                switch ch {
+                case UInt8(ascii: "\""): byte(UInt8(ascii: "\\")); byte(ch)
+                case UInt8(ascii: "\\"): byte(ch); byte(ch)
+                case 0..<0x20:
+                    put(#"\u00"#)
+                    byte(TraceHex.digits[Int(ch >> 4)]); byte(TraceHex.digits[Int(ch & 15)])
+                default: byte(ch)
+                }
+            }
+            byte(UInt8(ascii: "\""))
         }
     }
 
+    /// A JSON string literal (used by the exports).
     static func appendString(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for c in s.utf8 {
-            switch c {
-            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
-            case 0..<0x20:
-                out.append(contentsOf: #"\u00"#.utf8)
-                out.append(TraceHex.digits[Int(c >> 4)]); out.append(TraceHex.digits[Int(c & 15)])
-            default: out.append(c)
-            }
+        out.append(contentsOf: repeatElement(0, count: 2 + 6 * s.utf8.count))
+        let start = out.count - (2 + 6 * s.utf8.count)
+        let written = out.withUnsafeMutableBufferPointer { buf -> Int in
+            var c = Cursor(p: buf.baseAddress! + start)
+            c.string(s)
+            return c.p - (buf.baseAddress! + start)
         }
-        out.append(UInt8(ascii: "\""))
+        out.removeLast(2 + 6 * s.utf8.count - written)
     }
 }
 

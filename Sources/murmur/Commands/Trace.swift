@@ -159,6 +159,15 @@ private func generateTrace(_ out: String, _ args: Arguments) throws -> Int32 {
         unlink(path)
         writers.append(try TraceWriter(path: path, maxFileBytes: Int.max / 2, bufferBytes: 1 << 20, wallClock: nil))
     }
+    // With --timing: the same run without writing, so the writer's own cost can be shown.
+    var dryCPU = 0.0
+    if args.has("--timing") {
+        let c0 = cpuSeconds()
+        var count = 0
+        sim.generate { e in if index[e.node] != nil { count += 1 } }
+        dryCPU = cpuSeconds() - c0
+    }
+    let c1 = cpuSeconds()
     var failure: Error? = nil
     sim.generate { e in
         guard failure == nil else { return }
@@ -167,6 +176,17 @@ private func generateTrace(_ out: String, _ args: Arguments) throws -> Int32 {
     for w in writers { do { try w.flush() } catch { failure = error } }
     if let failure { throw CommandFailure("trace: \(failure)") }
     let events = writers.reduce(Int64(0)) { $0 + $1.eventsWritten }
+    if args.has("--timing") {
+        let writerCPU = max(0, cpuSeconds() - c1 - dryCPU)
+        var bytes: Int64 = 0
+        for k in 0..<files {
+            var st = stat()
+            if stat(files == 1 ? out : "\(out).\(k).jsonl", &st) == 0 { bytes += Int64(st.st_size) }
+        }
+        printError("trace timing: TraceWriter encoded and wrote \(events) events (\(fmt(Double(bytes) / 1e6)) MB) in \(fmt(writerCPU)) s CPU "
+                   + "= \(fmt(writerCPU * 1e9 / Double(max(events, 1)))) ns per event, \(fmt(Double(bytes) / 1e6 / max(writerCPU, 1e-9))) MB/s "
+                   + "(simulation alone: \(fmt(dryCPU)) s)")
+    }
     print("wrote \(events) events (\(nodes) nodes, \(records) records, \(config.jobs) jobs) to \(files == 1 ? out : "\(out).*.jsonl")")
     return 0
 }

@@ -8,15 +8,13 @@ import MurmurCore
 /// (this runs on the node's event loop for every traced event).
 public enum TraceEncoder {
     public static func append(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil, to out: inout [UInt8]) {
-        let start = out.count
         let maxLen = 480 + 6 * ((e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0))
-        out.append(contentsOf: repeatElement(0, count: maxLen))
-        let written = out.withUnsafeMutableBufferPointer { buf -> Int in
-            var c = Cursor(p: buf.baseAddress! + start)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLen) { buf in
+            let base = buf.baseAddress!
+            var c = Cursor(p: base)
             encode(e, seq: seq, wall: wall, &c)
-            return c.p - (buf.baseAddress! + start)
+            out.append(contentsOf: UnsafeBufferPointer(start: base, count: c.p - base))
         }
-        out.removeLast(maxLen - written)
     }
 
     public static func line(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil) -> String {
@@ -94,14 +92,12 @@ public enum TraceEncoder {
 
     /// A JSON string literal (used by the exports).
     static func appendString(_ s: String, to out: inout [UInt8]) {
-        out.append(contentsOf: repeatElement(0, count: 2 + 6 * s.utf8.count))
-        let start = out.count - (2 + 6 * s.utf8.count)
-        let written = out.withUnsafeMutableBufferPointer { buf -> Int in
-            var c = Cursor(p: buf.baseAddress! + start)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 + 6 * s.utf8.count) { buf in
+            let base = buf.baseAddress!
+            var c = Cursor(p: base)
             c.string(s)
-            return c.p - (buf.baseAddress! + start)
+            out.append(contentsOf: UnsafeBufferPointer(start: base, count: c.p - base))
         }
-        out.removeLast(2 + 6 * s.utf8.count - written)
     }
 }
 

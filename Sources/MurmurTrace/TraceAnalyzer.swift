@@ -93,6 +93,10 @@ public final class TraceAnalyzer {
     var recordSelected: [UInt8] = []   // bit 0 record prefix, bit 1 job prefix
     var recordIsJob: [Bool] = []
     var recordDuplicates: [Int32] = []
+    /// The author seen sending the record before any delivery of its own (for traces without a
+    /// hops-0 `deliver`).
+    var recordSender: [Int32] = []
+    var recordSendTime: [Int64] = []
     var recordGrafts: [Int32] = []
 
     var deliveries: [Delivery] = []
@@ -156,7 +160,7 @@ public final class TraceAnalyzer {
         let i = Int32(records.count)
         recordIndex[k] = i
         records.append(k); recordKinds.append(kind); recordIsJob.append(isJob)
-        recordDuplicates.append(0); recordGrafts.append(0)
+        recordDuplicates.append(0); recordGrafts.append(0); recordSender.append(-1); recordSendTime.append(0)
         var sel: UInt8 = 0
         if let p = recordPrefix, p.matches(k) { sel |= 1 }
         if let p = jobPrefix, p.matches(k) { sel |= 2 }
@@ -228,6 +232,11 @@ public final class TraceAnalyzer {
                 links[key, default: LinkCounters()].frames += 1
                 links[key, default: LinkCounters()].bytes += line.bytes ?? 0
                 if r >= 0 { pair(send: true, from: n, to: p, record: r, time: t) }
+            }
+            // The author: sends the record (carrying hop count ≤ 1) without having delivered it.
+            if r >= 0 && (line.hops ?? 0) <= 1 && (recordSender[Int(r)] < 0 || (recordSender[Int(r)] == n && t < recordSendTime[Int(r)]))
+                && !firstDelivered.contains(UInt64(UInt32(r)) << 32 | UInt64(UInt32(n))) {
+                recordSender[Int(r)] = n; recordSendTime[Int(r)] = t
             }
             kindCounters[ki].sends += 1
             kindCounters[ki].sendBytes += line.bytes ?? 0

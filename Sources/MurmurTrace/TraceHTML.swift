@@ -191,11 +191,13 @@ public enum TraceHTML {
       const merged = [];
       marks.forEach(m => { const last = merged[merged.length - 1]; if (last && last[1] === m[1]) { last[0] += "/" + m[0]; last[2] = m[2]; } else merged.push(m.slice()); });
       // Markers on the curve; their values listed in the empty lower-right corner.
+      let lastMark = -1e9;
       merged.forEach(([lab, t, q], k) => {
         const xx = x(t), yy = y(n * q);
+        const crowded = xx - lastMark < 24; lastMark = xx;
         el("line", { x1: xx, x2: xx, y1: yy, y2: H - B, stroke: "#f59e0b", "stroke-dasharray": "3,3" }, svg);
         el("circle", { cx: xx, cy: yy, r: 3.5, fill: "#f59e0b" }, svg);
-        el("text", { x: xx, y: yy - 6, "text-anchor": "middle", style: "font-size:9px; fill:#b45309" }, svg, lab.split("/")[0]);
+        if (!crowded) el("text", { x: xx - 4, y: yy - 6, "text-anchor": "end", style: "font-size:9px; fill:#b45309" }, svg, lab.split("/")[0]);
         el("text", { x: W - R - 4, y: H - B - 10 - 14 * (merged.length - 1 - k), "text-anchor": "end" }, svg, lab + "  " + ms(t));
       });
     }

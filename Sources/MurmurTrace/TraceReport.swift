@@ -176,8 +176,9 @@ extension TraceAnalyzer {
             kindRecords[rk, default: 0] += 1
             let range = grouped.starts[r]..<grouped.starts[r + 1]
             if range.isEmpty { continue }
-            let (origin, _, originTime) = self.origin(of: range, order: grouped.order, off: off)
+            let (origin, _, originTime, sentOnly) = self.origin(of: r, range: range, order: grouped.order, off: off)
             times.removeAll(keepingCapacity: true)
+            if sentOnly { times.append(0) }
             for k in range {
                 let d = deliveries[Int(grouped.order[k])]
                 let dt = corrected(d.time, d.node) - originTime
@@ -283,20 +284,23 @@ extension TraceAnalyzer {
         return Grouped(starts: starts, order: order)
     }
 
-    /// The origin node of a record: its delivery with hops 0 (or no peer), else the earliest delivery.
-    func origin(of range: Range<Int>, order: [Int32], off: [Int64]) -> (node: Int32, known: Bool, time: Int64) {
-        var best: (Int32, Bool, Int64)? = nil
+    /// The origin node of a record: its delivery with hops 0 (or no peer); else the node seen
+    /// sending it with hops 0 (`sentOnly`: it wrote no delivery); else the earliest delivery.
+    func origin(of r: Int, range: Range<Int>, order: [Int32], off: [Int64]) -> (node: Int32, known: Bool, time: Int64, sentOnly: Bool) {
+        var best: (Int32, Int64)? = nil
         var earliest: (Int32, Int64)? = nil
         for k in range {
             let d = deliveries[Int(order[k])]
             let t = d.time &- off[Int(d.node)]
             if d.hops == 0 || d.from < 0 {
-                if best == nil || t < best!.2 { best = (d.node, true, t) }
+                if best == nil || t < best!.1 { best = (d.node, t) }
             }
             if earliest == nil || t < earliest!.1 { earliest = (d.node, t) }
         }
-        if let best { return best }
-        return (earliest?.0 ?? -1, false, earliest?.1 ?? 0)
+        if let best { return (best.0, true, best.1, false) }
+        let s = recordSender[r]
+        if s >= 0 { return (s, true, recordSendTime[r] &- off[Int(s)], true) }
+        return (earliest?.0 ?? -1, false, earliest?.1 ?? 0, false)
     }
 
     func resolve(_ prefix: String, bit: UInt8) throws(TraceUsageError) -> Int {
@@ -324,11 +328,15 @@ extension TraceAnalyzer {
     func recordReport(_ r: Int, grouped: Grouped, off: [Int64], startNs: Int64,
                       withEvents: [StoredEvent]? = nil) -> TraceReport.RecordReport {
         let range = grouped.starts[r]..<grouped.starts[r + 1]
-        let (origin, known, originTime) = self.origin(of: range, order: grouped.order, off: off)
+        let (origin, known, originTime, sentOnly) = self.origin(of: r, range: range, order: grouped.order, off: off)
         var first: [Int32: Delivery] = [:]
         for k in range {
             let d = deliveries[Int(grouped.order[k])]
             first[d.node] = d
+        }
+        if sentOnly && first[origin] == nil {
+            // The author wrote no delivery of its own record: it is the root at time 0.
+            first[origin] = Delivery(time: recordSendTime[r], record: Int32(r), node: origin, from: -1, hops: 0)
         }
         var since: [(Int64, Int32)] = first.values.map { ($0.time &- off[Int($0.node)] &- originTime, $0.node) }
         since.sort { $0 < $1 }

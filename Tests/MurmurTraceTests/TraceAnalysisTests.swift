@@ -64,6 +64,27 @@ final class TraceAnalysisTests: XCTestCase {
         XCTAssertEqual(report.record!.duplicates, 0, "a line has no second paths")
     }
 
+    /// Traces whose author writes no delivery of its own record (as the gossip simulator does):
+    /// the origin is the node that sent it before delivering it, and the tree is unchanged.
+    func testOriginFromSendsWhenTheAuthorWritesNoDelivery() throws {
+        var c = noJitter(.init(nodes: 40, topology: .randomMesh(degree: 4)))
+        c.seed = 5
+        let sim = SyntheticTrace(c)
+        let all = S.events(sim)
+        let withoutOrigin = all.filter { !($0.kind == .deliver && $0.hops == 0) }
+        XCTAssertEqual(withoutOrigin.count, all.count - 1)
+        let opts = AnalysisOptions(record: sim.recordIDs[0].hex, clock: .raw)
+        let (a, _) = try S.analyze([S.write(S.lines(all))], opts)
+        let (b, _) = try S.analyze([S.write(S.lines(withoutOrigin))], opts)
+        XCTAssertEqual(b.record!.origin, sim.nodeIDs[sim.origin(of: 0)].hex)
+        XCTAssertTrue(b.record!.originKnown)
+        XCTAssertEqual(b.record!.tree.map(\.node), a.record!.tree.map(\.node))
+        XCTAssertEqual(b.record!.tree.map(\.sinceOriginNs), a.record!.tree.map(\.sinceOriginNs))
+        XCTAssertEqual(b.record!.coverageNs, a.record!.coverageNs)
+        XCTAssertEqual(b.record!.delivered, 40)
+        XCTAssertTrue(b.record!.missing.isEmpty)
+    }
+
     func testStar() throws {
         var c = noJitter(.init(nodes: 12, topology: .star))
         c.records = 2
@@ -111,6 +132,10 @@ final class TraceAnalysisTests: XCTestCase {
             XCTAssertEqual(l.framesBA, sends["\(l.b)>\(l.a)"] ?? 0)
             XCTAssertEqual(l.bytesAB, Int64(l.framesAB * c.recordBytes))
         }
+        // Per record: duplicates counted from its own events.
+        let (one, _) = try S.analyze([S.write(S.lines(events))], AnalysisOptions(record: sim.recordIDs[3].hex, clock: .raw))
+        XCTAssertEqual(one.record!.duplicates, events.filter { $0.kind == .dup && $0.recordID == sim.recordIDs[3] }.count)
+        XCTAssertGreaterThan(one.record!.duplicates, 0)
         XCTAssertEqual(report.jobs.count, 2)
         XCTAssertEqual(Set(report.jobs.map(\.outcome)), ["verified"])
     }

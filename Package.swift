@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "MurmurWireTests", dependencies: ["MurmurWire"]),
         .testTarget(name: "MurmurGossipTests", dependencies: ["MurmurGossip"]),
         .testTarget(name: "MurmurInferenceTests", dependencies: ["MurmurInference", "MurmurKernels"]),
-        .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"]),
+        .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"], exclude: ["Fixtures"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto"]),

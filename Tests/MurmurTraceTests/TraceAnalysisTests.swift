@@ -299,3 +299,45 @@ final class TraceAnalysisTests: XCTestCase {
         XCTAssertTrue(text.contains("time to reach 50%"))
     }
 }
+
+/// A trace written by the gossip simulator (MurmurSim), checked against the simulator's own
+/// report of the same run: the tool recovers the same latencies from the trace alone.
+final class GossipSimulatorTraceTests: XCTestCase {
+    func testSimulatorTraceMatchesItsOwnReport() throws {
+        let dir = TraceTestSupport.repoRoot.appendingPathComponent("Tests/MurmurTraceTests/Fixtures")
+        let sim = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("gossip-sim-24.report.json"))) as! [String: Any]
+        let (r, _) = try TraceTestSupport.analyze([dir.appendingPathComponent("gossip-sim-24.jsonl").path], AnalysisOptions(clock: .raw))
+        XCTAssertEqual(r.input.errors, 0)
+        XCTAssertEqual(r.nodesWithEvents, sim["nodes"] as? Int)
+        let k = try XCTUnwrap(r.kinds.first { $0.deliveries > 0 })
+        XCTAssertEqual(k.records, sim["broadcasts"] as? Int)
+        let live = sim["live_nodes"] as! Int
+        XCTAssertEqual(k.deliveries, (live - 1) * k.records, "full coverage: every live node but the author delivered each")
+        let lat = try XCTUnwrap(k.latencyNs)
+        XCTAssertEqual(Double(lat.p50) / 1e6, sim["latency_ms_p50"] as! Double, accuracy: 0.001)
+        XCTAssertEqual(Double(lat.p99) / 1e6, sim["latency_ms_p99"] as! Double, accuracy: 0.001)
+        XCTAssertEqual(r.clock.causalityViolations, 0)
+    }
+
+    /// Each record's tree has one node per delivering node, rooted at its author, with hop counts
+    /// that grow by one from parent to child.
+    func testSimulatorTreesAreConsistent() throws {
+        let path = TraceTestSupport.repoRoot.appendingPathComponent("Tests/MurmurTraceTests/Fixtures/gossip-sim-24.jsonl").path
+        let a = try TraceAnalyzer(options: AnalysisOptions(clock: .raw, keepEventsForExport: true))
+        try a.add(path: path)
+        let report = try a.report()
+        let export = a.exportData(report: report)
+        XCTAssertEqual(export.records.count, 5)
+        for rec in export.records {
+            XCTAssertTrue(rec.originKnown)
+            XCTAssertEqual(rec.tree.count, rec.delivered)
+            XCTAssertEqual(rec.tree.first?.node, rec.origin)
+            let hops = Dictionary(uniqueKeysWithValues: rec.tree.map { ($0.node, $0.hops ?? 0) })
+            for e in rec.tree.dropFirst() {
+                XCTAssertFalse(e.orphan)
+                XCTAssertEqual(e.hops, hops[e.from!]! + 1)
+                XCTAssertGreaterThan(e.sinceOriginNs, 0)
+            }
+        }
+    }
+}

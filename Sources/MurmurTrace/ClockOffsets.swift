@@ -36,8 +36,8 @@ enum ClockEstimator {
         for (key, mab) in minDelay {
             let a = Int(key >> 32), b = Int(key & 0xffff_ffff)
             guard a < b, let mba = minDelay[UInt64(b) << 32 | UInt64(a)] else { continue }
-            let diff = (mab - mba) / 2           // offset_b - offset_a
-            let unc = max(0, (mab + mba) / 2)
+            let diff = (mab &- mba) / 2          // offset_b - offset_a
+            let unc = max(0, (mab &+ mba) / 2)
             adj[a].append(Link(to: b, diff: diff, uncertainty: unc))
             adj[b].append(Link(to: a, diff: -diff, uncertainty: unc))
             usable += 1
@@ -47,7 +47,7 @@ enum ClockEstimator {
         var twoWayDelays = minDelay.compactMap { (key, m) -> Int64? in
             let a = key >> 32, b = key & 0xffff_ffff
             guard let back = minDelay[b << 32 | a] else { return nil }
-            return max(0, (m + back) / 2)
+            return max(0, (m &+ back) / 2)
         }
         if !twoWayDelays.isEmpty {
             twoWayDelays.sort()
@@ -57,9 +57,9 @@ enum ClockEstimator {
                 guard minDelay[UInt64(b) << 32 | UInt64(a)] == nil else { continue }
                 // offset_b - offset_a = m_ab - delay; with delay unknown in [0, 2·typical], zero
                 // is kept whenever it is consistent with the evidence (no correction without cause).
-                let guess = mab - typical
+                let guess = mab &- typical
                 let diff = abs(guess) <= typical ? 0 : guess
-                let unc = typical + abs(guess - diff)
+                let unc = typical &+ (guess &- diff).magnitude.clampedInt64
                 adj[a].append(Link(to: b, diff: diff, uncertainty: unc, oneWay: true))
                 adj[b].append(Link(to: a, diff: -diff, uncertainty: unc, oneWay: true))
             }
@@ -80,7 +80,7 @@ enum ClockEstimator {
             clocks[ref] = NodeClock(offset: 0, uncertainty: 0, method: .reference)
             // A later component is aligned to the first one by wall stamps when possible.
             if let g = globalRef, let w = wallDelta[ref], let gw = wallDelta[g] {
-                clocks[ref] = NodeClock(offset: gw - w, uncertainty: 0, method: .wall)
+                clocks[ref] = NodeClock(offset: gw &- w, uncertainty: 0, method: .wall)
             } else if globalRef != nil {
                 clocks[ref].method = .none
             }
@@ -91,10 +91,10 @@ enum ClockEstimator {
                 if done[u] { continue }
                 done[u] = true
                 for l in adj[u] where !done[l.to] {
-                    let nd = d + l.uncertainty
+                    let nd = d &+ l.uncertainty
                     if nd < dist[l.to] ?? .max {
                         dist[l.to] = nd
-                        clocks[l.to] = NodeClock(offset: clocks[u].offset + l.diff, uncertainty: nd,
+                        clocks[l.to] = NodeClock(offset: clocks[u].offset &+ l.diff, uncertainty: nd,
                                                  method: l.oneWay || clocks[u].method == .oneway ? .oneway : .pairs)
                         heap.push((nd, l.to))
                     }
@@ -106,7 +106,7 @@ enum ClockEstimator {
             done[n] = true
             components += 1
             if let g = globalRef, let w = wallDelta[n], let gw = wallDelta[g] {
-                clocks[n] = NodeClock(offset: gw - w, uncertainty: 0, method: .wall)
+                clocks[n] = NodeClock(offset: gw &- w, uncertainty: 0, method: .wall)
             } else {
                 clocks[n] = NodeClock(offset: 0, uncertainty: 0, method: globalRef == nil ? .reference : .none)
                 if globalRef == nil { globalRef = n }
@@ -146,4 +146,8 @@ struct MinHeap {
         }
         return top
     }
+}
+
+extension UInt64 {
+    var clampedInt64: Int64 { self > UInt64(Int64.max) ? .max : Int64(self) }
 }

@@ -118,7 +118,7 @@ public enum ChromeTrace {
         }
         for j in e.jobs {
             guard let firstEv = j.timeline.first, let idx = e.nodes.firstIndex(of: firstEv.node) else { continue }
-            emit("{\"ph\":\"X\",\"pid\":1,\"tid\":\(idx + 1),\"ts\":\(us(j.startNs - e.startNs)),\"dur\":\(us(j.durationNs)),\"name\":\"job \(j.id.prefix(8)) (\(j.outcome))\",\"cat\":\"job\"}")
+            emit("{\"ph\":\"X\",\"pid\":1,\"tid\":\(idx + 1),\"ts\":\(us(j.startNs &- e.startNs)),\"dur\":\(us(j.durationNs)),\"name\":\"job \(j.id.prefix(8)) (\(j.outcome))\",\"cat\":\"job\"}")
         }
         out += "\n]}\n"
         return out

@@ -6,6 +6,9 @@ public enum TraceFormat {
     public static let major = 1
     /// Schema minor version this code writes (`"v":1` means 1.0; a newer minor writes `"v":"1.2"`).
     public static let minor = 0
+    /// `t` and `wall` must lie strictly within ±2^62 ns (±146 years), so that differences of two
+    /// times never overflow.
+    public static let timeLimit: UInt64 = 1 << 62
 }
 
 /// One parsed trace line in compact form: no heap allocation per line. Strings (event kind,

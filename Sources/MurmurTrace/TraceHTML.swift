@@ -23,7 +23,7 @@ public enum TraceHTML {
 
     static func summaryLine(_ r: TraceReport) -> String {
         "\(r.input.files) file\(r.input.files == 1 ? "" : "s") · \(TraceText.bytes(r.input.bytes)) · \(TraceText.group(r.input.events)) events · "
-            + "\(r.input.errors) bad lines · \(r.nodesWithEvents) nodes with traces · \(r.records) records · span \(TraceText.ms(r.endNs - r.startNs))"
+            + "\(r.input.errors) bad lines · \(r.nodesWithEvents) nodes with traces · \(r.records) records · span \(TraceText.ms(r.endNs &- r.startNs))"
     }
 
     static func esc(_ s: String) -> String {

@@ -89,6 +89,7 @@ struct TraceLineParser {
                 try parseVersion(p, n, &i, &line); seen |= 1
             case 1 where key[0] == UInt8(ascii: "t"):
                 guard let t = try int(p, n, &i, "t") else { throw .badValue(key: "t", why: "null") }
+                guard t.magnitude < TraceFormat.timeLimit else { throw .badValue(key: "t", why: "beyond ±2^62 ns") }
                 line.time = t; seen |= 2
             case 4 where eq(key, "node"):
                 line.node = try hex32(p, n, &i, "node"); seen |= 4
@@ -112,6 +113,7 @@ struct TraceLineParser {
                 line.seq = try int(p, n, &i, "seq")
             case 4 where eq(key, "wall"):
                 line.wall = try int(p, n, &i, "wall")
+                if let w = line.wall, w.magnitude >= TraceFormat.timeLimit { throw .badValue(key: "wall", why: "beyond ±2^62 ns") }
             default:
                 try skipValue(p, n, &i, depth: 0)
             }

@@ -145,7 +145,7 @@ extension TraceAnalyzer {
         var violations = 0
         for (key, m) in minDelay {
             let a = Int(key >> 32), b = Int(key & 0xffff_ffff)
-            if m - (off[b] - off[a]) < 0 { violations += 1 }
+            if m &- (off[b] &- off[a]) < 0 { violations += 1 }
         }
         let stats = reader.stats
         let input = TraceReport.Input(files: stats.files, bytes: stats.bytes, lines: stats.lines, events: stats.events,
@@ -181,7 +181,7 @@ extension TraceAnalyzer {
             if sentOnly { times.append(0) }
             for k in range {
                 let d = deliveries[Int(grouped.order[k])]
-                let dt = corrected(d.time, d.node) - originTime
+                let dt = corrected(d.time, d.node) &- originTime
                 times.append(dt)
                 if d.node != origin { kindLat[rk, default: []].append(dt) }
             }
@@ -318,7 +318,7 @@ extension TraceAnalyzer {
     func entry(_ e: StoredEvent, off: [Int64], startNs: Int64) -> TraceReport.EventEntry {
         let t = e.time &- off[Int(e.node)]
         return .init(node: TraceHex.string(nodes[Int(e.node)]), ev: strings.name(e.event) ?? "?", tNs: t,
-                     sinceStartNs: t - startNs, kind: strings.name(e.recordKind),
+                     sinceStartNs: t &- startNs, kind: strings.name(e.recordKind),
                      peer: e.peer >= 0 ? TraceHex.string(nodes[Int(e.peer)]) : nil,
                      bytes: e.bytes >= 0 ? e.bytes : nil, hops: e.hops >= 0 ? Int(e.hops) : nil,
                      reason: strings.name(e.reason))
@@ -424,7 +424,7 @@ extension TraceAnalyzer {
         evs.sort { ($0.time &- off[Int($0.node)]) < ($1.time &- off[Int($1.node)]) }
         let entries = evs.map { entry($0, off: off, startNs: startNs) }
         let start = entries.first?.tNs ?? 0
-        return .init(id: TraceHex.string(records[r]), startNs: start, durationNs: (entries.last?.tNs ?? start) - start,
+        return .init(id: TraceHex.string(records[r]), startNs: start, durationNs: (entries.last?.tNs ?? start) &- start,
                      outcome: outcome(evs), timeline: entries)
     }
 }

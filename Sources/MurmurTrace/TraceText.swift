@@ -7,7 +7,7 @@ public enum TraceText {
         let i = r.input
         out += "murmur trace: \(i.files) file\(i.files == 1 ? "" : "s"), \(bytes(i.bytes)), \(group(i.events)) events"
         out += i.errors > 0 ? " (\(group(i.errors)) bad lines skipped)" : " (no bad lines)"
-        out += " · \(group(r.nodesWithEvents)) nodes with traces (\(group(r.nodes)) seen) · \(group(r.records)) records · span \(ms(r.endNs - r.startNs))\n"
+        out += " · \(group(r.nodesWithEvents)) nodes with traces (\(group(r.nodes)) seen) · \(group(r.records)) records · span \(ms(r.endNs &- r.startNs))\n"
         if i.errors > 0 {
             out += "  bad lines by cause: " + i.errorsByCategory.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
             for e in i.errorExamples.prefix(5) { out += "    \(e)\n" }
@@ -52,7 +52,7 @@ public enum TraceText {
         if !r.jobs.isEmpty {
             out += "\njobs (\(r.jobs.count); --job ID for a timeline)\n"
             rows = [["job", "outcome", "events", "nodes", "duration"]]
-            for j in r.jobs.prefix(maxJobs) { rows.append([String(j.id.prefix(16)), j.outcome, group(j.events), group(j.nodes), ms(j.lastNs - j.firstNs)]) }
+            for j in r.jobs.prefix(maxJobs) { rows.append([String(j.id.prefix(16)), j.outcome, group(j.events), group(j.nodes), ms(j.lastNs &- j.firstNs)]) }
             out += table(rows)
         }
         return out
@@ -126,7 +126,7 @@ public enum TraceText {
         let out = "job \(j.id): \(j.outcome), \(ms(j.durationNs)) from first to last event\n"
         var rows: [[String]] = [["time", "node", "event", "peer", "reason"]]
         for e in j.timeline {
-            rows.append(["+" + ms(e.tNs - j.startNs), short(e.node), e.ev, e.peer.map(short) ?? "", e.reason ?? ""])
+            rows.append(["+" + ms(e.tNs &- j.startNs), short(e.node), e.ev, e.peer.map(short) ?? "", e.reason ?? ""])
         }
         return out + table(rows)
     }

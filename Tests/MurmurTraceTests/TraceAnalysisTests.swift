@@ -341,3 +341,49 @@ final class GossipSimulatorTraceTests: XCTestCase {
         }
     }
 }
+
+/// Hostile but well-formed traces: extreme times, self-links, cycles of senders, ids reused as
+/// both jobs and records. Every output path runs without trapping.
+final class TraceHostileInputTests: XCTestCase {
+    func testRandomEventsNeverCrashAnyOutput() throws {
+        var rng = SeededRNG(seed: 1234)
+        let nodes = (0..<7).map { _ in NodeID(Bytes32(w0: rng.next(), w1: 0, w2: 0, w3: 0)) }
+        let ids = (0..<4).map { _ in Hash(Bytes32(w0: rng.next(), w1: 1, w2: 2, w3: 3)) }
+        let kinds = TraceEvent.Kind.allCases
+        let limit = Int64(1) << 62 - 1
+        let times: [Int64] = [0, 1, -1, limit, -limit, limit / 2, 123_456_789]
+        var events: [TraceEvent] = []
+        for _ in 0..<1500 {
+            func pick<T>(_ a: [T]) -> T { a[Int(rng.next() % UInt64(a.count))] }
+            events.append(TraceEvent(time: Instant(nanoseconds: pick(times) &+ Int64(rng.next() % 1000)),
+                                     node: pick(nodes), kind: pick(kinds),
+                                     recordKind: rng.next() % 3 == 0 ? nil : pick(["job", "manifest", "x\"y"]),
+                                     recordID: rng.next() % 5 == 0 ? nil : pick(ids),
+                                     peer: rng.next() % 4 == 0 ? nil : pick(nodes),
+                                     bytes: rng.next() % 2 == 0 ? nil : Int(rng.next() % 100_000),
+                                     hops: rng.next() % 2 == 0 ? nil : Int(rng.next() % 4),
+                                     reason: rng.next() % 2 == 0 ? nil : pick(["a", "b\n", ""])))
+        }
+        let path = TraceTestSupport.write(TraceTestSupport.lines(events))
+        for clock in [ClockMode.estimate, .raw] {
+            for id in ids {
+                let a = try TraceAnalyzer(options: AnalysisOptions(record: id.hex, job: id.hex, clock: clock, keepEventsForExport: true))
+                try a.add(path: path)
+                // Times at or beyond ±2^62 are refused line by line (Specs/trace.md §1).
+                XCTAssertEqual(a.reader.stats.errors, events.filter { $0.time.nanoseconds.magnitude >= 1 << 62 }.count)
+                XCTAssertEqual(a.reader.stats.errorsByCategory.keys.sorted(), a.reader.stats.errors > 0 ? ["bad-value"] : [])
+                let r: TraceReport
+                do { r = try a.report() } catch {
+                    // The id may never appear in a job event: a clear error, not a crash.
+                    XCTAssertTrue("\(error)".contains("no record"), "\(error)")
+                    continue
+                }
+                let x = a.exportData(report: r)
+                _ = TraceText.render(r)
+                _ = TraceHTML.render(report: r, export: x)
+                _ = try JSONSerialization.jsonObject(with: Data(ChromeTrace.render(report: r, export: x).utf8))
+                _ = try JSONEncoder().encode(r)
+            }
+        }
+    }
+}

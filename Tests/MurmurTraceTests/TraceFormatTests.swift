@@ -82,7 +82,7 @@ final class TraceFormatTests: XCTestCase {
         var events: [TraceEvent] = []
         for (i, k) in TraceEvent.Kind.allCases.enumerated() {
             events.append(TraceEvent(time: Instant(nanoseconds: Int64(i) * 1_000 - 500), node: NodeID(b32()), kind: k))
-            events.append(TraceEvent(time: Instant(nanoseconds: Int64.max - Int64(i)), node: NodeID(b32()), kind: k,
+            events.append(TraceEvent(time: Instant(nanoseconds: Int64(1) << 62 - 1 - Int64(i)), node: NodeID(b32()), kind: k,
                                      recordKind: "manifest", recordID: Hash(b32()), peer: NodeID(b32()),
                                      bytes: Int(rng.next() % 1_000_000), hops: i, reason: "r\u{e9}ason \"\(i)\"\\"))
         }

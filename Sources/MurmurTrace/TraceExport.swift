@@ -26,6 +26,8 @@ extension TraceAnalyzer {
         let off = report.clock.nodes.map(\.offsetNs)
         let start = report.startNs
         var events = exportEvents
+        // The --record record's events are always embedded, also beyond the cap's time window.
+        events += selectedEvents.filter { $0.time >= exportCutoff }
         events.sort { ($0.time &- off[Int($0.node)]) < ($1.time &- off[Int($1.node)]) }
         // Records referenced by events get a compact index.
         var recordMap: [Int32: Int64] = [:]

@@ -109,7 +109,7 @@ public enum TraceHTML {
     </div>
     <div id="missing"></div>
     </section>
-    <section><h2>Swimlane (node × time)</h2><p class="legend" id="legend"></p><div class="panel scroll" id="swimlane"></div><p class="note" id="swim-note"></p></section>
+    <section><h2>Swimlane (node × time)</h2><p><label><input type="checkbox" id="zoom" checked="checked"/> zoom to the selected record (its origin is the dashed line)</label></p><p class="legend" id="legend"></p><div class="panel scroll" id="swimlane"></div><p class="note" id="swim-note"></p></section>
     <section><h2>Jobs</h2><div id="jobs"></div></section>
 
     """#
@@ -143,6 +143,7 @@ public enum TraceHTML {
     });
     document.getElementById("record-note").textContent = D.records.length ? D.records.length + " records (most delivered first)" : "no deliveries in these traces";
     sel.addEventListener("change", () => showRecord(+sel.value));
+    document.getElementById("zoom").addEventListener("change", () => drawSwimlane());
 
     function showRecord(i) {
       const r = D.records[i];
@@ -235,22 +236,33 @@ public enum TraceHTML {
       const host = document.getElementById("swimlane"); host.textContent = "";
       const MAXROWS = 120, MAXEV = 60000;
       const counts = {}; D.events.forEach(e => { counts[e[1]] = (counts[e[1]] || 0) + 1; });
-      let rowsIdx = Object.keys(counts).map(Number).sort((a, b) => a - b);
+      // Rows in the order the selected record reached the nodes (the wave reads top to bottom).
+      const reached = {};
+      const rec = D.records.find(r => r.id === highlight);
+      if (rec) rec.tree.forEach(e => { reached[nodeIndex[e.node]] = e.sinceOriginNs; });
+      const key = n => reached[n] === undefined ? Infinity : reached[n];
+      let rowsIdx = Object.keys(counts).map(Number).sort((a, b) => (key(a) - key(b)) || (a - b));
       const shownRows = rowsIdx.slice(0, MAXROWS);
       const rowOf = {}; shownRows.forEach((n, i) => { rowOf[n] = i; });
       const RH = 13, L = 78, R = 16, T = 22, W = Math.max(900, Math.min(1600, window.innerWidth - 80));
       const H = T + shownRows.length * RH + 8;
-      const tmax = Math.max(1, D.events.length ? D.events[D.events.length - 1][0] : 1);
-      const x = t => L + (W - L - R) * Math.max(0, t) / tmax;
+      // Time window: the whole trace, or around the selected record (origin … 130 % of its 100 % time).
+      const zoom = document.getElementById("zoom").checked && rec;
+      const origin = rec ? rec.originNs - D.startNs : 0;
+      const t0 = zoom ? origin - 0.1 * Math.max(rec.coverageNs.p100, 1e6) : 0;
+      const t1 = zoom ? origin + 1.3 * Math.max(rec.coverageNs.p100, 1e6) : Math.max(1, D.events.length ? D.events[D.events.length - 1][0] : 1);
+      const inWindow = t => t >= t0 && t <= t1;
+      const x = t => L + (W - L - R) * (t - t0) / (t1 - t0);
       const svg = el("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, id: "swimlane-svg" }, host);
-      for (let k = 0; k <= 8; k++) { const xx = x(tmax * k / 8); el("line", { x1: xx, x2: xx, y1: T - 4, y2: H, class: "grid" }, svg);
-        el("text", { x: xx, y: 12, "text-anchor": k === 0 ? "start" : k === 8 ? "end" : "middle" }, svg, ms(tmax * k / 8)); }
+      for (let k = 0; k <= 8; k++) { const t = t0 + (t1 - t0) * k / 8, xx = x(t); el("line", { x1: xx, x2: xx, y1: T - 4, y2: H, class: "grid" }, svg);
+        el("text", { x: xx, y: 12, "text-anchor": k === 0 ? "start" : k === 8 ? "end" : "middle" }, svg, zoom ? (t - origin >= 0 ? "+" : "") + ms(t - origin) : ms(t)); }
+      if (zoom) { const xo = x(origin); el("line", { x1: xo, x2: xo, y1: T - 4, y2: H, stroke: "#2563eb", "stroke-dasharray": "4,3" }, svg); }
       shownRows.forEach((n, i) => { el("text", { x: 4, y: T + i * RH + 10 }, svg, short(D.nodes[n])); if (i % 2) el("rect", { x: L, y: T + i * RH, width: W - L - R, height: RH, fill: "#f6f7f9" }, svg); });
       const hiIdx = highlight === null ? -2 : D.recordIDs.indexOf(highlight);
       let drawn = 0;
       const byKind = {};
       for (const e of D.events) {
-        if (rowOf[e[1]] === undefined) continue;
+        if (rowOf[e[1]] === undefined || !inWindow(e[0])) continue;
         if (drawn++ >= MAXEV) break;
         const k = D.eventNames[e[2]]; (byKind[k] = byKind[k] || []).push(e);
       }
@@ -261,7 +273,7 @@ public enum TraceHTML {
       });
       if (hiIdx >= 0) {
         for (const e of D.events) {
-          if (e[3] !== hiIdx || rowOf[e[1]] === undefined) continue;
+          if (e[3] !== hiIdx || rowOf[e[1]] === undefined || !inWindow(e[0])) continue;
           const k = D.eventNames[e[2]]; if (k !== "deliver") continue;
           const c = el("circle", { cx: x(e[0]), cy: T + rowOf[e[1]] * RH + RH / 2, r: 3.2, fill: "#16a34a", stroke: "#fff", "stroke-width": 0.8 }, svg);
           el("title", {}, c, short(D.nodes[e[1]]) + " deliver " + short(highlight) + " at " + ms(e[0]));
@@ -272,7 +284,7 @@ public enum TraceHTML {
       if (rowsIdx.length > MAXROWS) notes.push("first " + MAXROWS + " nodes shown");
       if (drawn > MAXEV) notes.push("first " + MAXEV + " events drawn");
       if (D.eventsOmitted) notes.push(D.eventsOmitted + " later events not embedded (use --chrome for all in Perfetto)");
-      notes.push("green dots: deliveries of the selected record");
+      notes.push("rows ordered by when the selected record reached them; green dots: its deliveries");
       document.getElementById("swim-note").textContent = notes.join(" · ");
     }
 

@@ -198,3 +198,34 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertGreaterThan(walls, 0)
     }
 }
+
+/// The live-stream parser: the same lines, split anywhere, with or without SSE framing.
+final class TraceStreamTests: XCTestCase {
+    func testLinesSplitAnywhereAndSSEFraming() throws {
+        let sim = SyntheticTrace(.init(nodes: 8, topology: .star))
+        let events = TraceTestSupport.events(sim)
+        let plain = Array(TraceTestSupport.lines(events).utf8)
+        var sse: [UInt8] = Array(": hello\nretry: 1000\n\n".utf8)
+        for l in TraceTestSupport.lines(events).split(separator: "\n") { sse += Array("event: trace\ndata: \(l)\n\n".utf8) }
+        for input in [plain, sse] {
+            var rng = SeededRNG(seed: 3)
+            let p = TraceStreamParser()
+            var got: [TraceEvent] = []
+            var i = 0
+            while i < input.count {
+                let n = 1 + Int(rng.next() % 97)
+                p.feed(Array(input[i..<min(input.count, i + n)])) { got.append($0.event(strings: p.strings)!) }
+                i += n
+            }
+            XCTAssertEqual(got, events)
+            XCTAssertEqual(p.stats.errors, 0)
+        }
+        // A broken line in the stream is counted and the stream goes on.
+        let p = TraceStreamParser()
+        var n = 0
+        p.feed(Array("data: {\"v\":1,\"t\":1\ndata: {\"v\":9,\"t\":1,\"node\":\"x\",\"ev\":\"send\"}\n".utf8)) { _ in n += 1 }
+        p.feed(Array(TraceTestSupport.lines(Array(events.prefix(2))).utf8)) { _ in n += 1 }
+        XCTAssertEqual(n, 2)
+        XCTAssertEqual(p.stats.errorsByCategory, ["truncated": 1, "unsupported-version": 1])
+    }
+}

@@ -94,7 +94,7 @@ final class Connection: EventSource {
     private(set) var messagesOut = 0
 
     private unowned let loop: EventLoop
-    private unowned let owner: ConnectionOwner
+    private weak var owner: ConnectionOwner?
     private var token: LoopToken?
     private var handshake: ConnectionHandshake?
     private var cipher: FrameCipher?
@@ -257,14 +257,14 @@ final class Connection: EventSource {
             state = .established
             deadline = nil
             establishedAt = loop.now
-            owner.connectionEstablished(self)
+            owner?.connectionEstablished(self)
             if state == .established, !plainOut.isEmpty { scheduleFlush() }
         }
     }
 
     private func processFrames() {
         guard let cipher else { return }
-        let scratch = owner.openScratch
+        guard let scratch = owner?.openScratch else { closing = .shutdown; return }
         while state == .established && closing == nil {
             let available = readBuffer.readableView
             let size: Int?
@@ -287,7 +287,7 @@ final class Connection: EventSource {
                 try forEachMessage(in: UnsafeRawBufferPointer(start: scratch, count: plainCount)) { type, payload in
                     guard closing == nil, state == .established else { return }
                     messagesIn += 1
-                    owner.connection(self, received: type, payload: payload)
+                    owner?.connection(self, received: type, payload: payload)
                 }
             } catch {
                 closing = .protocolError("bad message framing: \(error)")
@@ -362,7 +362,7 @@ final class Connection: EventSource {
         if wantsWritable { setInterest(readable: true, writable: false) }
         if blocked && queuedBytes <= Limits.writeQueueLowWater {
             blocked = false
-            owner.connectionWritable(self)
+            owner?.connectionWritable(self)
         }
     }
 
@@ -425,6 +425,12 @@ final class Connection: EventSource {
         close(reason)
     }
 
+    /// Closes without telling the owner (the owner is going away).
+    func abandon() {
+        owner = nil
+        finishClose(.shutdown)
+    }
+
     private func finishClose(_ reason: CloseReason) {
         guard state != .closed else { return }
         state = .closed
@@ -435,6 +441,6 @@ final class Connection: EventSource {
         wireOut.clear()
         readBuffer.clear()
         handshake = nil
-        owner.connectionClosed(self, reason: reason)
+        owner?.connectionClosed(self, reason: reason)
     }
 }

@@ -68,7 +68,7 @@ public final class Transport: ConnectionOwner {
     public var localID: NodeID { sessions.localID }
 
     private let sessions: SessionFactory
-    private var connections: [ConnectionID: Connection] = [:]
+    fileprivate var connections: [ConnectionID: Connection] = [:]
     private var listeners: [Listener] = []
     private var nextID: UInt64 = 1
     private var sweepTimer: LoopToken?
@@ -84,6 +84,12 @@ public final class Transport: ConnectionOwner {
     }
 
     deinit {
+        if let sweepTimer { loop.cancelTimer(sweepTimer) }
+        for l in listeners {
+            if let t = l.token { loop.deregister(fd: l.fd, token: t) }
+            Posix.close(l.fd)
+        }
+        for c in connections.values { c.abandon() }
         openScratch.deallocate()
     }
 
@@ -342,10 +348,14 @@ public final class Transport: ConnectionOwner {
 private final class Listener: EventSource {
     let fd: Int32
     var token: LoopToken?
-    unowned let transport: Transport
+    weak var transport: Transport?
     init(fd: Int32, transport: Transport) {
         self.fd = fd
         self.transport = transport
     }
-    func handle(_ events: IOEvents) { transport.acceptPending(from: self) }
+    func handle(_ events: IOEvents) { transport?.acceptPending(from: self) }
+}
+
+extension Transport {
+    func connectionForTesting(_ id: ConnectionID) -> Connection? { connections[id] }
 }

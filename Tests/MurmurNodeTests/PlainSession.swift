@@ -28,21 +28,26 @@ final class PlainHandshake: ConnectionHandshake {
 }
 
 final class PlainCipher: FrameCipher {
+    let buffer = ByteBuffer(capacity: 256 * 1024)
     var maxSealedFrameSize: Int { 4 + Limits.maxFramePlaintext }
     func seal(_ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) throws -> Int {
         out.storeBytes(of: UInt32(plaintext.count).bigEndian, as: UInt32.self)
         (out + 4).copyMemory(from: plaintext.baseAddress!, byteCount: plaintext.count)
         return 4 + plaintext.count
     }
-    func frameSize(_ bytes: UnsafeRawBufferPointer) throws -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        let n = Int(UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self)))
-        guard n <= Limits.maxFramePlaintext else { throw PlainError() }
-        return 4 + n
-    }
-    func open(_ frame: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) throws -> Int {
-        out.copyMemory(from: frame.baseAddress! + 4, byteCount: frame.count - 4)
-        return frame.count - 4
-    }
     func sealClose(into out: UnsafeMutableRawPointer) throws -> Int { 0 }
+    func readInto(_ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        _ = buffer.ensureTailRoom(buffer.capacity - buffer.readableBytes)
+        let n = body(UnsafeMutableRawBufferPointer(start: buffer.writePointer, count: buffer.tailRoom))
+        if n > 0 { buffer.moveWriter(by: n) }
+    }
+    func nextFrame(_ body: (UnsafeRawBufferPointer) -> Void) throws -> FrameReadProgress {
+        guard buffer.readableBytes >= 4 else { return .needMoreBytes }
+        let n = Int(UInt32(bigEndian: buffer.readPointer.loadUnaligned(as: UInt32.self)))
+        guard n <= Limits.maxFramePlaintext else { throw PlainError() }
+        guard buffer.readableBytes >= 4 + n else { return .needMoreBytes }
+        body(UnsafeRawBufferPointer(start: buffer.readPointer + 4, count: n))
+        buffer.moveReader(by: 4 + n)
+        return .frame
+    }
 }

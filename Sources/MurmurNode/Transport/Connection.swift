@@ -59,8 +59,6 @@ protocol ConnectionOwner: AnyObject {
     func connection(_ c: Connection, received type: MessageType, payload: UnsafeRawBufferPointer)
     func connectionWritable(_ c: Connection)
     func connectionClosed(_ c: Connection, reason: CloseReason)
-    /// One decrypt buffer shared by every connection of the loop (single thread).
-    var openScratch: UnsafeMutableRawPointer { get }
 }
 
 /// One TCP connection: connect → handshake → encrypted frames of batched messages.
@@ -109,7 +107,6 @@ final class Connection: EventSource {
     /// Set while delivering messages, so a close from a callback is handled after the loop.
     private var closing: CloseReason?
 
-    static let readBufferSize = 256 * 1024
     static let wireBufferSize = 320 * 1024
 
     init(id: ConnectionID, fd: Int32, direction: ConnectionDirection, remoteAddress: SocketAddress?,
@@ -126,7 +123,7 @@ final class Connection: EventSource {
         let now = loop.now
         openedAt = now
         lastReceived = now
-        readBuffer = ByteBuffer(capacity: Connection.readBufferSize)
+        readBuffer = ByteBuffer(capacity: 256)
         plainOut = ByteBuffer(capacity: 16 * 1024, maxCapacity: Limits.maxWriteQueueBytes)
         wireOut = ByteBuffer(capacity: Connection.wireBufferSize)
         if let connectDeadline {
@@ -196,20 +193,52 @@ final class Connection: EventSource {
     // MARK: reading
 
     private func readAvailable() {
+        if state == .handshaking {
+            readHandshake()
+            if state != .established { return }
+        }
+        guard let cipher else { return }
         var budget = Limits.maxReadBytesPerWakeup
-        while budget > 0 && state != .closed {
-            let want: Int
-            if state == .handshaking {
-                guard let hs = handshake, hs.nextMessageSize > 0 else { return }
-                want = hs.nextMessageSize - readBuffer.readableBytes
-                guard want > 0, readBuffer.ensureTailRoom(want) else { close(.protocolError("handshake buffer")); return }
-            } else {
-                guard let cipher, readBuffer.ensureTailRoom(cipher.maxSealedFrameSize) else {
-                    close(.protocolError("read buffer"))
-                    return
+        while budget > 0 && state == .established {
+            var result: IOResult<Int> = .wouldBlock
+            var failure: SystemError?
+            let fd = self.fd
+            cipher.readInto { space in
+                guard let base = space.baseAddress, space.count > 0 else { result = .done(-1); return 0 }
+                do throws(SystemError) {
+                    result = try Posix.read(fd, into: base, count: min(space.count, budget))
+                } catch {
+                    failure = error
+                    return 0
                 }
-                want = min(readBuffer.tailRoom, budget)
+                if case .done(let n) = result { return n }
+                return 0
             }
+            if let failure { close(.ioError(failure)); return }
+            switch result {
+            case .wouldBlock:
+                return
+            case .done(0):
+                close(.peerClosed)
+                return
+            case .done(let n):
+                if n > 0 {
+                    bytesIn += n
+                    budget -= n
+                    lastReceived = loop.now
+                }
+                processFrames(cipher)
+                if let reason = closing { finishClose(reason); return }
+            }
+        }
+    }
+
+    /// Reads exactly the bytes of the next handshake message, never more.
+    private func readHandshake() {
+        while state == .handshaking {
+            guard let hs = handshake, hs.nextMessageSize > 0 else { return }
+            let want = hs.nextMessageSize - readBuffer.readableBytes
+            guard want > 0, readBuffer.ensureTailRoom(want) else { close(.protocolError("handshake buffer")); return }
             let result: IOResult<Int>
             do { result = try Posix.read(fd, into: readBuffer.writePointer, count: want) } catch {
                 close(.ioError(error))
@@ -224,11 +253,8 @@ final class Connection: EventSource {
             case .done(let n):
                 readBuffer.moveWriter(by: n)
                 bytesIn += n
-                budget -= n
                 lastReceived = loop.now
-                if state == .handshaking { continueHandshake() } else { processFrames() }
-                if let reason = closing { finishClose(reason); return }
-                if n < want && state == .established { return } // drained the socket
+                continueHandshake()
             }
         }
     }
@@ -259,38 +285,36 @@ final class Connection: EventSource {
             establishedAt = loop.now
             owner?.connectionEstablished(self)
             if state == .established, !plainOut.isEmpty { scheduleFlush() }
+            readBuffer.clear()
         }
     }
 
-    private func processFrames() {
-        guard let cipher else { return }
-        guard let scratch = owner?.openScratch else { closing = .shutdown; return }
+    private func processFrames(_ cipher: FrameCipher) {
         while state == .established && closing == nil {
-            let available = readBuffer.readableView
-            let size: Int?
-            do { size = try cipher.frameSize(available) } catch {
-                closing = .protocolError("\(error)")
-                return
-            }
-            guard let size, size <= available.count else { return }
-            let plainCount: Int
+            let progress: FrameReadProgress
             do {
-                plainCount = try cipher.open(UnsafeRawBufferPointer(rebasing: available[0..<size]), into: scratch)
-            } catch {
-                closing = .protocolError("\(error)")
-                return
-            }
-            readBuffer.moveReader(by: size)
-            framesIn += 1
-            if plainCount == 0 { continue } // rekey or padding frames carry no messages
-            do {
-                try forEachMessage(in: UnsafeRawBufferPointer(start: scratch, count: plainCount)) { type, payload in
-                    guard closing == nil, state == .established else { return }
-                    messagesIn += 1
-                    owner?.connection(self, received: type, payload: payload)
+                progress = try cipher.nextFrame { plaintext in
+                    framesIn += 1
+                    guard plaintext.count > 0 else { return } // rekey frames carry no messages
+                    do {
+                        try forEachMessage(in: plaintext) { type, payload in
+                            guard closing == nil, state == .established else { return }
+                            messagesIn += 1
+                            owner?.connection(self, received: type, payload: payload)
+                        }
+                    } catch {
+                        if closing == nil { closing = .protocolError("bad message framing: \(error)") }
+                    }
                 }
             } catch {
-                closing = .protocolError("bad message framing: \(error)")
+                if closing == nil { closing = .protocolError("\(error)") }
+                return
+            }
+            switch progress {
+            case .frame: continue
+            case .needMoreBytes: return
+            case .closed:
+                if closing == nil { closing = .peerClosed }
                 return
             }
         }

@@ -9,14 +9,21 @@ protocol FrameCipher: AnyObject {
     /// Seals one frame (length prefix + ciphertext) of `plaintext` at `out`, which has at least
     /// `maxSealedFrameSize` bytes. Returns the bytes written.
     func seal(_ plaintext: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) throws -> Int
-    /// The whole wire size of the frame starting at `bytes`, or nil until its length prefix is
-    /// complete. Throws when the declared length is over the limit (before anything is read).
-    func frameSize(_ bytes: UnsafeRawBufferPointer) throws -> Int?
-    /// Opens one complete frame into `out` (capacity ≥ `Limits.maxFramePlaintext`); returns the
-    /// plaintext length. Throws on any authentication or ordering failure.
-    func open(_ frame: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) throws -> Int
-    /// A final frame telling the peer the stream ends here (clean close), if supported.
+    /// A final frame telling the peer the stream ends here (clean close).
     func sealClose(into out: UnsafeMutableRawPointer) throws -> Int
+    /// Lets the connection read socket bytes straight into the receive buffer. `body` gets
+    /// the free space (empty only while a complete frame waits) and returns bytes written.
+    func readInto(_ body: (UnsafeMutableRawBufferPointer) -> Int)
+    /// Opens the next complete frame, passing its plaintext to `body` (valid only during the
+    /// call). Throws on anything not authentic or over the limits.
+    func nextFrame(_ body: (UnsafeRawBufferPointer) -> Void) throws -> FrameReadProgress
+}
+
+enum FrameReadProgress {
+    case frame
+    case needMoreBytes
+    /// The peer's final frame: a clean close.
+    case closed
 }
 
 /// What one handshake step produced.

@@ -73,13 +73,11 @@ public final class Transport: ConnectionOwner {
     private var nextID: UInt64 = 1
     private var sweepTimer: LoopToken?
     private var lastPingSent: [ConnectionID: Instant] = [:]
-    let openScratch: UnsafeMutableRawPointer
 
     init(loop: EventLoop, sessions: SessionFactory, config: TransportConfig = TransportConfig()) {
         self.loop = loop
         self.sessions = sessions
         self.config = config
-        openScratch = .allocate(byteCount: Limits.maxFramePlaintext + 64, alignment: 16)
         scheduleSweep()
     }
 
@@ -90,7 +88,6 @@ public final class Transport: ConnectionOwner {
             Posix.close(l.fd)
         }
         for c in connections.values { c.abandon() }
-        openScratch.deallocate()
     }
 
     // MARK: listening

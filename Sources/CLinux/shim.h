@@ -20,6 +20,9 @@
 
 /* accept4 is a GNU extension; declare it rather than defining _GNU_SOURCE globally. */
 extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+extern int pipe2(int pipefd[2], int flags);
+extern char **environ;
+static inline char **clinux_environ(void) { return environ; }
 
 /* errno is a macro over a thread-local; Swift cannot read it directly on every libc. */
 static inline int clinux_errno(void) { return errno; }

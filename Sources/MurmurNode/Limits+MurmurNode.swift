@@ -30,7 +30,7 @@ extension Limits {
 /// Default timers of the transport (see Specs/transport.md).
 public enum TransportDefaults {
     public static let connectTimeout = TimeSpan.seconds(5 as Int64)
-    public static let handshakeTimeout = TimeSpan.seconds(5 as Int64)
+    public static let handshakeTimeout = Limits.handshakeTimeout
     /// A link with no frame received for this long is closed.
     public static let idleTimeout = TimeSpan.seconds(30 as Int64)
     /// A link with nothing received for this long gets a ping (keepalive).

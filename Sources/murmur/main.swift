@@ -6,6 +6,7 @@ import MurmurCore
 /// Every subcommand. Add yours here (one line) and put it in `Commands/<Name>.swift`.
 let commands: [Command] = [
     nodeCommand,
+    pingCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

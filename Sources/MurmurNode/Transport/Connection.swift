@@ -248,7 +248,7 @@ final class Connection: EventSource {
             case .wouldBlock:
                 return
             case .done(0):
-                close(.peerClosed)
+                close(.handshakeFailed("peer closed the connection during the handshake (different network key, or not a Murmur node?)"))
                 return
             case .done(let n):
                 readBuffer.moveWriter(by: n)

@@ -7,6 +7,7 @@ import MurmurCore
 let commands: [Command] = [
     nodeCommand,
     pingCommand,
+    demoCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

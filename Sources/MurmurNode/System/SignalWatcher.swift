@@ -8,7 +8,7 @@ import Glibc
 public final class SignalWatcher: EventSource {
     private let fd: Int32
     private var token: LoopToken?
-    private unowned let loop: EventLoop
+    private weak var loop: EventLoop?
     private let onSignal: (Int32) -> Void
 
     public init(loop: EventLoop, onSignal: @escaping (Int32) -> Void) throws(SystemError) {
@@ -19,7 +19,7 @@ public final class SignalWatcher: EventSource {
     }
 
     deinit {
-        if let token { loop.deregister(fd: fd, token: token) }
+        if let token { loop?.deregister(fd: fd, token: token) }
         Posix.close(fd)
     }
 

@@ -60,7 +60,7 @@ let pingCommand = Command(
     if !session.rtts.isEmpty {
         let ms = session.rtts.map(\.milliseconds)
         let avg = ms.reduce(0, +) / Double(ms.count)
-        print("--- \(address): \(session.sent) pings, \(session.rtts.count) answered, rtt min/avg/max = \(format3(ms.min() ?? 0))/\(format3(avg))/\(format3(ms.max() ?? 0)) ms")
+        writeLine("--- \(address): \(session.sent) pings, \(session.rtts.count) answered, rtt min/avg/max = \(format3(ms.min() ?? 0))/\(format3(avg))/\(format3(ms.max() ?? 0)) ms")
     }
     if let failure = session.failure {
         throw CommandFailure("ping \(address): \(failure)")
@@ -89,8 +89,8 @@ private final class PingSession: TransportDelegate {
 
     func transport(_ transport: Transport, linkUp link: LinkInfo) {
         let handshake = link.handshakeTime.map { format3($0.milliseconds) } ?? "?"
-        print("connected to \(link.remoteAddress.map { "\($0)" } ?? "?"): node \(link.peer?.hex ?? "?")")
-        print("handshake: \(handshake) ms (TCP connect + Noise XXpsk3)")
+        writeLine("connected to \(link.remoteAddress.map { "\($0)" } ?? "?"): node \(link.peer?.hex ?? "?")")
+        writeLine("handshake: \(handshake) ms (TCP connect + Noise XXpsk3)")
         sendPing()
     }
 
@@ -104,7 +104,7 @@ private final class PingSession: TransportDelegate {
 
     func transport(_ transport: Transport, pong rtt: TimeSpan, link: ConnectionID) {
         rtts.append(rtt)
-        print("pong \(rtts.count): rtt \(format3(rtt.milliseconds)) ms")
+        writeLine("pong \(rtts.count): rtt \(format3(rtt.milliseconds)) ms")
         if rtts.count >= count {
             if let l = self.link { transport.close(l, reason: "ping done") }
             loop.stop()

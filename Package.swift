@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import MurmurCore
 import MurmurCrypto
 @testable import MurmurNode
@@ -143,5 +144,44 @@ final class MessageFramingTests: XCTestCase {
         }
         try runUntil(loop) { server.links.isEmpty }
         XCTAssertTrue(recorder.up.isEmpty)
+    }
+}
+
+final class TransportVectorTests: XCTestCase {
+    struct File: Decodable {
+        struct Vector: Decodable {
+            struct Message: Decodable { let type: UInt8; let payload: String }
+            let name: String
+            let frame: String
+            let messages: [Message]?
+            let error: String?
+        }
+        let vectors: [Vector]
+    }
+
+    func testMessageLayerVectors() throws {
+        var root = "\(#filePath)"
+        for _ in 0..<3 { root = String(root[..<root.lastIndex(of: "/")!]) }
+        let data = try Data(contentsOf: URL(fileURLWithPath: root + "/Specs/vectors/transport-messages.json"))
+        let file = try JSONDecoder().decode(File.self, from: data)
+        XCTAssertGreaterThanOrEqual(file.vectors.count, 8)
+        for v in file.vectors {
+            let frame = try XCTUnwrap(Hex.decode(v.frame), v.name)
+            var seen: [(UInt8, String)] = []
+            let error: MessageFrameError? = frame.withUnsafeBytes { buffer -> MessageFrameError? in
+                do throws(MessageFrameError) {
+                    try forEachMessage(in: buffer) { seen.append(($0.rawValue, Hex.encode(Array($1)))) }
+                    return nil
+                } catch { return error }
+            }
+            if let expected = v.messages {
+                if let error { XCTFail("\(v.name): \(error)"); continue }
+                XCTAssertEqual(seen.map(\.0), expected.map(\.type), v.name)
+                XCTAssertEqual(seen.map(\.1), expected.map(\.payload), v.name)
+            } else {
+                guard let e = error else { XCTFail("\(v.name): accepted"); continue }
+                XCTAssertTrue("\(e)".hasPrefix(v.error ?? "?"), "\(v.name): \(e)")
+            }
+        }
     }
 }

@@ -154,6 +154,36 @@ final class TransportTests: XCTestCase {
         try runUntil(loop) { server.counters.idleTimeouts == 1 }
     }
 
+    func testPeerThatStopsReadingIsDropped() throws {
+        var config = TransportConfig()
+        config.idleTimeout = .milliseconds(400)
+        config.keepaliveInterval = .seconds(10 as Int64)
+        config.sweepInterval = .milliseconds(20)
+        let (loop, server, sr, _, _, address) = try makePair(serverConfig: config)
+        let fd = try Posix.tcpSocket(family: address.family)
+        defer { Posix.close(fd) }
+        try Posix.setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: 4096)
+        _ = try Posix.connect(fd, address)
+        try runUntil(loop) { server.counters.accepted == 1 }
+        var id = [UInt8](repeating: 5, count: 32)
+        _ = try Posix.write(fd, from: &id, count: 32)
+        try runUntil(loop) { sr.up.count == 1 }
+        let link = sr.up[0].id
+        let payload = [UInt8](repeating: 1, count: Limits.maxMessagePayload)
+        // The peer keeps sending (so it is not idle) but never reads.
+        var ping: [UInt8] = [0, 0, 0, 13, 0x01, 0, 0, 0, 8] + [UInt8](repeating: 0, count: 8)
+        var last = loop.now
+        try runUntil(loop) {
+            while server.send(MessageType(0x40), payload, on: link) == .queued {}
+            if loop.now - last > .milliseconds(50) {
+                _ = try? Posix.write(fd, from: &ping, count: ping.count)
+                last = loop.now
+            }
+            return sr.down.count == 1
+        }
+        XCTAssertEqual(sr.down.first?.1, .writeStalled)
+    }
+
     private func rawConnect(_ address: SocketAddress) throws -> Int32 {
         let fd = try Posix.tcpSocket(family: address.family)
         _ = try Posix.connect(fd, address)

@@ -21,6 +21,8 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     case handshakeFailed(String)
     case handshakeTimeout
     case idleTimeout
+    /// The peer stopped reading: queued bytes made no progress for the idle timeout.
+    case writeStalled
     case protocolError(String)
     case ioError(SystemError)
     case overLimit(String)
@@ -35,6 +37,7 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .handshakeFailed(let why): return "handshake failed: \(why)"
         case .handshakeTimeout: return "handshake timed out"
         case .idleTimeout: return "idle timeout"
+        case .writeStalled: return "peer stopped reading (write stalled)"
         case .protocolError(let why): return "protocol error: \(why)"
         case .ioError(let e): return "I/O error: \(e)"
         case .overLimit(let which): return "over limit: \(which)"
@@ -80,6 +83,8 @@ final class Connection: EventSource {
     /// Connect or handshake deadline; nil once established.
     private(set) var deadline: Instant?
     private(set) var lastReceived: Instant
+    /// Last time a write made progress or the queue was empty (a peer that stops reading stalls).
+    private(set) var lastWriteProgress: Instant
     let openedAt: Instant
     private(set) var establishedAt: Instant?
 
@@ -123,6 +128,7 @@ final class Connection: EventSource {
         let now = loop.now
         openedAt = now
         lastReceived = now
+        lastWriteProgress = now
         readBuffer = ByteBuffer(capacity: 256)
         plainOut = ByteBuffer(capacity: 16 * 1024, maxCapacity: Limits.maxWriteQueueBytes)
         wireOut = ByteBuffer(capacity: Connection.wireBufferSize)
@@ -225,7 +231,6 @@ final class Connection: EventSource {
                 if n > 0 {
                     bytesIn += n
                     budget -= n
-                    lastReceived = loop.now
                 }
                 processFrames(cipher)
                 if let reason = closing { finishClose(reason); return }
@@ -295,6 +300,8 @@ final class Connection: EventSource {
             do {
                 progress = try cipher.nextFrame { plaintext in
                     framesIn += 1
+                    // Only whole frames count as life: a peer trickling bytes still goes idle.
+                    lastReceived = loop.now
                     guard plaintext.count > 0 else { return } // rekey frames carry no messages
                     do {
                         try forEachMessage(in: plaintext) { type, payload in
@@ -325,6 +332,7 @@ final class Connection: EventSource {
     /// Queues one message. Never blocks; see `SendResult`.
     func send(_ type: MessageType, _ payload: UnsafeRawBufferPointer) -> SendResult {
         guard state == .established else { return .notEstablished }
+        if queuedBytes == 0 { lastWriteProgress = loop.now }
         guard payload.count <= Limits.maxMessagePayload else { return .tooLarge }
         let total = MessageHeader.size + payload.count
         guard queuedBytes + total <= Limits.maxWriteQueueBytes, plainOut.ensureTailRoom(total) else {
@@ -381,6 +389,7 @@ final class Connection: EventSource {
             case .done(let n):
                 wireOut.moveReader(by: n)
                 bytesOut += n
+                lastWriteProgress = loop.now
             }
         }
         if wantsWritable { setInterest(readable: true, writable: false) }

@@ -283,7 +283,7 @@ public final class Transport: ConnectionOwner {
         case .handshakeFailed: counters.handshakeFailures += 1
         case .handshakeTimeout: counters.handshakeTimeouts += 1
         case .connectFailed, .connectTimeout: counters.connectFailures += 1
-        case .idleTimeout: counters.idleTimeouts += 1
+        case .idleTimeout, .writeStalled: counters.idleTimeouts += 1
         case .protocolError: counters.protocolErrors += 1
         default: break
         }
@@ -316,6 +316,8 @@ public final class Transport: ConnectionOwner {
             let quiet = now - c.lastReceived
             if quiet >= config.idleTimeout {
                 c.close(.idleTimeout)
+            } else if c.queuedBytes > 0 && now - c.lastWriteProgress >= config.idleTimeout {
+                c.close(.writeStalled)
             } else if quiet >= config.keepaliveInterval {
                 let last = lastPingSent[id] ?? Instant(nanoseconds: Int64.min / 2)
                 if now - last >= config.keepaliveInterval { ping(link: id) }

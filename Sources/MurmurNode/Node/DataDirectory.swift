@@ -24,7 +24,10 @@ public struct DataDirectory: Sendable {
     /// `flag`, else `$MURMUR_DATA`, else `~/.murmur`.
     public static func resolve(_ flag: String?) -> DataDirectory {
         if let flag, !flag.isEmpty { return DataDirectory(path: flag) }
-        if let env = getenv("MURMUR_DATA"), let s = Optional(String(cString: env)), !s.isEmpty { return DataDirectory(path: s) }
+        if let env = getenv("MURMUR_DATA") {
+            let s = String(cString: env)
+            if !s.isEmpty { return DataDirectory(path: s) }
+        }
         let home = getenv("HOME").map { String(cString: $0) } ?? "."
         return DataDirectory(path: home + "/.murmur")
     }

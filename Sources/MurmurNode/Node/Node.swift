@@ -45,6 +45,16 @@ public struct NodeCounters: Sendable, Equatable {
     public var inboxItems = 0
 }
 
+/// A snapshot of a node for `murmur status` and the HTTP API.
+public struct NodeStatus: Sendable {
+    public let id: NodeID
+    public let listen: SocketAddress?
+    public let peers: [NodeID]
+    public let links: [LinkStats]
+    public let transport: TransportCounters
+    public let node: NodeCounters
+}
+
 /// The shell around the pure protocols: one event loop, one transport, the join links, and the
 /// hosted `NodeProtocol`s. Turns transport callbacks and timers into `ProtocolEvent`s and
 /// `ProtocolEffect`s into sends, dials and timers.
@@ -150,6 +160,11 @@ public final class Node: TransportDelegate {
 
     /// Authenticated peers with at least one link.
     public var connectedPeers: [NodeID] { peers.keys.sorted() }
+
+    public var status: NodeStatus {
+        NodeStatus(id: localID, listen: listenAddress, peers: connectedPeers, links: transport.linkStats,
+                   transport: transport.counters, node: counters)
+    }
 
     /// Pings `peer` on its first link; the answer comes as `.roundTrip`.
     public func ping(_ peer: NodeID) {

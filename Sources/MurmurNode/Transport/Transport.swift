@@ -14,6 +14,18 @@ public struct LinkInfo: Sendable, Equatable {
     public let handshakeTime: TimeSpan?
 }
 
+/// Traffic of one link (for `status` and `/metrics`).
+public struct LinkStats: Sendable, Equatable {
+    public let link: LinkInfo
+    public let bytesIn: Int
+    public let bytesOut: Int
+    public let framesIn: Int
+    public let framesOut: Int
+    public let messagesIn: Int
+    public let messagesOut: Int
+    public let queuedBytes: Int
+}
+
 /// Counters of the transport (what `status` and `/metrics` report).
 public struct TransportCounters: Sendable, Equatable {
     public var accepted = 0
@@ -240,6 +252,15 @@ public final class Transport: ConnectionOwner {
     public var links: [LinkInfo] { connections.keys.sorted().compactMap { connections[$0].map(info) } }
 
     public func link(_ id: ConnectionID) -> LinkInfo? { connections[id].map(info) }
+
+    /// Per-link traffic, established links only.
+    public var linkStats: [LinkStats] {
+        connections.keys.sorted().compactMap { id in
+            guard let c = connections[id], c.isEstablished else { return nil }
+            return LinkStats(link: info(c), bytesIn: c.bytesIn, bytesOut: c.bytesOut, framesIn: c.framesIn, framesOut: c.framesOut,
+                             messagesIn: c.messagesIn, messagesOut: c.messagesOut, queuedBytes: c.queuedBytes)
+        }
+    }
 
     // MARK: ConnectionOwner
 

@@ -19,6 +19,7 @@ private let doneType = MessageType(0xF1)
 private let ackType = MessageType(0xF2)
 
 @Sendable func runChannelBench(_ args: [String]) throws -> Int32 {
+    Posix.ignoreBrokenPipes()
     if args.first == "--receiver" { return try runReceiver(Array(args.dropFirst())) }
     var json = false
     var megabytes = 2048
@@ -206,7 +207,7 @@ private func rawTCPSend(to address: SocketAddress, total: Int) throws -> Double 
     var sent = 0
     while sent < total {
         // Same batching as the channel's write path: several frames per write.
-        switch try Posix.write(fd, from: buffer.baseAddress!, count: min(buffer.count, total - sent)) {
+        switch try Posix.send(fd, from: buffer.baseAddress!, count: min(buffer.count, total - sent)) {
         case .done(let n): sent += n
         case .wouldBlock:
             pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)

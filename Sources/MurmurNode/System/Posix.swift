@@ -148,6 +148,17 @@ public enum Posix {
         try retryingNonBlocking("write") { Glibc.write(fd, pointer, count) }
     }
 
+    /// Writes to a socket without raising SIGPIPE when the peer has gone (EPIPE instead).
+    @inline(__always)
+    public static func send(_ fd: Int32, from pointer: UnsafeRawPointer, count: Int) throws(SystemError) -> IOResult<Int> {
+        try retryingNonBlocking("send") { Glibc.send(fd, pointer, count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Makes writes to closed pipes and sockets fail with EPIPE instead of killing the process.
+    public static func ignoreBrokenPipes() {
+        _ = signal(SIGPIPE, SIG_IGN)
+    }
+
     @inline(__always)
     public static func readv(_ fd: Int32, _ vectors: UnsafePointer<iovec>, count: Int32) throws(SystemError) -> IOResult<Int> {
         try retryingNonBlocking("readv") { Glibc.readv(fd, vectors, count) }

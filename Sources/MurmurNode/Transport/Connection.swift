@@ -378,7 +378,7 @@ final class Connection: EventSource {
             if state == .established { sealFrames() }
             if wireOut.isEmpty { break }
             let result: IOResult<Int>
-            do { result = try Posix.write(fd, from: wireOut.readPointer, count: wireOut.readableBytes) } catch {
+            do { result = try Posix.send(fd, from: wireOut.readPointer, count: wireOut.readableBytes) } catch {
                 close(.ioError(error))
                 return
             }
@@ -451,7 +451,7 @@ final class Connection: EventSource {
                 wireOut.moveWriter(by: n)
             }
             while !wireOut.isEmpty {
-                guard case .done(let n)? = try? Posix.write(fd, from: wireOut.readPointer, count: wireOut.readableBytes), n > 0 else { break }
+                guard case .done(let n)? = try? Posix.send(fd, from: wireOut.readPointer, count: wireOut.readableBytes), n > 0 else { break }
                 wireOut.moveReader(by: n)
             }
         }

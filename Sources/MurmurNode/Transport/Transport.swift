@@ -128,8 +128,10 @@ public final class Transport: ConnectionOwner {
         for _ in 0..<64 {
             let result: IOResult<(Int32, SocketAddress?)>
             do { result = try Posix.accept(listener.fd) } catch {
-                // EMFILE, ENOBUFS …: count and retry on the next wake-up.
+                // EMFILE, ENOBUFS …: the pending connection stays queued and level-triggered
+                // epoll would wake us at once, forever. Stop listening for a moment instead.
                 counters.acceptErrors += 1
+                pause(listener)
                 return
             }
             guard case .done(let (fd, address)) = result else { return }
@@ -151,6 +153,15 @@ public final class Transport: ConnectionOwner {
                                loop: loop, owner: self, connectDeadline: nil, handshakeTimeout: config.handshakeTimeout)
             connections[c.id] = c
             do { try c.start() } catch { c.close(.ioError(error)) }
+        }
+    }
+
+    private func pause(_ listener: Listener) {
+        guard let token = listener.token else { return }
+        try? loop.modify(fd: listener.fd, token: token, events: [])
+        loop.schedule(after: .milliseconds(100)) { [weak self, weak listener] in
+            guard let self, let listener, let token = listener.token else { return }
+            try? self.loop.modify(fd: listener.fd, token: token, events: .readable)
         }
     }
 
@@ -237,6 +248,7 @@ public final class Transport: ConnectionOwner {
         sweepTimer = nil
         for l in listeners {
             if let t = l.token { loop.deregister(fd: l.fd, token: t) }
+            l.token = nil
             Posix.close(l.fd)
         }
         listeners.removeAll()

@@ -25,6 +25,7 @@ let demoCommand = Command(
 )
 
 @Sendable func runDemo(_ argv: [String]) throws -> Int32 {
+    Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "demo", booleans: [], valued: ["--nodes", "--timeout"])
     if let extra = args.positionals.first { throw UsageError("demo: unexpected argument '\(extra)'") }
     let count = try args.int("--nodes", default: 5, range: 2...16)

@@ -40,6 +40,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
 }
 
 @Sendable func runNode(_ argv: [String]) throws -> Int32 {
+    Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--exit-with-parent"],
                              valued: ["--listen", "--join", "--data", "--network-key"])
     if let extra = args.positionals.first { throw UsageError("node: unexpected argument '\(extra)'") }

@@ -25,6 +25,7 @@ let pingCommand = Command(
 )
 
 @Sendable func runPing(_ argv: [String]) throws -> Int32 {
+    Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "ping", booleans: [], valued: ["--count", "--interval", "--peer", "--network-key", "--timeout"])
     guard args.positionals.count == 1, let target = args.positionals.first else {
         throw UsageError("ping: expected exactly one HOST:PORT (see murmur ping --help)")

@@ -62,6 +62,11 @@ private let ackType = MessageType(0xF2)
     let rawSeconds = try rawTCPSend(to: rawAddress, total: total)
     let channelSeconds = try encryptedSend(to: channelAddress, networkKey: networkKey, total: total)
     let channelMBps = Double(total) / channelSeconds / 1e6
+    // Bytes per CPU-second of each side: what the channel does with a whole core per process,
+    // independent of how busy the shared machine is.
+    let senderPerCore = Double(total) / lastCPU.sender / 1e6
+    let receiverPerCore = Double(total) / lastCPU.receiver / 1e6
+    let perCore = min(senderPerCore, receiverPerCore)
     let rawMBps = Double(total) / rawSeconds / 1e6
     let secretstream = benchSecretstreamMBps()
     let sealOnly = try sealerMBps()
@@ -71,7 +76,8 @@ private let ackType = MessageType(0xF2)
         print("{\"channel_MBps\":\(r1(channelMBps)),\"raw_tcp_MBps\":\(r1(rawMBps)),\"secretstream_MBps\":\(r1(secretstream)),"
             + "\"handshakes_per_s\":\(r1(handshakes)),\"channel_vs_raw_tcp\":\(r3(channelMBps / rawMBps)),"
             + "\"channel_vs_secretstream\":\(r3(channelMBps / secretstream)),\"frame_plaintext_bytes\":\(benchFrame),"
-            + "\"seal_MBps\":\(r1(sealOnly)),\"bytes_per_run\":\(total),\"processes\":2}")
+            + "\"channel_MBps_per_core\":\(r1(perCore)),\"sender_cpu_share\":\(r3(lastCPU.sender / lastCPU.wall)),"
+            + "\"receiver_cpu_share\":\(r3(lastCPU.receiver / lastCPU.wall)),\"seal_MBps\":\(r1(sealOnly)),\"bytes_per_run\":\(total),\"processes\":2}")
     } else {
         print("murmur-bench channel: two processes on loopback, \(benchFrame / 1024) KiB frames, \(megabytes) MiB per run (MB = 10^6 bytes)")
         print("  measure                          value        ratio")
@@ -80,6 +86,7 @@ private let ackType = MessageType(0xF2)
         print("  secretstream, 1 core, no IO  \(pad(r1(secretstream), 10)) MB/s")
         print("  FrameSealer.seal, 1 core     \(pad(r1(sealOnly), 10)) MB/s   channel = \(r3(channelMBps / sealOnly))× this")
         print("  handshakes/s as responder    \(pad(r1(handshakes), 10))")
+        print("  channel per core (bytes / CPU-s) \(pad(r1(perCore), 7)) MB/s   sender \(r1(senderPerCore)), receiver \(r1(receiverPerCore)); CPU used: sender \(r3(lastCPU.sender / lastCPU.wall)), receiver \(r3(lastCPU.receiver / lastCPU.wall)) of a core")
         print("  target: channel ≥ 1000 MB/s; handshakes ≥ 5000/s")
     }
     return 0
@@ -126,11 +133,25 @@ private func encryptedSend(to address: SocketAddress, networkKey: NetworkKey, to
     transport.delegate = sender
     sender.link = try transport.dial(address)
     loop.schedule(after: .seconds(120 as Int64)) { sender.failure = "timeout"; loop.stop() }
+    let cpuBefore = processCPUSeconds()
     try loop.run()
+    sender.cpuSeconds = processCPUSeconds() - cpuBefore
     transport.shutdown()
     if let failure = sender.failure { throw BenchFailure(failure) }
-    return Double(sender.finished - sender.started) / 1e9
+    let wall = Double(sender.finished - sender.started) / 1e9
+    lastCPU = (sender.cpuSeconds, sender.receiverCPUSeconds, wall)
+    return wall
 }
+
+/// CPU time (user + system) this process used so far.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+/// CPU seconds of the sending and receiving processes during the last encrypted run, and its wall time.
+nonisolated(unsafe) private var lastCPU = (sender: Double.nan, receiver: Double.nan, wall: Double.nan)
 
 struct BenchFailure: Error, CustomStringConvertible {
     let description: String
@@ -146,6 +167,8 @@ private final class BenchSender: TransportDelegate {
     var started: Int64 = 0
     var finished: Int64 = 0
     var failure: String?
+    var cpuSeconds = 0.0
+    var receiverCPUSeconds = Double.nan
     let payload: UnsafeMutableRawBufferPointer
 
     init(loop: EventLoop, transport: Transport, total: Int) {
@@ -181,8 +204,9 @@ private final class BenchSender: TransportDelegate {
         if finished == 0 { failure = "link down: \(reason)"; loop.stop() }
     }
     func transport(_ t: Transport, received type: MessageType, payload: UnsafeRawBufferPointer, link: ConnectionID, peer: NodeID) {
-        guard type == ackType, payload.count == 8 else { return }
+        guard type == ackType, payload.count == 16 else { return }
         let received = Int(UInt64(bigEndian: payload.loadUnaligned(as: UInt64.self)))
+        receiverCPUSeconds = Double(UInt64(bigEndian: payload.loadUnaligned(fromByteOffset: 8, as: UInt64.self))) / 1e9
         finished = Posix.monotonicNanoseconds()
         if received < total { failure = "receiver got \(received) of \(total) bytes" }
         loop.stop()
@@ -258,18 +282,23 @@ private final class BenchReceiver: TransportDelegate {
     let loop: EventLoop
     let transport: Transport
     var received = 0
+    var cpuAtStart = 0.0
     init(loop: EventLoop, transport: Transport) {
         self.loop = loop
         self.transport = transport
     }
-    func transport(_ t: Transport, linkUp link: LinkInfo) { received = 0 }
+    func transport(_ t: Transport, linkUp link: LinkInfo) {
+        received = 0
+        cpuAtStart = processCPUSeconds()
+    }
     func transport(_ t: Transport, linkDown link: LinkInfo, reason: CloseReason) {}
     func transport(_ t: Transport, received type: MessageType, payload: UnsafeRawBufferPointer, link: ConnectionID, peer: NodeID) {
         if type == .benchData {
             received += payload.count
         } else if type == doneType {
-            var count = UInt64(received).bigEndian
-            _ = withUnsafeBytes(of: &count) { t.send(ackType, $0, on: link) }
+            let cpuNanoseconds = UInt64(max(0, (processCPUSeconds() - cpuAtStart) * 1e9))
+            var ack = (UInt64(received).bigEndian, cpuNanoseconds.bigEndian)
+            _ = withUnsafeBytes(of: &ack) { t.send(ackType, $0, on: link) }
         }
     }
     func transport(_ t: Transport, writable link: ConnectionID) {}

@@ -14,8 +14,8 @@ public final class ChildProcess {
     /// Starts `executable` with `arguments` (argv[1...]). stderr is inherited unless
     /// `discardStderr`; stdin is /dev/null.
     public init(executable: String, arguments: [String], discardStderr: Bool = false) throws(SystemError) {
-        var pipeFDs: [Int32] = [-1, -1]
-        _ = try Posix.retrying("pipe2") { pipe2(&pipeFDs, O_CLOEXEC) }
+        let (readEnd, writeEnd) = try Posix.pipe()
+        let pipeFDs = [readEnd, writeEnd]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -59,19 +59,12 @@ public final class ChildProcess {
     @discardableResult
     public func reap(blocking: Bool = false) -> Int32? {
         if let exitStatus { return exitStatus }
-        var status: Int32 = 0
-        while true {
-            let r = waitpid(pid, &status, blocking ? 0 : WNOHANG)
-            if r == pid {
-                // WIFEXITED / WEXITSTATUS by hand (macros are not imported).
-                exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-                return exitStatus
-            }
-            if r == 0 { return nil }
-            if r < 0 && clinux_errno() == EINTR { continue }
-            exitStatus = -1
-            return exitStatus
+        switch try? Posix.waitChild(pid, blocking: blocking) {
+        case .wouldBlock?: return nil
+        case .done(let status)?: exitStatus = status
+        case nil: exitStatus = -1 // ECHILD: already reaped elsewhere
         }
+        return exitStatus
     }
 
     /// SIGTERM, wait up to `grace`, then SIGKILL; always reaps.

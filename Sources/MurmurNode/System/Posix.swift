@@ -174,6 +174,25 @@ public enum Posix {
         _ = Glibc.close(fd)
     }
 
+    // MARK: processes
+
+    /// A close-on-exec pipe: (read end, write end).
+    public static func pipe() throws(SystemError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        _ = try retrying("pipe2") { pipe2(&fds, O_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
+    /// Collects a child's exit: `.done(status)` (exit code, or 128 + signal), `.wouldBlock`
+    /// while it runs (only when not `blocking`).
+    public static func waitChild(_ pid: pid_t, blocking: Bool) throws(SystemError) -> IOResult<Int32> {
+        var status: Int32 = 0
+        let r = try retrying("waitpid") { waitpid(pid, &status, blocking ? 0 : WNOHANG) }
+        if r == 0 { return .wouldBlock }
+        // WIFEXITED / WEXITSTATUS by hand (the macros are not imported).
+        return .done((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+    }
+
     // MARK: epoll, eventfd, signalfd
 
     public static func epollCreate() throws(SystemError) -> Int32 {

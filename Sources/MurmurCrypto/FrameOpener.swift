@@ -108,7 +108,8 @@ public final class FrameOpener {
         return n
     }
 
-    /// Copies `bytes` in and returns every frame they complete (allocating each plaintext).
+    /// Copies `bytes` in and returns every frame they complete (allocating each plaintext);
+    /// `.closed` is the last element when the FINAL frame is among them.
     public func feed<C: Collection>(_ bytes: C) throws(FrameError) -> [OpenedFrame] where C.Element == UInt8 {
         let input = Array(bytes)
         var offset = 0
@@ -121,12 +122,19 @@ public final class FrameOpener {
                 offset += n
                 return n
             }
-            while let frame = try next() { out.append(frame) }
+            while let frame = try next() {
+                out.append(frame)
+                if frame == .closed {
+                    if offset < input.count { throw fail(.dataAfterFinal) }
+                    return out
+                }
+            }
         } while offset < input.count
         return out
     }
 
-    /// The next complete frame as an array, or nil when more bytes are needed.
+    /// The next complete frame as an array, or nil when more bytes are needed. After the FINAL
+    /// frame, every call returns `.closed`.
     public func next() throws(FrameError) -> OpenedFrame? {
         var message: [UInt8] = []
         switch try nextMessage({ message = Array($0) }) {

@@ -3,6 +3,9 @@ import Foundation
 import MurmurCore
 import MurmurCrypto
 @testable import MurmurNode
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A toy pure protocol: greets every new peer, echoes "ping" payloads back as "pong",
 /// and re-arms a timer; records what it saw.
@@ -62,6 +65,31 @@ final class NodeHostingTests: XCTestCase {
         b.shutdown()
         try runUntil(loop) { logA.events.contains { if case .peerDisconnected(let p, _) = $0 { return p == b.localID } else { return false } } }
         XCTAssertEqual(a.connectedPeers, [])
+    }
+
+    func testProtocolDialFailureIsReported() throws {
+        struct Dialer: NodeProtocol {
+            let messageTypes: ClosedRange<UInt8> = MessageType.jobsRange
+            let log: EchoProtocol.Log
+            let target: SocketAddress
+            mutating func handle(_ event: ProtocolEvent, now: Instant) -> [ProtocolEffect] {
+                log.events.append(event)
+                if case .started = event { return [.connect(target, expectedPeer: nil)] }
+                return []
+            }
+        }
+        // A port that was just free: nothing listens there.
+        let probe = try Posix.tcpSocket(family: AF_INET)
+        try Posix.bind(probe, try SocketAddress(parsing: "127.0.0.1:0"))
+        let closed = try XCTUnwrap(try Posix.localAddress(probe))
+        Posix.close(probe)
+        let loop = try EventLoop()
+        let node = Node(loop: loop, identity: SigningKey(), networkKey: .default,
+                        config: NodeConfig(listen: try SocketAddress(parsing: "127.0.0.1:0")))
+        let log = EchoProtocol.Log()
+        try node.host(Dialer(log: log, target: closed))
+        try node.start()
+        try runUntil(loop) { log.events.contains { if case .connectFailed(let a, _) = $0 { return a == closed } else { return false } } }
     }
 
     func testOverlappingRangesAreRefused() throws {

@@ -78,6 +78,8 @@ public final class Node: TransportDelegate {
     private var peers: [NodeID: [ConnectionID]] = [:]
     private var linkPeer: [ConnectionID: NodeID] = [:]
     private var joins: [JoinTarget] = []
+    /// Dials asked for by protocols, until they succeed or fail: link → (protocol, address).
+    private var protocolDials: [ConnectionID: (protocolIndex: Int, address: SocketAddress)] = [:]
     private var started = false
 
     private struct TimerKey: Hashable {
@@ -212,6 +214,7 @@ public final class Node: TransportDelegate {
             return
         }
         if let j = joins.firstIndex(where: { $0.link == link.id }) { joins[j].backoff = config.reconnectInitialBackoff }
+        protocolDials[link.id] = nil
         let first = peers[peer] == nil
         peers[peer, default: []].append(link.id)
         linkPeer[link.id] = peer
@@ -227,6 +230,9 @@ public final class Node: TransportDelegate {
         if let j = joins.firstIndex(where: { $0.link == link.id }) {
             joins[j].link = nil
             if case .localClose("self") = reason {} else { scheduleJoinRetry(j, reason: "\(reason)") }
+        }
+        if let dial = protocolDials.removeValue(forKey: link.id) {
+            deliver(.connectFailed(dial.address, reason: "\(reason)"), to: dial.protocolIndex)
         }
         guard let peer = linkPeer.removeValue(forKey: link.id) else { return }
         onEvent?(.linkDown(link, reason: reason))
@@ -289,8 +295,12 @@ public final class Node: TransportDelegate {
                 loop.atEndOfIteration { [weak self] in self?.deliver(.sendRefused(to: peer, type: type), to: index) }
             }
         case let .connect(address, expectedPeer):
-            do { _ = try transport.dial(address, expectedPeer: expectedPeer) } catch {
+            do {
+                let link = try transport.dial(address, expectedPeer: expectedPeer)
+                protocolDials[link] = (index, address)
+            } catch {
                 logger.debug("connect \(address): \(error)")
+                loop.atEndOfIteration { [weak self] in self?.deliver(.connectFailed(address, reason: "\(error)"), to: index) }
             }
         case let .disconnect(peer, reason):
             for link in peers[peer] ?? [] { transport.close(link, reason: reason) }

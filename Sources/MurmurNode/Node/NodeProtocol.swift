@@ -16,6 +16,8 @@ public enum ProtocolEvent: Sendable, Equatable {
     case peerConnected(PeerLink)
     /// The peer's last link went down.
     case peerDisconnected(peer: NodeID, reason: String)
+    /// A `connect` this protocol asked for did not produce a link (refused, timeout, handshake).
+    case connectFailed(SocketAddress, reason: String)
     /// A message of one of the protocol's own types from an authenticated peer.
     case message(from: NodeID, type: MessageType, payload: [UInt8])
     /// A timer the protocol set (`setTimer`) is due.

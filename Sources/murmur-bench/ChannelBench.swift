@@ -68,6 +68,7 @@ private let ackType = MessageType(0xF2)
     let receiverPerCore = Double(total) / lastCPU.receiver / 1e6
     let perCore = min(senderPerCore, receiverPerCore)
     let rawMBps = Double(total) / rawSeconds / 1e6
+    let transportHandshakes = try handshakeStorm(to: channelAddress, networkKey: networkKey, count: 2_000)
     let secretstream = benchSecretstreamMBps()
     let sealOnly = try sealerMBps()
     let handshakes = benchHandshakesPerSecondAsResponder()
@@ -76,7 +77,7 @@ private let ackType = MessageType(0xF2)
         print("{\"channel_MBps\":\(r1(channelMBps)),\"raw_tcp_MBps\":\(r1(rawMBps)),\"secretstream_MBps\":\(r1(secretstream)),"
             + "\"handshakes_per_s\":\(r1(handshakes)),\"channel_vs_raw_tcp\":\(r3(channelMBps / rawMBps)),"
             + "\"channel_vs_secretstream\":\(r3(channelMBps / secretstream)),\"frame_plaintext_bytes\":\(benchFrame),"
-            + "\"channel_MBps_per_core\":\(r1(perCore)),\"sender_cpu_share\":\(r3(lastCPU.sender / lastCPU.wall)),"
+            + "\"transport_handshakes_per_s\":\(r1(transportHandshakes)),\"channel_MBps_per_core\":\(r1(perCore)),\"sender_cpu_share\":\(r3(lastCPU.sender / lastCPU.wall)),"
             + "\"receiver_cpu_share\":\(r3(lastCPU.receiver / lastCPU.wall)),\"seal_MBps\":\(r1(sealOnly)),\"bytes_per_run\":\(total),\"processes\":2}")
     } else {
         print("murmur-bench channel: two processes on loopback, \(benchFrame / 1024) KiB frames, \(megabytes) MiB per run (MB = 10^6 bytes)")
@@ -86,6 +87,7 @@ private let ackType = MessageType(0xF2)
         print("  secretstream, 1 core, no IO  \(pad(r1(secretstream), 10)) MB/s")
         print("  FrameSealer.seal, 1 core     \(pad(r1(sealOnly), 10)) MB/s   channel = \(r3(channelMBps / sealOnly))× this")
         print("  handshakes/s as responder    \(pad(r1(handshakes), 10))")
+        print("  TCP + handshake + close /s   \(pad(r1(transportHandshakes), 10))          through the real transport, 16 dials in flight")
         print("  channel per core (bytes / CPU-s) \(pad(r1(perCore), 7)) MB/s   sender \(r1(senderPerCore)), receiver \(r1(receiverPerCore)); CPU used: sender \(r3(lastCPU.sender / lastCPU.wall)), receiver \(r3(lastCPU.receiver / lastCPU.wall)) of a core")
         print("  target: channel ≥ 1000 MB/s; handshakes ≥ 5000/s")
     }
@@ -212,6 +214,64 @@ private final class BenchSender: TransportDelegate {
         loop.stop()
     }
     func transport(_ t: Transport, writable link: ConnectionID) { pump() }
+    func transport(_ t: Transport, pong rtt: TimeSpan, link: ConnectionID) {}
+}
+
+// MARK: handshakes through the transport
+
+/// Opens `count` connections (16 at a time) to the receiver's transport, each closed as soon as its
+/// handshake completes; returns completed handshakes per second.
+private func handshakeStorm(to address: SocketAddress, networkKey: NetworkKey, count: Int) throws -> Double {
+    let loop = try EventLoop()
+    let transport = Transport(loop: loop, identity: SigningKey(), networkKey: networkKey)
+    let storm = HandshakeStorm(loop: loop, transport: transport, address: address, count: count)
+    transport.delegate = storm
+    loop.schedule(after: .seconds(60 as Int64)) { storm.failure = "timeout"; loop.stop() }
+    let start = Posix.monotonicNanoseconds()
+    storm.refill()
+    try loop.run()
+    let seconds = Double(Posix.monotonicNanoseconds() - start) / 1e9
+    transport.shutdown()
+    if let failure = storm.failure { throw BenchFailure("handshake storm: \(failure)") }
+    return Double(storm.completed) / seconds
+}
+
+private final class HandshakeStorm: TransportDelegate {
+    let loop: EventLoop
+    let transport: Transport
+    let address: SocketAddress
+    let count: Int
+    var started = 0
+    var completed = 0
+    var inFlight = 0
+    var failure: String?
+
+    init(loop: EventLoop, transport: Transport, address: SocketAddress, count: Int) {
+        self.loop = loop
+        self.transport = transport
+        self.address = address
+        self.count = count
+    }
+
+    func refill() {
+        while inFlight < 16 && started < count {
+            do { _ = try transport.dial(address) } catch { failure = "\(error)"; loop.stop(); return }
+            started += 1
+            inFlight += 1
+        }
+    }
+
+    func transport(_ t: Transport, linkUp link: LinkInfo) {
+        completed += 1
+        t.close(link.id, reason: "bench")
+    }
+    func transport(_ t: Transport, linkDown link: LinkInfo, reason: CloseReason) {
+        inFlight -= 1
+        if case .localClose = reason {} else { failure = "\(reason)"; loop.stop(); return }
+        if completed == count { loop.stop() } else { refill() }
+    }
+    func transport(_ t: Transport, received type: MessageType, payload: UnsafeRawBufferPointer, link: ConnectionID, peer: NodeID) {}
+    func transport(_ t: Transport, writable link: ConnectionID) {}
     func transport(_ t: Transport, pong rtt: TimeSpan, link: ConnectionID) {}
 }
 

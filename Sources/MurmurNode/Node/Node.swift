@@ -79,6 +79,13 @@ public final class Node: TransportDelegate {
     private var linkPeer: [ConnectionID: NodeID] = [:]
     private var joins: [JoinTarget] = []
     /// Dials asked for by protocols, until they succeed or fail: link → (protocol, address).
+    /// (protocol, peer) pairs with a `sendRefused` already on its way: one notice per pair, so
+    /// a protocol hammering a full peer cannot grow the loop's deferred work.
+    private var refusalsPending: Set<RefusalKey> = []
+    private struct RefusalKey: Hashable {
+        var protocolIndex: Int
+        var peer: NodeID
+    }
     private var protocolDials: [ConnectionID: (protocolIndex: Int, address: SocketAddress)] = [:]
     private var started = false
 
@@ -292,7 +299,12 @@ public final class Node: TransportDelegate {
             case .queued: break
             case .queueFull, .notEstablished, .tooLarge:
                 counters.sendsRefused += 1
-                loop.atEndOfIteration { [weak self] in self?.deliver(.sendRefused(to: peer, type: type), to: index) }
+                let key = RefusalKey(protocolIndex: index, peer: peer)
+                guard refusalsPending.insert(key).inserted else { return }
+                loop.atEndOfIteration { [weak self] in
+                    self?.refusalsPending.remove(key)
+                    self?.deliver(.sendRefused(to: peer, type: type), to: index)
+                }
             }
         case let .connect(address, expectedPeer):
             do {

@@ -78,7 +78,8 @@ final class Connection: EventSource {
         lastWriteProgress = now
         readBuffer = ByteBuffer(capacity: 256)
         plainOut = ByteBuffer(capacity: 16 * 1024, maxCapacity: Limits.maxWriteQueueBytes)
-        wireOut = ByteBuffer(capacity: Connection.wireBufferSize)
+        // Starts at one frame; grows (to four frames plus) only for links that carry bulk data.
+        wireOut = ByteBuffer(capacity: 72 * 1024, maxCapacity: Connection.wireBufferSize)
         if let connectDeadline {
             state = .connecting
             deadline = connectDeadline

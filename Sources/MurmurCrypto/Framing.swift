@@ -50,3 +50,13 @@ public enum FrameFormat {
     /// Largest frame on the wire for a given plaintext maximum.
     public static func maxFrameBytes(maxPlaintext: Int) -> Int { lengthBytes + cipherOverhead + maxPlaintext }
 }
+
+/// LZ4 block compression (internal: tests use it to craft hostile frames).
+enum LZ4Shim {
+    /// Compresses `src` into `dst`; 0 when it does not fit.
+    static func compress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) -> Int {
+        guard let s = src.baseAddress, let d = dst.baseAddress else { return 0 }
+        return Int(LZ4_compress_default(s.assumingMemoryBound(to: CChar.self), d.assumingMemoryBound(to: CChar.self),
+                                        Int32(src.count), Int32(dst.count)))
+    }
+}

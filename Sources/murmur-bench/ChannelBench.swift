@@ -70,7 +70,8 @@ private let ackType = MessageType(0xF2)
     let rawMBps = Double(total) / rawSeconds / 1e6
     let transportHandshakes = try handshakeStorm(to: channelAddress, networkKey: networkKey, count: 2_000)
     let secretstream = benchSecretstreamMBps()
-    let sealOnly = try sealerMBps()
+    let sealOnly = benchSealerMBps(frameBytes: benchFrame)
+    let openOnly = benchOpenerMBps(frameBytes: benchFrame)
     let handshakes = benchHandshakesPerSecondAsResponder()
 
     if json {
@@ -78,7 +79,7 @@ private let ackType = MessageType(0xF2)
             + "\"handshakes_per_s\":\(r1(handshakes)),\"channel_vs_raw_tcp\":\(r3(channelMBps / rawMBps)),"
             + "\"channel_vs_secretstream\":\(r3(channelMBps / secretstream)),\"frame_plaintext_bytes\":\(benchFrame),"
             + "\"transport_handshakes_per_s\":\(r1(transportHandshakes)),\"channel_MBps_per_core\":\(r1(perCore)),\"sender_cpu_share\":\(r3(lastCPU.sender / lastCPU.wall)),"
-            + "\"receiver_cpu_share\":\(r3(lastCPU.receiver / lastCPU.wall)),\"seal_MBps\":\(r1(sealOnly)),\"bytes_per_run\":\(total),\"processes\":2}")
+            + "\"receiver_cpu_share\":\(r3(lastCPU.receiver / lastCPU.wall)),\"seal_MBps\":\(r1(sealOnly)),\"open_MBps\":\(r1(openOnly)),\"bytes_per_run\":\(total),\"processes\":2}")
     } else {
         print("murmur-bench channel: two processes on loopback, \(benchFrame / 1024) KiB frames, \(megabytes) MiB per run (MB = 10^6 bytes)")
         print("  measure                          value        ratio")
@@ -86,6 +87,7 @@ private let ackType = MessageType(0xF2)
         print("  raw TCP, same processes      \(pad(r1(rawMBps), 10)) MB/s   1.000")
         print("  secretstream, 1 core, no IO  \(pad(r1(secretstream), 10)) MB/s")
         print("  FrameSealer.seal, 1 core     \(pad(r1(sealOnly), 10)) MB/s   channel = \(r3(channelMBps / sealOnly))× this")
+        print("  FrameOpener, 1 core          \(pad(r1(openOnly), 10)) MB/s")
         print("  handshakes/s as responder    \(pad(r1(handshakes), 10))")
         print("  TCP + handshake + close /s   \(pad(r1(transportHandshakes), 10))          through the real transport, 16 dials in flight")
         print("  channel per core (bytes / CPU-s) \(pad(r1(perCore), 7)) MB/s   sender \(r1(senderPerCore)), receiver \(r1(receiverPerCore)); CPU used: sender \(r3(lastCPU.sender / lastCPU.wall)), receiver \(r3(lastCPU.receiver / lastCPU.wall)) of a core")
@@ -98,31 +100,6 @@ private let ackType = MessageType(0xF2)
 private func r1(_ v: Double) -> String { v.isFinite ? String(Double(Int((v * 10).rounded())) / 10) : "null" }
 private func r3(_ v: Double) -> String { v.isFinite ? String(Double(Int((v * 1000).rounded())) / 1000) : "null" }
 private func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
-
-// MARK: the framing alone
-
-/// 64 KiB frames sealed by a real session's `FrameSealer` for about one second, on this core:
-/// the most the sending process could do if IO and the receiver cost nothing.
-private func sealerMBps() throws -> Double {
-    var initiator = Handshake(role: .initiator(expectedPeer: nil), identity: SigningKey(), networkKey: .default, now: .zero)
-    var responder = Handshake(role: .responder, identity: SigningKey(), networkKey: .default, now: .zero)
-    let m2 = try responder.receive(initiator.start(), now: .zero)
-    guard let reply = m2.message, let sealer = try initiator.receive(reply, now: .zero).session?.sealer else {
-        throw BenchFailure("handshake for the seal benchmark did not complete")
-    }
-    let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: benchFrame, alignment: 16)
-    let out = UnsafeMutableRawBufferPointer.allocate(byteCount: sealer.maxFrameBytes, alignment: 16)
-    defer { plain.deallocate(); out.deallocate() }
-    var rng = SeededRNG(seed: 1)
-    for k in 0..<benchFrame { plain[k] = UInt8(truncatingIfNeeded: rng.next()) }
-    let start = Posix.monotonicNanoseconds()
-    var frames = 0
-    while Posix.monotonicNanoseconds() - start < 1_000_000_000 {
-        for _ in 0..<32 { _ = sealer.seal(UnsafeRawBufferPointer(plain), into: out) }
-        frames += 32
-    }
-    return Double(frames * benchFrame) / (Double(Posix.monotonicNanoseconds() - start) / 1e9) / 1e6
-}
 
 // MARK: sender, encrypted
 

@@ -63,6 +63,16 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(fired, [1, 3])
     }
 
+    func testManyRearmedTimersDoNotAccumulate() throws {
+        let loop = try EventLoop()
+        var token = loop.schedule(after: .seconds(60 as Int64)) {}
+        for _ in 0..<100_000 {
+            loop.cancelTimer(token)
+            token = loop.schedule(after: .seconds(60 as Int64)) {}
+        }
+        XCTAssertLessThan(loop.pendingTimerEntries, 3_000)
+    }
+
     func testChannelDeliversValuesFromOtherThreads() throws {
         let loop = try EventLoop()
         let channel = LoopChannel<Int>(capacity: 10_000)

@@ -100,6 +100,11 @@ public final class EventLoop {
         nextToken += 1
         timers.push(.init(deadline: deadline.nanoseconds, id: id))
         timerCallbacks[id] = body
+        // Cancelled timers leave their heap entry behind; protocols that re-arm timers often
+        // would grow the heap until those deadlines pass. Sweep when most entries are dead.
+        if timers.count > 1024 && timers.count > 2 * timerCallbacks.count {
+            timers.removeAll { timerCallbacks[$0] != nil }
+        }
         return LoopToken(raw: id)
     }
 
@@ -107,6 +112,9 @@ public final class EventLoop {
     public func schedule(after delay: TimeSpan, _ body: @escaping () -> Void) -> LoopToken {
         schedule(at: now + delay, body)
     }
+
+    /// Heap entries, live or cancelled (for tests of the bound).
+    var pendingTimerEntries: Int { timers.count }
 
     public func cancelTimer(_ token: LoopToken) {
         timerCallbacks[token.raw] = nil

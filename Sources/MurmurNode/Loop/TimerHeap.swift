@@ -25,6 +25,14 @@ struct TimerHeap {
         }
     }
 
+    /// Drops entries whose id fails `isLive` (re-heapifies in O(n)).
+    mutating func removeAll(keepingOnly isLive: (UInt64) -> Bool) {
+        let kept = entries.filter { isLive($0.id) }
+        entries = []
+        entries.reserveCapacity(kept.count)
+        for e in kept { push(e) }
+    }
+
     mutating func pop() -> Entry? {
         guard let first = entries.first else { return nil }
         let last = entries.removeLast()

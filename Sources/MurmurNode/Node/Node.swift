@@ -175,6 +175,12 @@ public final class Node: TransportDelegate {
                    transport: transport.counters, node: counters)
     }
 
+    /// Sends from shell code (HTTP API, worker results) rather than from a protocol's effects.
+    public func send(_ type: MessageType, _ payload: [UInt8], to peer: NodeID) -> SendResult {
+        guard let link = peers[peer]?.first else { return .notEstablished }
+        return transport.send(type, payload, on: link)
+    }
+
     /// Pings `peer` on its first link; the answer comes as `.roundTrip`.
     public func ping(_ peer: NodeID) {
         if let link = peers[peer]?.first { transport.ping(link: link) }

@@ -92,6 +92,31 @@ final class NodeHostingTests: XCTestCase {
         try runUntil(loop) { log.events.contains { if case .connectFailed(let a, _) = $0 { return a == closed } else { return false } } }
     }
 
+    func testWorkEffectRoundTripsThroughAWorkerThread() throws {
+        struct Worker: NodeProtocol {
+            let messageTypes: ClosedRange<UInt8> = MessageType.jobsRange
+            let log: EchoProtocol.Log
+            mutating func handle(_ event: ProtocolEvent, now: Instant) -> [ProtocolEffect] {
+                log.events.append(event)
+                if case .started = event { return [.work(tag: 5, payload: [2, 3]), .work(tag: 6, payload: [])] }
+                return []
+            }
+        }
+        let loop = try EventLoop()
+        let node = Node(loop: loop, identity: SigningKey(), networkKey: .default,
+                        config: NodeConfig(listen: try SocketAddress(parsing: "127.0.0.1:0")))
+        let log = EchoProtocol.Log()
+        try node.host(Worker(log: log))
+        let inbox = node.inbox
+        node.workHandler = { item in
+            guard item.tag == 5 else { return false } // refuse the other one
+            Thread { _ = inbox.send(NodeDelivery(tag: item.tag, payload: item.payload.map { $0 * 10 })) }.start()
+            return true
+        }
+        try node.start()
+        try runUntil(loop) { log.events.contains(.delivered(tag: 5, payload: [20, 30])) && log.events.contains(.workRefused(tag: 6)) }
+    }
+
     func testOverlappingRangesAreRefused() throws {
         let loop = try EventLoop()
         let node = Node(loop: loop, identity: SigningKey(), networkKey: .default,

@@ -43,6 +43,7 @@ public struct NodeCounters: Sendable, Equatable {
     public var sendsRefused = 0
     public var effectsTruncated = 0
     public var inboxItems = 0
+    public var workRefused = 0
 }
 
 /// A snapshot of a node for `murmur status` and the HTTP API.
@@ -68,6 +69,9 @@ public final class Node: TransportDelegate {
     public var logger: Logger
     /// Called on the loop for each `NodeEvent`.
     public var onEvent: ((NodeEvent) -> Void)?
+    /// Runs `.work` effects off the loop (the worker pool plugs in here); it must not block and
+    /// must answer through `inbox`. Without one, work is refused at once.
+    public var workHandler: ((NodeDelivery) -> Bool)?
     /// Other threads hand values to the protocols through this channel (bounded).
     public let inbox = LoopChannel<NodeDelivery>(capacity: Limits.maxLoopChannelItems)
 
@@ -333,6 +337,11 @@ public final class Node: TransportDelegate {
         case let .cancelTimer(id):
             let key = TimerKey(protocolIndex: index, id: id)
             if let old = protocolTimers.removeValue(forKey: key) { loop.cancelTimer(old) }
+        case let .work(tag, payload):
+            if workHandler?(NodeDelivery(tag: tag, payload: payload)) != true {
+                counters.workRefused += 1
+                loop.atEndOfIteration { [weak self] in self?.deliver(.workRefused(tag: tag), to: index) }
+            }
         case .trace:
             break // The trace writer (MurmurTrace) plugs in here.
         case let .log(text):

@@ -26,6 +26,8 @@ public enum ProtocolEvent: Sendable, Equatable {
     case sendRefused(to: NodeID, type: MessageType)
     /// The peer's queue drained after a refused send: sending may resume.
     case writable(peer: NodeID)
+    /// A `.work` effect was refused (no worker pool, or its queue is full).
+    case workRefused(tag: UInt64)
     /// Something another thread delivered (e.g. an inference result) via `Node.inbox`.
     case delivered(tag: UInt64, payload: [UInt8])
 }
@@ -39,6 +41,9 @@ public enum ProtocolEffect: Sendable, Equatable {
     /// (Re)arm the protocol's timer `id` (ids are per protocol).
     case setTimer(id: UInt64, at: Instant)
     case cancelTimer(id: UInt64)
+    /// Hand work that may block (inference, disk) to the node's worker pool; the result comes
+    /// back as `.delivered(tag:payload:)` through `Node.inbox`.
+    case work(tag: UInt64, payload: [UInt8])
     case trace(TraceEvent)
     case log(String)
 }

@@ -45,7 +45,7 @@ private let ackType = MessageType(0xF2)
     guard let networkKey = NetworkKey(bytes: keyBytes) else { return 1 }
 
     // The receiving process: an encrypted listener and a raw TCP listener.
-    let child = try ChildProcess(executable: exe, arguments: ["channel", "--receiver", Hex.encode(keyBytes)])
+    let child = try ChildProcess(executable: exe, arguments: ["channel", "--receiver", Hex.encode(keyBytes), "\(getpid())"])
     defer { _ = child.stop(grace: 2) }
     var lineBytes: [UInt8] = []
     let startWait = Posix.monotonicNanoseconds()
@@ -295,7 +295,8 @@ private func rawTCPSend(to address: SocketAddress, total: Int) throws -> Double 
 // MARK: receiver process
 
 private func runReceiver(_ args: [String]) throws -> Int32 {
-    guard let hex = args.first, let bytes = Hex.decode(hex), let key = NetworkKey(bytes: bytes) else { return 2 }
+    guard args.count == 2, let bytes = Hex.decode(args[0]), let key = NetworkKey(bytes: bytes),
+          let parent = pid_t(args[1]), getppid() == parent else { return 2 }
     let loop = try EventLoop()
     let transport = Transport(loop: loop, identity: SigningKey(), networkKey: key)
     let receiver = BenchReceiver(loop: loop, transport: transport)
@@ -304,7 +305,6 @@ private func runReceiver(_ args: [String]) throws -> Int32 {
     let channelAddress = try transport.listen(on: any)
     let raw = try RawReceiver(loop: loop, address: any)
     writeLine("ready \(channelAddress) \(raw.address)")
-    let parent = getppid()
     func watchParent() {
         loop.schedule(after: .milliseconds(200)) { if getppid() != parent { loop.stop() } else { watchParent() } }
     }

@@ -84,7 +84,7 @@ final class NodeProcessTests: XCTestCase {
 
     /// Starts a node and returns it with its id and bound address.
     func startNode(_ exe: String, data: String, joins: [String] = []) throws -> (Child, String, String) {
-        var args = ["node", "--listen", "127.0.0.1:0", "--data", data, "--events", "--exit-with-parent"]
+        var args = ["node", "--listen", "127.0.0.1:0", "--data", data, "--events", "--parent-pid", "\(getpid())"]
         for j in joins { args += ["--join", j] }
         let child = try Child(exe, args)
         let line = try XCTUnwrap(child.waitForLine { $0.hasPrefix("node ") }, "node did not print its listening line")
@@ -119,7 +119,7 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertNotNil(b.waitForLine { $0.hasPrefix("join-retry addr=\(addrA)") })
 
         // Same data dir, same identity; b's reconnect loop finds it again on the same port.
-        let again = try Child(exe, ["node", "--listen", addrA, "--data", root + "/a", "--events", "--exit-with-parent"])
+        let again = try Child(exe, ["node", "--listen", addrA, "--data", root + "/a", "--events", "--parent-pid", "\(getpid())"])
         let line = try XCTUnwrap(again.waitForLine { $0.hasPrefix("node ") })
         XCTAssertTrue(line.contains(idA), "identity changed across restarts: \(line)")
         XCTAssertNotNil(b.waitForLine(seconds: 15) { $0.hasPrefix("link-up peer=\(idA)") && b.lines.filter { $0.hasPrefix("link-up peer=\(idA)") }.count >= 2 },

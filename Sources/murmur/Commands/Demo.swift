@@ -156,7 +156,7 @@ private final class MeshDemo {
         // Start the nodes: node 0 first, then each joins node 0 and its predecessor.
         for i in 0..<count {
             var args = ["node", "--listen", "127.0.0.1:0", "--data", "\(root)/node\(i)", "--network-key", keyPath,
-                        "--events", "--exit-with-parent"]
+                        "--events", "--parent-pid", "\(getpid())"]
             for j in Set([0, i - 1]) where j >= 0 && j < i {
                 guard let a = nodes[j].address else { return false }
                 args += ["--join", "\(a)"]

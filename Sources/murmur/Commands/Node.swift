@@ -20,7 +20,8 @@ let nodeCommand = Command(
       --network-key FILE    the mesh's 32-byte key (64 hex characters); default: the public mesh
       -v, -vv               more log lines on stderr (default: warnings only)
       --events              print one line per link event on stdout (for scripts and the demo)
-      --exit-with-parent    exit when the parent process goes away (used by the demo and tests)
+      --parent-pid PID      exit as soon as process PID is no longer our parent (the demo and
+                            tests pass their own pid, so a killed parent leaves no orphans)
 
     On start, one line goes to stdout: "node NODEID listening on HOST:PORT".
     """,
@@ -41,8 +42,8 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
 
 @Sendable func runNode(_ argv: [String]) throws -> Int32 {
     Posix.ignoreBrokenPipes()
-    let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--exit-with-parent"],
-                             valued: ["--listen", "--join", "--data", "--network-key"])
+    let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events"],
+                             valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid"])
     if let extra = args.positionals.first { throw UsageError("node: unexpected argument '\(extra)'") }
     let listen = try parseAddress(args.value("--listen") ?? "127.0.0.1:7000", option: "--listen", command: "node")
     let joins = try args.values("--join").map { try parseAddress($0, option: "--join", command: "node") }
@@ -91,8 +92,10 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
         node.logger.info("signal \(signal): shutting down")
         stop()
     }
-    if args.has("--exit-with-parent") {
-        let parent = getppid()
+    if let text = args.value("--parent-pid") {
+        // An explicit pid, not getppid() at start: the parent may already be gone by then.
+        guard let parent = pid_t(text), parent > 0 else { throw UsageError("node: --parent-pid must be a process id, got '\(text)'") }
+        if getppid() != parent { return 0 }
         func watch() {
             loop.schedule(after: .milliseconds(200)) {
                 if getppid() != parent { stop() } else { watch() }

@@ -83,11 +83,19 @@ public final class FrameOpener {
         decompressed = .allocate(byteCount: options.maxPlaintext, alignment: 16)
     }
 
+    /// How much of each buffer was ever written: only that is zeroed on release, so an idle
+    /// connection's untouched pages are never faulted in just to be wiped.
+    private var bufferHighWater = 0
+    private var plainHighWater = 0
+    private var decompressedHighWater = 0
+
     deinit {
-        for b in [buffer, plain, decompressed] {
-            sodium_memzero(b.baseAddress, b.count)
-            b.deallocate()
-        }
+        sodium_memzero(buffer.baseAddress, bufferHighWater)
+        sodium_memzero(plain.baseAddress, plainHighWater)
+        sodium_memzero(decompressed.baseAddress, decompressedHighWater)
+        buffer.deallocate()
+        plain.deallocate()
+        decompressed.deallocate()
     }
 
     /// Bytes received but not yet consumed as complete frames.
@@ -105,6 +113,7 @@ public final class FrameOpener {
         guard n > 0 else { return n }
         precondition(n <= space.count, "readInto body claimed more bytes than it was given")
         end += n
+        bufferHighWater = max(bufferHighWater, end)
         return n
     }
 
@@ -118,7 +127,11 @@ public final class FrameOpener {
             if let failure { throw failure }
             readInto { space in
                 let n = min(space.count, input.count - offset)
-                if n > 0 { input.withUnsafeBytes { space.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
+                guard n > 0, let dst = space.baseAddress else { return 0 }
+                input.withUnsafeBytes { src in
+                    guard let base = src.baseAddress else { return }
+                    dst.copyMemory(from: base + offset, byteCount: n)
+                }
                 offset += n
                 return n
             }
@@ -164,6 +177,7 @@ public final class FrameOpener {
                                              ad: frame, adlen: FrameFormat.lengthBytes) else {
             throw fail(.authenticationFailed)
         }
+        plainHighWater = max(plainHighWater, count)
         start += FrameFormat.lengthBytes + declared
         if start == end { start = 0; end = 0 }
         framesOpened += 1
@@ -182,6 +196,8 @@ public final class FrameOpener {
             guard let dst = decompressed.baseAddress else { throw fail(.decompressionFailed(declared: rawCount)) }
             let n = LZ4_decompress_safe((plainBase + 4).assumingMemoryBound(to: CChar.self), dst.assumingMemoryBound(to: CChar.self),
                                         Int32(count - 4), Int32(options.maxPlaintext))
+            // On failure LZ4 may have written anywhere in the buffer.
+            decompressedHighWater = Int(n) == rawCount ? max(decompressedHighWater, rawCount) : options.maxPlaintext
             guard n >= 0, Int(n) == rawCount else { throw fail(.decompressionFailed(declared: rawCount)) }
             payload = UnsafeRawBufferPointer(start: dst, count: rawCount)
         }

@@ -31,8 +31,11 @@ public final class FrameSealer {
         scratch = .allocate(byteCount: options.maxPlaintext + 4, alignment: 16)
     }
 
+    /// Bytes of `scratch` ever written (only those are zeroed on release).
+    private var scratchHighWater = 0
+
     deinit {
-        sodium_memzero(scratch.baseAddress, scratch.count)
+        sodium_memzero(scratch.baseAddress, scratchHighWater)
         scratch.deallocate()
     }
 
@@ -133,6 +136,8 @@ public final class FrameSealer {
         // Must end up strictly smaller than the plaintext: u32 prefix + block < count.
         let capacity = plaintext.count - 5
         guard capacity > 0, let src = plaintext.baseAddress, let dst = scratch.baseAddress else { return nil }
+        // LZ4 may write up to `capacity` bytes even when it gives up.
+        scratchHighWater = max(scratchHighWater, 4 + capacity)
         let n = LZ4_compress_default(src.assumingMemoryBound(to: CChar.self),
                                      (dst + 4).assumingMemoryBound(to: CChar.self),
                                      Int32(plaintext.count), Int32(capacity))

@@ -194,3 +194,48 @@ extension HandshakeTests {
         }
     }
 }
+
+extension HandshakeTests {
+    /// The network key is also in the prologue: even with a message 1 MAC made under the
+    /// responder's key, the Noise part of message 1 fails on another mesh.
+    func testForeignMeshFailsNoiseEvenWithAValidMAC() throws {
+        let otherMesh = try XCTUnwrap(NetworkKey(bytes: [UInt8](repeating: 5, count: 32)))
+        var pair = HandshakePair(responderNetwork: otherMesh)
+        var m1 = pair.initiator.start()
+        m1.replaceSubrange(50..<82, with: Handshake.message1MAC(networkKey: otherMesh, body: Array(m1[0..<50])))
+        XCTAssertThrowsError(try pair.responder.receive(m1, now: .zero)) {
+            XCTAssertEqual($0 as? HandshakeError, .authenticationFailed)
+        }
+    }
+
+    /// A peer that knows the network key but sends a low-order ephemeral gets no session.
+    func testLowOrderEphemeralIsRefused() throws {
+        let lowOrder = [UInt8](repeating: 0, count: 32)
+        let noise = NoiseSymmetricState(protocolName: Handshake.protocolName, prologue: Handshake.prologue(networkKey: .default))
+        noise.mixHash(lowOrder)
+        noise.mixKey(lowOrder)
+        var w = ByteWriter()
+        w.u16(Handshake.version)
+        w.raw(lowOrder)
+        w.raw(noise.encryptAndHash([]))
+        let m1 = w.bytes + Handshake.message1MAC(networkKey: .default, body: w.bytes)
+        var pair = fixedPair()
+        XCTAssertThrowsError(try pair.responder.receive(m1, now: .zero)) { XCTAssertEqual($0 as? HandshakeError, .invalidPeerKey) }
+    }
+}
+
+extension HandshakeTests {
+    /// `Handshake` is a value: a copy taken mid-handshake evolves independently.
+    func testCopiesAreIndependent() throws {
+        var pair = fixedPair()
+        let m1 = pair.initiator.start()
+        let m2 = try XCTUnwrap(try pair.responder.receive(m1, now: .zero).message)
+        var copy = pair.initiator
+        var bad = m2
+        bad[40] ^= 1
+        XCTAssertThrowsError(try copy.receive(bad, now: .zero))
+        XCTAssertEqual(copy.state, .failed)
+        XCTAssertEqual(pair.initiator.state, .awaitingMessage2)
+        XCTAssertNotNil(try pair.initiator.receive(m2, now: .zero).session)
+    }
+}

@@ -58,14 +58,14 @@ final class KeyFileTests: XCTestCase {
                                String(repeating: "0", count: 2000)]
         for (i, text) in cases.enumerated() {
             let path = dir + "/bad\(i)"
-            FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
             XCTAssertThrowsError(try SigningKey.load(from: path), "case \(i)") { error in
                 guard case .malformed = error as? KeyFileError else { return XCTFail("case \(i): \(error)") }
             }
         }
         let good = dir + "/good"
-        FileManager.default.createFile(atPath: good, contents: Data(("\n  " + String(repeating: "AB", count: 32) + "\n").utf8),
-                                       attributes: [.posixPermissions: 0o600])
+        XCTAssertTrue(FileManager.default.createFile(atPath: good, contents: Data(("\n  " + String(repeating: "AB", count: 32) + "\n").utf8),
+                                       attributes: [.posixPermissions: 0o600]))
         XCTAssertEqual(try SigningKey.load(from: good).seed, [UInt8](repeating: 0xab, count: 32))
         XCTAssertThrowsError(try SigningKey.load(from: dir + "/missing")) {
             XCTAssertEqual($0 as? KeyFileError, .notFound(path: self.dir + "/missing"))

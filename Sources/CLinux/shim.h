@@ -21,8 +21,8 @@
 /* accept4 is a GNU extension; declare it rather than defining _GNU_SOURCE globally. */
 extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 extern int pipe2(int pipefd[2], int flags);
-extern char **environ;
-static inline char **clinux_environ(void) { return environ; }
+/* Block-scope declaration: keeps `environ` itself out of Swift (Glibc may export it too). */
+static inline char **clinux_environ(void) { extern char **environ; return environ; }
 
 /* errno is a macro over a thread-local; Swift cannot read it directly on every libc. */
 static inline int clinux_errno(void) { return errno; }

@@ -85,6 +85,9 @@ private let ackType = MessageType(0xF2)
     let sealOnly = benchSealerMBps(frameBytes: benchFrame)
     let openOnly = benchOpenerMBps(frameBytes: benchFrame)
     let handshakes = benchHandshakesPerSecondAsResponder()
+    // Crypto's reference: the same framing over blocking sockets, no epoll or queues.
+    let reference = benchLoopbackChannel(seconds: 2).channel
+    let referencePerCore = min(reference.senderMBperCPUs, reference.receiverMBperCPUs)
 
     if json {
         print("{\"channel_MBps\":\(r1(channelMBps)),\"raw_tcp_MBps\":\(r1(rawMBps)),\"secretstream_MBps\":\(r1(secretstream)),"
@@ -103,6 +106,7 @@ private let ackType = MessageType(0xF2)
         print("  handshakes/s as responder    \(pad(r1(handshakes), 10))")
         print("  TCP + handshake + close /s   \(pad(r1(transportHandshakes), 10))          through the real transport, 16 dials in flight")
         print("  channel per core (bytes / CPU-s) \(pad(r1(perCore), 7)) MB/s   sender \(r1(senderPerCore)), receiver \(r1(receiverPerCore)); CPU used: sender \(r3(cpuShare.sender)), receiver \(r3(cpuShare.receiver)) of a core")
+        print("  reference: blocking sockets  \(pad(r1(reference.wallMBps), 10)) MB/s   \(r1(referencePerCore)) MB per CPU-s (sender \(r1(reference.senderMBperCPUs)), receiver \(r1(reference.receiverMBperCPUs))): same framing, no epoll/queues")
         print("  target: channel ≥ 1000 MB/s; handshakes ≥ 5000/s")
     }
     return 0

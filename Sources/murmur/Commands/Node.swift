@@ -23,7 +23,11 @@ let nodeCommand = Command(
       --parent-pid PID      exit as soon as process PID is no longer our parent (the demo and
                             tests pass their own pid, so a killed parent leaves no orphans)
 
-    On start, one line goes to stdout: "node NODEID listening on HOST:PORT".
+    On start, one line goes to stdout: "node NODEID listening on HOST:PORT". With --events:
+      link-up peer=NODEID dir=inbound|outbound addr=HOST:PORT handshake_ms=MS
+      link-down peer=NODEID reason="..."
+      rtt peer=NODEID ms=MS
+      join-retry addr=HOST:PORT after_ms=MS reason="..."
     """,
     run: runNode
 )

@@ -93,7 +93,9 @@ private let ackType = MessageType(0xF2)
         print("{\"channel_MBps\":\(r1(channelMBps)),\"raw_tcp_MBps\":\(r1(rawMBps)),\"secretstream_MBps\":\(r1(secretstream)),"
             + "\"handshakes_per_s\":\(r1(handshakes)),\"channel_vs_raw_tcp\":\(r3(channelMBps / rawMBps)),"
             + "\"channel_vs_secretstream\":\(r3(channelMBps / secretstream)),\"frame_plaintext_bytes\":\(benchFrame),"
-            + "\"transport_handshakes_per_s\":\(r1(transportHandshakes)),\"channel_MBps_per_core\":\(r1(perCore)),\"sender_cpu_share\":\(r3(cpuShare.sender)),"
+            + "\"transport_handshakes_per_s\":\(r1(transportHandshakes)),\"channel_MBps_per_core\":\(r1(perCore)),"
+            + "\"blocking_reference_MBps\":\(r1(reference.wallMBps)),\"blocking_reference_MBps_per_core\":\(r1(referencePerCore)),"
+            + "\"sender_cpu_share\":\(r3(cpuShare.sender)),"
             + "\"receiver_cpu_share\":\(r3(cpuShare.receiver)),\"seal_MBps\":\(r1(sealOnly)),\"open_MBps\":\(r1(openOnly)),\"bytes_per_run\":\(total),\"runs\":\(runs),\"processes\":2}")
     } else {
         print("murmur-bench channel: two processes on loopback, \(benchFrame / 1024) KiB frames, \(megabytes) MiB per run, best of \(runs) (MB = 10^6 bytes)")

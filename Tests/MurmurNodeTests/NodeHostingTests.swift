@@ -50,6 +50,8 @@ final class NodeHostingTests: XCTestCase {
         let addressA = try a.start()
         let b = Node(loop: loop, identity: SigningKey(), networkKey: key, config: NodeConfig(listen: any, joins: [addressA]))
         try b.host(EchoProtocol(log: logB))
+        var traced: [TraceEvent.Kind] = []
+        a.traceSink = { traced.append($0.kind) }
         try b.start()
 
         func echoes(_ log: EchoProtocol.Log) -> [[UInt8]] {
@@ -65,6 +67,7 @@ final class NodeHostingTests: XCTestCase {
         b.shutdown()
         try runUntil(loop) { logA.events.contains { if case .peerDisconnected(let p, _) = $0 { return p == b.localID } else { return false } } }
         XCTAssertEqual(a.connectedPeers, [])
+        XCTAssertEqual(traced, [.connect, .disconnect])
     }
 
     func testProtocolDialFailureIsReported() throws {

@@ -69,6 +69,9 @@ public final class Node: TransportDelegate {
     public var logger: Logger
     /// Called on the loop for each `NodeEvent`.
     public var onEvent: ((NodeEvent) -> Void)?
+    /// Receives trace events: the protocols' `.trace` effects and the shell's own `connect` /
+    /// `disconnect` (the JSONL trace writer of MurmurTrace plugs in here).
+    public var traceSink: ((TraceEvent) -> Void)?
     /// Runs `.work` effects off the loop (the worker pool plugs in here); it must not block and
     /// must answer through `inbox`. Without one, work is refused at once.
     public var workHandler: ((NodeDelivery) -> Bool)?
@@ -236,6 +239,7 @@ public final class Node: TransportDelegate {
         peers[peer, default: []].append(link.id)
         linkPeer[link.id] = peer
         onEvent?(.linkUp(link))
+        traceSink?(TraceEvent(time: loop.now, node: localID, kind: .connect, peer: peer))
         logger.info("link up \(peer.short) \(link.direction) \(link.remoteAddress.map { "\($0)" } ?? "") handshake \(link.handshakeTime.map { "\($0)" } ?? "?")")
         transport.ping(link: link.id)
         if first {
@@ -253,6 +257,7 @@ public final class Node: TransportDelegate {
         }
         guard let peer = linkPeer.removeValue(forKey: link.id) else { return }
         onEvent?(.linkDown(link, reason: reason))
+        traceSink?(TraceEvent(time: loop.now, node: localID, kind: .disconnect, peer: peer, reason: "\(reason)"))
         logger.info("link down \(peer.short): \(reason)")
         peers[peer]?.removeAll { $0 == link.id }
         if peers[peer]?.isEmpty == true {
@@ -342,8 +347,8 @@ public final class Node: TransportDelegate {
                 counters.workRefused += 1
                 loop.atEndOfIteration { [weak self] in self?.deliver(.workRefused(tag: tag), to: index) }
             }
-        case .trace:
-            break // The trace writer (MurmurTrace) plugs in here.
+        case let .trace(event):
+            traceSink?(event)
         case let .log(text):
             logger.info(text)
         }

@@ -157,7 +157,8 @@ public final class Node: TransportDelegate {
         listenAddress = bound
         onEvent?(.listening(bound))
         logger.info("listening on \(bound) as \(localID.hex)")
-        joins = config.joins.prefix(Limits.maxJoinAddresses).map {
+        var seen: Set<SocketAddress> = []
+        joins = config.joins.filter { seen.insert($0).inserted }.prefix(Limits.maxJoinAddresses).map {
             JoinTarget(address: $0, link: nil, backoff: config.reconnectInitialBackoff, retry: nil)
         }
         for i in joins.indices { dialJoin(i) }

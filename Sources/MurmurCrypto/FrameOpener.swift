@@ -66,21 +66,26 @@ public final class FrameOpener {
     private var start = 0
     private var end = 0
     private let plain: UnsafeMutableRawBufferPointer
-    private let decompressed: UnsafeMutableRawBufferPointer
+    /// Allocated when the first compressed frame arrives.
+    private var decompressedStorage: UnsafeMutableRawBufferPointer?
+    private var decompressed: UnsafeMutableRawBufferPointer {
+        if let d = decompressedStorage { return d }
+        let d = UnsafeMutableRawBufferPointer.allocate(byteCount: options.maxPlaintext, alignment: 16)
+        decompressedStorage = d
+        return d
+    }
     private let maxCipher: Int
     private var failure: FrameError?
     public private(set) var isClosed = false
     public private(set) var framesOpened: UInt64 = 0
 
-    /// `readBufferBytes`: how much the socket may deliver per read (at least one maximum frame).
-    init(key: SecretBytes, header: [UInt8], options: FramingOptions, readBufferBytes: Int = 256 * 1024) {
+    init(key: SecretBytes, header: [UInt8], options: FramingOptions) {
         self.options = options
         stream = SecretStreamState(key: key, header: header)
         maxCipher = options.maxPlaintext + FrameFormat.cipherOverhead
-        let capacity = max(readBufferBytes, FrameFormat.maxFrameBytes(maxPlaintext: options.maxPlaintext))
+        let capacity = max(options.readBufferBytes, FrameFormat.maxFrameBytes(maxPlaintext: options.maxPlaintext))
         buffer = .allocate(byteCount: capacity, alignment: 16)
         plain = .allocate(byteCount: options.maxPlaintext + 4, alignment: 16)
-        decompressed = .allocate(byteCount: options.maxPlaintext, alignment: 16)
     }
 
     /// How much of each buffer was ever written: only that is zeroed on release, so an idle
@@ -92,10 +97,12 @@ public final class FrameOpener {
     deinit {
         sodium_memzero(buffer.baseAddress, bufferHighWater)
         sodium_memzero(plain.baseAddress, plainHighWater)
-        sodium_memzero(decompressed.baseAddress, decompressedHighWater)
         buffer.deallocate()
         plain.deallocate()
-        decompressed.deallocate()
+        if let d = decompressedStorage {
+            sodium_memzero(d.baseAddress, decompressedHighWater)
+            d.deallocate()
+        }
     }
 
     /// Bytes received but not yet consumed as complete frames.

@@ -24,15 +24,20 @@ public struct FramingOptions: Sendable, Equatable {
     public var rekeyAfterFrames: UInt64
     /// …or this many plaintext bytes, whichever comes first.
     public var rekeyAfterBytes: UInt64
+    /// The opener's receive buffer: how much one `readInto` may take from the socket (raised
+    /// to at least one maximum frame). Local choice; bigger means fewer reads on bulk links.
+    public var readBufferBytes: Int
 
     public init(maxPlaintext: Int = Limits.maxFramePlaintext, compression: FrameCompression = .adaptive,
                 rekeyAfterFrames: UInt64 = Limits.frameRekeyIntervalFrames,
-                rekeyAfterBytes: UInt64 = Limits.frameRekeyIntervalBytes) {
+                rekeyAfterBytes: UInt64 = Limits.frameRekeyIntervalBytes,
+                readBufferBytes: Int = 256 * 1024) {
         precondition(maxPlaintext > 0 && maxPlaintext <= 1 << 24, "maxPlaintext must be in 1...16 MiB")
         self.maxPlaintext = maxPlaintext
         self.compression = compression
         self.rekeyAfterFrames = max(1, rekeyAfterFrames)
         self.rekeyAfterBytes = max(1, rekeyAfterBytes)
+        self.readBufferBytes = readBufferBytes
     }
 
     public static let `default` = FramingOptions()

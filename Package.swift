@@ -50,6 +50,7 @@ let package = Package(
         .testTarget(name: "MurmurCryptoTests", dependencies: ["MurmurCrypto"]),
         .testTarget(name: "MurmurWireTests", dependencies: ["MurmurWire"]),
         .testTarget(name: "MurmurGossipTests", dependencies: ["MurmurGossip"]),
+        .testTarget(name: "MurmurJobsTests", dependencies: ["MurmurJobs", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurInferenceTests", dependencies: ["MurmurInference", "MurmurKernels"]),
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),

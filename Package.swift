@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"], exclude: ["Fixtures"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -163,6 +163,19 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertLessThan(parsed, 3000)
     }
 
+    /// A quiet node's events reach the file within the flush interval of node time.
+    func testWriterFlushesAfterTheIntervalWithoutAFullBuffer() throws {
+        let path = TraceTestSupport.tempDir().appendingPathComponent("quiet.jsonl").path
+        let node = NodeID(Bytes32(w0: 9, w1: 9, w2: 9, w3: 9))
+        let writer = try TraceWriter(path: path, bufferBytes: 1 << 20, wallClock: nil)
+        func lines() -> Int { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        try writer.append(TraceEvent(time: Instant(nanoseconds: 5_000_000_000), node: node, kind: .connect, peer: node))
+        try writer.append(TraceEvent(time: Instant(nanoseconds: 5_500_000_000), node: node, kind: .disconnect, peer: node))
+        XCTAssertEqual(lines(), 0, "buffered")
+        try writer.append(TraceEvent(time: Instant(nanoseconds: 6_000_000_001), node: node, kind: .connect, peer: node))
+        XCTAssertEqual(lines(), 3, "written once 1 s of node time passed")
+    }
+
     func testWriterBuffersRotatesAndStampsWallClock() throws {
         let dir = TraceTestSupport.tempDir()
         let path = dir.appendingPathComponent("node.jsonl").path

@@ -51,3 +51,23 @@ public enum TransferDefaults {
         return Int(c)
     }
 }
+
+/// The resume rule (Specs/transfer.md, "Resume after a restart"): a chunk of a partial file
+/// counts as fetched only if its bytes hash to the manifest's chunk hash.
+public enum ResumeScan {
+    /// The chunks of a partial file of `fileSize` bytes that match `manifest`. `read(offset,
+    /// length)` returns exactly those bytes of the file, or nil (unreadable: not counted). The
+    /// shell passes a `pread` wrapper and runs this on a worker (it hashes up to the whole model).
+    public static func verifiedChunks(_ manifest: ModelManifest, fileSize: UInt64,
+                                      read: (UInt64, Int) -> [UInt8]?) -> Set<Int> {
+        let layout = ModelLayout(manifest)
+        guard manifest.chunkHashes.count == layout.chunkCount else { return [] }
+        var done = Set<Int>()
+        for i in 0..<layout.chunkCount {
+            let offset = layout.fileOffset(i), length = layout.chunkLength(i)
+            guard offset + UInt64(length) <= fileSize, let bytes = read(offset, length), bytes.count == length else { continue }
+            if Hash.of(bytes) == manifest.chunkHashes[i] { done.insert(i) }
+        }
+        return done
+    }
+}

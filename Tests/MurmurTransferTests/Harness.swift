@@ -230,12 +230,8 @@ struct Mesh {
     /// The shell's resume rule: a chunk of the partial file counts only if its bytes hash to the
     /// manifest's chunk hash.
     static func verifiedChunks(of partial: [UInt8], _ m: ModelManifest) -> Set<Int> {
-        let layout = ModelLayout(m)
-        var done = Set<Int>()
-        for i in 0..<layout.chunkCount {
-            let start = Int(layout.fileOffset(i)), end = start + layout.chunkLength(i)
-            if end <= partial.count, Hash.of(partial[start..<end]) == m.chunkHashes[i] { done.insert(i) }
+        ResumeScan.verifiedChunks(m, fileSize: UInt64(partial.count)) { offset, length in
+            Array(partial[Int(offset)..<Int(offset) + length])
         }
-        return done
     }
 }

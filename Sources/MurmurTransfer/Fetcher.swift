@@ -220,8 +220,15 @@ public struct Fetcher: Sendable {
         if start > expected {
             // A gap: pieces were lost (a link was replaced mid-answer). Not held against the
             // peer, but the chunk is asked again, of someone else first.
+            // Every `gapsPerStrike`-th gap from one peer is a strike, so a peer cannot use
+            // gaps to waste our requests for free.
             stats.gaps += 1
-            return abandon(r.model, chunk: r.chunk, avoid: peer, cancel: true, fx: &fx)
+            abandon(r.model, chunk: r.chunk, avoid: peer, cancel: true, fx: &fx)
+            peers[peer]?.gaps += 1
+            if let g = peers[peer]?.gaps, g % config.gapsPerStrike == 0 {
+                strike(peer, reason: "\(g) answers with missing pieces", now: now, fx: &fx)
+            }
+            return
         }
         // Taken out of the table so that the buffer is uniquely referenced and filled in place
         // (copying a 1 MiB buffer per 60 KiB piece would cost 17× the transfer itself).
@@ -403,6 +410,7 @@ public struct Fetcher: Sendable {
         for (peer, p) in peers where p.bannedUntil.map({ $0 <= now }) == true {
             peers[peer]?.bannedUntil = nil
             peers[peer]?.strikes = 0
+            peers[peer]?.gaps = 0
         }
         for model in order {
             guard var f = fetches[model], f.nextReport <= now else { continue }

@@ -133,6 +133,8 @@ struct PeerState: Sendable {
     var inFlight = 0
     var strikes = 0
     var consecutiveTimeouts = 0
+    /// Answers whose pieces skipped bytes (`gapsPerStrike` of them make a strike).
+    var gaps = 0
     /// Not asked before this (busy refusal, timeout back-off).
     var notBefore = Instant(nanoseconds: .min)
     var bannedUntil: Instant?

@@ -18,6 +18,9 @@ public struct FetcherConfig: Sendable, Equatable {
     /// Strikes (chunks failing their hash, pieces outside their request, undecodable messages)
     /// after which a peer is dropped.
     public var maxStrikes = 2
+    /// Answers with skipped pieces (possible, rarely, when a link is replaced mid-answer) that
+    /// make one strike.
+    public var gapsPerStrike = 4
     /// How long a dropped peer is ignored.
     public var banDuration = TimeSpan.seconds(Int64(3600))
     /// Back-off after a timeout: base × 2^(consecutive timeouts − 1), at most `timeoutBackoffMax`.
@@ -47,6 +50,7 @@ public struct FetcherConfig: Sendable, Equatable {
         c.requestBytes = min(max(c.requestBytes, Limits.maxTransferPieceBytes), Limits.maxTransferRequestBytes)
         c.bufferedBytes = min(max(c.bufferedBytes, Limits.maxModelChunkBytes), Limits.maxFetchBufferedBytes)
         c.maxStrikes = max(c.maxStrikes, 1)
+        c.gapsPerStrike = max(c.gapsPerStrike, 1)
         c.suspectManifestAfter = max(c.suspectManifestAfter, 2)
         c.maxConcurrentFetches = min(max(c.maxConcurrentFetches, 1), Limits.maxConcurrentFetches)
         c.targetSources = max(c.targetSources, 1)

@@ -7,7 +7,7 @@ import MurmurWire
 /// that die. Disk is a dictionary; the shell's duties (reads, writes, whole-file hash) are done
 /// here exactly as Specs/transfer.md describes them for the node.
 struct Mesh {
-    enum Behaviour { case honest, corrupt, silent }
+    enum Behaviour { case honest, corrupt, silent, overrun }
 
     struct Node {
         let id: NodeID
@@ -158,6 +158,11 @@ struct Mesh {
             case .corrupt:
                 var bad = p
                 bad.data[bad.data.count / 2] ^= 0x5A
+                message = .piece(bad)
+            case .overrun:
+                // Claims its piece belongs 1 byte later: lands outside the request, or leaves a gap.
+                var bad = p
+                bad.offset += 1
                 message = .piece(bad)
             case .honest: break
             }

@@ -190,4 +190,26 @@ final class TransferMeshTests: XCTestCase {
             }
         }
     }
+
+    func testTwoModelsAtOnceFromDifferentHoldersWithAByzantineOne() {
+        let (a, aBytes) = Mesh.model(seed: 21, size: 900_000, chunkSize: 128 * 1024, name: "a")
+        let (b, bBytes) = Mesh.model(seed: 22, size: 1_300_000, chunkSize: 64 * 1024, name: "b")
+        var mesh = Mesh(seed: 6, nodes: 5, fetcher: Self.config, server: Self.server)
+        mesh.linkAll()
+        mesh.nodes[0].behaviour = .overrun
+        mesh.give(0, a, bytes: aBytes); mesh.give(0, b, bytes: bBytes)
+        mesh.give(1, a, bytes: aBytes)
+        mesh.give(2, b, bytes: bBytes)
+        mesh.give(3, a, bytes: aBytes); mesh.give(3, b, bytes: bBytes)
+        mesh.post(4, .event(.fetch(.start(a, verifiedChunks: []))))
+        mesh.post(4, .event(.fetch(.start(b, verifiedChunks: []))))
+        mesh.run(until: .seconds(Int64(120))) { m in m.nodes[4].completed.count == 2 }
+        XCTAssertEqual(Set(mesh.nodes[4].completed), [a.modelHash, b.modelHash])
+        XCTAssertTrue(mesh.nodes[4].files[a.modelHash] == aBytes)
+        XCTAssertTrue(mesh.nodes[4].files[b.modelHash] == bBytes)
+        XCTAssertEqual(mesh.nodes[4].dropped, [mesh.nodes[0].id], "the holder sending misplaced pieces")
+        XCTAssertEqual(mesh.violations, [])
+        // Both models drew on their own holders: every holder served something.
+        for h in 1...3 { XCTAssertGreaterThan(mesh.nodes[h].transfer.server.stats.bytesServed, 0, "holder \(h)") }
+    }
 }

@@ -91,7 +91,6 @@ public struct Fetcher: Sendable {
             f.doneBytes += UInt64(f.layout.chunkLength(i))
         }
         f.queue = (0..<f.layout.chunkCount).filter { f.status[$0] == .missing }
-        f.reportedBytes = f.doneBytes
         for (peer, p) in peers where p.models.contains(model) { f.holders.insert(peer) }
         fetches[model] = f
         order.append(model)
@@ -414,7 +413,7 @@ public struct Fetcher: Sendable {
         }
         for model in order {
             guard var f = fetches[model], f.nextReport <= now else { continue }
-            let rate = (now - f.lastReport).seconds > 0 ? Double(f.verifiedBytes - f.reportedBytes) / (now - f.lastReport).seconds : 0
+            let rate = (now - f.lastReport).seconds > 0 ? Double(f.verifiedBytes &- f.reportedBytes) / (now - f.lastReport).seconds : 0
             f.reportedBytes = f.verifiedBytes
             f.lastReport = now
             f.nextReport = now + config.progressInterval

@@ -182,7 +182,7 @@ public struct FetchProgress: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         let pct = bytesTotal == 0 ? 100 : Double(bytesDone) * 100 / Double(bytesTotal)
-        let mib = { (b: Double) in String(Int((b / 1_048_576 * 10).rounded())).tenths }
+        let mib = { (b: Double) in String(Int((min(max(b.isFinite ? b : 0, 0), 1e15) / 1_048_576 * 10).rounded())).tenths }
         return "fetch \(model.short) \(name): \(chunksDone)/\(chunksTotal) chunks, \(mib(Double(bytesDone)))/\(mib(Double(bytesTotal))) MiB (\(Int(pct))%), \(mib(bytesPerSecond)) MiB/s from \(sources) peer\(sources == 1 ? "" : "s")"
     }
 }

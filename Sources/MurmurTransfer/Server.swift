@@ -22,8 +22,9 @@ public struct ServerConfig: Sendable, Equatable {
         var c = self
         c.readsPerPeer = min(max(c.readsPerPeer, 1), Limits.maxServeReadsPerPeer)
         c.readsInFlight = min(max(c.readsInFlight, 1), Limits.maxServeReadsInFlight)
-        c.bytesPerSecondPerPeer = max(c.bytesPerSecondPerPeer, 1)
-        c.burstBytesPerPeer = max(c.burstBytesPerPeer, UInt64(Limits.maxTransferRequestBytes))
+        // Bounded well below overflow of the token arithmetic (1 PiB/s is "unlimited").
+        c.bytesPerSecondPerPeer = min(max(c.bytesPerSecondPerPeer, 1), 1 << 50)
+        c.burstBytesPerPeer = min(max(c.burstBytesPerPeer, UInt64(Limits.maxTransferRequestBytes)), 1 << 50)
         c.busyRetryMs = min(max(c.busyRetryMs, 1), Limits.maxTransferRetryAfterMs)
         c.pieceBytes = min(max(c.pieceBytes, 1), Limits.maxTransferPieceBytes)
         return c

@@ -7,14 +7,22 @@ extension GossipNode {
     /// Most records pushed to one peer in answer to one `Reconcile`.
     static let maxPushPerReconcile = 256
 
+    /// Records issued after this (Unix ms) are left out of reconciliation: they are still being
+    /// broadcast. Rounded down to a whole second so that two nodes compute the same sets.
+    var antiEntropyCutoff: Int64 {
+        let c = unixNowMs - config.antiEntropyMinAge.nanoseconds / 1_000_000
+        return c - ((c % 1000) + 1000) % 1000
+    }
+
     mutating func startAntiEntropy() {
         guard !active.isEmpty else { return }
         counters.antiEntropyRounds += 1
         let peer = active[random(active.count)].peer.id
+        let cutoff = antiEntropyCutoff
         var ranges: [RangeDigest] = []
         for kind in RecordKind.allCases {
             let range = IDRange.whole(kind)
-            let fp = store.fingerprint(range)
+            let fp = store.fingerprint(range, issuedBefore: cutoff)
             ranges.append(RangeDigest(range: range, summary: .fingerprint(count: fp.count, hash: fp.hash)))
         }
         trace(.antientropy, peer: peer, reason: "reconcile")
@@ -25,18 +33,19 @@ extension GossipNode {
         var reply: [RangeDigest] = []
         var wants: [Hash] = []
         var pushes: [Hash] = []
+        let cutoff = antiEntropyCutoff
         for digest in ranges {
             let range = digest.range
             switch digest.summary {
             case let .fingerprint(count, hash):
-                let mine = store.fingerprint(range)
+                let mine = store.fingerprint(range, issuedBefore: cutoff)
                 if mine.count == count && mine.hash == hash { continue }
                 if Int(mine.count) <= config.rangeListThreshold || Int(range.depth) >= Limits.gossipMaxRangeDepth {
-                    let ids = Array(store.ids(in: range).prefix(Limits.gossipMaxRangeIDs))
+                    let ids = Array(store.ids(in: range, issuedBefore: cutoff).prefix(Limits.gossipMaxRangeIDs))
                     reply.append(RangeDigest(range: range, summary: .ids(ids)))
                 } else {
                     for child in range.children {
-                        let fp = store.fingerprint(child)
+                        let fp = store.fingerprint(child, issuedBefore: cutoff)
                         reply.append(RangeDigest(range: child, summary: .fingerprint(count: fp.count, hash: fp.hash)))
                     }
                 }
@@ -45,7 +54,7 @@ extension GossipNode {
                 for id in theirs where range.contains(id) && !store.contains(id) && !seen.contains(id) {
                     wants.append(id)
                 }
-                for id in store.ids(in: range) where !theirSet.contains(id) {
+                for id in store.ids(in: range, issuedBefore: cutoff) where !theirSet.contains(id) {
                     if pushes.count < Self.maxPushPerReconcile { pushes.append(id) }
                 }
             }

@@ -160,9 +160,11 @@ extension GossipNode {
             missing.removeValue(forKey: id)
             return
         }
-        while !m.announcers.isEmpty {
+        while m.attempts < config.graftAttempts && !m.announcers.isEmpty {
             let a = m.announcers.removeFirst()
             guard let i = activeIndex(a.peer) else { continue }
+            m.announcers.append(a)
+            m.attempts += 1
             active[i].eager = true
             counters.grafts += 1
             send(.graft([id]), to: a.peer)

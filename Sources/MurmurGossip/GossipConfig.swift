@@ -47,6 +47,11 @@ public struct GossipConfig: Sendable, Equatable {
 
     // Anti-entropy.
     public var antiEntropyInterval = TimeSpan.seconds(Int64(2))
+    /// Records younger than this (by their `issuedAt`) are left to the broadcast.
+    public var antiEntropyMinAge = TimeSpan.seconds(Int64(5))
+    /// Graft attempts per missing id (cycling through its announcers) before leaving it to
+    /// anti-entropy.
+    public var graftAttempts = 4
     /// A range with at most this many ids is answered with the list instead of sub-ranges.
     public var rangeListThreshold = 24
     public var expirySweepInterval = TimeSpan.seconds(Int64(5))

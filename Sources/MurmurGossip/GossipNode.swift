@@ -280,4 +280,5 @@ struct Dial: Sendable {
 /// An id announced by `IHave` that has not arrived yet.
 struct MissingRecord: Sendable {
     var announcers: [(peer: NodeID, hops: UInt16)]
+    var attempts = 0
 }

@@ -45,8 +45,8 @@ public struct StoredRecord: Sendable {
 /// id lists for range fingerprints. Bounded by `Limits.gossipMaxStoredRecords`.
 public struct RecordStore: Sendable {
     public private(set) var records: [Hash: StoredRecord] = [:]
-    private var sortedByKind: [[Hash]?] = Array(repeating: nil, count: 8)
-    private var rootCache: [(count: UInt32, hash: Hash)?] = Array(repeating: nil, count: 8)
+    private var sortedByKind: [[SortedID]?] = Array(repeating: nil, count: 8)
+    private var rootCache: [(cutoff: Int64, count: UInt32, hash: Hash)?] = Array(repeating: nil, count: 8)
     public let capacity: Int
 
     public init(capacity: Int = Limits.gossipMaxStoredRecords) { self.capacity = capacity }
@@ -99,41 +99,50 @@ public struct RecordStore: Sendable {
         rootCache[Int(kind.rawValue)] = nil
     }
 
-    /// Sorted ids of one kind (cached until the next change of that kind).
-    public mutating func sortedIDs(_ kind: RecordKind) -> [Hash] {
+    /// Ids of one kind with their issue times, sorted by id (cached until that kind changes).
+    mutating func sorted(_ kind: RecordKind) -> [SortedID] {
         if let s = sortedByKind[Int(kind.rawValue)] { return s }
-        var ids: [Hash] = []
-        for (id, r) in records where r.record.kind == kind { ids.append(id) }
-        ids.sort()
+        var ids: [SortedID] = []
+        for (id, r) in records where r.record.kind == kind { ids.append(SortedID(id: id, issuedAt: r.record.issuedAt)) }
+        ids.sort { $0.id < $1.id }
         sortedByKind[Int(kind.rawValue)] = ids
         return ids
     }
 
-    /// The ids inside `range`, ascending.
-    public mutating func ids(in range: IDRange) -> ArraySlice<Hash> {
-        let all = sortedIDs(range.kind)
-        if range.depth == 0 { return all[...] }
-        let shift = 32 - 4 * UInt32(range.depth)
-        let lo = UInt64(range.prefix) << shift
-        let hi = lo + (UInt64(1) << shift)
-        func top(_ h: Hash) -> UInt64 { h.value.w0 >> 32 }
-        func lowerBound(_ key: UInt64) -> Int {
-            var a = 0, b = all.count
-            while a < b {
-                let m = (a + b) / 2
-                if top(all[m]) < key { a = m + 1 } else { b = m }
+    /// Sorted ids of one kind.
+    public mutating func sortedIDs(_ kind: RecordKind) -> [Hash] { sorted(kind).map(\.id) }
+
+    /// The ids inside `range` issued at or before `issuedBefore` (Unix ms), ascending.
+    public mutating func ids(in range: IDRange, issuedBefore cutoff: Int64 = .max) -> [Hash] {
+        let all = sorted(range.kind)
+        var lo = 0, hi = all.count
+        if range.depth > 0 {
+            let shift = 32 - 4 * UInt32(range.depth)
+            let first = UInt64(range.prefix) << shift
+            let last = first + (UInt64(1) << shift)
+            func lowerBound(_ key: UInt64) -> Int {
+                var a = 0, b = all.count
+                while a < b {
+                    let m = (a + b) / 2
+                    if all[m].id.value.w0 >> 32 < key { a = m + 1 } else { b = m }
+                }
+                return a
             }
-            return a
+            lo = lowerBound(first)
+            hi = lowerBound(last)
         }
-        return all[lowerBound(lo)..<lowerBound(hi)]
+        var out: [Hash] = []
+        out.reserveCapacity(hi - lo)
+        for k in lo..<hi where all[k].issuedAt <= cutoff { out.append(all[k].id) }
+        return out
     }
 
-    /// Count and fingerprint (BLAKE2b of the concatenated sorted ids) of a range.
-    public mutating func fingerprint(_ range: IDRange) -> (count: UInt32, hash: Hash) {
-        if range.depth == 0, let c = rootCache[Int(range.kind.rawValue)] { return c }
-        let ids = self.ids(in: range)
-        let fp = Self.fingerprint(of: ids)
-        if range.depth == 0 { rootCache[Int(range.kind.rawValue)] = fp }
+    /// Count and fingerprint (BLAKE2b of the concatenated sorted ids) of a range, counting only
+    /// records issued at or before `issuedBefore`.
+    public mutating func fingerprint(_ range: IDRange, issuedBefore cutoff: Int64 = .max) -> (count: UInt32, hash: Hash) {
+        if range.depth == 0, let c = rootCache[Int(range.kind.rawValue)], c.cutoff == cutoff { return (c.count, c.hash) }
+        let fp = Self.fingerprint(of: ids(in: range, issuedBefore: cutoff))
+        if range.depth == 0 { rootCache[Int(range.kind.rawValue)] = (cutoff, fp.count, fp.hash) }
         return fp
     }
 
@@ -149,6 +158,12 @@ public struct RecordStore: Sendable {
         }
         return (UInt32(ids.count), Hash.of(buf))
     }
+}
+
+/// An id with its record's issue time (anti-entropy leaves the youngest records to the broadcast).
+struct SortedID: Sendable {
+    var id: Hash
+    var issuedAt: Int64
 }
 
 /// What the directory knows about one node: its newest unexpired announcement.

@@ -5,6 +5,7 @@ import MurmurCore
 
 /// Every subcommand. Add yours here (one line) and put it in `Commands/<Name>.swift`.
 let commands: [Command] = [
+    simCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

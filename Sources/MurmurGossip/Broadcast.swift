@@ -99,10 +99,17 @@ extension GossipNode {
         trace(.recv, record: item.record, peer: peer, bytes: item.record.encoded.count, hops: Int(item.hops))
         switch accept(item.record, hops: item.hops, from: peer, path: .broadcast) {
         case .new:
-            if let i = activeIndex(peer), !active[i].eager { active[i].eager = true }
+            if let i = activeIndex(peer) {
+                if !config.oneSidedPrune { active[i].eager = true }
+                active[i].lastFirstDelivery = now
+            }
+
         case .duplicate:
-            if let i = activeIndex(peer), active[i].eager {
-                active[i].eager = false
+            // A link that recently delivered something first is on another record's tree path:
+            // pruning it now, while other broadcasts are in flight, can cut the tree in two.
+            if let i = activeIndex(peer), active[i].eager,
+               active[i].lastFirstDelivery.map({ now - $0 >= config.pruneQuietPeriod }) ?? true {
+                if !config.oneSidedPrune { active[i].eager = false }
                 counters.prunes += 1
                 send(.prune, to: peer)
                 trace(.prune, id: item.record.id, peer: peer)
@@ -130,7 +137,8 @@ extension GossipNode {
                     continue
                 }
                 missing[e.id] = MissingRecord(announcers: [(peer, e.hops)])
-                setTimer(.graft(e.id), at: now + config.graftTimeout)
+                // Jittered so that the nodes of a cut-off subtree do not all graft at once.
+                setTimer(.graft(e.id), at: now + config.graftTimeout + jitter(config.graftTimeout * 0.5))
             }
         }
     }
@@ -186,8 +194,18 @@ extension GossipNode {
         }
     }
 
+    /// A prune is a request: if the link recently delivered something first to us, it is part
+    /// of some other record's path here, and we answer with an empty `Graft` to keep it eager.
+    /// An eager link is thus cut only when neither end has needed it for `pruneQuietPeriod`,
+    /// which keeps concurrent broadcasts from cutting one cycle in two places.
     mutating func onPrune(from peer: NodeID) {
-        if let i = activeIndex(peer) { active[i].eager = false }
+        guard let i = activeIndex(peer) else { return }
+        if let last = active[i].lastFirstDelivery, now - last < config.pruneQuietPeriod, !config.oneSidedPrune {
+            active[i].eager = true
+            send(.graft([]), to: peer)
+            return
+        }
+        active[i].eager = false
     }
 
     /// Drops expired records and directory entries.

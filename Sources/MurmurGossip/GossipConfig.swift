@@ -42,8 +42,15 @@ public struct GossipConfig: Sendable, Equatable {
     public var graftTimeout = TimeSpan.milliseconds(250)
     /// Wait after a graft before grafting the next announcer.
     public var graftRetry = TimeSpan.milliseconds(150)
+    /// A duplicate prunes its link only if that link delivered nothing first for this long.
+    public var pruneQuietPeriod = TimeSpan.milliseconds(300)
+    /// New active links start lazy unless the node has no eager link (keeps the tree a tree).
+    public var newLinksLazy = false
+    /// A duplicate only asks the sender to stop pushing to us; our own pushes to it continue
+    /// (each node decides its own inbound links, so concurrent prunes cannot cut both ways).
+    public var oneSidedPrune = false
     /// Tree optimisation: an `IHave` this many hops shorter than the eager path swaps the links.
-    public var optimizationThreshold: UInt16 = 3
+    public var optimizationThreshold: UInt16 = 0
 
     // Anti-entropy.
     public var antiEntropyInterval = TimeSpan.seconds(Int64(2))

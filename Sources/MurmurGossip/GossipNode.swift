@@ -237,6 +237,8 @@ struct ActivePeer: Sendable {
     var eager: Bool
     var lastHeard: Instant
     var pingSentAt: Instant?
+    /// When this peer last delivered a record to us first (its link is then part of some tree).
+    var lastFirstDelivery: Instant?
     /// `IHave` entries waiting for the next flush.
     var lazyQueue: [IHaveEntry] = []
 }

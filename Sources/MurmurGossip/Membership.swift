@@ -81,7 +81,11 @@ extension GossipNode {
             let victim = active[random(active.count)].peer
             evict(victim.id, reason: "evicted for \(ref.id.short)")
         }
-        active.append(ActivePeer(peer: ref, eager: true, lastHeard: now))
+        // A new link joins the broadcast tree only if we have no tree link yet; otherwise it
+        // starts lazy (an eager link would close a cycle and cost duplicates until pruned). A
+        // graft makes it eager if it turns out to be needed.
+        let eager = !config.newLinksLazy || !active.contains(where: \.eager)
+        active.append(ActivePeer(peer: ref, eager: eager, lastHeard: now))
         trace(.connect, peer: ref.id)
     }
 

@@ -35,6 +35,10 @@ public struct SimReport: Sendable {
     public var healConvergenceS: Double?
     public var messagesLost = 0, messagesPartitioned = 0, messagesNoLink = 0
     public var grafts = 0, prunes = 0, failuresDetected = 0, antiEntropyPulled = 0
+    /// Shape of the broadcast tree at the end: connected components of the eager graph (1 = a
+    /// spanning tree or more), eager links not eager at the other end, and eager links per node.
+    public var eagerComponents = 0, eagerAsymmetric = 0
+    public var eagerLinksPerNode = 0.0
     /// Filled in by the caller (process-level measurement).
     public var memoryBytesPerNode: Double?
     public var wallSeconds: Double?
@@ -66,6 +70,8 @@ public struct SimReport: Sendable {
             ("messages_lost", "\(messagesLost)"), ("messages_partitioned", "\(messagesPartitioned)"),
             ("messages_no_link", "\(messagesNoLink)"), ("grafts", "\(grafts)"), ("prunes", "\(prunes)"),
             ("failures_detected", "\(failuresDetected)"), ("antientropy_pulled", "\(antiEntropyPulled)"),
+            ("eager_components", "\(eagerComponents)"), ("eager_asymmetric", "\(eagerAsymmetric)"),
+            ("eager_links_per_node", num(eagerLinksPerNode)),
         ]
         if let m = memoryBytesPerNode { fields.append(("memory_bytes_per_node", num(m))) }
         if let w = wallSeconds { fields.append(("wall_s", num(w))) }
@@ -86,6 +92,7 @@ public struct SimReport: Sendable {
             s += h < 0 ? "partition heal: NOT converged by the end of the run\n" : "partition heal: converged \(format1(h, 2)) s after the heal\n"
         }
         s += "messages lost \(messagesLost), cut by partition \(messagesPartitioned), without link \(messagesNoLink); grafts \(grafts), prunes \(prunes), failures detected \(failuresDetected), anti-entropy pulls \(antiEntropyPulled)\n"
+        s += "broadcast tree at the end: \(eagerComponents) component(s), \(format1(eagerLinksPerNode, 2)) eager links per node, \(eagerAsymmetric) one-sided\n"
         if let m = memoryBytesPerNode { s += "memory per simulated node: \(format1(m / 1024, 1)) KiB\n" }
         if let w = wallSeconds { s += "wall time: \(format1(w, 2)) s\n" }
         return s
@@ -183,6 +190,32 @@ extension Simulator {
             r.failuresDetected += node.counters.failures
             r.antiEntropyPulled += node.counters.antiEntropyPulled
         }
+        treeShape(&r)
         return r
+    }
+
+    func treeShape(_ r: inout SimReport) {
+        var eager: [[Int]] = Array(repeating: [], count: n)
+        var total = 0
+        for i in 0..<n {
+            guard let node = nodes[i] else { continue }
+            for p in node.eagerPeers { if let j = idIndex[p] { eager[i].append(Int(j)); total += 1 } }
+        }
+        var asym = 0
+        for i in 0..<n { for j in eager[i] where !eager[j].contains(i) { asym += 1 } }
+        var comp = [Int](repeating: -1, count: n)
+        var components = 0
+        for s in 0..<n where alive[s] && comp[s] < 0 {
+            components += 1
+            var stack = [s]
+            comp[s] = components
+            while let u = stack.popLast() {
+                for v in eager[u] where comp[v] < 0 && alive[v] { comp[v] = components; stack.append(v) }
+            }
+        }
+        r.eagerComponents = components
+        r.eagerAsymmetric = asym
+        let live = alive.filter { $0 }.count
+        r.eagerLinksPerNode = live > 0 ? Double(total) / Double(live) : 0
     }
 }

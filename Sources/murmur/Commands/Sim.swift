@@ -27,21 +27,25 @@ let simCommand = Command(
       --latency MIN-MAX     one-way link latency range in ms (default 5-50)
       --jitter MS           extra random delay per message in ms (default 5)
       --payload BYTES       record body size (default 1024)
+      --interval MS         gap between broadcasts without --partition (default 100)
       --warmup S            quiet seconds after the last join (default 10)
       --settle S            seconds simulated after the last broadcast or the heal (default 15)
       --announce            every node signs and gossips a NodeAnnouncement (N² deliveries)
       --graft-timeout MS    Plumtree: wait this long after an IHave before grafting (default 250)
-      --optimize-hops N     Plumtree tree optimisation threshold in hops, 0 = off (default 3)
+      --optimize-hops N     Plumtree tree optimisation threshold in hops, 0 = off (default 0)
+      --prune-quiet MS      Plumtree: a link that delivered something first this recently is not pruned (default 300)
+      --new-links-lazy      experiment: new active links start lazy
+      --one-sided-prune     experiment: a prune only stops the sender's pushes
       --active N            active view size (default 5)
       --passive N           passive view size (default 30)
       --json                print one JSON object instead of text
       --trace FILE          write the JSON Lines trace (every send, receive, delivery, ...)
     """,
     run: { args in
-        let a = try Arguments(args, command: "sim", booleans: ["--partition", "--json", "--announce"],
+        let a = try Arguments(args, command: "sim", booleans: ["--partition", "--json", "--announce", "--new-links-lazy", "--one-sided-prune"],
                               valued: ["--nodes", "--broadcasts", "--loss", "--crash", "--restart", "--seed",
                                        "--partition-seconds", "--latency", "--jitter", "--payload", "--settle",
-                                       "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive"])
+                                       "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet"])
         var c = SimConfig()
         c.nodes = try a.int("--nodes", default: 1000, range: 2...1_000_000)
         c.broadcasts = try a.int("--broadcasts", default: 100, range: 0...100_000)
@@ -65,6 +69,10 @@ let simCommand = Command(
         c.announcements = a.has("--announce")
         c.gossip.graftTimeout = .milliseconds(Int64(try a.int("--graft-timeout", default: Int(c.gossip.graftTimeout.milliseconds), range: 1...60_000)))
         c.gossip.optimizationThreshold = UInt16(try a.int("--optimize-hops", default: Int(c.gossip.optimizationThreshold), range: 0...100))
+        c.broadcastInterval = .milliseconds(Int64(try a.int("--interval", default: 100, range: 1...3_600_000)))
+        c.gossip.pruneQuietPeriod = .milliseconds(Int64(try a.int("--prune-quiet", default: Int(c.gossip.pruneQuietPeriod.milliseconds), range: 0...600_000)))
+        if a.has("--new-links-lazy") { c.gossip.newLinksLazy = true }
+        if a.has("--one-sided-prune") { c.gossip.oneSidedPrune = true }
         c.gossip.activeViewSize = try a.int("--active", default: c.gossip.activeViewSize, range: 1...32)
         c.gossip.passiveViewSize = try a.int("--passive", default: c.gossip.passiveViewSize, range: 1...256)
         var sink: FileTraceSink?

@@ -148,11 +148,10 @@ public struct GossipNode: Sendable {
 
     mutating func receive(_ message: GossipMessage, from peer: NodeID) {
         counters.messagesIn += 1
-        if let i = activeIndex(peer) {
-            active[i].lastHeard = now
-        } else if let p = pendingIndex(peer) {
-            pending[p].since = now
-        }
+        // Only active peers count as heard: a pending link is closed after `idleLinkTimeout`
+        // whatever arrives on it, so a peer that wrongly believes we are its neighbour (a lost
+        // `Join` or `NeighborReply`) gets a link-down and repairs its view.
+        if let i = activeIndex(peer) { active[i].lastHeard = now }
         switch message {
         case let .join(address): onJoin(from: peer, address: address)
         case let .forwardJoin(node, ttl): onForwardJoin(node, ttl: ttl, from: peer)
@@ -161,7 +160,14 @@ public struct GossipNode: Sendable {
         case .disconnect: onDisconnect(from: peer)
         case let .shuffle(origin, ttl, peers): onShuffle(origin: origin, ttl: ttl, peers: peers, from: peer)
         case let .shuffleReply(peers): onShuffleReply(peers, from: peer)
-        case let .ping(nonce): send(.pong(nonce: nonce), to: peer)
+        case let .ping(nonce):
+            if isActive(peer) || pendingIndex(peer) != nil {
+                send(.pong(nonce: nonce), to: peer)
+            } else {
+                // A keepalive on a link we do not consider ours: tell the peer so it refills.
+                send(.disconnect, to: peer)
+                fx.append(.disconnect(peer, reason: "not a neighbour"))
+            }
         case .pong: break
         case let .gossip(item): onGossip(item, from: peer)
         case let .ihave(entries): onIHave(entries, from: peer)

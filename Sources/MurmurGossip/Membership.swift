@@ -166,12 +166,14 @@ extension GossipNode {
             let priority: NeighborPriority = active.isEmpty ? .high : .low
             if dial(c.address, expected: c.id, purpose: .neighbor(priority, c)) { free -= 1; inFlight += 1 }
         }
-        if active.isEmpty && inFlight == 0 && now >= nextJoinAttempt { join() }
+        // Nobody left to ask and still short of neighbours (the passive view ran dry, e.g. on
+        // a small island after heavy failures): join again through a seed.
+        if free > 0 && inFlight == 0 && candidates.isEmpty && now >= nextJoinAttempt { join() }
     }
 
     /// Dials a random seed with a `Join`.
     mutating func join() {
-        guard !seeds.isEmpty, active.isEmpty else { return }
+        guard !seeds.isEmpty, active.count < config.activeViewSize else { return }
         guard !dials.contains(where: { if case .join = $0.purpose { return true } else { return false } }) else { return }
         nextJoinAttempt = now + config.joinRetry
         dial(seeds[random(seeds.count)], expected: nil, purpose: .join)

@@ -39,6 +39,11 @@ public struct SimReport: Sendable {
     /// spanning tree or more), eager links not eager at the other end, and eager links per node.
     public var eagerComponents = 0, eagerAsymmetric = 0
     public var eagerLinksPerNode = 0.0
+    /// Live nodes whose active view is empty at the end, and the mean active-view size.
+    public var isolatedNodes = 0
+    /// Connected components of the active views (1 = one overlay) and the smallest one's size.
+    public var overlayComponents = 0, smallestOverlayComponent = 0
+    public var activeViewMean = 0.0
     /// Filled in by the caller (process-level measurement).
     public var memoryBytesPerNode: Double?
     public var wallSeconds: Double?
@@ -71,7 +76,9 @@ public struct SimReport: Sendable {
             ("messages_no_link", "\(messagesNoLink)"), ("grafts", "\(grafts)"), ("prunes", "\(prunes)"),
             ("failures_detected", "\(failuresDetected)"), ("antientropy_pulled", "\(antiEntropyPulled)"),
             ("eager_components", "\(eagerComponents)"), ("eager_asymmetric", "\(eagerAsymmetric)"),
-            ("eager_links_per_node", num(eagerLinksPerNode)),
+            ("eager_links_per_node", num(eagerLinksPerNode)), ("isolated_nodes", "\(isolatedNodes)"),
+            ("overlay_components", "\(overlayComponents)"), ("smallest_overlay_component", "\(smallestOverlayComponent)"),
+            ("active_view_mean", num(activeViewMean)),
         ]
         if let m = memoryBytesPerNode { fields.append(("memory_bytes_per_node", num(m))) }
         if let w = wallSeconds { fields.append(("wall_s", num(w))) }
@@ -93,6 +100,7 @@ public struct SimReport: Sendable {
         }
         s += "messages lost \(messagesLost), cut by partition \(messagesPartitioned), without link \(messagesNoLink); grafts \(grafts), prunes \(prunes), failures detected \(failuresDetected), anti-entropy pulls \(antiEntropyPulled)\n"
         s += "broadcast tree at the end: \(eagerComponents) component(s), \(format1(eagerLinksPerNode, 2)) eager links per node, \(eagerAsymmetric) one-sided\n"
+        s += "active view at the end: mean \(format1(activeViewMean, 2)) peers, \(isolatedNodes) live node(s) without any; \(overlayComponents) overlay component(s), smallest \(smallestOverlayComponent)\n"
         if let m = memoryBytesPerNode { s += "memory per simulated node: \(format1(m / 1024, 1)) KiB\n" }
         if let w = wallSeconds { s += "wall time: \(format1(w, 2)) s\n" }
         return s
@@ -201,6 +209,27 @@ extension Simulator {
             guard let node = nodes[i] else { continue }
             for p in node.eagerPeers { if let j = idIndex[p] { eager[i].append(Int(j)); total += 1 } }
         }
+        var views = 0
+        var overlay: [[Int]] = Array(repeating: [], count: n)
+        for i in 0..<n {
+            guard let node = nodes[i] else { continue }
+            for p in node.activeView { if let j = idIndex[p.id], alive[Int(j)] { overlay[i].append(Int(j)); overlay[Int(j)].append(i) } }
+            views += node.activeView.count
+            if node.activeView.isEmpty { r.isolatedNodes += 1 }
+        }
+        var seenNode = [Bool](repeating: false, count: n)
+        var smallest = Int.max
+        for s in 0..<n where alive[s] && !seenNode[s] {
+            r.overlayComponents += 1
+            var stack = [s], size = 0
+            seenNode[s] = true
+            while let u = stack.popLast() {
+                size += 1
+                for v in overlay[u] where !seenNode[v] { seenNode[v] = true; stack.append(v) }
+            }
+            smallest = min(smallest, size)
+        }
+        r.smallestOverlayComponent = smallest == .max ? 0 : smallest
         var asym = 0
         for i in 0..<n { for j in eager[i] where !eager[j].contains(i) { asym += 1 } }
         var comp = [Int](repeating: -1, count: n)
@@ -217,5 +246,6 @@ extension Simulator {
         r.eagerAsymmetric = asym
         let live = alive.filter { $0 }.count
         r.eagerLinksPerNode = live > 0 ? Double(total) / Double(live) : 0
+        r.activeViewMean = live > 0 ? Double(views) / Double(live) : 0
     }
 }

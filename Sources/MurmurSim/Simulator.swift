@@ -234,7 +234,7 @@ public final class Simulator {
         var seeds: [String] = []
         var tries = 0
         let upTo = everStarted[i] ? n : i
-        while seeds.count < 3 && tries < 12 && upTo > 0 {
+        while seeds.count < 5 && tries < 20 && upTo > 0 {
             tries += 1
             let j = Int(rng.next() % UInt64(upTo))
             if j != i && alive[j] && !seeds.contains(addresses[j]) { seeds.append(addresses[j]) }

@@ -242,7 +242,7 @@ extension GossipNode {
             reconnect.removeAll { $0.peer.id == peer }
             addPassive(ref)
             fx.append(.disconnect(peer, reason: "neighbor request declined"))
-            refill()
+            // No immediate retry: the next housekeeping tick tries again (possibly elsewhere).
         }
     }
 

@@ -13,6 +13,8 @@ public struct SimReport: Sendable {
     /// graft), per broadcast: minimum and median.
     public var coverageMin = 0.0
     public var coverageMedian = 0.0
+    /// Mean over broadcasts of the same share.
+    public var coverageMean = 0.0
     /// Same, counting records pulled by anti-entropy before the end of the run.
     public var coverageMinAfterAntiEntropy = 0.0
     public var coverageMedianAfterAntiEntropy = 0.0
@@ -60,7 +62,7 @@ public struct SimReport: Sendable {
         var fields: [(String, String)] = [
             ("nodes", "\(nodes)"), ("broadcasts", "\(broadcasts)"), ("seed", "\(seed)"),
             ("simulated_s", num(simulatedSeconds)), ("events", "\(events)"), ("live_nodes", "\(liveNodesAtEnd)"),
-            ("coverage_min", num(coverageMin)), ("coverage_median", num(coverageMedian)),
+            ("coverage_min", num(coverageMin)), ("coverage_median", num(coverageMedian)), ("coverage_mean", num(coverageMean)),
             ("coverage_min_after_antientropy", num(coverageMinAfterAntiEntropy)),
             ("coverage_median_after_antientropy", num(coverageMedianAfterAntiEntropy)),
             ("latency_ms_p50", num(latencyMsP50)), ("latency_ms_p99", num(latencyMsP99)),
@@ -89,7 +91,7 @@ public struct SimReport: Sendable {
     public var text: String {
         func pct(_ v: Double) -> String { String(format1(v * 100, 3)) + " %" }
         var s = "nodes \(nodes), broadcasts \(broadcasts), seed \(seed), simulated \(format1(simulatedSeconds, 1)) s, \(events) events, \(liveNodesAtEnd) live at end\n"
-        s += "coverage by broadcast:      min \(pct(coverageMin)), median \(pct(coverageMedian))\n"
+        s += "coverage by broadcast:      min \(pct(coverageMin)), median \(pct(coverageMedian)), mean \(pct(coverageMean))\n"
         s += "coverage after anti-entropy: min \(pct(coverageMinAfterAntiEntropy)), median \(pct(coverageMedianAfterAntiEntropy))\n"
         s += "latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms (shortest-path tree: p50 \(format1(sptLatencyMsP50, 1)) ms, p99 \(format1(sptLatencyMsP99, 1)) ms; stretch p50 \(format1(latencyStretchP50, 2))×, p99 \(format1(latencyStretchP99, 2))×)\n"
         s += "hops: p50 \(format1(hopsP50, 0)), p99 \(format1(hopsP99, 0)), mean \(format1(hopsMean, 2)) (shortest-path tree: p50 \(format1(sptHopsP50, 0)), p99 \(format1(sptHopsP99, 0)), mean \(format1(sptHopsMean, 2)); ratio \(format1(hopsStretch, 2))×)\n"
@@ -171,6 +173,7 @@ extension Simulator {
         coverage.sort(); coverageAE.sort(); latencies.sort(); hops.sort(); sptLat.sort(); sptHop.sort(); stretch.sort()
         r.coverageMin = coverage.first ?? 1
         r.coverageMedian = percentile(coverage, 0.5)
+        r.coverageMean = coverage.isEmpty ? 1 : coverage.reduce(0, +) / Double(coverage.count)
         r.coverageMinAfterAntiEntropy = coverageAE.first ?? 1
         r.coverageMedianAfterAntiEntropy = percentile(coverageAE, 0.5)
         r.latencyMsP50 = percentile(latencies, 0.5)

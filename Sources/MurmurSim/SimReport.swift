@@ -43,6 +43,9 @@ public struct SimReport: Sendable {
     public var eagerLinksPerNode = 0.0
     /// Live nodes whose active view is empty at the end, and the mean active-view size.
     public var isolatedNodes = 0
+    /// With announcements: smallest and mean directory size over live nodes at the end.
+    public var directoryMin = 0
+    public var directoryMean = 0.0
     /// Connected components of the active views (1 = one overlay) and the smallest one's size.
     public var overlayComponents = 0, smallestOverlayComponent = 0
     public var activeViewMean = 0.0
@@ -80,7 +83,8 @@ public struct SimReport: Sendable {
             ("eager_components", "\(eagerComponents)"), ("eager_asymmetric", "\(eagerAsymmetric)"),
             ("eager_links_per_node", num(eagerLinksPerNode)), ("isolated_nodes", "\(isolatedNodes)"),
             ("overlay_components", "\(overlayComponents)"), ("smallest_overlay_component", "\(smallestOverlayComponent)"),
-            ("active_view_mean", num(activeViewMean)),
+            ("active_view_mean", num(activeViewMean)), ("directory_min", "\(directoryMin)"),
+            ("directory_mean", num(directoryMean)),
         ]
         if let m = memoryBytesPerNode { fields.append(("memory_bytes_per_node", num(m))) }
         if let w = wallSeconds { fields.append(("wall_s", num(w))) }
@@ -103,6 +107,7 @@ public struct SimReport: Sendable {
         s += "messages lost \(messagesLost), cut by partition \(messagesPartitioned), without link \(messagesNoLink); grafts \(grafts), prunes \(prunes), failures detected \(failuresDetected), anti-entropy pulls \(antiEntropyPulled)\n"
         s += "broadcast tree at the end: \(eagerComponents) component(s), \(format1(eagerLinksPerNode, 2)) eager links per node, \(eagerAsymmetric) one-sided\n"
         s += "active view at the end: mean \(format1(activeViewMean, 2)) peers, \(isolatedNodes) live node(s) without any; \(overlayComponents) overlay component(s), smallest \(smallestOverlayComponent)\n"
+        if directoryMean > 0 { s += "directory (live announced peers): min \(directoryMin), mean \(format1(directoryMean, 1)) of \(liveNodesAtEnd) live\n" }
         if let m = memoryBytesPerNode { s += "memory per simulated node: \(format1(m / 1024, 1)) KiB\n" }
         if let w = wallSeconds { s += "wall time: \(format1(w, 2)) s\n" }
         return s
@@ -213,6 +218,15 @@ extension Simulator {
             for p in node.eagerPeers { if let j = idIndex[p] { eager[i].append(Int(j)); total += 1 } }
         }
         var views = 0
+        var dirMin = Int.max, dirSum = 0, live = 0
+        for case let node? in nodes {
+            let d = node.directorySize
+            dirMin = min(dirMin, d); dirSum += d; live += 1
+        }
+        if config.announcements && live > 0 {
+            r.directoryMin = dirMin
+            r.directoryMean = Double(dirSum) / Double(live)
+        }
         var overlay: [[Int]] = Array(repeating: [], count: n)
         for i in 0..<n {
             guard let node = nodes[i] else { continue }
@@ -247,8 +261,8 @@ extension Simulator {
         }
         r.eagerComponents = components
         r.eagerAsymmetric = asym
-        let live = alive.filter { $0 }.count
-        r.eagerLinksPerNode = live > 0 ? Double(total) / Double(live) : 0
-        r.activeViewMean = live > 0 ? Double(views) / Double(live) : 0
+        let liveCount = alive.filter { $0 }.count
+        r.eagerLinksPerNode = liveCount > 0 ? Double(total) / Double(liveCount) : 0
+        r.activeViewMean = liveCount > 0 ? Double(views) / Double(liveCount) : 0
     }
 }

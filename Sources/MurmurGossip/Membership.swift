@@ -104,7 +104,9 @@ extension GossipNode {
     mutating func removeActive(at i: Int) {
         let removed = active.remove(at: i)
         // Entries still queued for it are not sent: its subtree repairs through other peers.
-        _ = removed
+        if config.perAuthorTrees {
+            for author in trees.keys { trees[author]?.lazy.removeAll { $0 == removed.peer.id } }
+        }
     }
 
     mutating func addPassive(_ ref: PeerRef) {

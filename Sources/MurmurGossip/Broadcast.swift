@@ -47,6 +47,9 @@ extension GossipNode {
             counters.delivered += 1
             fx.append(.deliver(record, hops: hops, path: path))
             trace(.deliver, record: record, peer: from, hops: Int(hops))
+        } else {
+            // The origin's own copy, so that traces show where and when a broadcast started.
+            trace(.deliver, record: record, hops: 0, reason: "local")
         }
         relay(record, hops: hops, except: from)
         return .new

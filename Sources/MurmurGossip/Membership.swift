@@ -18,6 +18,7 @@ extension GossipNode {
         }
         if let i = activeIndex(peer) {
             active[i].lastHeard = now
+            if case let .deliver(message)? = purpose { send(message, to: peer) }
             return
         }
         let ref = PeerRef(id: peer, address: address)

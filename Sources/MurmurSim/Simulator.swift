@@ -26,7 +26,6 @@ public final class Simulator {
     let idIndex: [NodeID: Int32]
     let addresses: [String]
     let keys: [SigningKey]?
-    let publisher: SigningKey
     var links: [[LinkEnd]]
     var side: [UInt8]
     var partitioned = false
@@ -106,9 +105,6 @@ public final class Simulator {
         for (i, id) in idList.enumerated() { index[id] = Int32(i) }
         idIndex = index
         addresses = (0..<n).map { "sim:\($0)" }
-        var pw = ByteWriter(capacity: 16)
-        pw.u64(config.seed); pw.u64(0xFFFF_FFFF)
-        publisher = SigningKey(seed: Hash.of(pw.bytes).bytes)
 
         nodes = Array(repeating: nil, count: n)
         alive = Array(repeating: false, count: n)

@@ -10,6 +10,7 @@ let commands: [Command] = [
     pingCommand,
     demoCommand,
     traceCommand,
+    simCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

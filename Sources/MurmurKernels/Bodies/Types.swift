@@ -40,3 +40,8 @@ public struct GemmArgs: @unchecked Sendable {
     }
 }
 
+
+/// Reductions over one vector, in the striped order of Specs/kernels.md §5.
+public enum ReduceOp: Int, Sendable, CaseIterable {
+    case sum, dot, max
+}

@@ -324,3 +324,74 @@ extension DetMathBody {
 @inline(__always) func store16(_ v: F16, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: F16.self)
 }
+
+/// Striped reductions (Specs/kernels.md §5): lane l of a 16-lane accumulator takes elements
+/// i ≡ l (mod 16) in ascending i; missing tail lanes add −0.0 (the exact identity); the 16 lanes
+/// are then folded as l + (l+8), then + (l+4), + (l+2), + (l+1).
+enum ReduceBody {
+    @inline(__always)
+    static func fold(_ v: F16) -> Float {
+        let s8 = v.lowHalf + v.highHalf
+        let s4 = s8.lowHalf + s8.highHalf
+        let s2 = s4.lowHalf + s4.highHalf
+        return s2[0] + s2[1]
+    }
+
+    @inline(__always)
+    static func tail(_ x: UnsafePointer<Float>, _ count: Int, _ t: UnsafeMutablePointer<Float>, fill: Float) -> F16 {
+        for l in 0..<16 { t[l] = l < count ? x[l] : fill }
+        return load16(t)
+    }
+
+    /// Σ x[i] (striped order).
+    static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = F16()
+        var i = 0
+        while i + 16 <= n { acc = acc + load16(x + i); i += 16 }
+        if i < n {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
+                acc = acc + tail(x + i, n - i, t.baseAddress!, fill: -0.0)
+            }
+        }
+        return fold(acc)
+    }
+
+    /// Σ x[i]·y[i]: per lane `acc = fma(x[i], y[i], acc)` (striped order), then the fold.
+    static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = F16()
+        var i = 0
+        while i + 16 <= n { acc = acc.addingProduct(load16(x + i), load16(y + i)); i += 16 }
+        if i < n {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { t in
+                let tx = tail(x + i, n - i, t.baseAddress!, fill: 0)
+                let ty = tail(y + i, n - i, t.baseAddress! + 16, fill: 0)
+                // Tail lanes past n must leave acc unchanged: fma(0, 0, a) = a + (+0), which turns
+                // a −0 lane into +0, so select the old value there instead.
+                let m = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< Int32(n - i)
+                acc = acc.replacing(with: acc.addingProduct(tx, ty), where: m)
+            }
+        }
+        return fold(acc)
+    }
+
+    /// max x[i] (NaN if any element is NaN; −∞ for n = 0). Max is exact, so order is irrelevant
+    /// except for NaN and ±0: +0 wins over −0.
+    static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = F16(repeating: -.infinity)
+        var nan = SIMDMask<SIMD16<Int32>>(repeating: false)
+        @inline(__always) func step(_ v: F16) {
+            nan = nan .| (v .!= v)
+            let gt = (v .> acc) .| ((v .== acc) .& (v .== 0) .& (ibits(acc) .< 0))
+            acc = acc.replacing(with: v, where: gt)
+        }
+        var i = 0
+        while i + 16 <= n { step(load16(x + i)); i += 16 }
+        if i < n {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in step(tail(x + i, n - i, t.baseAddress!, fill: -.infinity)) }
+        }
+        if any(nan) { return .nan }
+        var m = -Float.infinity
+        for l in 0..<16 where acc[l] > m || (acc[l] == 0 && m == 0 && m.sign == .minus) { m = acc[l] }
+        return m
+    }
+}

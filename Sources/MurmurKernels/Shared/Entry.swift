@@ -20,11 +20,20 @@ public enum ISAKernels {
         GemmBody.packFullB(args, out, nr: tileNR)
     }
 
+    public static func reduce(_ op: ReduceOp, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>?, _ n: Int) -> Float {
+        switch op {
+        case .sum: return ReduceBody.sum(x, n)
+        case .dot: return ReduceBody.dot(x, y ?? x, n)
+        case .max: return ReduceBody.max(x, n)
+        }
+    }
+
     public static let table = KernelTable(
         isaName: isaName, mr: GemmBody.mr, nr: tileNR,
         unary: { unary($0, $1, $2, $3) },
         pow: { pow($0, $1, $2, $3, $4) },
         gemm: { gemm($0, $1, $2) },
-        packB: { packB($0, $1) }
+        packB: { packB($0, $1) },
+        reduce: { reduce($0, $1, $2, $3) }
     )
 }

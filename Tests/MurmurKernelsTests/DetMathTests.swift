@@ -93,6 +93,17 @@ final class DetMathTests: XCTestCase {
             (-2, 3, -8), (-2, 2, 4), (2, 0.5, Float(2).squareRoot()), (nan, 1, nan), (3, nan, nan),
             (10, 39, inf), (10, -46, 0), (2, -149, Float(bitPattern: 1)),
         ]
+        var g2 = SplitMix(seed: 8)
+        let xs = (0..<1000).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: g2.next())) }
+        for (e, f) in [(Float(2), { (x: Float) in x * x }), (Float(1), { (x: Float) in x })] {
+            var out = [Float](repeating: 0, count: xs.count)
+            let ys = [e]
+            xs.withUnsafeBufferPointer { xb in ys.withUnsafeBufferPointer { yb in out.withUnsafeMutableBufferPointer { DetMath.pow(xb, yb, into: $0) } } }
+            for (x, o) in zip(xs, out) {
+                XCTAssertTrue(o.bitPattern == f(x).bitPattern || (o.isNaN && x.isNaN), "pow(\(x), \(e))")
+                XCTAssertTrue(DetMath.pow(x, e).bitPattern == o.bitPattern || (o.isNaN && x.isNaN), "scalar pow(\(x), \(e))")
+            }
+        }
         for (x, y, want) in cases {
             let got = DetMath.pow(x, y)
             XCTAssertTrue(got.bitPattern == want.bitPattern || (got.isNaN && want.isNaN), "pow(\(x), \(y)) = \(got), want \(want)")

@@ -36,7 +36,7 @@ public enum DetMath {
     public static func erf(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) { apply(.erf, x, into: y) }
 
     /// IEEE 754 `pow` (C99 Annex F special cases), computed in float64 and rounded once.
-    /// `pow(x, 2)` is exactly `x * x`.
+    /// `pow(x, 2)` is exactly `x * x` and `pow(x, 1)` is `x`.
     public static func pow(_ x: Float, _ y: Float) -> Float {
         var xv = x, yv = y
         withUnsafeMutablePointer(to: &xv) { px in

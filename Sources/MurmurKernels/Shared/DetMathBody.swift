@@ -258,7 +258,8 @@ enum DetMathBody {
         let lo = powHalf(D8(x.lowHalf), D8(y.lowHalf))
         let hi = powHalf(D8(x.highHalf), D8(y.highHalf))
         var r = F16(lowHalf: SIMD8<Float>(lo), highHalf: SIMD8<Float>(hi))
-        r = r.replacing(with: x * x, where: y .== 2)   // exact fast path, documented
+        r = r.replacing(with: x * x, where: y .== 2)   // exact fast paths, documented
+        r = r.replacing(with: x, where: y .== 1)
         return r
     }
 }
@@ -298,6 +299,11 @@ extension DetMathBody {
     /// z[i] = pow(x[i], y[i · yStride]) with yStride 0 (scalar exponent) or 1.
     static func powMap(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ yStride: Int,
                        _ z: UnsafeMutablePointer<Float>, _ n: Int) {
+        if yStride == 0 && (y[0] == 2 || y[0] == 1) {
+            // Same bits as the general path's final selects, without computing the rest.
+            if y[0] == 2 { for i in 0..<n { z[i] = x[i] * x[i] } } else { for i in 0..<n { z[i] = x[i] } }
+            return
+        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { t in
             let tx = t.baseAddress!, ty = tx + 16
             var i = 0

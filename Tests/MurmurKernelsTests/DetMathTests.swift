@@ -56,6 +56,7 @@ final class DetMathTests: XCTestCase {
         (.tanh, -10, 10, 2.5, { Foundation.tanh($0) }),
         (.sigmoid, -110, 90, 2.0, { 1 / (1 + Foundation.exp(-$0)) }),
         (.erf, -5, 5, 1.5, { Foundation.erf($0) }),
+        (.gelu, -1, 12, 3.0, { 0.5 * $0 * Foundation.erfc(-$0 / 2.0.squareRoot()) }),
     ]
 
     func testMaximumErrorAgainstFloat64() {
@@ -70,6 +71,20 @@ final class DetMathTests: XCTestCase {
             print("DetMath.\(f): max \(String(format: "%.3f", worst)) ulp at \(worstX) over \(xs.count) inputs")
             XCTAssertLessThanOrEqual(worst, bound, "\(f) at \(worstX)")
         }
+    }
+
+    /// Below −1, GELU = x·Φ(x) is computed as (0.5x)(1 + erf(…)) like ONNX's reference formula,
+    /// so its error is bounded absolutely (cancellation in 1 + erf), not in ulps.
+    func testGeluAbsoluteErrorOnNegativeTail() {
+        let xs = sweep(-12, -1).filter { $0 <= -1 }
+        let ys = applyAll(.gelu, xs)
+        var worst = 0.0
+        for (x, y) in zip(xs, ys) {
+            let ref = 0.5 * Double(x) * Foundation.erfc(-Double(x) / 2.0.squareRoot())
+            worst = max(worst, abs(Double(y) - ref) / abs(Double(x)))
+        }
+        print("DetMath.gelu: max |error|/|x| \(worst) on [-12, -1]")
+        XCTAssertLessThanOrEqual(worst, 0x1p-24)
     }
 
     func testPowErrorAndSpecialCases() {

@@ -185,6 +185,12 @@ enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
+    /// GELU, exact form: `(0.5 × x) × (1 + erf(x × 0x1.6a09e6p-1))`.
+    @_transparent static func gelu(_ x: F16) -> F16 {
+        let e = erf(x * splat(0x1.6a09e6p-1))
+        return (0.5 * x) * (1 + e)
+    }
+
     // MARK: pow — evaluated in float64 (|y·ln x| needs more than 24 bits), rounded once to float32.
 
     /// ln(x) in float64 for x ≥ 0 a float32 value (so normal in float64). ln 0 = −∞, ln ∞ = ∞.
@@ -275,6 +281,7 @@ extension DetMathBody {
         case .tanh: return tanh(v)
         case .sigmoid: return sigmoid(v)
         case .erf: return erf(v)
+        case .gelu: return gelu(v)
         }
     }
 

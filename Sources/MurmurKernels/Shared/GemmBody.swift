@@ -341,3 +341,42 @@ enum GemmBody {
         epilogue(g, i, 1, cols.lowerBound, cols.count)
     }
 }
+
+/// Depthwise convolution (one input and one output channel per group), direct: for each output
+/// the chain fma over (ky, kx) ascending from +0 — padding taps are fma with +0.0, exactly as the
+/// im2col path — then + bias. Vectorised across 16 output columns when strideW = 1.
+enum DepthwiseBody {
+    /// `padded` is the zero-padded input plane, `pw` floats per row; output plane `oh × ow`.
+    @inline(__always)
+    static func plane(_ padded: UnsafePointer<Float>, _ pw: Int, _ w: UnsafePointer<Float>, _ kh: Int, _ kw: Int,
+                      _ sh: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ bias: Float?, _ out: UnsafeMutablePointer<Float>,
+                      _ oh: Int, _ ow: Int) {
+        for oy in 0..<oh {
+            let rowBase = padded + oy * sh * pw
+            let o = out + oy * ow
+            var ox = 0
+            if sw == 1 {
+                while ox + 16 <= ow {
+                    var acc = F16()
+                    for ky in 0..<kh {
+                        let r = rowBase + ky * dh * pw + ox
+                        for kx in 0..<kw { acc = acc.addingProduct(F16(repeating: w[ky * kw + kx]), load16(r + kx * dw)) }
+                    }
+                    if let bias { acc = acc + F16(repeating: bias) }
+                    store16(acc, o + ox)
+                    ox += 16
+                }
+            }
+            while ox < ow {
+                var acc: Float = 0
+                for ky in 0..<kh {
+                    let r = rowBase + ky * dh * pw + ox * sw
+                    for kx in 0..<kw { acc = acc.addingProduct(w[ky * kw + kx], r[kx * dw]) }
+                }
+                if let bias { acc = acc + bias }
+                o[ox] = acc
+                ox += 1
+            }
+        }
+    }
+}

@@ -75,29 +75,54 @@ public enum Conv2D {
 
     /// Writes panels `range` of the im2col matrix (rows p = (c·kH + ky)·kW + kx, columns
     /// oy·OW + ox, out-of-image taps +0.0) in the packed-B layout: panel q is K×NR, k-major.
+    /// A panel's columns are split into runs within one output row; each run is a zero fill plus
+    /// one (strided) copy from the input row.
     static func im2colPanels(_ p: Conv2DParams, _ x: UnsafePointer<Float>, _ cg: Int, _ out: UnsafeMutablePointer<Float>,
                              _ nr: Int, _ range: Range<Int>) {
         let oh = p.outHeight, ow = p.outWidth, h = p.inHeight, w = p.inWidth
         let cols = oh * ow
-        let kh = p.kernelHeight, kw = p.kernelWidth
+        let kh = p.kernelHeight, kw = p.kernelWidth, sw = p.strideW
         let k = cg * kh * kw
+        // Runs: (oy, ox0, count, offset in panel).
+        var runs: [(oy: Int, ox0: Int, count: Int, at: Int)] = []
+        runs.reserveCapacity(nr + 1)
         for q in range {
             let panel = out + q * k * nr
             let j0 = q * nr
             let valid = min(nr, cols - j0)
+            runs.removeAll(keepingCapacity: true)
+            var j = j0
+            while j < j0 + valid {
+                let oy = j / ow, ox0 = j % ow
+                let count = min(ow - ox0, j0 + valid - j)
+                runs.append((oy, ox0, count, j - j0))
+                j += count
+            }
             var row = 0
             for c in 0..<cg {
                 let plane = x + c * h * w
                 for ky in 0..<kh {
                     for kx in 0..<kw {
                         let dst = panel + row * nr
-                        var oy = j0 / ow, ox = j0 % ow
-                        for l in 0..<valid {
-                            let iy = oy * p.strideH - p.padTop + ky * p.dilationH
-                            let ix = ox * p.strideW - p.padLeft + kx * p.dilationW
-                            dst[l] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? plane[iy * w + ix] : 0
-                            ox += 1
-                            if ox == ow { ox = 0; oy += 1 }
+                        let ixBase = kx * p.dilationW - p.padLeft
+                        for run in runs {
+                            let d = dst + run.at
+                            let iy = run.oy * p.strideH - p.padTop + ky * p.dilationH
+                            if iy < 0 || iy >= h { d.update(repeating: 0, count: run.count); continue }
+                            let src = plane + iy * w
+                            // ox with 0 ≤ ox·sw + ixBase < w.
+                            let lo = ixBase >= 0 ? 0 : (-ixBase + sw - 1) / sw
+                            let hi = w - 1 - ixBase < 0 ? -1 : (w - 1 - ixBase) / sw   // inclusive
+                            let a = max(lo - run.ox0, 0), b = min(hi - run.ox0 + 1, run.count)
+                            if b <= a { d.update(repeating: 0, count: run.count); continue }
+                            if a > 0 { d.update(repeating: 0, count: a) }
+                            let s0 = src + (run.ox0 + a) * sw + ixBase
+                            if sw == 1 {
+                                (d + a).update(from: s0, count: b - a)
+                            } else {
+                                for l in 0..<(b - a) { d[a + l] = s0[l * sw] }
+                            }
+                            if b < run.count { (d + b).update(repeating: 0, count: run.count - b) }
                         }
                         if valid < nr { (dst + valid).update(repeating: 0, count: nr - valid) }
                         row += 1

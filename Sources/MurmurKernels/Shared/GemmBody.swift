@@ -356,16 +356,26 @@ enum DepthwiseBody {
             let o = out + oy * ow
             var ox = 0
             if sw == 1 {
-                while ox + 16 <= ow {
+                // Whole rows in 16-lane blocks; a partial last block computes lanes past the row
+                // (reads stay inside the padded buffer's slack) and stores only the valid ones.
+                while ox < ow {
                     var acc = F16()
                     for ky in 0..<kh {
                         let r = rowBase + ky * dh * pw + ox
                         for kx in 0..<kw { acc = acc.addingProduct(F16(repeating: w[ky * kw + kx]), load16(r + kx * dw)) }
                     }
                     if let bias { acc = acc + F16(repeating: bias) }
-                    store16(acc, o + ox)
+                    if ox + 16 <= ow {
+                        store16(acc, o + ox)
+                    } else {
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
+                            store16(acc, t.baseAddress!)
+                            for l in 0..<(ow - ox) { o[ox + l] = t[l] }
+                        }
+                    }
                     ox += 16
                 }
+                continue
             }
             while ox < ow {
                 var acc: Float = 0

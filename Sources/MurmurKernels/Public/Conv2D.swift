@@ -53,23 +53,33 @@ public enum Conv2D {
         let k = cg * p.kernelHeight * p.kernelWidth
         let nr = table.nr
         let panels = (cols + nr - 1) / nr
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, panels * k * nr))
-        defer { packed.deallocate() }
         let threads = pool?.threads ?? 1
-        let parallel = threads > 1 && mg * cols * k >= 1 << 16
-        for n in 0..<p.batch {
-            for g in 0..<p.groups {
-                let x = input + (n * p.inChannels + g * cg) * p.inHeight * p.inWidth
-                let args = GemmArgs(m: mg, n: cols, k: k, a: weights + g * mg * k, aRowStride: k, aColStride: 1,
-                                    b: nil, bRowStride: 0, bColStride: 0, packedB: UnsafePointer(packed),
-                                    c: output + (n * p.outChannels + g * mg) * cols, ldc: cols,
-                                    alpha: 1, beta: 1, addend: bias.map { $0 + g * mg }, addRowStride: 1, addColStride: 0)
-                let work = { (range: Range<Int>) in
-                    im2colPanels(p, x, cg, packed, nr, range)
-                    table.gemm(args, 0..<mg, (range.lowerBound * nr)..<min(cols, range.upperBound * nr))
+        // Batches of at least `threads` images: each thread takes whole images (own scratch).
+        // Otherwise every image's panels are split across threads. Same bits either way.
+        let byImage = threads > 1 && p.batch >= threads
+        let parallelPanels = threads > 1 && !byImage && mg * cols * k >= 1 << 16
+        let images = { (imageRange: Range<Int>, pool: WorkerPool?) in
+            let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, panels * k * nr))
+            defer { packed.deallocate() }
+            for n in imageRange {
+                for g in 0..<p.groups {
+                    let x = input + (n * p.inChannels + g * cg) * p.inHeight * p.inWidth
+                    let args = GemmArgs(m: mg, n: cols, k: k, a: weights + g * mg * k, aRowStride: k, aColStride: 1,
+                                        b: nil, bRowStride: 0, bColStride: 0, packedB: UnsafePointer(packed),
+                                        c: output + (n * p.outChannels + g * mg) * cols, ldc: cols,
+                                        alpha: 1, beta: 1, addend: bias.map { $0 + g * mg }, addRowStride: 1, addColStride: 0)
+                    let work = { (range: Range<Int>) in
+                        im2colPanels(p, x, cg, packed, nr, range)
+                        table.gemm(args, 0..<mg, (range.lowerBound * nr)..<min(cols, range.upperBound * nr))
+                    }
+                    if let pool { pool.parallelRanges(panels, work) } else { work(0..<panels) }
                 }
-                if parallel, let pool { pool.parallelRanges(panels, work) } else { work(0..<panels) }
             }
+        }
+        if byImage, let pool {
+            pool.parallelRanges(p.batch) { images($0, nil) }
+        } else {
+            images(0..<p.batch, parallelPanels ? pool : nil)
         }
     }
 

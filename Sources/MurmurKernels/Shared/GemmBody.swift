@@ -180,8 +180,9 @@ enum GemmBody {
             if let b = g.b, g.bColStride == 1 { gemvRowMajor(g, rows.lowerBound, cols, b); return }
         }
         let kcMax = min(kc, g.k)
-        let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: mc * kcMax)
-        let bBuf = UnsafeMutablePointer<Float>.allocate(capacity: g.packedB == nil ? kcMax * nc : 1)
+        let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: min(mc, (rows.count + mr - 1) / mr * mr) * kcMax)
+        let ncMax = min(nc, (cols.count + nr - 1) / nr * nr)
+        let bBuf = UnsafeMutablePointer<Float>.allocate(capacity: g.packedB == nil ? kcMax * ncMax : 1)
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * 32)
         defer { aBuf.deallocate(); bBuf.deallocate(); tile.deallocate() }
 

@@ -85,7 +85,7 @@ func runInferenceBench(_ args: [String]) throws -> Int32 {
 func printInferenceTable(_ rows: [InferenceRow]) {
     print("kernels: \(KernelISA.active) (supported: \(KernelISA.supported.map(\.description).joined(separator: ", ")))")
     func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
-    func num(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "—" }
+    func num(_ x: Double?) -> String { x.map { String(format: $0 < 10 ? "%.3f" : "%.1f", $0) } ?? "—" }
     print(pad("section", 8) + pad("case", 44) + pad("thr", 4) + pad("murmur", 10) + pad("reference", 26) + pad("ratio", 7) + "unit")
     for r in rows {
         let ref = r.reference.map { "\(num($0)) \(r.referenceName ?? "")" } ?? (r.referenceName.map { "— \($0)" } ?? "—")
@@ -318,6 +318,23 @@ func cpuTimeSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
                                      murmur: flops / t2 / 1e9, reference: nil, referenceName: nil, note: nil))
         }
         KernelISA.force(nil)
+    }
+    for s in convShapes {
+        var p = Conv2DParams(batch: s[0], inChannels: s[1], inHeight: s[2], inWidth: s[3], outChannels: s[4],
+                             kernelHeight: s[5], kernelWidth: s[6])
+        p.padTop = s[7]; p.padLeft = s[7]; p.padBottom = s[7]; p.padRight = s[7]
+        p.strideH = s[8]; p.strideW = s[8]; p.groups = s[9]
+        let xCount = p.batch * p.inChannels * p.inHeight * p.inWidth
+        let wCount = p.outChannels * (p.inChannels / p.groups) * p.kernelHeight * p.kernelWidth
+        let yCount = p.batch * p.outChannels * p.outHeight * p.outWidth
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: xCount), w = UnsafeMutablePointer<Float>.allocate(capacity: wCount)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: yCount)
+        defer { x.deallocate(); w.deallocate(); y.deallocate() }
+        for i in 0..<xCount { x[i] = Float.random(in: -1...1, using: &g) }
+        for i in 0..<wCount { w[i] = Float.random(in: -1...1, using: &g) }
+        let t = bestCPUTime(opts.repeats) { Conv2D.forward(p, input: x, weights: w, bias: nil, output: y) }
+        rows.append(InferenceRow(section: "cputime", name: "conv \(s)", threads: 1, unit: "ms",
+                                 murmur: t * 1e3, reference: nil, referenceName: nil, note: nil))
     }
     return rows
 }

@@ -118,21 +118,22 @@ public enum Conv2D {
                         for run in runs {
                             let d = dst + run.at
                             let iy = run.oy * p.strideH - p.padTop + ky * p.dilationH
-                            if iy < 0 || iy >= h { d.update(repeating: 0, count: run.count); continue }
-                            let src = plane + iy * w
-                            // ox with 0 ≤ ox·sw + ixBase < w.
-                            let lo = ixBase >= 0 ? 0 : (-ixBase + sw - 1) / sw
-                            let hi = w - 1 - ixBase < 0 ? -1 : (w - 1 - ixBase) / sw   // inclusive
-                            let a = max(lo - run.ox0, 0), b = min(hi - run.ox0 + 1, run.count)
-                            if b <= a { d.update(repeating: 0, count: run.count); continue }
-                            if a > 0 { d.update(repeating: 0, count: a) }
-                            let s0 = src + (run.ox0 + a) * sw + ixBase
-                            if sw == 1 {
-                                (d + a).update(from: s0, count: b - a)
-                            } else {
-                                for l in 0..<(b - a) { d[a + l] = s0[l * sw] }
+                            // ox with 0 ≤ ox·sw + ixBase < w, clipped to the run: [a, b).
+                            var a = 0, b = 0
+                            if iy >= 0 && iy < h {
+                                let lo = ixBase >= 0 ? 0 : (-ixBase + sw - 1) / sw
+                                let hi = w - 1 - ixBase < 0 ? -1 : (w - 1 - ixBase) / sw   // inclusive
+                                a = max(lo - run.ox0, 0); b = max(a, min(hi - run.ox0 + 1, run.count))
                             }
-                            if b < run.count { (d + b).update(repeating: 0, count: run.count - b) }
+                            // Small runs: plain loops (the compiler inlines and vectorises them; a
+                            // memmove call per run costs more than the copy).
+                            var l = 0
+                            while l < a { d[l] = 0; l += 1 }
+                            if b > a {
+                                let s0 = plane + iy * w + run.ox0 * sw + ixBase
+                                if sw == 1 { while l < b { d[l] = s0[l]; l += 1 } } else { while l < b { d[l] = s0[l * sw]; l += 1 } }
+                            }
+                            while l < run.count { d[l] = 0; l += 1 }
                         }
                         if valid < nr { (dst + valid).update(repeating: 0, count: nr - valid) }
                         row += 1

@@ -57,7 +57,7 @@ public enum Conv2D {
         // Batches of at least `threads` images: each thread takes whole images (own scratch).
         // Otherwise every image's panels are split across threads. Same bits either way.
         let byImage = threads > 1 && p.batch >= threads
-        let parallelPanels = threads > 1 && !byImage && mg * cols * k >= 1 << 16
+        let parallelPanels = threads > 1 && !byImage && mg * cols * k >= Gemm.minParallelMultiplyAdds
         let images = { (imageRange: Range<Int>, pool: WorkerPool?) in
             let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, panels * k * nr))
             defer { packed.deallocate() }
@@ -184,7 +184,7 @@ public enum Conv2D {
                                 output + plane * p.outHeight * p.outWidth)
             }
         }
-        if let pool, pool.threads > 1, planes > 1, planes * p.outHeight * p.outWidth * taps >= 1 << 15 {
+        if let pool, pool.threads > 1, planes > 1, planes * p.outHeight * p.outWidth * taps >= Gemm.minParallelMultiplyAdds {
             pool.parallelRanges(planes, work)
         } else {
             work(0..<planes)

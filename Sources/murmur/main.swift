@@ -9,6 +9,7 @@ let commands: [Command] = [
     nodeCommand,
     pingCommand,
     demoCommand,
+    simCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

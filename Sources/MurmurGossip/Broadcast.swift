@@ -1,0 +1,220 @@
+import MurmurCore
+import MurmurWire
+
+/// What became of a record handed to `accept`.
+enum Acceptance { case new, duplicate, dropped }
+
+/// Plumtree broadcast over the active view: eager push along a tree, batched lazy `IHave` to the
+/// other peers, `Graft` after a timeout for a missing record, `Prune` on duplicates.
+extension GossipNode {
+
+    mutating func publish(_ record: SignedRecord) {
+        _ = accept(record, hops: 0, from: nil, path: .broadcast)
+    }
+
+    /// Checks, stores, delivers and relays one record. `from` is nil for local records.
+    mutating func accept(_ record: SignedRecord, hops: UInt16, from: NodeID?, path: DeliveryPath) -> Acceptance {
+        let id = record.id
+        if seen.contains(id) || store.contains(id) {
+            counters.duplicates += 1
+            if from != nil { trace(.dup, record: record, peer: from, hops: Int(hops)) }
+            return .duplicate
+        }
+        seen.insert(id)
+        if record.expiresAt <= unixNowMs {
+            counters.droppedExpired += 1
+            trace(.drop, record: record, peer: from, reason: "expired")
+            return .dropped
+        }
+        if record.kind == .nodeAnnouncement {
+            if let existing = directoryEntries[record.author] {
+                if existing.issuedAt >= record.issuedAt {
+                    counters.droppedSuperseded += 1
+                    trace(.drop, record: record, peer: from, reason: "superseded")
+                    return .dropped
+                }
+                if store.remove(existing.recordID) != nil { fx.append(.forget(existing.recordID)) }
+            }
+            directoryEntries[record.author] = DirectoryEntry(recordID: id, issuedAt: record.issuedAt, expiresAt: record.expiresAt)
+        }
+        if let evicted = store.insert(record, hops: hops) {
+            counters.storeEvictions += 1
+            fx.append(.forget(evicted))
+            trace(.drop, id: evicted, reason: "store full")
+        }
+        missing.removeValue(forKey: id)
+        if from != nil {
+            counters.delivered += 1
+            fx.append(.deliver(record, hops: hops, path: path))
+            trace(.deliver, record: record, peer: from, hops: Int(hops))
+        }
+        relay(record, hops: hops, except: from)
+        return .new
+    }
+
+    /// Eager push to eager peers, lazy `IHave` to the others.
+    mutating func relay(_ record: SignedRecord, hops: UInt16, except: NodeID?) {
+        let next = hops == .max ? hops : hops + 1
+        for i in active.indices where active[i].peer.id != except {
+            if active[i].eager {
+                send(.gossip(HoppedRecord(record: record, hops: next)), to: active[i].peer.id)
+            } else {
+                if active[i].lazyQueue.count >= Limits.gossipMaxLazyQueue {
+                    counters.lazyOverflow += 1
+                    flushLazy(at: i)
+                }
+                active[i].lazyQueue.append(IHaveEntry(id: record.id, hops: next))
+                if !ihaveFlushArmed {
+                    ihaveFlushArmed = true
+                    setTimer(.ihaveFlush, at: now + config.ihaveDelay)
+                }
+            }
+        }
+    }
+
+    mutating func flushLazy() {
+        ihaveFlushArmed = false
+        for i in active.indices where !active[i].lazyQueue.isEmpty { flushLazy(at: i) }
+    }
+
+    mutating func flushLazy(at i: Int) {
+        let entries = active[i].lazyQueue
+        active[i].lazyQueue.removeAll(keepingCapacity: true)
+        var start = 0
+        while start < entries.count {
+            let end = min(start + Limits.gossipMaxIDsPerMessage, entries.count)
+            let batch = Array(entries[start..<end])
+            counters.ihaveSent += 1
+            let message = GossipMessage.ihave(batch)
+            if config.traceEnabled {
+                for e in batch { trace(.ihave, id: e.id, peer: active[i].peer.id, bytes: message.encodedSize, hops: Int(e.hops)) }
+            }
+            send(message, to: active[i].peer.id)
+            start = end
+        }
+    }
+
+    mutating func onGossip(_ item: HoppedRecord, from peer: NodeID) {
+        counters.payloadIn += 1
+        trace(.recv, record: item.record, peer: peer, bytes: item.record.encoded.count, hops: Int(item.hops))
+        switch accept(item.record, hops: item.hops, from: peer, path: .broadcast) {
+        case .new:
+            if let i = activeIndex(peer) {
+                if !config.oneSidedPrune { active[i].eager = true }
+                active[i].lastFirstDelivery = now
+            }
+
+        case .duplicate:
+            // A link that recently delivered something first is on another record's tree path:
+            // pruning it now, while other broadcasts are in flight, can cut the tree in two.
+            if let i = activeIndex(peer), active[i].eager,
+               active[i].lastFirstDelivery.map({ now - $0 >= config.pruneQuietPeriod }) ?? true {
+                if !config.oneSidedPrune { active[i].eager = false }
+                counters.prunes += 1
+                send(.prune, to: peer)
+                trace(.prune, id: item.record.id, peer: peer)
+            }
+        case .dropped:
+            break
+        }
+    }
+
+    mutating func onIHave(_ entries: [IHaveEntry], from peer: NodeID) {
+        for e in entries {
+            if let held = store[e.id] {
+                optimizeTree(held: held, announcer: peer, announcedHops: e.hops)
+                continue
+            }
+            if seen.contains(e.id) { continue }
+            if var m = missing[e.id] {
+                if m.announcers.count < Limits.gossipMaxAnnouncersPerMissing && !m.announcers.contains(where: { $0.peer == peer }) {
+                    m.announcers.append((peer, e.hops))
+                    missing[e.id] = m
+                }
+            } else {
+                if missing.count >= Limits.gossipMaxMissing {
+                    counters.missingOverflow += 1
+                    continue
+                }
+                missing[e.id] = MissingRecord(announcers: [(peer, e.hops)])
+                // Jittered so that the nodes of a cut-off subtree do not all graft at once.
+                setTimer(.graft(e.id), at: now + config.graftTimeout + jitter(config.graftTimeout * 0.5))
+            }
+        }
+    }
+
+    /// Plumtree's optimisation: if a lazy peer has the record much closer to the source than the
+    /// eager path that delivered it, make the lazy link eager (empty `Graft`) and prune the other.
+    mutating func optimizeTree(held: StoredRecord, announcer: NodeID, announcedHops: UInt16) {
+        guard config.optimizationThreshold > 0,
+              UInt32(announcedHops) + UInt32(config.optimizationThreshold) < UInt32(held.hops),
+              let a = activeIndex(announcer), !active[a].eager else { return }
+        // The eager parent is the active eager peer that is not the announcer: we do not record
+        // who delivered each record, so prune only when exactly one eager peer could have.
+        let eagerOthers = active.indices.filter { active[$0].eager && $0 != a }
+        guard eagerOthers.count == 1 else { return }
+        let parent = eagerOthers[0]
+        active[a].eager = true
+        send(.graft([]), to: announcer)
+        active[parent].eager = false
+        counters.prunes += 1
+        send(.prune, to: active[parent].peer.id)
+        trace(.prune, id: held.record.id, peer: active[parent].peer.id, reason: "tree optimisation")
+    }
+
+    mutating func graftTimerFired(_ id: Hash) {
+        guard var m = missing[id] else { return }
+        if seen.contains(id) || store.contains(id) {
+            missing.removeValue(forKey: id)
+            return
+        }
+        while m.attempts < config.graftAttempts && !m.announcers.isEmpty {
+            let a = m.announcers.removeFirst()
+            guard let i = activeIndex(a.peer) else { continue }
+            m.announcers.append(a)
+            m.attempts += 1
+            active[i].eager = true
+            counters.grafts += 1
+            send(.graft([id]), to: a.peer)
+            trace(.graft, id: id, peer: a.peer, hops: Int(a.hops))
+            missing[id] = m
+            setTimer(.graft(id), at: now + config.graftRetry)
+            return
+        }
+        // Nobody left to ask: anti-entropy will find it.
+        missing.removeValue(forKey: id)
+    }
+
+    mutating func onGraft(_ ids: [Hash], from peer: NodeID) {
+        if let i = activeIndex(peer) { active[i].eager = true }
+        for id in ids {
+            if let held = store[id] {
+                send(.gossip(HoppedRecord(record: held.record, hops: held.hops == .max ? held.hops : held.hops + 1)), to: peer)
+            }
+        }
+    }
+
+    /// A prune is a request: if the link recently delivered something first to us, it is part
+    /// of some other record's path here, and we answer with an empty `Graft` to keep it eager.
+    /// An eager link is thus cut only when neither end has needed it for `pruneQuietPeriod`,
+    /// which keeps concurrent broadcasts from cutting one cycle in two places.
+    mutating func onPrune(from peer: NodeID) {
+        guard let i = activeIndex(peer) else { return }
+        if let last = active[i].lastFirstDelivery, now - last < config.pruneQuietPeriod, !config.oneSidedPrune {
+            active[i].eager = true
+            send(.graft([]), to: peer)
+            return
+        }
+        active[i].eager = false
+    }
+
+    /// Drops expired records and directory entries.
+    mutating func expireRecords() {
+        let nowMs = unixNowMs
+        for id in store.removeExpired(nowUnixMs: nowMs) {
+            fx.append(.forget(id))
+            trace(.drop, id: id, reason: "expired")
+        }
+        directoryEntries = directoryEntries.filter { $0.value.expiresAt > nowMs }
+    }
+}

@@ -1,0 +1,84 @@
+import MurmurCore
+
+/// Tunables of the gossip state machine. Every default is listed in Specs/gossip.md ("Defaults").
+public struct GossipConfig: Sendable, Equatable {
+    // Membership (HyParView).
+    /// Active view: peers with a live link that broadcasts flow over (≈ log₂N + 1).
+    public var activeViewSize = 5
+    /// Passive view: known peers kept as replacements.
+    public var passiveViewSize = 30
+    /// Active random walk length of a forward-join.
+    public var activeRandomWalkLength: UInt8 = 6
+    /// Forward-join hop (counted down) at which the new node is put in the passive view.
+    public var passiveRandomWalkLength: UInt8 = 3
+    public var shuffleInterval = TimeSpan.seconds(Int64(10))
+    /// Active and passive peers sent in a shuffle sample (plus the sender itself).
+    public var shuffleActiveCount = 3
+    public var shufflePassiveCount = 4
+    public var shuffleTTL: UInt8 = 3
+    /// Period of the housekeeping timer: keepalives, failure detection, refill, reconnects, expiry.
+    public var housekeepingInterval = TimeSpan.milliseconds(500)
+    /// A peer not heard from for this long gets a `Ping`.
+    public var keepaliveInterval = TimeSpan.seconds(Int64(1))
+    /// A peer not heard from for this long (times the local-health multiplier) is declared failed.
+    public var failureTimeout = TimeSpan.seconds(Int64(3))
+    /// Lifeguard local health: loop lag above this counts as a sign that we are the slow one.
+    public var lagThreshold = TimeSpan.milliseconds(100)
+    /// Highest local-health score; timeouts are multiplied by (1 + score).
+    public var maxLocalHealth = 8
+    /// Links outside the active view that stay silent this long are closed.
+    public var idleLinkTimeout = TimeSpan.seconds(Int64(5))
+    /// How long to wait before retrying a join through the seeds.
+    public var joinRetry = TimeSpan.seconds(Int64(2))
+    /// Back-off for re-dialling a failed active peer: first, cap, and give-up age.
+    public var reconnectInitial = TimeSpan.seconds(Int64(1))
+    public var reconnectMax = TimeSpan.seconds(Int64(4))
+    public var reconnectGiveUp = TimeSpan.seconds(Int64(300))
+
+    // Broadcast (Plumtree).
+    /// Lazy `IHave` entries are batched for this long.
+    public var ihaveDelay = TimeSpan.milliseconds(25)
+    /// Wait after the first `IHave` of a missing id before grafting.
+    public var graftTimeout = TimeSpan.milliseconds(250)
+    /// Wait after a graft before grafting the next announcer.
+    public var graftRetry = TimeSpan.milliseconds(150)
+    /// A duplicate prunes its link only if that link delivered nothing first for this long.
+    public var pruneQuietPeriod = TimeSpan.milliseconds(300)
+    /// New active links start lazy unless the node has no eager link (keeps the tree a tree).
+    public var newLinksLazy = false
+    /// A duplicate only asks the sender to stop pushing to us; our own pushes to it continue
+    /// (each node decides its own inbound links, so concurrent prunes cannot cut both ways).
+    public var oneSidedPrune = false
+    /// Tree optimisation: an `IHave` this many hops shorter than the eager path swaps the links.
+    public var optimizationThreshold: UInt16 = 0
+
+    // Anti-entropy.
+    public var antiEntropyInterval = TimeSpan.seconds(Int64(2))
+    /// Records younger than this (by their `issuedAt`) are left to the broadcast.
+    public var antiEntropyMinAge = TimeSpan.seconds(Int64(5))
+    /// Graft attempts per missing id (cycling through its announcers) before leaving it to
+    /// anti-entropy.
+    public var graftAttempts = 4
+    /// A range with at most this many ids is answered with the list instead of sub-ranges.
+    public var rangeListThreshold = 24
+    public var expirySweepInterval = TimeSpan.seconds(Int64(5))
+
+    // Directory.
+    /// Ask the shell for a fresh signed `NodeAnnouncement` this often (nil: never).
+    public var announceInterval: TimeSpan? = .seconds(Int64(600))
+
+    /// Emit `TraceEvent` effects (off in large simulations unless a trace is written).
+    public var traceEnabled = false
+
+    public init() {}
+
+    /// Clamps values to what the limits allow (a configuration file is user input).
+    public mutating func clamp() {
+        activeViewSize = min(max(activeViewSize, 1), Limits.gossipMaxActiveView)
+        passiveViewSize = min(max(passiveViewSize, 1), Limits.gossipMaxPassiveView)
+        shuffleActiveCount = min(max(shuffleActiveCount, 0), Limits.gossipMaxShufflePeers / 2)
+        shufflePassiveCount = min(max(shufflePassiveCount, 0), Limits.gossipMaxShufflePeers / 2 - 1)
+        rangeListThreshold = min(max(rangeListThreshold, 1), Limits.gossipMaxRangeIDs)
+        maxLocalHealth = min(max(maxLocalHealth, 0), 64)
+    }
+}

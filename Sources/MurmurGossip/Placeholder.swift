@@ -1,1 +1,0 @@
-// MurmurGossip: see DESIGN.md

@@ -1,0 +1,174 @@
+import MurmurCore
+import MurmurWire
+
+/// Ids already delivered, so that a record is delivered and relayed at most once. Bounded: the
+/// oldest ids are forgotten first (a forgotten id whose record has expired is refused on expiry,
+/// and one still held is recognised by the record store).
+public struct SeenCache: Sendable {
+    private var members: Set<Hash> = []
+    private var ring: [Hash] = []
+    private var next = 0
+    public let capacity: Int
+    public private(set) var evictions: Int = 0
+
+    public init(capacity: Int = Limits.gossipSeenCacheEntries) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+    }
+
+    public var count: Int { members.count }
+    public func contains(_ id: Hash) -> Bool { members.contains(id) }
+
+    /// Returns false if the id was already there.
+    @discardableResult
+    public mutating func insert(_ id: Hash) -> Bool {
+        guard members.insert(id).inserted else { return false }
+        if ring.count < capacity {
+            ring.append(id)
+        } else {
+            members.remove(ring[next])
+            ring[next] = id
+            next = (next + 1) % capacity
+            evictions += 1
+        }
+        return true
+    }
+}
+
+/// A record held by the node, with the hop count at which it was delivered here.
+public struct StoredRecord: Sendable {
+    public var record: SignedRecord
+    public var hops: UInt16
+}
+
+/// The records a node holds (for grafts, anti-entropy and the application), with per-kind sorted
+/// id lists for range fingerprints. Bounded by `Limits.gossipMaxStoredRecords`.
+public struct RecordStore: Sendable {
+    public private(set) var records: [Hash: StoredRecord] = [:]
+    private var sortedByKind: [[SortedID]?] = Array(repeating: nil, count: 8)
+    private var rootCache: [(cutoff: Int64, count: UInt32, hash: Hash)?] = Array(repeating: nil, count: 8)
+    public let capacity: Int
+
+    public init(capacity: Int = Limits.gossipMaxStoredRecords) { self.capacity = capacity }
+
+    public var count: Int { records.count }
+    public subscript(id: Hash) -> StoredRecord? { records[id] }
+    public func contains(_ id: Hash) -> Bool { records[id] != nil }
+
+    public func count(of kind: RecordKind) -> Int {
+        if let s = sortedByKind[Int(kind.rawValue)] { return s.count }
+        var n = 0
+        for (_, r) in records where r.record.kind == kind { n += 1 }
+        return n
+    }
+
+    /// Inserts; returns the id evicted to make room, if any (the soonest to expire).
+    public mutating func insert(_ record: SignedRecord, hops: UInt16) -> Hash? {
+        var evicted: Hash?
+        if records[record.id] == nil && records.count >= capacity {
+            var victim: (Int64, Hash)?
+            for (id, r) in records {
+                let key = (r.record.expiresAt, id)
+                if victim == nil || key < victim! { victim = key }
+            }
+            if let v = victim { remove(v.1); evicted = v.1 }
+        }
+        records[record.id] = StoredRecord(record: record, hops: hops)
+        invalidate(record.kind)
+        return evicted
+    }
+
+    @discardableResult
+    public mutating func remove(_ id: Hash) -> SignedRecord? {
+        guard let r = records.removeValue(forKey: id) else { return nil }
+        invalidate(r.record.kind)
+        return r.record
+    }
+
+    /// Removes every record with `expiresAt ≤ nowUnixMs`; returns their ids in ascending order.
+    public mutating func removeExpired(nowUnixMs: Int64) -> [Hash] {
+        var gone: [Hash] = []
+        for (id, r) in records where r.record.expiresAt <= nowUnixMs { gone.append(id) }
+        gone.sort()
+        for id in gone { remove(id) }
+        return gone
+    }
+
+    private mutating func invalidate(_ kind: RecordKind) {
+        sortedByKind[Int(kind.rawValue)] = nil
+        rootCache[Int(kind.rawValue)] = nil
+    }
+
+    /// Ids of one kind with their issue times, sorted by id (cached until that kind changes).
+    mutating func sorted(_ kind: RecordKind) -> [SortedID] {
+        if let s = sortedByKind[Int(kind.rawValue)] { return s }
+        var ids: [SortedID] = []
+        for (id, r) in records where r.record.kind == kind { ids.append(SortedID(id: id, issuedAt: r.record.issuedAt)) }
+        ids.sort { $0.id < $1.id }
+        sortedByKind[Int(kind.rawValue)] = ids
+        return ids
+    }
+
+    /// Sorted ids of one kind.
+    public mutating func sortedIDs(_ kind: RecordKind) -> [Hash] { sorted(kind).map(\.id) }
+
+    /// The ids inside `range` issued at or before `issuedBefore` (Unix ms), ascending.
+    public mutating func ids(in range: IDRange, issuedBefore cutoff: Int64 = .max) -> [Hash] {
+        let all = sorted(range.kind)
+        var lo = 0, hi = all.count
+        if range.depth > 0 {
+            let shift = 32 - 4 * UInt32(range.depth)
+            let first = UInt64(range.prefix) << shift
+            let last = first + (UInt64(1) << shift)
+            func lowerBound(_ key: UInt64) -> Int {
+                var a = 0, b = all.count
+                while a < b {
+                    let m = (a + b) / 2
+                    if all[m].id.value.w0 >> 32 < key { a = m + 1 } else { b = m }
+                }
+                return a
+            }
+            lo = lowerBound(first)
+            hi = lowerBound(last)
+        }
+        var out: [Hash] = []
+        out.reserveCapacity(hi - lo)
+        for k in lo..<hi where all[k].issuedAt <= cutoff { out.append(all[k].id) }
+        return out
+    }
+
+    /// Count and fingerprint (BLAKE2b of the concatenated sorted ids) of a range, counting only
+    /// records issued at or before `issuedBefore`.
+    public mutating func fingerprint(_ range: IDRange, issuedBefore cutoff: Int64 = .max) -> (count: UInt32, hash: Hash) {
+        if range.depth == 0, let c = rootCache[Int(range.kind.rawValue)], c.cutoff == cutoff { return (c.count, c.hash) }
+        let fp = Self.fingerprint(of: ids(in: range, issuedBefore: cutoff))
+        if range.depth == 0 { rootCache[Int(range.kind.rawValue)] = (cutoff, fp.count, fp.hash) }
+        return fp
+    }
+
+    public static func fingerprint<C: Collection>(of ids: C) -> (count: UInt32, hash: Hash) where C.Element == Hash {
+        if ids.isEmpty { return (0, .zero) }
+        var buf: [UInt8] = []
+        buf.reserveCapacity(ids.count * 32)
+        for id in ids {
+            for w in [id.value.w0, id.value.w1, id.value.w2, id.value.w3] {
+                var be = w.bigEndian
+                withUnsafeBytes(of: &be) { buf.append(contentsOf: $0) }
+            }
+        }
+        return (UInt32(ids.count), Hash.of(buf))
+    }
+}
+
+/// An id with its record's issue time (anti-entropy leaves the youngest records to the broadcast).
+struct SortedID: Sendable {
+    var id: Hash
+    var issuedAt: Int64
+}
+
+/// What the directory knows about one node: its newest unexpired announcement.
+public struct DirectoryEntry: Sendable, Equatable {
+    public var recordID: Hash
+    public var issuedAt: Int64
+    public var expiresAt: Int64
+}

@@ -1,1 +1,0 @@
-// MurmurSim: see DESIGN.md

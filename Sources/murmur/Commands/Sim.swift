@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MurmurCore
+import MurmurSim
+
+let simCommand = Command(
+    name: "sim",
+    summary: "simulate a gossip mesh (membership, broadcast, anti-entropy) on simulated time",
+    usage: """
+    usage: murmur sim [--nodes N] [--broadcasts B] [--loss P] [--crash F] [--restart F] [--seed S]
+                      [--partition] [--partition-seconds S] [--latency MIN-MAX] [--jitter MS]
+                      [--payload BYTES] [--settle S] [--warmup S] [--announce] [--json] [--trace FILE]
+
+    Runs N copies of the gossip state machine (the same code as `murmur node`) on simulated
+    time over a simulated network, then prints what it measured. The same seed gives the same
+    run, byte for byte.
+
+      --nodes N             nodes (default 1000)
+      --broadcasts B        records broadcast from random live nodes (default 100)
+      --loss P              probability that a message is lost (default 0)
+      --crash F             share of nodes that crash silently while broadcasts run (default 0)
+      --restart F           share of the crashed nodes that restart 10 s later (default 0)
+      --seed S              random seed (default 1)
+      --partition           split the mesh in two halves while the broadcasts run, then heal
+      --partition-seconds S length of the partition (default 60)
+      --latency MIN-MAX     one-way link latency range in ms (default 5-50)
+      --jitter MS           extra random delay per message in ms (default 5)
+      --payload BYTES       record body size (default 1024)
+      --interval MS         gap between broadcasts without --partition (default 100)
+      --warmup S            quiet seconds after the last join (default 10)
+      --settle S            seconds simulated after the last broadcast or the heal (default 15)
+      --announce            every node signs and gossips a NodeAnnouncement (N² deliveries)
+      --graft-timeout MS    Plumtree: wait this long after an IHave before grafting (default 250)
+      --optimize-hops N     Plumtree tree optimisation threshold in hops, 0 = off (default 0)
+      --prune-quiet MS      Plumtree: a link that delivered something first this recently is not pruned (default 300)
+      --new-links-lazy      experiment: new active links start lazy
+      --one-sided-prune     experiment: a prune only stops the sender's pushes
+      --active N            active view size (default 5)
+      --passive N           passive view size (default 30)
+      --json                print one JSON object instead of text
+      --trace FILE          write the JSON Lines trace (every send, receive, delivery, ...)
+    """,
+    run: { args in
+        let a = try Arguments(args, command: "sim", booleans: ["--partition", "--json", "--announce", "--new-links-lazy", "--one-sided-prune"],
+                              valued: ["--nodes", "--broadcasts", "--loss", "--crash", "--restart", "--seed",
+                                       "--partition-seconds", "--latency", "--jitter", "--payload", "--settle",
+                                       "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet"])
+        var c = SimConfig()
+        c.nodes = try a.int("--nodes", default: 1000, range: 2...1_000_000)
+        c.broadcasts = try a.int("--broadcasts", default: 100, range: 0...100_000)
+        c.loss = try a.double("--loss", default: 0, range: 0...0.9)
+        c.crashFraction = try a.double("--crash", default: 0, range: 0...0.9)
+        c.restartFraction = try a.double("--restart", default: 0, range: 0...1)
+        c.seed = try a.uint64("--seed", default: 1)
+        c.partition = a.has("--partition")
+        c.partitionDuration = .seconds(Int64(try a.int("--partition-seconds", default: 60, range: 1...3600)))
+        if let l = a.value("--latency") {
+            let parts = l.split(separator: "-").compactMap { Double($0) }
+            guard parts.count == 2, parts[0] >= 0, parts[1] >= parts[0], parts[1] <= 10_000 else {
+                throw UsageError("sim: --latency must be MIN-MAX in milliseconds, e.g. 5-50, got '\(l)'")
+            }
+            c.latencyMinMs = parts[0]; c.latencyMaxMs = parts[1]
+        }
+        c.jitterMs = try a.double("--jitter", default: 5, range: 0...10_000)
+        c.payloadBytes = try a.int("--payload", default: 1024, range: 8...65_536)
+        c.settle = .seconds(Int64(try a.int("--settle", default: 15, range: 0...3600)))
+        c.warmup = .seconds(Int64(try a.int("--warmup", default: 10, range: 0...3600)))
+        c.announcements = a.has("--announce")
+        c.gossip.graftTimeout = .milliseconds(Int64(try a.int("--graft-timeout", default: Int(c.gossip.graftTimeout.milliseconds), range: 1...60_000)))
+        c.gossip.optimizationThreshold = UInt16(try a.int("--optimize-hops", default: Int(c.gossip.optimizationThreshold), range: 0...100))
+        c.broadcastInterval = .milliseconds(Int64(try a.int("--interval", default: 100, range: 1...3_600_000)))
+        c.gossip.pruneQuietPeriod = .milliseconds(Int64(try a.int("--prune-quiet", default: Int(c.gossip.pruneQuietPeriod.milliseconds), range: 0...600_000)))
+        if a.has("--new-links-lazy") { c.gossip.newLinksLazy = true }
+        if a.has("--one-sided-prune") { c.gossip.oneSidedPrune = true }
+        c.gossip.activeViewSize = try a.int("--active", default: c.gossip.activeViewSize, range: 1...32)
+        c.gossip.passiveViewSize = try a.int("--passive", default: c.gossip.passiveViewSize, range: 1...256)
+        var sink: FileTraceSink?
+        if let path = a.value("--trace") {
+            guard let s = FileTraceSink(path: path) else { throw CommandFailure("cannot create trace file \(path)") }
+            sink = s
+            c.trace = true
+        }
+        let before = residentBytes()
+        let started = wallClockSeconds()
+        let sim = Simulator(config: c, trace: sink)
+        let json = a.has("--json")
+        let total = Double(sim.endTime) / 1e9
+        sim.progress = { t, events in
+            printError("sim: \(Int(t)) / \(Int(total)) s simulated, \(events) events, \(Int(wallClockSeconds() - started)) s wall")
+        }
+        var report = sim.run()
+        let after = max(residentBytes(), peakResidentBytes())
+        report.wallSeconds = wallClockSeconds() - started
+        if after > before { report.memoryBytesPerNode = Double(after - before) / Double(c.nodes) }
+        print(json ? report.json : report.text, terminator: json ? "\n" : "")
+        return 0
+    }
+)
+
+/// Current resident set size in bytes (Linux /proc), 0 if unknown.
+func residentBytes() -> Int { procStatus("VmRSS:") }
+/// Peak resident set size in bytes.
+func peakResidentBytes() -> Int { procStatus("VmHWM:") }
+
+private func procStatus(_ key: String) -> Int {
+    guard let f = fopen("/proc/self/status", "r") else { return 0 }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, 256, f) != nil {
+        let s = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if s.hasPrefix(key) {
+            let digits = s.dropFirst(key.count).filter { $0.isNumber }
+            return (Int(digits) ?? 0) * 1024
+        }
+    }
+    return 0
+}
+
+func wallClockSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

@@ -1,0 +1,142 @@
+import XCTest
+import MurmurCore
+import MurmurGossip
+import MurmurWire
+
+final class BroadcastTests: XCTestCase {
+    /// A node with active peers 2 and 3 (both eager, joined through `join`).
+    func makeNode(config: GossipConfig = GossipConfig()) -> GossipNode {
+        var c = config
+        c.announceInterval = nil
+        var node = GossipNode(me: PeerRef(id: nodeID(1), address: "t:1"), seeds: [], config: c, rng: SeededRNG(seed: 5), unixMsAtZero: testEpochMs)
+        _ = node.handle(.start, now: .zero)
+        for p in [2, 3] {
+            _ = node.handle(.linkUp(peer: nodeID(p), address: "in:\(p)", outbound: false), now: .zero)
+            _ = node.handle(.message(from: nodeID(p), .join(address: "t:\(p)")), now: .zero)
+        }
+        return node
+    }
+
+    func sends(_ fx: [GossipEffect]) -> [(NodeID, GossipMessage)] {
+        fx.compactMap { if case let .send(to, m) = $0 { return (to, m) } else { return nil } }
+    }
+
+    func testEagerPushThenPruneOnDuplicate() {
+        var node = makeNode()
+        let r = testRecord(1)
+        var fx = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: r, hops: 1))), now: at(1))
+        XCTAssertTrue(fx.contains { if case let .deliver(d, 1, .broadcast) = $0 { return d.id == r.id } else { return false } })
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(3) && $0.1 == .gossip(HoppedRecord(record: r, hops: 2)) })
+        XCTAssertFalse(sends(fx).contains { $0.0 == nodeID(2) }, "never echoed to the sender")
+        // The same record from 3 is a duplicate: 3 (which never delivered anything first) is pruned.
+        fx = node.handle(.message(from: nodeID(3), .gossip(HoppedRecord(record: r, hops: 4))), now: at(2))
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(3) && $0.1 == .prune })
+        XCTAssertFalse(fx.contains { if case .deliver = $0 { return true } else { return false } })
+        XCTAssertEqual(node.lazyPeers, [nodeID(3)])
+        XCTAssertEqual(node.counters.duplicates, 1)
+        // The next record reaches 3 lazily, as a batched IHave.
+        let r2 = testRecord(2)
+        fx = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: r2, hops: 1))), now: at(3))
+        XCTAssertFalse(sends(fx).contains { $0.0 == nodeID(3) })
+        XCTAssertTrue(fx.contains { if case .setTimer(.ihaveFlush, _) = $0 { return true } else { return false } })
+        fx = node.handle(.timer(.ihaveFlush), now: at(3.025))
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(3) && $0.1 == .ihave([IHaveEntry(id: r2.id, hops: 2)]) })
+    }
+
+    func testPruneIsRefusedWhileTheLinkCarriesFirstDeliveries() {
+        var node = makeNode()
+        _ = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: testRecord(1), hops: 1))), now: at(1))
+        let fx = node.handle(.message(from: nodeID(2), .prune), now: at(1.05))
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(2) && $0.1 == .graft([]) })
+        XCTAssertTrue(node.eagerPeers.contains(nodeID(2)))
+        _ = node.handle(.message(from: nodeID(2), .prune), now: at(5))
+        XCTAssertFalse(node.eagerPeers.contains(nodeID(2)))
+    }
+
+    func testGraftAfterTimeoutForMissingRecordAndAnswerToGraft() {
+        var node = makeNode()
+        let r = testRecord(7)
+        var fx = node.handle(.message(from: nodeID(3), .ihave([IHaveEntry(id: r.id, hops: 3)])), now: at(1))
+        guard case let .setTimer(.graft(id), at)? = fx.first(where: { if case .setTimer(.graft, _) = $0 { return true } else { return false } }) else {
+            return XCTFail("no graft timer")
+        }
+        XCTAssertEqual(id, r.id)
+        fx = node.handle(.timer(.graft(r.id)), now: at)
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(3) && $0.1 == .graft([r.id]) })
+        XCTAssertTrue(node.eagerPeers.contains(nodeID(3)))
+        // Once the record arrives the timer is stale and does nothing.
+        _ = node.handle(.message(from: nodeID(3), .gossip(HoppedRecord(record: r, hops: 4))), now: at + .milliseconds(Int64(10)))
+        fx = node.handle(.timer(.graft(r.id)), now: at + .seconds(Int64(1)))
+        XCTAssertTrue(sends(fx).isEmpty)
+        // A graft from a peer is answered with the record.
+        fx = node.handle(.message(from: nodeID(2), .graft([r.id])), now: at + .seconds(Int64(2)))
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(2) && $0.1 == .gossip(HoppedRecord(record: r, hops: 5)) })
+    }
+
+    func testExpiredRecordsAreDroppedAndForgotten() {
+        var node = makeNode()
+        let stale = testRecord(1, lifeMs: -1)
+        var fx = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: stale, hops: 1))), now: at(1))
+        XCTAssertFalse(fx.contains { if case .deliver = $0 { return true } else { return false } })
+        XCTAssertTrue(sends(fx).isEmpty, "expired records are not relayed")
+        XCTAssertEqual(node.counters.droppedExpired, 1)
+        let shortLived = testRecord(2, lifeMs: 10_000)
+        _ = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: shortLived, hops: 1))), now: at(1))
+        XCTAssertTrue(node.hasRecord(shortLived.id))
+        fx = node.handle(.timer(.housekeeping), now: at(20))
+        XCTAssertFalse(node.hasRecord(shortLived.id))
+        XCTAssertTrue(fx.contains { if case let .forget(id) = $0 { return id == shortLived.id } else { return false } })
+    }
+
+    func testSeenCacheIsBounded() {
+        var cache = SeenCache(capacity: 4)
+        let ids = (0..<10).map { testRecord($0).id }
+        for id in ids { cache.insert(id) }
+        XCTAssertEqual(cache.count, 4)
+        XCTAssertEqual(cache.evictions, 6)
+        XCTAssertFalse(cache.contains(ids[0]))
+        XCTAssertTrue(cache.contains(ids[9]))
+        XCTAssertFalse(cache.insert(ids[9]))
+    }
+
+    func testRecordStoreIsBounded() {
+        var node = GossipNode(me: PeerRef(id: nodeID(1), address: "t:1"), seeds: [], rng: SeededRNG(seed: 1),
+                              unixMsAtZero: testEpochMs, storeCapacity: 3)
+        for n in 0..<5 { _ = node.handle(.publish(testRecord(n, lifeMs: 100_000 + Int64(n))), now: .zero) }
+        XCTAssertEqual(node.store.count, 3)
+        XCTAssertEqual(node.counters.storeEvictions, 2)
+        XCTAssertTrue(node.hasRecord(testRecord(4, lifeMs: 100_004).id))
+    }
+
+    func testDirectoryKeepsNewestAnnouncementPerAuthor() {
+        var node = makeNode()
+        let a = testKey(1), b = testKey(2)
+        let a1 = testRecord(1, kind: .nodeAnnouncement, author: a, issuedAt: testEpochMs - 5_000)
+        let a2 = testRecord(2, kind: .nodeAnnouncement, author: a, issuedAt: testEpochMs - 1_000)
+        let b1 = testRecord(3, kind: .nodeAnnouncement, author: b)
+        for r in [a1, b1, a2] { _ = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: r, hops: 1))), now: at(1)) }
+        XCTAssertEqual(node.directorySize, 2)
+        XCTAssertFalse(node.hasRecord(a1.id), "superseded announcement is forgotten")
+        let older = testRecord(4, kind: .nodeAnnouncement, author: a, issuedAt: testEpochMs - 9_000)
+        let fx = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: older, hops: 1))), now: at(2))
+        XCTAssertFalse(fx.contains { if case .deliver = $0 { return true } else { return false } })
+        XCTAssertEqual(node.counters.droppedSuperseded, 1)
+        XCTAssertEqual(node.directory.first { $0.node == a.publicKey }?.entry.recordID, a2.id)
+    }
+
+    func testBroadcastReachesEveryNodeOfASmallMesh() {
+        var mesh = TestMesh()
+        _ = mesh.add(seeds: [])
+        for i in 1..<20 { _ = mesh.add(seeds: [(i * 7) % i]) }
+        mesh.run(seconds: 10)
+        let records = (0..<5).map { testRecord($0, issuedAt: testEpochMs + 10_000) }
+        for (k, r) in records.enumerated() { mesh.publish(r, at: k * 3) }
+        mesh.run(seconds: 3)
+        for i in 0..<20 {
+            for (k, r) in records.enumerated() where k * 3 != i {
+                XCTAssertTrue(mesh.delivered[i].contains(r.id), "node \(i) missed record \(k)")
+            }
+            XCTAssertEqual(Set(mesh.delivered[i]).count, mesh.delivered[i].count, "delivered twice at \(i)")
+        }
+    }
+}

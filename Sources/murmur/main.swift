@@ -10,6 +10,7 @@ let commands: [Command] = [
     pingCommand,
     demoCommand,
     simCommand,
+    traceCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

@@ -11,6 +11,7 @@ let commands: [Command] = [
     demoCommand,
     simCommand,
     traceCommand,
+    statusCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

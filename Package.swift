@@ -56,9 +56,9 @@ let package = Package(
         .testTarget(name: "MurmurJobsTests", dependencies: ["MurmurJobs", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurInferenceTests", dependencies: ["MurmurInference", "MurmurKernels"]),
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"], exclude: ["Fixtures"]),
-        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),
+        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

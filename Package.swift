@@ -43,7 +43,7 @@ let package = Package(
         ]),
         .target(name: "MurmurSim", dependencies: ["MurmurCore", "MurmurWire", "MurmurGossip", "MurmurJobs", "MurmurTrace"]),
         .executableTarget(name: "murmur", dependencies: [
-            "MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurSim", "MurmurTrace", "MurmurInference",
+            "MurmurCore", "MurmurCrypto", "MurmurGossip", "MurmurNode", "MurmurSim", "MurmurTrace", "MurmurInference",
         ]),
         .executableTarget(name: "murmur-bench", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurInference", "MurmurKernels", "MurmurSim", "CSodium", "CLinux",

@@ -47,6 +47,9 @@ extension GossipNode {
             counters.delivered += 1
             fx.append(.deliver(record, hops: hops, path: path))
             trace(.deliver, record: record, peer: from, hops: Int(hops))
+        } else {
+            // The origin's own copy, so that traces show where and when a broadcast started.
+            trace(.deliver, record: record, hops: 0, reason: "local")
         }
         relay(record, hops: hops, except: from)
         return .new
@@ -55,8 +58,10 @@ extension GossipNode {
     /// Eager push to eager peers, lazy `IHave` to the others.
     mutating func relay(_ record: SignedRecord, hops: UInt16, except: NodeID?) {
         let next = hops == .max ? hops : hops + 1
+        let lazyForAuthor = config.perAuthorTrees ? touchTree(record.author).lazy : []
         for i in active.indices where active[i].peer.id != except {
-            if active[i].eager {
+            let eager = config.perAuthorTrees ? !lazyForAuthor.contains(active[i].peer.id) : active[i].eager
+            if eager {
                 send(.gossip(HoppedRecord(record: record, hops: next)), to: active[i].peer.id)
             } else {
                 if active[i].lazyQueue.count >= Limits.gossipMaxLazyQueue {
@@ -97,6 +102,23 @@ extension GossipNode {
     mutating func onGossip(_ item: HoppedRecord, from peer: NodeID) {
         counters.payloadIn += 1
         trace(.recv, record: item.record, peer: peer, bytes: item.record.encoded.count, hops: Int(item.hops))
+        if config.perAuthorTrees {
+            let author = item.record.author
+            switch accept(item.record, hops: item.hops, from: peer, path: .broadcast) {
+            case .new:
+                trees[author]?.lazy.removeAll { $0 == peer }
+            case .duplicate:
+                if isActive(peer), !touchTree(author).lazy.contains(peer) {
+                    trees[author]?.lazy.append(peer)
+                    counters.prunes += 1
+                    send(.pruneTree(author: author), to: peer)
+                    trace(.prune, id: item.record.id, peer: peer)
+                }
+            case .dropped:
+                break
+            }
+            return
+        }
         switch accept(item.record, hops: item.hops, from: peer, path: .broadcast) {
         case .new:
             if let i = activeIndex(peer) {
@@ -189,9 +211,33 @@ extension GossipNode {
         if let i = activeIndex(peer) { active[i].eager = true }
         for id in ids {
             if let held = store[id] {
+                if config.perAuthorTrees { trees[held.record.author]?.lazy.removeAll { $0 == peer } }
                 send(.gossip(HoppedRecord(record: held.record, hops: held.hops == .max ? held.hops : held.hops + 1)), to: peer)
             }
         }
+    }
+
+    mutating func onPruneTree(_ author: NodeID, from peer: NodeID) {
+        guard config.perAuthorTrees, isActive(peer) else { return }
+        if !touchTree(author).lazy.contains(peer) { trees[author]?.lazy.append(peer) }
+    }
+
+    /// The tree of `author`, created (every active link eager) if new; least recently used
+    /// trees are dropped beyond `Limits.gossipMaxTrees`.
+    @discardableResult
+    mutating func touchTree(_ author: NodeID) -> AuthorTree {
+        if trees[author] != nil {
+            trees[author]!.lastUsed = now
+            return trees[author]!
+        }
+        if trees.count >= Limits.gossipMaxTrees {
+            var victim: (Instant, NodeID)?
+            for (a, t) in trees where victim == nil || (t.lastUsed, a) < victim! { victim = (t.lastUsed, a) }
+            if let v = victim { trees.removeValue(forKey: v.1) }
+        }
+        let tree = AuthorTree(lastUsed: now)
+        trees[author] = tree
+        return tree
     }
 
     /// A prune is a request: if the link recently delivered something first to us, it is part

@@ -42,6 +42,10 @@ public struct GossipConfig: Sendable, Equatable {
     public var graftTimeout = TimeSpan.milliseconds(250)
     /// Wait after a graft before grafting the next announcer.
     public var graftRetry = TimeSpan.milliseconds(150)
+    /// One broadcast tree per record author instead of one shared tree: each author's first
+    /// record floods the active links and is pruned to that author's shortest-latency tree.
+    /// Better latency for authors that broadcast often; a flood for each new author.
+    public var perAuthorTrees = false
     /// A duplicate prunes its link only if that link delivered nothing first for this long.
     public var pruneQuietPeriod = TimeSpan.milliseconds(300)
     /// New active links start lazy unless the node has no eager link (keeps the tree a tree).

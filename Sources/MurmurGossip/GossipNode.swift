@@ -41,6 +41,9 @@ public struct GossipNode: Sendable {
     var ihaveFlushArmed = false
     var nextExpirySweep: Instant = .zero
 
+    // Per-author trees (`config.perAuthorTrees`): peers lazy for each author.
+    var trees: [NodeID: AuthorTree] = [:]
+
     // Directory of announcements (newest per author).
     var directoryEntries: [NodeID: DirectoryEntry] = [:]
 
@@ -173,6 +176,7 @@ public struct GossipNode: Sendable {
         case let .ihave(entries): onIHave(entries, from: peer)
         case let .graft(ids): onGraft(ids, from: peer)
         case .prune: onPrune(from: peer)
+        case let .pruneTree(author): onPruneTree(author, from: peer)
         case let .reconcile(ranges): onReconcile(ranges, from: peer)
         case let .want(ids): onWant(ids, from: peer)
         case let .records(items): onRecords(items, from: peer)
@@ -283,6 +287,12 @@ struct Dial: Sendable {
     var address: String
     var purpose: Purpose
     var since: Instant
+}
+
+/// One author's broadcast tree: the active peers that get only `IHave` for its records.
+struct AuthorTree: Sendable {
+    var lazy: [NodeID] = []
+    var lastUsed: Instant
 }
 
 /// An id announced by `IHave` that has not arrived yet.

@@ -18,6 +18,7 @@ extension GossipNode {
         }
         if let i = activeIndex(peer) {
             active[i].lastHeard = now
+            if case let .deliver(message)? = purpose { send(message, to: peer) }
             return
         }
         let ref = PeerRef(id: peer, address: address)
@@ -104,7 +105,9 @@ extension GossipNode {
     mutating func removeActive(at i: Int) {
         let removed = active.remove(at: i)
         // Entries still queued for it are not sent: its subtree repairs through other peers.
-        _ = removed
+        if config.perAuthorTrees {
+            for author in trees.keys { trees[author]?.lazy.removeAll { $0 == removed.peer.id } }
+        }
     }
 
     mutating func addPassive(_ ref: PeerRef) {

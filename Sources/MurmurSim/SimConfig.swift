@@ -31,6 +31,9 @@ public struct SimConfig: Sendable {
     public var broadcastInterval = TimeSpan.milliseconds(100)
     /// Time after the last broadcast (or the heal) for repair and anti-entropy.
     public var settle = TimeSpan.seconds(Int64(15))
+    /// Number of distinct publishing nodes (0 = a random live node per broadcast). Each
+    /// broadcast record is signed by its publishing node's key.
+    public var sources = 0
     /// Record body size of each broadcast.
     public var payloadBytes = 1024
     /// Have every node sign and gossip a `NodeAnnouncement` (costly at 10⁴ nodes: N² deliveries).

@@ -26,7 +26,6 @@ public final class Simulator {
     let idIndex: [NodeID: Int32]
     let addresses: [String]
     let keys: [SigningKey]?
-    let publisher: SigningKey
     var links: [[LinkEnd]]
     var side: [UInt8]
     var partitioned = false
@@ -36,6 +35,8 @@ public final class Simulator {
     var now: Int64 = 0
     let unixMsAtZero: Int64 = 1_700_000_000_000
     var announceSequence: [UInt32]
+    var sourceKeys: [Int: SigningKey] = [:]
+    var sourceList: [Int] = []
 
     // Scenario times (ns).
     let broadcastStart: Int64
@@ -104,9 +105,6 @@ public final class Simulator {
         for (i, id) in idList.enumerated() { index[id] = Int32(i) }
         idIndex = index
         addresses = (0..<n).map { "sim:\($0)" }
-        var pw = ByteWriter(capacity: 16)
-        pw.u64(config.seed); pw.u64(0xFFFF_FFFF)
-        publisher = SigningKey(seed: Hash.of(pw.bytes).bytes)
 
         nodes = Array(repeating: nil, count: n)
         alive = Array(repeating: false, count: n)
@@ -265,9 +263,17 @@ public final class Simulator {
     }
 
     private func publishBroadcast(_ b: Int) {
-        // Source: a random live node.
+        // Source: a random live node, or the next of the fixed publishers if it is alive.
         var source = -1
-        for _ in 0..<64 {
+        if config.sources > 0 {
+            while sourceList.count < min(config.sources, n) {
+                let j = Int(rng.next() % UInt64(n))
+                if !sourceList.contains(j) { sourceList.append(j) }
+            }
+            let j = sourceList[b % sourceList.count]
+            if alive[j] { source = j }
+        }
+        for _ in 0..<64 where source < 0 {
             let j = Int(rng.next() % UInt64(n))
             if alive[j] { source = j; break }
         }
@@ -276,7 +282,7 @@ public final class Simulator {
         var v = UInt64(b)
         for k in 0..<8 { body[k] = UInt8(truncatingIfNeeded: v >> 56); v <<= 8 }
         let unixNow = unixMsAtZero + now / 1_000_000
-        let record = SignedRecord(kind: .job, body: body, author: publisher, issuedAt: unixNow, expiresAt: unixNow + 3_600_000)
+        let record = SignedRecord(kind: .job, body: body, author: authorKey(source), issuedAt: unixNow, expiresAt: unixNow + 3_600_000)
         records.append(record)
         recordIndex[record.id] = Int32(b)
         pubTime.append(now)
@@ -286,6 +292,18 @@ public final class Simulator {
         deliveredPath[cell] = 3
         computeShortestPaths(broadcast: b, source: source)
         dispatch(source, .publish(record))
+    }
+
+    /// The key a node signs its broadcasts with: its identity key when announcements are on,
+    /// otherwise a key derived from the seed and the node number (made on first use).
+    private func authorKey(_ i: Int) -> SigningKey {
+        if let keys { return keys[i] }
+        if let k = sourceKeys[i] { return k }
+        var w = ByteWriter(capacity: 24)
+        w.u64(config.seed); w.u64(UInt64(i)); w.u64(0xA07)
+        let k = SigningKey(seed: Hash.of(w.bytes).bytes)
+        sourceKeys[i] = k
+        return k
     }
 
     // MARK: Node effects

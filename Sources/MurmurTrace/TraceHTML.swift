@@ -283,7 +283,7 @@ public enum TraceHTML {
       notes.push(D.events.length + " events from " + rowsIdx.length + " nodes embedded");
       if (rowsIdx.length > MAXROWS) notes.push("first " + MAXROWS + " nodes shown");
       if (drawn > MAXEV) notes.push("first " + MAXEV + " events drawn");
-      if (D.eventsOmitted) notes.push(D.eventsOmitted + " later events not embedded (use --chrome for all in Perfetto)");
+      if (D.eventsOmitted) notes.push(D.eventsOmitted + " later events not embedded (the page and --chrome keep the earliest events, plus all of the --record record's)");
       notes.push("rows ordered by when the selected record reached them; green dots: its deliveries");
       document.getElementById("swim-note").textContent = notes.join(" · ");
     }

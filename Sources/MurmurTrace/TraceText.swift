@@ -60,6 +60,9 @@ public enum TraceText {
 
     static func clockLine(_ c: TraceReport.Clock) -> String {
         if c.mode == .raw { return "clock: raw node times, no correction (--clock raw)" }
+        if c.linksUsed == 0 && !c.nodes.contains(where: { $0.method == .wall || $0.method == .oneway }) {
+            return "clock: no send/recv pairs between nodes to estimate clock offsets; node times used as written"
+        }
         let maxOff = c.nodes.map { abs($0.offsetNs) }.max() ?? 0
         let maxUnc = c.nodes.filter { $0.method == .pairs || $0.method == .oneway }.map(\.uncertaintyNs).max() ?? 0
         var s = "clock: offsets estimated from \(group(c.pairsMatched)) send/recv pairs on \(group(c.linksUsed)) two-way links "

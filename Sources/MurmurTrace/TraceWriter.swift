@@ -116,7 +116,9 @@ public enum TraceWriteError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Appends trace events to a file, off the hot path: `append` only encodes into an in-memory
-/// buffer; the buffer is written in one `write(2)` when it holds `bufferBytes` (or on `flush`).
+/// buffer; the buffer is written in one `write(2)` when it holds `bufferBytes`, when
+/// `flushIntervalNs` of node time passed since the last write, or on `flush()` (call it at
+/// shutdown). Plug it into the node with `node.traceSink = { try? writer.append($0) }`.
 /// When the file would exceed `maxFileBytes` it is rotated: `trace.jsonl` → `trace.jsonl.1` → … ,
 /// keeping `keepFiles` old files. Assigns the per-node `seq` and stamps `wall` on the first line
 /// written after each (re)open and then at most once per second of node time (no `wall` when
@@ -132,6 +134,10 @@ public final class TraceWriter {
     private var fileBytes = 0
     private var seq: Int64 = 0
     private var lastWallStamp: Int64 = .min
+    private var lastFlushTime: Int64 = .min
+    /// Buffered events are also written once this much node time passed since the last write,
+    /// so a quiet node's trace is at most this stale (no clock is read: event times are used).
+    public let flushIntervalNs: Int64
     private var stampNextWall = true
     private let wallClock: (@Sendable () -> Int64)?
     /// Events written and rotations done (for metrics).
@@ -140,11 +146,13 @@ public final class TraceWriter {
 
     public init(path: String, maxFileBytes: Int = Limits.traceDefaultFileBytes,
                 keepFiles: Int = Limits.traceDefaultRotatedFiles, bufferBytes: Int = Limits.traceWriterBufferBytes,
+                flushIntervalNs: Int64 = 1_000_000_000,
                 wallClock: (@Sendable () -> Int64)? = TraceWriter.unixNanoseconds) throws(TraceWriteError) {
         self.path = path
         self.maxFileBytes = max(maxFileBytes, 4096)
         self.keepFiles = max(keepFiles, 0)
         self.bufferBytes = max(bufferBytes, 4096)
+        self.flushIntervalNs = flushIntervalNs
         self.wallClock = wallClock
         buffer.reserveCapacity(self.bufferBytes + 1024)
         try openFile()
@@ -180,7 +188,12 @@ public final class TraceWriter {
         }
         TraceEncoder.append(event, seq: seq, wall: wall, to: &buffer)
         eventsWritten += 1
-        if buffer.count >= bufferBytes { try flush() }
+        let t = event.time.nanoseconds
+        if lastFlushTime == .min { lastFlushTime = t }
+        if buffer.count >= bufferBytes || t &- lastFlushTime >= flushIntervalNs {
+            lastFlushTime = t
+            try flush()
+        }
     }
 
     /// Writes the buffer (whole lines only), rotating first if the file would grow past its cap.

@@ -48,9 +48,9 @@ final class AntiEntropyTests: XCTestCase {
         var total = 0
         for child in whole.children {
             let ids = store.ids(in: child)
-            XCTAssertTrue(ids.allSatisfy(child.contains))
+            XCTAssertTrue(ids.allSatisfy { child.contains($0) })
             total += ids.count
-            for grandchild in child.children { XCTAssertTrue(store.ids(in: grandchild).allSatisfy(grandchild.contains)) }
+            for grandchild in child.children { XCTAssertTrue(store.ids(in: grandchild).allSatisfy { grandchild.contains($0) }) }
         }
         XCTAssertEqual(total, 200)
         XCTAssertEqual(store.fingerprint(whole).hash, RecordStore.fingerprint(of: records.map(\.id).sorted()).hash)

@@ -26,6 +26,7 @@ final class MessageCodecTests: XCTestCase {
             ("ihave", .ihave([IHaveEntry(id: id1, hops: 2), IHaveEntry(id: id2, hops: 5)])),
             ("graft", .graft([id1])),
             ("prune", .prune),
+            ("prune_tree", .pruneTree(author: peerB.id)),
             ("reconcile", .reconcile([
                 RangeDigest(range: .whole(.job), summary: .fingerprint(count: 2, hash: id1)),
                 RangeDigest(range: IDRange(kind: .claim, depth: 2, prefix: 0xF2), summary: .ids([id2])),

@@ -48,6 +48,18 @@ final class SimulatorTests: XCTestCase {
         XCTAssertEqual(r.eagerComponents, 1, "the broadcast tree spans the mesh")
     }
 
+    /// Per-author trees follow each publisher's shortest paths once its first record has
+    /// flooded and been pruned.
+    func testPerAuthorTreesAreShortestPathTrees() {
+        var c = smallConfig(nodes: 150, seed: 4)
+        c.gossip.perAuthorTrees = true
+        c.sources = 2
+        let r = Simulator(config: c).run()
+        XCTAssertEqual(r.coverageMin, 1)
+        XCTAssertLessThan(r.hopsStretch, 1.5)
+        XCTAssertLessThan(r.payloadCopiesPerNode, 1.6)
+    }
+
     func testCrashesAndLossRepairedByAntiEntropy() {
         var c = smallConfig(nodes: 150, seed: 5)
         c.loss = 0.05

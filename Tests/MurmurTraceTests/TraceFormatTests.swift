@@ -163,6 +163,19 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertLessThan(parsed, 3000)
     }
 
+    /// A quiet node's events reach the file within the flush interval of node time.
+    func testWriterFlushesAfterTheIntervalWithoutAFullBuffer() throws {
+        let path = TraceTestSupport.tempDir().appendingPathComponent("quiet.jsonl").path
+        let node = NodeID(Bytes32(w0: 9, w1: 9, w2: 9, w3: 9))
+        let writer = try TraceWriter(path: path, bufferBytes: 1 << 20, wallClock: nil)
+        func lines() -> Int { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        try writer.append(TraceEvent(time: Instant(nanoseconds: 5_000_000_000), node: node, kind: .connect, peer: node))
+        try writer.append(TraceEvent(time: Instant(nanoseconds: 5_500_000_000), node: node, kind: .disconnect, peer: node))
+        XCTAssertEqual(lines(), 0, "buffered")
+        try writer.append(TraceEvent(time: Instant(nanoseconds: 6_000_000_001), node: node, kind: .connect, peer: node))
+        XCTAssertEqual(lines(), 3, "written once 1 s of node time passed")
+    }
+
     func testWriterBuffersRotatesAndStampsWallClock() throws {
         let dir = TraceTestSupport.tempDir()
         let path = dir.appendingPathComponent("node.jsonl").path
@@ -196,5 +209,36 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertEqual(seqs, Array(seqs.first!...seqs.last!), "seq is contiguous across the rotated files")
         XCTAssertEqual(seqs.last, 400)
         XCTAssertGreaterThan(walls, 0)
+    }
+}
+
+/// The live-stream parser: the same lines, split anywhere, with or without SSE framing.
+final class TraceStreamTests: XCTestCase {
+    func testLinesSplitAnywhereAndSSEFraming() throws {
+        let sim = SyntheticTrace(.init(nodes: 8, topology: .star))
+        let events = TraceTestSupport.events(sim)
+        let plain = Array(TraceTestSupport.lines(events).utf8)
+        var sse: [UInt8] = Array(": hello\nretry: 1000\n\n".utf8)
+        for l in TraceTestSupport.lines(events).split(separator: "\n") { sse += Array("event: trace\ndata: \(l)\n\n".utf8) }
+        for input in [plain, sse] {
+            var rng = SeededRNG(seed: 3)
+            let p = TraceStreamParser()
+            var got: [TraceEvent] = []
+            var i = 0
+            while i < input.count {
+                let n = 1 + Int(rng.next() % 97)
+                p.feed(Array(input[i..<min(input.count, i + n)])) { got.append($0.event(strings: p.strings)!) }
+                i += n
+            }
+            XCTAssertEqual(got, events)
+            XCTAssertEqual(p.stats.errors, 0)
+        }
+        // A broken line in the stream is counted and the stream goes on.
+        let p = TraceStreamParser()
+        var n = 0
+        p.feed(Array("data: {\"v\":1,\"t\":1\ndata: {\"v\":9,\"t\":1,\"node\":\"x\",\"ev\":\"send\"}\n".utf8)) { _ in n += 1 }
+        p.feed(Array(TraceTestSupport.lines(Array(events.prefix(2))).utf8)) { _ in n += 1 }
+        XCTAssertEqual(n, 2)
+        XCTAssertEqual(p.stats.errorsByCategory, ["truncated": 1, "unsupported-version": 1])
     }
 }

@@ -34,6 +34,8 @@ let simCommand = Command(
       --graft-timeout MS    Plumtree: wait this long after an IHave before grafting (default 250)
       --optimize-hops N     Plumtree tree optimisation threshold in hops, 0 = off (default 0)
       --prune-quiet MS      Plumtree: a link that delivered something first this recently is not pruned (default 300)
+      --sources K           broadcasts come from K fixed publishing nodes in turn (default 0: a random node each)
+      --per-author-trees    one Plumtree tree per record author instead of one shared tree
       --new-links-lazy      experiment: new active links start lazy
       --one-sided-prune     experiment: a prune only stops the sender's pushes
       --active N            active view size (default 5)
@@ -42,10 +44,10 @@ let simCommand = Command(
       --trace FILE          write the JSON Lines trace (every send, receive, delivery, ...)
     """,
     run: { args in
-        let a = try Arguments(args, command: "sim", booleans: ["--partition", "--json", "--announce", "--new-links-lazy", "--one-sided-prune"],
+        let a = try Arguments(args, command: "sim", booleans: ["--partition", "--json", "--announce", "--new-links-lazy", "--one-sided-prune", "--per-author-trees"],
                               valued: ["--nodes", "--broadcasts", "--loss", "--crash", "--restart", "--seed",
                                        "--partition-seconds", "--latency", "--jitter", "--payload", "--settle",
-                                       "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet"])
+                                       "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet", "--sources"])
         var c = SimConfig()
         c.nodes = try a.int("--nodes", default: 1000, range: 2...1_000_000)
         c.broadcasts = try a.int("--broadcasts", default: 100, range: 0...100_000)
@@ -73,6 +75,8 @@ let simCommand = Command(
         c.gossip.pruneQuietPeriod = .milliseconds(Int64(try a.int("--prune-quiet", default: Int(c.gossip.pruneQuietPeriod.milliseconds), range: 0...600_000)))
         if a.has("--new-links-lazy") { c.gossip.newLinksLazy = true }
         if a.has("--one-sided-prune") { c.gossip.oneSidedPrune = true }
+        if a.has("--per-author-trees") { c.gossip.perAuthorTrees = true }
+        c.sources = try a.int("--sources", default: 0, range: 0...1_000_000)
         c.gossip.activeViewSize = try a.int("--active", default: c.gossip.activeViewSize, range: 1...32)
         c.gossip.passiveViewSize = try a.int("--passive", default: c.gossip.passiveViewSize, range: 1...256)
         var sink: FileTraceSink?

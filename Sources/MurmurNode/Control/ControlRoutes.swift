@@ -3,7 +3,7 @@ import MurmurCrypto
 import MurmurGossip
 import MurmurWire
 
-/// The routes of the minimal control endpoint (Specs/gossip.md, "On the node"):
+/// The routes of the minimal control endpoint (Specs/mesh.md):
 ///
 /// | method, path | answer |
 /// |---|---|

@@ -4,7 +4,7 @@ import MurmurCrypto
 import MurmurGossip
 import MurmurWire
 
-/// What `GET /v1/status` returns and `murmur status` prints (Specs/gossip.md, "On the node").
+/// What `GET /v1/status` returns and `murmur status` prints (Specs/mesh.md).
 public struct MeshStatus: Codable, Sendable, Equatable {
     public var node_id: String
     public var listen: String

@@ -2,7 +2,7 @@ import MurmurCore
 import MurmurGossip
 import MurmurWire
 
-/// How gossip messages travel as transport messages (Specs/gossip.md, "On the node").
+/// How gossip messages travel as transport messages (Specs/mesh.md).
 ///
 /// One gossip message is one transport message. Its type byte names the gossip tag in the
 /// ranges of Specs/transport.md — membership tags 1…9 → 0x11…0x19, Plumtree tags 16…19 →

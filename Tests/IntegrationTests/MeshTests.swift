@@ -131,7 +131,7 @@ final class MeshTests: XCTestCase {
         // A seed, then everyone joins through its address only.
         for i in 0..<Self.nodeCount {
             var args = ["node", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--data", "\(root)/n\(i)",
-                        "--network-key", keyPath, "--gossip-fast", "--parent-pid", "\(getpid())"]
+                        "--network-key", keyPath, "--gossip-fast", "--trace", "\(root)/trace\(i).jsonl", "--parent-pid", "\(getpid())"]
             if i > 0 { args += ["--join", nodes[0].address] }
             let node = MeshNode(index: i, process: try ChildProcess(executable: exe, arguments: args, discardStderr: true))
             nodes.append(node)
@@ -170,5 +170,33 @@ final class MeshTests: XCTestCase {
         XCTAssertFalse(healed.isEmpty, "after 3 kills the \(survivors.count) survivors did not converge with refilled active views")
         print("mesh: after killing 3 nodes, \(survivors.count) survivors hold all \(published.count) records with full active views after \(String(format: "%.3f", Double(Posix.monotonicNanoseconds() - t1) / 1e9)) s (total \(elapsed()))")
         dump(survivors)
+
+        // `murmur status --json` shows the same through the CLI.
+        let cli = try ChildProcess(executable: exe, arguments: ["status", "--node", "\(try XCTUnwrap(survivors[0].control))", "--json"],
+                                   discardStderr: true)
+        XCTAssertEqual(cli.reap(blocking: true), 0)
+        var output: [UInt8] = []
+        while let chunk = cli.readStdout(), !chunk.isEmpty { output += chunk }
+        let fromCLI = try MeshStatus.decode(output)
+        XCTAssertEqual(fromCLI.node_id, survivors[0].id)
+        XCTAssertEqual(fromCLI.records["job"], published.count)
+
+        // The traces of the real run explain where a record went (`murmur trace --record`).
+        for n in survivors { n.process.terminate() }
+        for n in survivors { XCTAssertEqual(n.process.stop(grace: 5), 0); n.alive = false }
+        let first = try XCTUnwrap(published.sorted().first)
+        let traces = (0..<Self.nodeCount).map { "\(root)/trace\($0).jsonl" }
+        let analysis = try ChildProcess(executable: exe, arguments: ["trace"] + traces + ["--record", first, "--json"], discardStderr: true)
+        var report: [UInt8] = []
+        let deadline = Posix.monotonicNanoseconds() + 20_000_000_000
+        while let chunk = analysis.readStdout() {
+            if Posix.monotonicNanoseconds() > deadline { analysis.kill(); break }
+            if chunk.isEmpty { usleep(5_000) } else { report += chunk }
+        }
+        XCTAssertEqual(analysis.reap(blocking: true), 0)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(report)) as? [String: Any])
+        let record = try XCTUnwrap(object["record"] as? [String: Any])
+        XCTAssertEqual(record["id"] as? String, first)
+        XCTAssertGreaterThanOrEqual(record["delivered"] as? Int ?? 0, survivors.count, "trace of a real run: \(record)")
     }
 }

@@ -176,7 +176,7 @@ private final class ControlConnection: EventSource {
     }
 
     private func parse(final: Bool = false) {
-        guard let end = headerEnd() else {
+        guard let end = headerEnd(), end <= ControlServer.maxHeaderBytes else {
             if input.count > ControlServer.maxHeaderBytes { reply(.error(431, "request header too large")) } else if final { close() }
             return
         }

@@ -94,15 +94,22 @@ final class MeshTests: XCTestCase {
         }
     }
 
-    /// "Full" active views as HyParView can make them: no dead peer in any view, and links are
-    /// symmetric, so when `count × size` is odd one node must stay one short; HyParView also
-    /// refuses low-priority neighbour requests at full nodes, so two short nodes that are already
-    /// neighbours can stay short (seen in 7-node meshes). Allowed: every view ≥ size − 2 and at
-    /// most 3 missing links in all.
-    static func viewsFull(_ views: [[String]], size: Int, dead: Set<String>) -> Bool {
-        guard views.allSatisfy({ dead.isDisjoint(with: $0) && $0.count >= size - 2 }) else { return false }
-        let missing = views.reduce(0) { $0 + max(0, size - $1.count) }
-        return missing <= 3
+    /// "Full" active views as HyParView can make them. Links are symmetric and a full node
+    /// refuses a low-priority neighbour request, so the views stop growing when every node is
+    /// full or its only possible partners are full: then any two short nodes are already
+    /// neighbours (e.g. with 10 nodes and views of 5, two linked nodes can stay at 3, and with
+    /// `n × size` odd one node must stay short). Required: no dead peer in any view, no empty view,
+    /// and that maximal state.
+    static func viewsFull(_ statuses: [String: MeshStatus], size: Int, dead: Set<String>) -> Bool {
+        let views = statuses.mapValues { Set($0.active_view) }
+        guard views.values.allSatisfy({ dead.isDisjoint(with: $0) && !$0.isEmpty }) else { return false }
+        let short = views.filter { $0.value.count < size }.map(\.key)
+        for a in short { for b in short where a < b { if views[a]?.contains(b) != true { return false } } }
+        return true
+    }
+
+    static func byID(_ all: [Int: MeshStatus]) -> [String: MeshStatus] {
+        Dictionary(all.values.map { ($0.node_id, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     func dump(_ nodes: [MeshNode]) {
@@ -139,7 +146,7 @@ final class MeshTests: XCTestCase {
         }
         let full = min(Self.activeViewSize, Self.nodeCount - 1)
         let formed = waitFor(nodes, seconds: 20) { all in
-            Self.viewsFull(all.values.map(\.active_view), size: full, dead: []) && all.values.allSatisfy { $0.directory_size == Self.nodeCount }
+            Self.viewsFull(Self.byID(all), size: full, dead: []) && all.values.allSatisfy { $0.directory_size == Self.nodeCount }
         }
         XCTAssertFalse(formed.isEmpty, "the mesh did not form: full active views (\(full)) and a directory of \(Self.nodeCount) everywhere")
         if formed.isEmpty { dump(nodes) }
@@ -165,7 +172,7 @@ final class MeshTests: XCTestCase {
         let t1 = Posix.monotonicNanoseconds()
         let healed = waitFor(survivors, seconds: 20) { all in
             all.values.allSatisfy { $0.records["job"] == published.count }
-                && Self.viewsFull(all.values.map(\.active_view), size: min(Self.activeViewSize, survivors.count - 1), dead: dead)
+                && Self.viewsFull(Self.byID(all), size: min(Self.activeViewSize, survivors.count - 1), dead: dead)
         }
         XCTAssertFalse(healed.isEmpty, "after 3 kills the \(survivors.count) survivors did not converge with refilled active views")
         print("mesh: after killing 3 nodes, \(survivors.count) survivors hold all \(published.count) records with full active views after \(String(format: "%.3f", Double(Posix.monotonicNanoseconds() - t1) / 1e9)) s (total \(elapsed()))")

@@ -53,7 +53,11 @@ public struct GossipHostCounters: Sendable, Equatable {
     public var malformed = 0
     /// Records refused before the state machine saw them, by reason (`invalid-signature` …).
     public var recordsRefused: [String: Int] = [:]
-    /// Messages or records too large for one transport message (not sent).
+    /// Messages too large for one transport message, sent in fragments / received that way.
+    public var fragmentedOut = 0, fragmentedIn = 0
+    /// Partial fragmented messages discarded (out of order, over the reassembly limit).
+    public var fragmentsDiscarded = 0
+    /// Messages larger than the largest gossip message (not sent; a bug if ever non-zero).
     public var tooLarge = 0
     /// Sends the transport refused (full queue): gossip repairs through grafts and anti-entropy.
     public var sendsRefused = 0
@@ -95,6 +99,8 @@ public final class GossipService: NodeProtocol {
     /// Peers we closed: their link-down is ours, not news to the state machine.
     private var closing: Set<NodeID> = []
     private var announcementSequence: UInt64 = 0
+    private var assembler = FragmentAssembler()
+    private var nextFragmentID: UInt32 = 1
     /// Wall clock (Unix ms) at loop instant zero, as last told to the state machine.
     private var unixMsAtZero: Int64 = 0
     private var now: Instant = .zero
@@ -140,11 +146,27 @@ public final class GossipService: NodeProtocol {
             run(.linkUp(peer: link.peer, address: name, outbound: outbound), into: &out)
         case let .peerDisconnected(peer, reason):
             linked.remove(peer)
+            assembler.forget(peer)
             if closing.remove(peer) != nil { break }
             run(.linkDown(peer: peer, reason: reason), into: &out)
         case let .connectFailed(address, reason):
             let name = dialNames.removeValue(forKey: address) ?? "\(address)"
             run(.connectFailed(address: name, reason: reason), into: &out)
+        case let .message(from, type, payload) where type == GossipWire.fragmentType:
+            switch assembler.add(payload, from: from) {
+            case .incomplete: break
+            case let .complete(message):
+                counters.fragmentedIn += 1
+                guard let tagByte = message.first, let tag = GossipMessage.Tag(rawValue: tagByte) else {
+                    malformed(from: from, type: type, bytes: message.count, why: "reassembled message has no gossip tag", into: &out)
+                    break
+                }
+                receive(from: from, type: GossipWire.messageType(for: tag), payload: message, into: &out)
+            case let .malformed(why):
+                malformed(from: from, type: type, bytes: payload.count, why: why, into: &out)
+            case .dropped:
+                counters.fragmentsDiscarded += 1
+            }
         case let .message(from, type, payload):
             receive(from: from, type: type, payload: payload, into: &out)
         case let .timer(id):
@@ -212,10 +234,7 @@ public final class GossipService: NodeProtocol {
         counters.bytesIn += payload.count
         switch GossipWire.decode(type: type, payload: payload) {
         case let .failure(.malformed(why)):
-            counters.malformed += 1
-            trace(.drop, recordKind: "\(type)", peer: peer, bytes: payload.count, reason: "malformed", into: &out)
-            out.append(.log("gossip: malformed message \(type) from \(peer.short): \(why); closing the link"))
-            out.append(.disconnect(peer, reason: "malformed gossip message"))
+            malformed(from: peer, type: type, bytes: payload.count, why: why, into: &out)
         case let .failure(.record(e, record)):
             counters.recordsRefused[GossipWire.reason(e), default: 0] += 1
             trace(.drop, record: record, peer: peer, bytes: payload.count, reason: GossipWire.reason(e), into: &out)
@@ -251,6 +270,15 @@ public final class GossipService: NodeProtocol {
         }
     }
 
+    /// Garbage from a peer: counted, traced, and the link is closed.
+    private func malformed(from peer: NodeID, type: MessageType, bytes: Int, why: String, into out: inout [ProtocolEffect]) {
+        counters.malformed += 1
+        trace(.drop, recordKind: "\(type)", peer: peer, bytes: bytes, reason: "malformed", into: &out)
+        out.append(.log("gossip: malformed message \(type) from \(peer.short): \(why); closing the link"))
+        // Not marked `closing`: the state machine learns of the loss like of any other.
+        out.append(.disconnect(peer, reason: "malformed gossip message"))
+    }
+
     private func refuse(_ record: SignedRecord, _ error: Error, from peer: NodeID?, into out: inout [ProtocolEffect]) {
         let reason = (error as? RecordError).map(GossipWire.reason) ?? "invalid"
         counters.recordsRefused[reason, default: 0] += 1
@@ -277,11 +305,21 @@ public final class GossipService: NodeProtocol {
         case let .send(peer, message):
             let (parts, tooLarge) = GossipWire.fit(message)
             for m in tooLarge {
-                counters.tooLarge += 1
-                var record: SignedRecord?
-                if case let .gossip(item) = m { record = item.record }
-                if case let .records(items) = m { record = items.first?.record }
-                trace(.drop, record: record, recordKind: record == nil ? m.name : nil, peer: peer, bytes: m.encodedSize, reason: "too-large", into: &out)
+                let payload = m.encoded
+                guard payload.count <= Limits.gossipMaxMessageBytes else {
+                    counters.tooLarge += 1
+                    trace(.drop, recordKind: m.name, peer: peer, bytes: payload.count, reason: "too-large", into: &out)
+                    continue
+                }
+                counters.fragmentedOut += 1
+                counters.sent[m.name, default: 0] += 1
+                counters.bytesOut += payload.count
+                if !m.carriesPayload { trace(.send, recordKind: m.name, peer: peer, bytes: payload.count, into: &out) }
+                let id = nextFragmentID
+                nextFragmentID &+= 1
+                for fragment in GossipWire.fragments(of: payload, id: id) {
+                    out.append(.send(to: peer, type: GossipWire.fragmentType, payload: fragment))
+                }
             }
             for m in parts {
                 let payload = m.encoded

@@ -69,9 +69,35 @@ public enum GossipWire {
         }
     }
 
+    /// Transport type of a fragment of a gossip message too large for one transport message.
+    public static let fragmentType = MessageType(0x3F)
+    /// `id u32 ‖ index u16 ‖ count u16` in front of each fragment's bytes.
+    public static let fragmentHeaderBytes = 8
+    /// Most fragments of one message (a maximal gossip message in maximal fragments).
+    public static var maxFragments: Int {
+        let per = Limits.maxMessagePayload - fragmentHeaderBytes
+        return (Limits.gossipMaxMessageBytes + per - 1) / per
+    }
+
+    /// Cuts an encoded gossip message into fragment payloads (each ≤ `maxBytes`).
+    public static func fragments(of encoded: [UInt8], id: UInt32, maxBytes: Int = Limits.maxMessagePayload) -> [[UInt8]] {
+        let per = maxBytes - fragmentHeaderBytes
+        let count = (encoded.count + per - 1) / per
+        precondition(count >= 2 && count <= Int(UInt16.max))
+        var out: [[UInt8]] = []
+        out.reserveCapacity(count)
+        for index in 0..<count {
+            var w = ByteWriter(capacity: maxBytes)
+            w.u32(id); w.u16(UInt16(index)); w.u16(UInt16(count))
+            w.raw(Array(encoded[(index * per)..<min(encoded.count, (index + 1) * per)]))
+            out.append(w.bytes)
+        }
+        return out
+    }
+
     /// Cuts a message into messages that each fit one transport message. `Records` and
     /// `Reconcile` split by item (each item stands alone); any other message — or a single record —
-    /// too large for a transport message comes back in `tooLarge`.
+    /// too large for a transport message comes back in `tooLarge` (to be sent in fragments).
     public static func fit(_ message: GossipMessage, maxBytes: Int = Limits.maxMessagePayload) -> (parts: [GossipMessage], tooLarge: [GossipMessage]) {
         if message.encodedSize <= maxBytes { return ([message], []) }
         switch message {
@@ -101,5 +127,77 @@ public enum GossipWire {
         default:
             return ([], [message])
         }
+    }
+}
+
+/// Puts fragmented gossip messages back together (Specs/mesh.md, "Fragments"). Fragments of one
+/// message travel back to back on one ordered link, so each peer has at most one message in
+/// reassembly; anything out of order discards it. Bounded per message
+/// (`Limits.gossipMaxMessageBytes`) and in total (`Limits.gossipMaxReassemblyBytes`).
+public struct FragmentAssembler: Sendable {
+    struct Partial: Sendable {
+        var id: UInt32
+        var count: UInt16
+        var next: UInt16
+        var bytes: [UInt8]
+    }
+    private var partials: [NodeID: Partial] = [:]
+    public private(set) var bufferedBytes = 0
+    /// Partial messages thrown away (out of order, a new message started, over a limit).
+    public private(set) var discarded = 0
+
+    public init() {}
+
+    public enum Outcome: Equatable, Sendable {
+        case incomplete
+        case complete([UInt8])
+        /// Not a fragment (garbage: the link may be closed).
+        case malformed(String)
+        /// A well-formed fragment that could not be used (counted in `discarded`).
+        case dropped(String)
+    }
+
+    public mutating func add(_ payload: [UInt8], from peer: NodeID) -> Outcome {
+        var r = ByteReader(payload)
+        guard let id = try? r.u32(), let index = try? r.u16(), let count = try? r.u16(), payload.count > GossipWire.fragmentHeaderBytes else {
+            return .malformed("fragment shorter than its header")
+        }
+        guard count >= 2, Int(count) <= GossipWire.maxFragments, index < count else {
+            return .malformed("fragment \(index) of \(count)")
+        }
+        let data = payload[GossipWire.fragmentHeaderBytes...]
+        if index == 0 {
+            if partials[peer] != nil { drop(peer) }
+            partials[peer] = Partial(id: id, count: count, next: 0, bytes: [])
+        }
+        guard var partial = partials[peer], partial.id == id, partial.count == count, partial.next == index else {
+            if partials[peer] != nil { drop(peer) } else { discarded += 1 }
+            return .dropped("fragment out of order")
+        }
+        guard partial.bytes.count + data.count <= Limits.gossipMaxMessageBytes,
+              bufferedBytes + data.count <= Limits.gossipMaxReassemblyBytes else {
+            drop(peer)
+            return .dropped("reassembly over its limit")
+        }
+        partials[peer] = nil
+        partial.bytes.append(contentsOf: data)
+        bufferedBytes += data.count
+        partial.next += 1
+        if partial.next == partial.count {
+            bufferedBytes -= partial.bytes.count
+            return .complete(partial.bytes)
+        }
+        partials[peer] = partial
+        return .incomplete
+    }
+
+    /// The peer's link went down: its partial message is gone.
+    public mutating func forget(_ peer: NodeID) {
+        if let p = partials.removeValue(forKey: peer) { bufferedBytes -= p.bytes.count }
+    }
+
+    private mutating func drop(_ peer: NodeID) {
+        forget(peer)
+        discarded += 1
     }
 }

@@ -93,6 +93,56 @@ final class GossipServiceTests: XCTestCase {
         XCTAssertEqual(target.gossip.gossip?.recordCounts[.job], 0)
     }
 
+    /// A manifest of 4,096 chunk hashes (~131 KiB) is larger than one transport message: it
+    /// travels in fragments and arrives whole.
+    func testRecordLargerThanATransportMessageTravelsInFragments() throws {
+        let loop = try EventLoop()
+        let networkKey = NetworkKey.random()
+        let a = try makeMember(loop: loop, networkKey: networkKey, seeds: [])
+        let b = try makeMember(loop: loop, networkKey: networkKey, seeds: ["\(try XCTUnwrap(a.node.listenAddress))"])
+        defer { a.node.shutdown(); b.node.shutdown() }
+        try runUntil(loop) { a.gossip.gossip?.activeView.count == 1 && b.gossip.gossip?.activeView.count == 1 }
+        let hashes = (0..<4096).map { Hash.of([UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)]) }
+        let manifest = ModelManifest(modelHash: Hash.of([1]), name: "big", modelVersion: "1", size: 4096 * 4096, chunkSize: 4096,
+                                     chunkHashes: hashes, inputs: [TensorSpec(name: "x", dtype: .float32, shape: [1])],
+                                     outputs: [TensorSpec(name: "y", dtype: .float32, shape: [1])])
+        let now = a.gossip.unixNowMs
+        let record = try SignedRecord.sign(manifest, by: a.key, issuedAt: now, expiresAt: now + 3_600_000)
+        XCTAssertGreaterThan(record.encoded.count, Limits.maxMessagePayload)
+        a.node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: record.encoded))
+        try runUntil(loop) { b.gossip.gossip?.hasRecord(record.id) == true }
+        XCTAssertGreaterThanOrEqual(a.gossip.counters.fragmentedOut, 1)
+        XCTAssertGreaterThanOrEqual(b.gossip.counters.fragmentedIn, 1)
+        XCTAssertEqual(b.gossip.counters.malformed, 0)
+    }
+
+    func testFragmentAssemblerIsStrictAndBounded() throws {
+        let peer = SigningKey().publicKey
+        let message = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let parts = GossipWire.fragments(of: message, id: 9)
+        XCTAssertEqual(parts.count, 4)
+        XCTAssertTrue(parts.allSatisfy { $0.count <= Limits.maxMessagePayload })
+        var assembler = FragmentAssembler()
+        for (i, p) in parts.enumerated() {
+            let outcome = assembler.add(p, from: peer)
+            XCTAssertEqual(outcome, i == parts.count - 1 ? .complete(message) : .incomplete)
+        }
+        XCTAssertEqual(assembler.bufferedBytes, 0)
+        // Out of order: discarded, never a wrong message.
+        XCTAssertEqual(assembler.add(parts[0], from: peer), .incomplete)
+        XCTAssertEqual(assembler.add(parts[2], from: peer), .dropped("fragment out of order"))
+        XCTAssertEqual(assembler.add(parts[3], from: peer), .dropped("fragment out of order"))
+        XCTAssertEqual(assembler.bufferedBytes, 0)
+        // A link that goes down mid-message frees its bytes.
+        XCTAssertEqual(assembler.add(parts[0], from: peer), .incomplete)
+        assembler.forget(peer)
+        XCTAssertEqual(assembler.bufferedBytes, 0)
+        // Garbage headers.
+        XCTAssertEqual(assembler.add([1, 2, 3], from: peer), .malformed("fragment shorter than its header"))
+        XCTAssertEqual(assembler.add([0, 0, 0, 1, 0, 5, 0, 2, 9], from: peer), .malformed("fragment 5 of 2"))
+        XCTAssertEqual(assembler.add([0, 0, 0, 1, 0, 0, 0xFF, 0xFF, 9], from: peer), .malformed("fragment 0 of 65535"))
+    }
+
     func testWireTypesStayInTheirRangesAndLargeMessagesSplit() throws {
         for tag in GossipMessage.Tag.allCases {
             let type = GossipWire.messageType(for: tag)

@@ -37,9 +37,11 @@ let package = Package(
         // exclusivity checks cost ~15 % there (measured with perf), so they are off for this target.
         .target(name: "MurmurTrace", dependencies: ["MurmurCore"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
+        .target(name: "MurmurTransfer", dependencies: ["MurmurCore", "MurmurWire"]),
         .target(name: "MurmurNode", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurWire", "MurmurGossip", "MurmurJobs",
             "MurmurInference", "MurmurTrace", "CLinux", "CSQLite",
+            "MurmurTransfer",
         ]),
         .target(name: "MurmurSim", dependencies: ["MurmurCore", "MurmurWire", "MurmurGossip", "MurmurJobs", "MurmurTrace"]),
         .executableTarget(name: "murmur", dependencies: [
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "MurmurJobsTests", dependencies: ["MurmurJobs", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurInferenceTests", dependencies: ["MurmurInference", "MurmurKernels"]),
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"], exclude: ["Fixtures"]),
+        .testTarget(name: "MurmurTransferTests", dependencies: ["MurmurTransfer", "MurmurWire", "MurmurCore"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire"]),

@@ -349,7 +349,9 @@ public final class GossipService: NodeProtocol {
             if linked.contains(peer) { closing.insert(peer) }
             out.append(.disconnect(peer, reason: reason))
         case let .setTimer(timer, at):
-            guard timers.count < Limits.gossipMaxMissing * 2 + 64 else {
+            // Only graft timers can be numerous (≤ one or two per missing id); refusing one
+            // leaves that record to anti-entropy. Periodic timers are never refused.
+            if case .graft = timer, timers.count >= Limits.gossipMaxMissing * 2 + 64 {
                 counters.tableOverflow += 1
                 return
             }

@@ -55,7 +55,7 @@ let package = Package(
         ]),
         .target(name: "MurmurSim", dependencies: ["MurmurCore", "MurmurWire", "MurmurGossip", "MurmurJobs", "MurmurTrace"]),
         .executableTarget(name: "murmur", dependencies: [
-            "MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurSim", "MurmurTrace", "MurmurInference",
+            "MurmurCore", "MurmurCrypto", "MurmurGossip", "MurmurNode", "MurmurSim", "MurmurTrace", "MurmurInference",
         ]),
         .executableTarget(name: "murmur-bench", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurInference", "MurmurKernels", "MurmurSim", "CSodium", "CLinux",
@@ -70,9 +70,9 @@ let package = Package(
         .testTarget(name: "MurmurInferenceTests", dependencies: ["MurmurInference", "MurmurKernels"]),
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"], exclude: ["Fixtures"]),
         .testTarget(name: "MurmurTransferTests", dependencies: ["MurmurTransfer", "MurmurWire", "MurmurCore"]),
-        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),
+        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

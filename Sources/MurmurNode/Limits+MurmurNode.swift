@@ -25,6 +25,8 @@ extension Limits {
     public static let maxHostedProtocols = 16
     /// Effects one protocol may return from one `handle` call before the node stops it.
     public static let maxEffectsPerEvent = 4096
+    /// Bytes of fragmented gossip messages being reassembled, all peers together.
+    public static let gossipMaxReassemblyBytes = 16 * 1024 * 1024
 }
 
 /// Default timers of the transport (see Specs/transport.md).

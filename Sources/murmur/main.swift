@@ -9,8 +9,9 @@ let commands: [Command] = [
     nodeCommand,
     pingCommand,
     demoCommand,
-    traceCommand,
     simCommand,
+    traceCommand,
+    statusCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

@@ -189,6 +189,13 @@ public final class Node: TransportDelegate {
         return transport.send(type, payload, on: link)
     }
 
+    /// Hands a value to every hosted protocol now, on the loop thread, as `.delivered` (shell
+    /// code such as the control endpoint uses it; other threads use `inbox`).
+    public func deliverLocally(_ item: NodeDelivery) {
+        counters.inboxItems += 1
+        broadcast(.delivered(tag: item.tag, payload: item.payload))
+    }
+
     /// Pings `peer` on its first link; the answer comes as `.roundTrip`.
     public func ping(_ peer: NodeID) {
         if let link = peers[peer]?.first { transport.ping(link: link) }
@@ -235,7 +242,7 @@ public final class Node: TransportDelegate {
             return
         }
         if let j = joins.firstIndex(where: { $0.link == link.id }) { joins[j].backoff = config.reconnectInitialBackoff }
-        protocolDials[link.id] = nil
+        let dial = protocolDials.removeValue(forKey: link.id)
         let first = peers[peer] == nil
         peers[peer, default: []].append(link.id)
         linkPeer[link.id] = peer
@@ -243,8 +250,13 @@ public final class Node: TransportDelegate {
         traceSink?(TraceEvent(time: loop.now, node: localID, kind: .connect, peer: peer))
         logger.info("link up \(peer.short) \(link.direction) \(link.remoteAddress.map { "\($0)" } ?? "") handshake \(link.handshakeTime.map { "\($0)" } ?? "?")")
         transport.ping(link: link.id)
+        let peerLink = PeerLink(peer: peer, link: link.id, direction: link.direction, remoteAddress: link.remoteAddress)
         if first {
-            broadcast(.peerConnected(PeerLink(peer: peer, link: link.id, direction: link.direction, remoteAddress: link.remoteAddress)))
+            broadcast(.peerConnected(peerLink))
+        } else if let dial {
+            // A `connect` is always answered: the peer was already linked (e.g. it dialled us
+            // at the same time), so only the protocol that asked hears about this extra link.
+            deliver(.peerConnected(peerLink), to: dial.protocolIndex)
         }
     }
 
@@ -255,6 +267,11 @@ public final class Node: TransportDelegate {
         }
         if let dial = protocolDials.removeValue(forKey: link.id) {
             deliver(.connectFailed(dial.address, reason: "\(reason)"), to: dial.protocolIndex)
+        }
+        switch reason {
+        case .handshakeFailed, .handshakeTimeout:
+            traceSink?(TraceEvent(time: loop.now, node: localID, kind: .handshakeFail, peer: link.peer, reason: "\(reason)"))
+        default: break
         }
         guard let peer = linkPeer.removeValue(forKey: link.id) else { return }
         onEvent?(.linkDown(link, reason: reason))

@@ -3,22 +3,25 @@ import Glibc
 #endif
 import MurmurCore
 import MurmurCrypto
+import MurmurGossip
 import MurmurNode
 
 let demoCommand = Command(
     name: "demo",
-    summary: "start a small local mesh, link and ping it, and show what happened",
+    summary: "start a small local mesh, let it form by gossip, spread records, and show what happened",
     usage: """
     usage: murmur demo [--nodes N] [--timeout SECONDS]
 
-    Starts N `murmur node` processes (default 5) on loopback with temporary data directories and
-    a fresh private network key, joins them into a mesh (each node joins node 0 and its
-    predecessor), waits until every link is up on both ends with a measured round trip, then
-    handshakes with and pings every node from this process. Prints the node ids, links, handshake
-    times and RTTs, stops the nodes, and exits 0 only if all of it worked. The nodes are always
-    stopped, whatever happens (they also exit on their own if this process dies).
+    Starts N `murmur node` processes (default 6) on loopback with temporary data directories, a
+    fresh private network key and short gossip timers (--gossip-fast). Node 0 is the seed; every
+    other node is given only the seed's address, and the membership protocol (HyParView) builds
+    the mesh. The demo waits until every node's directory lists all N nodes (signed
+    announcements), prints each node's active view, publishes 3 signed test records at two nodes
+    through their control endpoints, and waits until every node holds them (Plumtree broadcast,
+    anti-entropy). Exits 0 only if all of it worked. The nodes are always stopped, whatever
+    happens (they also exit on their own if this process dies).
 
-      --nodes N            nodes to start (2...16, default 5)
+      --nodes N            nodes to start (2...16, default 6)
       --timeout SECONDS    give up after this long (default 20)
     """,
     run: runDemo
@@ -28,7 +31,7 @@ let demoCommand = Command(
     Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "demo", booleans: [], valued: ["--nodes", "--timeout"])
     if let extra = args.positionals.first { throw UsageError("demo: unexpected argument '\(extra)'") }
-    let count = try args.int("--nodes", default: 5, range: 2...16)
+    let count = try args.int("--nodes", default: 6, range: 2...16)
     let timeout = try args.double("--timeout", default: 20, range: 1...600)
     guard let executable = currentExecutablePath() else { throw CommandFailure("demo: cannot find this executable (/proc/self/exe)") }
     var template = Array("/tmp/murmur-demo-XXXXXX".utf8CString)
@@ -40,24 +43,21 @@ let demoCommand = Command(
 }
 
 /// One child node as the demo sees it.
-private final class DemoNode: EventSource {
+private final class DemoNode {
     let index: Int
     let process: ChildProcess
     var id: NodeID?
-    var address: SocketAddress?
-    /// Peers (hex) this node reported a link to, and the first RTT to each (ms).
-    var linksUp: [String: Double] = [:]
-    var rtt: [String: Double] = [:]
-    var failures: [String] = []
+    var address: String?
+    var control: SocketAddress?
     private var partial: [UInt8] = []
-    var token: LoopToken?
 
     init(index: Int, process: ChildProcess) {
         self.index = index
         self.process = process
     }
 
-    func handle(_ events: IOEvents) {
+    /// Reads the start-up lines the node prints.
+    func readLines() {
         while let chunk = process.readStdout(), !chunk.isEmpty {
             for byte in chunk {
                 if byte == 0x0A {
@@ -71,44 +71,28 @@ private final class DemoNode: EventSource {
     }
 
     private func line(_ text: String) {
-        let fields = Dictionary(text.split(separator: " ").compactMap { part -> (String, String)? in
-            guard let eq = part.firstIndex(of: "=") else { return nil }
-            return (String(part[..<eq]), String(part[part.index(after: eq)...]))
-        }, uniquingKeysWith: { a, _ in a })
-        let parts = text.split(separator: " ")
+        let parts = text.split(separator: " ").map(String.init)
         if parts.count == 5, parts[0] == "node", parts[2] == "listening", parts[3] == "on" {
-            id = NodeID(hex: String(parts[1]))
-            address = try? SocketAddress(parsing: String(parts[4]))
-        } else if text.hasPrefix("link-up "), let peer = fields["peer"] {
-            linksUp[peer] = Double(fields["handshake_ms"] ?? "") ?? .nan
-        } else if text.hasPrefix("rtt "), let peer = fields["peer"], rtt[peer] == nil {
-            rtt[peer] = Double(fields["ms"] ?? "")
-        } else if text.hasPrefix("link-down ") {
-            failures.append(text)
+            id = NodeID(hex: parts[1])
+            address = parts[4]
+        } else if parts.count == 2, parts[0] == "control" {
+            control = try? SocketAddress(parsing: parts[1])
         }
     }
-}
 
-/// Pings every node from the demo process over its own encrypted links.
-private final class DemoPinger: TransportDelegate {
-    var handshakes: [ConnectionID: Double] = [:]
-    var rtts: [ConnectionID: [Double]] = [:]
-    var failed: [ConnectionID: String] = [:]
-    let pingsPerNode = 3
+    func status() -> MeshStatus? {
+        guard let control, let r = try? ControlClient.request(control, path: "/v1/status", timeout: .seconds(Int64(2))),
+              r.status == 200 else { return nil }
+        return try? MeshStatus.decode(r.body)
+    }
 
-    func transport(_ t: Transport, linkUp link: LinkInfo) {
-        handshakes[link.id] = link.handshakeTime?.milliseconds
-        rtts[link.id] = []
-        t.ping(link: link.id)
-    }
-    func transport(_ t: Transport, linkDown link: LinkInfo, reason: CloseReason) {
-        if (rtts[link.id]?.count ?? 0) < pingsPerNode { failed[link.id] = "\(reason)" }
-    }
-    func transport(_ t: Transport, received type: MessageType, payload: UnsafeRawBufferPointer, link: ConnectionID, peer: NodeID) {}
-    func transport(_ t: Transport, writable link: ConnectionID) {}
-    func transport(_ t: Transport, pong rtt: TimeSpan, link: ConnectionID) {
-        rtts[link, default: []].append(rtt.milliseconds)
-        if (rtts[link]?.count ?? 0) < pingsPerNode { t.ping(link: link) }
+    /// Publishes `n` signed test records at this node; returns their ids.
+    func publish(_ n: Int) -> [String] {
+        guard let control,
+              let r = try? ControlClient.request(control, method: "POST", path: "/v1/debug/records?count=\(n)", timeout: .seconds(Int64(5))),
+              r.status == 200 else { return [] }
+        // {"published":["hex",…]}
+        return String(decoding: r.body, as: UTF8.self).split(separator: "\"").map(String.init).filter { $0.count == 64 }
     }
 }
 
@@ -133,16 +117,17 @@ private final class MeshDemo {
         signals = try SignalWatcher(loop: loop) { [weak self] _ in self?.interrupted = true }
     }
 
-    /// Runs the loop until `condition` holds; false on timeout or interrupt.
-    func pump(until condition: () -> Bool) -> Bool {
+    /// Polls until `condition` holds; false on timeout or interrupt.
+    func poll(every interval: TimeSpan = .milliseconds(50), until condition: () -> Bool) -> Bool {
         while !condition() {
             if interrupted || loop.now - started > timeout { return false }
-            do { try loop.runOnce(maxWait: .milliseconds(20)) } catch { return false }
+            do { try loop.runOnce(maxWait: interval) } catch { return false }
         }
         return true
     }
 
     func elapsed() -> String { format3((loop.now - started).seconds) + " s" }
+    func since(_ t: Instant) -> String { format3((loop.now - t).milliseconds) + " ms" }
 
     func run() -> Bool {
         let keyPath = root + "/network.key"
@@ -153,14 +138,11 @@ private final class MeshDemo {
         }
         writeLine("murmur demo: \(count) nodes on loopback, private network key \(networkKey.fingerprint), data under \(root)")
 
-        // Start the nodes: node 0 first, then each joins node 0 and its predecessor.
+        // Node 0 is the seed; every other node knows only the seed's address.
         for i in 0..<count {
-            var args = ["node", "--listen", "127.0.0.1:0", "--data", "\(root)/node\(i)", "--network-key", keyPath,
-                        "--events", "--parent-pid", "\(getpid())"]
-            for j in Set([0, i - 1]) where j >= 0 && j < i {
-                guard let a = nodes[j].address else { return false }
-                args += ["--join", "\(a)"]
-            }
+            var args = ["node", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--data", "\(root)/node\(i)",
+                        "--network-key", keyPath, "--gossip-fast", "--parent-pid", "\(getpid())"]
+            if i > 0, let seed = nodes[0].address { args += ["--join", seed] }
             let child: ChildProcess
             do { child = try ChildProcess(executable: executable, arguments: args) } catch {
                 printError("murmur demo: cannot start node \(i): \(error)")
@@ -168,77 +150,58 @@ private final class MeshDemo {
             }
             let node = DemoNode(index: i, process: child)
             nodes.append(node)
-            do { node.token = try loop.register(fd: child.stdoutFD, events: .readable, source: node) } catch {
-                printError("murmur demo: \(error)")
-                return false
-            }
-            guard pump(until: { node.address != nil && node.id != nil }) else {
+            guard poll(every: .milliseconds(10), until: { node.readLines(); return node.address != nil && node.control != nil }) else {
                 printError("murmur demo: node \(i) did not start (\(interrupted ? "interrupted" : "timeout"))")
                 return false
             }
-            writeLine("  node \(i)  \(node.id?.short ?? "?")  listening on \(node.address.map { "\($0)" } ?? "?")  (pid \(child.pid))")
+            writeLine("  node \(i)  \(node.id?.short ?? "?")  listening on \(node.address ?? "?")\(i == 0 ? "  (seed)" : "  joins via the seed")")
         }
+        let names = Dictionary(nodes.compactMap { n in n.id.map { ($0.hex, n.index) } }, uniquingKeysWith: { a, _ in a })
 
-        // Every link up on both ends, with a round trip measured by the dialling node.
-        var pairs: [(Int, Int)] = []
-        for i in 1..<count { for j in Set([0, i - 1]).sorted() where j < i { pairs.append((i, j)) } }
-        func hex(_ i: Int) -> String { nodes[i].id?.hex ?? "" }
-        let meshUp = pump(until: {
-            pairs.allSatisfy { (i, j) in
-                nodes[i].linksUp[hex(j)] != nil && nodes[j].linksUp[hex(i)] != nil && nodes[i].rtt[hex(j)] != nil
-            }
-        })
-        writeLine("links (dialler → listener):")
-        var ok = meshUp
-        for (i, j) in pairs {
-            let hs = nodes[i].linksUp[hex(j)].map { format3($0) + " ms" } ?? "—"
-            let rtt = nodes[i].rtt[hex(j)].map { format3($0) + " ms" } ?? "—"
-            let both = nodes[i].linksUp[hex(j)] != nil && nodes[j].linksUp[hex(i)] != nil
-            writeLine("  node \(i) → node \(j)   \(both ? "up  " : "DOWN")   handshake \(hs)   rtt \(rtt)")
+        // The mesh forms: every directory lists every node, every active view is populated.
+        let full = min(GossipConfig().activeViewSize, count - 1)
+        var statuses: [MeshStatus] = []
+        let formed = poll(every: .milliseconds(100)) {
+            statuses = nodes.compactMap { $0.status() }
+            return statuses.count == count && statuses.allSatisfy { $0.directory_size == count && $0.active_view.count >= max(1, full - 1) }
         }
-        if meshUp {
-            writeLine("all \(pairs.count) links up on both ends after \(elapsed())")
+        writeLine(formed ? "mesh formed after \(elapsed()): every directory lists \(count) nodes" : "FAILED: the mesh did not form (\(interrupted ? "interrupted" : "timeout"))")
+        writeLine("active views (HyParView, up to \(full) peers; eager = links of the broadcast tree):")
+        for (i, s) in statuses.enumerated() {
+            let peers = s.active_view.map { "\(names[$0].map { "node \($0)" } ?? String($0.prefix(8)))" }
+            writeLine("  node \(i): \(peers.joined(separator: ", "))   (passive \(s.passive_view.count), eager \(s.eager_peers))")
+        }
+        guard formed else { return finish(false) }
+
+        // Records published at two nodes reach every node.
+        let publishedAt = loop.now
+        var ids = nodes[count - 1].publish(2)
+        ids += nodes[count / 2].publish(1)
+        guard ids.count == 3 else {
+            writeLine("FAILED: could not publish test records")
+            return finish(false)
+        }
+        writeLine("published 3 signed records: 2 at node \(count - 1), 1 at node \(count / 2)")
+        var holders: [Int] = []
+        let spread = poll(every: .milliseconds(20)) {
+            holders = nodes.map { ($0.status()?.records["job"]) ?? 0 }
+            return holders.allSatisfy { $0 >= 3 }
+        }
+        if spread {
+            writeLine("all \(count) nodes hold all 3 records \(since(publishedAt)) after publication")
         } else {
-            writeLine("FAILED: not every link came up (\(interrupted ? "interrupted" : "timeout"))")
+            writeLine("FAILED: records per node \(holders) (\(interrupted ? "interrupted" : "timeout"))")
         }
+        return finish(spread)
+    }
 
-        // Ping every node from here, pinning its node id.
-        if ok {
-            let pinger = DemoPinger()
-            let transport = Transport(loop: loop, identity: SigningKey(), networkKey: networkKey)
-            transport.delegate = pinger
-            var links: [Int: ConnectionID] = [:]
-            for node in nodes {
-                guard let a = node.address, let id = node.id else { continue }
-                links[node.index] = try? transport.dial(a, expectedPeer: id)
-            }
-            let pinged = pump(until: {
-                links.values.allSatisfy { (pinger.rtts[$0]?.count ?? 0) >= pinger.pingsPerNode || pinger.failed[$0] != nil }
-            })
-            writeLine("pings from this process (handshake pinned to each node id, \(pinger.pingsPerNode) pings each):")
-            for node in nodes {
-                guard let link = links[node.index] else { ok = false; continue }
-                let r = pinger.rtts[link] ?? []
-                let hs = pinger.handshakes[link].map { format3($0) + " ms" } ?? "—"
-                if r.count >= pinger.pingsPerNode {
-                    let avg = r.reduce(0, +) / Double(r.count)
-                    writeLine("  node \(node.index) \(node.id?.short ?? "?"): handshake \(hs), rtt min/avg/max \(format3(r.min() ?? 0))/\(format3(avg))/\(format3(r.max() ?? 0)) ms")
-                } else {
-                    ok = false
-                    writeLine("  node \(node.index) \(node.id?.short ?? "?"): FAILED \(pinger.failed[link] ?? "no answer")")
-                }
-            }
-            ok = ok && pinged
-            transport.shutdown()
-        }
-
-        // Stop the nodes and check that each exits cleanly.
+    private func finish(_ ok: Bool) -> Bool {
         let statuses = stopAll()
         let clean = statuses.allSatisfy { $0 == 0 }
         writeLine("stopped \(nodes.count) nodes: \(clean ? "all exited cleanly" : "exit statuses \(statuses)")")
-        ok = ok && clean
-        writeLine(ok ? "demo OK (\(elapsed()))" : "demo FAILED")
-        return ok
+        let all = ok && clean
+        writeLine(all ? "demo OK (\(elapsed()))" : "demo FAILED")
+        return all
     }
 
     private var stopped = false
@@ -247,10 +210,7 @@ private final class MeshDemo {
     func stopAll() -> [Int32] {
         guard !stopped else { return [] }
         stopped = true
-        for n in nodes {
-            if let t = n.token { loop.deregister(fd: n.process.stdoutFD, token: t) }
-            n.process.terminate()
-        }
+        for n in nodes { n.process.terminate() }
         return nodes.map { $0.process.stop(grace: 3) }
     }
 

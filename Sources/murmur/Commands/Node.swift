@@ -7,27 +7,44 @@ import MurmurNode
 
 let nodeCommand = Command(
     name: "node",
-    summary: "run a node: listen, keep links to --join peers",
+    summary: "run a node: join the mesh through --join seeds and gossip records",
     usage: """
-    usage: murmur node [--listen HOST:PORT] [--join HOST:PORT]... [--data DIR] [--network-key FILE] [-v|-vv] [--events]
+    usage: murmur node [--listen HOST:PORT] [--join HOST:PORT]... [--data DIR] [--network-key FILE]
+                       [--control HOST:PORT] [--trace FILE] [--gossip-fast] [-v|-vv] [--events]
 
-    Runs a Murmur node until SIGINT or SIGTERM.
+    Runs a Murmur node until SIGINT or SIGTERM: HyParView membership, Plumtree broadcast and
+    anti-entropy over encrypted links (Specs/gossip.md), and a signed NodeAnnouncement refreshed
+    before it expires, so every node has a directory of live peers.
 
       --listen HOST:PORT    address to listen on (default 127.0.0.1:7000; port 0 = any free port)
-      --join HOST:PORT      a peer to keep a link to (reconnects with backoff); repeatable
+      --join HOST:PORT      a seed to join the mesh through (repeatable); after the first contact
+                            the membership protocol keeps the links (and rejoins through the seeds
+                            when it has no peers left)
+      --advertise HOST:PORT the address others dial this node at (default: the bound --listen)
       --data DIR            data directory (default $MURMUR_DATA or ~/.murmur); the node's
                             identity is DIR/identity (created on first start, mode 0600)
       --network-key FILE    the mesh's 32-byte key (64 hex characters); default: the public mesh
+      --control HOST:PORT   serve the local control endpoint (HTTP/1.1, loopback addresses only):
+                            GET /v1/status (what `murmur status` shows) and, for developers,
+                            POST /v1/debug/records?count=N (publish N signed test job records)
+      --trace FILE          append trace events (Specs/trace.md) to FILE: buffered, rotated at
+                            --trace-max-mb (default 64) keeping 4 old files; `murmur trace FILE…`
+      --trace-max-mb N      trace file size cap before rotation (1…4096)
+      --gossip-fast         short gossip timers (≈ 5–10 × the defaults) for tests and demos on
+                            loopback; never on a real network
+      --publish-test-records N
+                            developer tool: publish N signed test job records 1 s after start
       -v, -vv               more log lines on stderr (default: warnings only)
-      --events              print one line per link event on stdout (for scripts and the demo)
+      --events              print one line per link event and record delivery on stdout
       --parent-pid PID      exit as soon as process PID is no longer our parent (the demo and
                             tests pass their own pid, so a killed parent leaves no orphans)
 
-    On start, one line goes to stdout: "node NODEID listening on HOST:PORT". With --events:
+    On start, one line goes to stdout: "node NODEID listening on HOST:PORT", then, with --control,
+    "control HOST:PORT". With --events:
       link-up peer=NODEID dir=inbound|outbound addr=HOST:PORT handshake_ms=MS
       link-down peer=NODEID reason="..."
       rtt peer=NODEID ms=MS
-      join-retry addr=HOST:PORT after_ms=MS reason="..."
+      deliver kind=KIND id=RECORDID hops=N path=broadcast|graft|antientropy
     """,
     run: runNode
 )
@@ -46,12 +63,20 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
 
 @Sendable func runNode(_ argv: [String]) throws -> Int32 {
     Posix.ignoreBrokenPipes()
-    let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events"],
-                             valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid"])
+    let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--gossip-fast"],
+                             valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid", "--control", "--trace",
+                                      "--trace-max-mb", "--advertise", "--publish-test-records"])
     if let extra = args.positionals.first { throw UsageError("node: unexpected argument '\(extra)'") }
     let listen = try parseAddress(args.value("--listen") ?? "127.0.0.1:7000", option: "--listen", command: "node")
     let joins = try args.values("--join").map { try parseAddress($0, option: "--join", command: "node") }
     guard joins.count <= Limits.maxJoinAddresses else { throw UsageError("node: at most \(Limits.maxJoinAddresses) --join addresses") }
+    let control = try args.value("--control").map { try parseAddress($0, option: "--control", command: "node") }
+    if let control, !ControlServer.isLoopback(control) {
+        throw UsageError("node: --control \(control) is not a loopback address (the endpoint has no authentication)")
+    }
+    let advertise = try args.value("--advertise").map { try parseAddress($0, option: "--advertise", command: "node") }
+    let traceMaxMB = try args.int("--trace-max-mb", default: 64, range: 1...4096)
+    let testRecords = try args.int("--publish-test-records", default: 0, range: 0...ControlRoutes.maxDebugRecords)
     let level: Logger.Level = args.has("-vv") ? .debug : (args.has("-v") || args.has("--verbose")) ? .info : .warning
     let networkKey = try loadNetworkKey(args)
     let dataDir = DataDirectory.resolve(args.value("--data"))
@@ -66,10 +91,32 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     }
 
     let loop = try EventLoop()
-    let config = NodeConfig(listen: listen, joins: joins)
+    // Links come from the membership protocol (no static join links).
+    let config = NodeConfig(listen: listen)
     let node = Node(loop: loop, identity: identity, networkKey: networkKey, config: config,
                     logger: Logger(level: level, prefix: "[\(identity.publicKey.short)] "))
+    var gossipConfig = GossipServiceConfig()
+    if args.has("--gossip-fast") { gossipConfig.gossip = GossipServiceConfig.fastGossip() }
+    gossipConfig.seeds = joins.map { "\($0)" }
+    gossipConfig.advertise = advertise.map { "\($0)" }
+
+    var traceFile: NodeTraceFile?
+    if let path = args.value("--trace") {
+        do { traceFile = try NodeTraceFile(path: path, loop: loop, maxFileBytes: traceMaxMB << 20) } catch {
+            throw CommandFailure("\(error)")
+        }
+        gossipConfig.gossip.traceEnabled = true
+        node.traceSink = { [unowned traceFile = traceFile!] event in traceFile.append(event) }
+    }
+    let gossip = GossipService(identity: identity, config: gossipConfig)
+    do { try node.host(gossip) } catch { throw CommandFailure("\(error)") }
+
     let printEvents = args.has("--events")
+    if printEvents {
+        gossip.onDeliver = { record, hops, path in
+            writeLine("deliver kind=\(record.kind) id=\(record.id.hex) hops=\(hops) path=\(path.rawValue)")
+        }
+    }
     node.onEvent = { event in
         guard printEvents else { return }
         switch event {
@@ -85,11 +132,15 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
             writeLine("join-retry addr=\(address) after_ms=\(Int(after.milliseconds)) reason=\"\(reason)\"")
         }
     }
+    let startedAt = loop.now
+    let controlServer = ControlServer(loop: loop, handler: ControlRoutes.handler(node: node, gossip: gossip, identity: identity, startedAt: startedAt))
     var stopping = false
     let stop = {
         guard !stopping else { return }
         stopping = true
+        controlServer.shutdown()
         node.shutdown()
+        traceFile?.close()
         loop.stop()
     }
     let signals = try SignalWatcher(loop: loop) { signal in
@@ -110,8 +161,27 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     let bound: SocketAddress
     do { bound = try node.start() } catch { throw CommandFailure("cannot listen on \(listen): \(error)") }
     writeLine("node \(identity.publicKey.hex) listening on \(bound)")
+    if let control {
+        do {
+            let at = try controlServer.listen(on: control)
+            writeLine("control \(at)")
+        } catch {
+            stop()
+            throw CommandFailure("cannot serve the control endpoint on \(control): \(error)")
+        }
+    }
+    if testRecords > 0 {
+        loop.schedule(after: .seconds(Int64(1))) {
+            for i in 0..<testRecords {
+                guard let record = try? DebugRecords.testJob(by: identity, index: i + 1, nowUnixMs: gossip.unixNowMs) else { continue }
+                node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: record.encoded))
+            }
+        }
+    }
     try loop.run()
     withExtendedLifetime(signals) {}
+    withExtendedLifetime(traceFile) {}
+    if let failure = traceFile?.failed { node.logger.warning("trace stopped: \(failure)") }
     node.logger.info("stopped")
     return 0
 }

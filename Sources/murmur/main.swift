@@ -5,6 +5,7 @@ import MurmurCore
 
 /// Every subcommand. Add yours here (one line) and put it in `Commands/<Name>.swift`.
 let commands: [Command] = [
+    conformanceCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

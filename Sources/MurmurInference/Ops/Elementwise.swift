@@ -265,8 +265,15 @@ enum ElementwiseOps {
         },
     ]
 
-    static let prelu = OpDefinition("PRelu", make: K.simple { ins, _ in
-        let x = try K.input(ins, 0), s = try K.input(ins, 1)
+    /// PRelu; before opset 7 a 1-D slope of length C applies per channel (axis 1).
+    static let prelu = OpDefinition("PRelu") { n in
+      let legacy = n.opset < 7
+      return ClosureKernel { ins, _ in
+        let x = try K.input(ins, 0)
+        var s = try K.input(ins, 1)
+        if legacy, s.rank == 1, x.rank >= 2, s.count == x.shape[1], s.count != x.shape.last {
+            s = s.reshaped([s.count] + Array(repeating: 1, count: x.rank - 2))
+        }
         switch (x.storage, s.storage) {
         case let (.float32(a), .float32(b)):
             let (r, sh) = try Broadcast.binary(a, x.shape, b, s.shape) { $0 < 0 ? $0 * $1 : $0 }
@@ -276,7 +283,8 @@ enum ElementwiseOps {
             return [Tensor(shape: sh, doubles: r)]
         default: throw OpError("PRelu needs float inputs of one type")
         }
-    })
+      }
+    }
 
     // MARK: Clip
 

@@ -301,6 +301,10 @@ enum ShapeOps {
     /// Dropout in inference: identity, and an all-true mask when asked for.
     static let dropout = OpDefinition("Dropout", make: K.simple { ins, _ in
         let x = try K.input(ins, 0)
+        if let training = K.optional(ins, 2), training.bools?.first == true,
+           (K.optional(ins, 1)?.doubleValues().first ?? 0.5) > 0 {
+            throw OpError("training_mode=true draws a random mask; Murmur runs inference only")
+        }
         return [x, Tensor(shape: x.shape, bools: Array(repeating: true, count: x.count))]
     })
 }

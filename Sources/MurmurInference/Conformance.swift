@@ -213,7 +213,7 @@ public enum Conformance {
 
     /// nil when `got` matches `want`: same dtype and shape; floats within atol + rtol·|want|
     /// (NaN matches NaN, infinities must be equal); everything else exactly.
-    public static func compare(_ got: Tensor, _ want: Tensor) -> String? {
+    public static func compare(_ got: Tensor, _ want: Tensor, rtol: Double = Conformance.rtol, atol: Double = Conformance.atol) -> String? {
         guard got.dtype == want.dtype else { return "dtype \(got.dtype), expected \(want.dtype)" }
         guard got.shape == want.shape else { return "shape \(got.shape), expected \(want.shape)" }
         if got.dtype.isFloatingPoint {

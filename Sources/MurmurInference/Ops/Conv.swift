@@ -20,6 +20,10 @@ struct Window: Sendable {
     /// Output spatial sizes and resolved begin pads for `input` spatial sizes.
     func resolve(_ input: [Int]) throws -> (out: [Int], padBegin: [Int], padEnd: [Int], window: Window) {
         let r = input.count
+        let bound = 1 << 24
+        for v in kernel + strides + dilations + pads where v < 0 || v > bound {
+            throw OpError("window attribute \(v) outside 0...\(bound)")
+        }
         guard kernel.count == r else { throw OpError("kernel_shape \(kernel) does not match \(r) spatial dimensions") }
         var w = self
         if w.strides.isEmpty { w.strides = Array(repeating: 1, count: r) }

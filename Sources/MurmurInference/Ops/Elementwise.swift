@@ -1,6 +1,8 @@
 /// Element-wise operators: arithmetic with broadcasting, comparisons, logic, unary math,
 /// activations, Clip, Where, Cast. Each output element depends on one element of each input,
 /// so there is no reduction order to fix; float32 math follows `ScalarMath`.
+import MurmurKernels
+
 enum ElementwiseOps {
     static let all: [OpDefinition] = arithmetic + comparisons + logic + unaryMath + activations + [clip, whereOp, cast, castLike, prelu] + variadic
 
@@ -171,12 +173,15 @@ enum ElementwiseOps {
 
     // MARK: unary math
 
-    /// A float op; `ints` (if given) also handles int64/int32/int8 inputs.
+    /// A float op; `ints` (if given) also handles int64/int32/int8 inputs; `vector` computes
+    /// float32 arrays with DetMath's vector form (same bits as `f`).
     static func unary(_ name: String, versions: ClosedRange<Int> = 1...22,
                       _ f: @escaping @Sendable (Float) -> Float, _ d: @escaping @Sendable (Double) -> Double,
-                      ints: (@Sendable (Int64) -> Int64)? = nil) -> OpDefinition {
+                      ints: (@Sendable (Int64) -> Int64)? = nil, vector: UnaryMath? = nil) -> OpDefinition {
         OpDefinition(name, versions: versions, make: K.simple { ins, _ in
-            [try mapUnary(K.input(ins, 0), f, d, ints)]
+            let x = try K.input(ins, 0)
+            if let vector, let a = x.floats { return [Tensor(shape: x.shape, floats: ScalarMath.map(vector, a))] }
+            return [try mapUnary(x, f, d, ints)]
         })
     }
 
@@ -194,8 +199,8 @@ enum ElementwiseOps {
 
     static let unaryMath: [OpDefinition] = [
         unary("Sqrt", { $0.squareRoot() }, { $0.squareRoot() }),
-        unary("Exp", ScalarMath.exp, ScalarMath.expD),
-        unary("Log", ScalarMath.log, ScalarMath.logD),
+        unary("Exp", ScalarMath.exp, ScalarMath.expD, vector: .exp),
+        unary("Log", ScalarMath.log, ScalarMath.logD, vector: .log),
         unary("Abs", { Swift.abs($0) }, { Swift.abs($0) }, ints: { $0 == .min ? $0 : Swift.abs($0) }),
         unary("Neg", { -$0 }, { -$0 }, ints: { 0 &- $0 }),
         unary("Reciprocal", { 1 / $0 }, { 1 / $0 }),
@@ -204,9 +209,9 @@ enum ElementwiseOps {
         unary("Round", { $0.rounded(.toNearestOrEven) }, { $0.rounded(.toNearestOrEven) }),
         unary("Sign", { $0 > 0 ? 1 : ($0 < 0 ? -1 : ($0.isNaN ? $0 : 0)) }, { $0 > 0 ? 1 : ($0 < 0 ? -1 : ($0.isNaN ? $0 : 0)) },
               ints: { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }),
-        unary("Erf", ScalarMath.erf, ScalarMath.erfD),
-        unary("Tanh", ScalarMath.tanh, ScalarMath.tanhD),
-        unary("Sigmoid", ScalarMath.sigmoid, ScalarMath.sigmoidD),
+        unary("Erf", ScalarMath.erf, ScalarMath.erfD, vector: .erf),
+        unary("Tanh", ScalarMath.tanh, ScalarMath.tanhD, vector: .tanh),
+        unary("Sigmoid", ScalarMath.sigmoid, ScalarMath.sigmoidD, vector: .sigmoid),
         OpDefinition("Identity", make: K.simple { ins, _ in [try K.input(ins, 0)] }),
     ]
 
@@ -247,7 +252,7 @@ enum ElementwiseOps {
         },
         unary("HardSwish", { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }, { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }),
         unary("Softsign", { $0 / (1 + Swift.abs($0)) }, { $0 / (1 + Swift.abs($0)) }),
-        unary("Softplus", { Float(ScalarMath.logD(ScalarMath.expD(Double($0)) + 1)) }, { ScalarMath.logD(ScalarMath.expD($0) + 1) }),
+        unary("Softplus", { ScalarMath.log1p(ScalarMath.exp($0)) }, { ScalarMath.logD(ScalarMath.expD($0) + 1) }),
         OpDefinition("Gelu", versions: 20...22) { n in
             let approx = n.string("approximate") ?? "none"
             guard approx == "none" || approx == "tanh" else { throw OpError("unknown approximate '\(approx)'") }

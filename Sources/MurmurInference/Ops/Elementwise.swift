@@ -4,7 +4,8 @@
 import MurmurKernels
 
 enum ElementwiseOps {
-    static let all: [OpDefinition] = arithmetic + comparisons + logic + unaryMath + activations + [clip, whereOp, cast, castLike, prelu] + variadic
+    static let all: [OpDefinition] = arithmetic + comparisons + logic + unaryMath + activations + [clip, whereOp, cast, castLike, prelu, mod]
+        + variadic + predicates
 
     // MARK: binary arithmetic
 
@@ -290,6 +291,60 @@ enum ElementwiseOps {
         }
       }
     }
+
+    // MARK: Mod, IsInf, IsNaN
+
+    /// Mod: fmod=1 → C fmod (sign of the dividend, exact); fmod=0 → integer modulo with the
+    /// divisor's sign (Python). x mod 0 = 0 for integers.
+    static let mod = OpDefinition("Mod") { n in
+        let fmod = n.int("fmod", default: 0) != 0
+        @Sendable func imod<T: FixedWidthInteger>(_ a: T, _ b: T) -> T {
+            if b == 0 { return 0 }
+            let r = a.remainderReportingOverflow(dividingBy: b).partialValue
+            if fmod { return r }
+            return (r != 0 && ((r < 0) != (b < 0))) ? r &+ b : r
+        }
+        return ClosureKernel { ins, _ in
+            let op = Arith(f32: { $0.truncatingRemainder(dividingBy: $1) }, f64: { $0.truncatingRemainder(dividingBy: $1) },
+                           i64: imod, i32: imod, i8: imod, u8: imod)
+            return [try apply(K.input(ins, 0), K.input(ins, 1), op)]
+        }
+    }
+
+    static let predicates: [OpDefinition] = [
+        OpDefinition("IsNaN", make: K.simple { ins, _ in
+            let x = try K.input(ins, 0)
+            guard x.dtype.isFloatingPoint else { throw OpError("IsNaN needs a float input") }
+            return [Tensor(shape: x.shape, bools: x.doubleValues().map(\.isNaN))]
+        }),
+        OpDefinition("IsInf") { n in
+            let neg = n.int("detect_negative", default: 1) != 0, pos = n.int("detect_positive", default: 1) != 0
+            return ClosureKernel { ins, _ in
+                let x = try K.input(ins, 0)
+                guard x.dtype.isFloatingPoint else { throw OpError("IsInf needs a float input") }
+                return [Tensor(shape: x.shape, bools: x.doubleValues().map { $0.isInfinite && (($0 > 0 && pos) || ($0 < 0 && neg)) })]
+            }
+        },
+        OpDefinition("ThresholdedRelu") { n in
+            let alpha = n.float("alpha", default: 1)
+            return ClosureKernel { ins, _ in
+                [try mapUnary(K.input(ins, 0), { $0 > alpha ? $0 : 0 }, { $0 > Double(alpha) ? $0 : 0 }, nil)]
+            }
+        },
+        OpDefinition("Shrink") { n in
+            let lambd = n.float("lambd", default: 0.5), bias = n.float("bias", default: 0)
+            return ClosureKernel { ins, _ in
+                let x = try K.input(ins, 0)
+                if x.dtype.isFloatingPoint {
+                    return [try mapUnary(x, { $0 < -lambd ? $0 + bias : ($0 > lambd ? $0 - bias : 0) },
+                                         { $0 < -Double(lambd) ? $0 + Double(bias) : ($0 > Double(lambd) ? $0 - Double(bias) : 0) }, nil)]
+                }
+                let l = Double(lambd), b = Double(bias)
+                let v = x.doubleValues().map { $0 < -l ? $0 + b : ($0 > l ? $0 - b : 0) }
+                return [Cast.convert(Tensor(shape: x.shape, doubles: v), to: x.dtype)]
+            }
+        },
+    ]
 
     // MARK: Clip
 

@@ -59,6 +59,30 @@ def mlp():
     save("mlp", model, {"X": X[:16]})
 
 
+def sklearn_models():
+    """Random forest (TreeEnsembleClassifier), forest regressor (TreeEnsembleRegressor),
+    scaler + logistic regression (Scaler, LinearClassifier), normalizer + linear regression."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.linear_model import LogisticRegression, LinearRegression
+    from sklearn.preprocessing import StandardScaler, Normalizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.datasets import make_classification, make_regression
+    from skl2onnx import to_onnx
+    X, y = make_classification(300, 12, n_informative=6, n_classes=3, random_state=1)
+    X = X.astype(np.float32)
+    ops = {"": 17, "ai.onnx.ml": 3}
+    rf = RandomForestClassifier(n_estimators=12, max_depth=6, random_state=0).fit(X, y)
+    save("forest", to_onnx(rf, X[:1], options={id(rf): {"zipmap": False}}, target_opset=ops), {"X": X[:32]})
+    lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    save("logistic", to_onnx(lr, X[:1], options={id(lr.steps[-1][1]): {"zipmap": False}}, target_opset=ops), {"X": X[:32]})
+    Xr, yr = make_regression(200, 8, noise=0.1, random_state=2)
+    Xr = Xr.astype(np.float32)
+    fr = RandomForestRegressor(n_estimators=8, max_depth=5, random_state=0).fit(Xr, yr)
+    save("forest_regressor", to_onnx(fr, Xr[:1], target_opset=ops), {"X": Xr[:32]})
+    li = make_pipeline(Normalizer(), LinearRegression()).fit(Xr, yr)
+    save("linear", to_onnx(li, Xr[:1], target_opset=ops), {"X": Xr[:32]})
+
+
 def init(name, a):
     return numpy_helper.from_array(np.asarray(a), name)
 
@@ -221,6 +245,7 @@ if __name__ == "__main__":
         sys.exit(0)
     os.makedirs(OUT, exist_ok=True)
     mlp()
+    sklearn_models()
     cnn()
     transformer("transformer", 2, 128, 4, 512, 512, 16, 2)
     ops()

@@ -8,7 +8,7 @@ import MurmurCore
 /// reproduce). Regenerate the file with MURMUR_RECORD_GOLDEN=1 only when the engine's
 /// documented arithmetic changes (Specs/inference.md).
 final class DeterminismTests: XCTestCase {
-    static let models = ["mlp", "cnn", "transformer", "ops"]
+    static let models = ["mlp", "cnn", "transformer", "ops", "forest", "forest_regressor", "logistic", "linear"]
     let goldenPath = repoRoot + "/Specs/vectors/inference/golden.json"
 
     func testThreadCountsGiveIdenticalBytes() throws {

@@ -21,4 +21,8 @@ final class RealModelTests: XCTestCase {
     func testSmallCNN() throws { try check("cnn") }
     func testTransformerEncoder() throws { try check("transformer", atol: 1e-4) }
     func testOpsCoverageModel() throws { try check("ops") }
+    func testScikitLearnRandomForest() throws { try check("forest") }
+    func testScikitLearnForestRegressor() throws { try check("forest_regressor") }
+    func testScikitLearnScalerLogisticRegression() throws { try check("logistic") }
+    func testScikitLearnNormalizerLinearRegression() throws { try check("linear", atol: 1e-3) }
 }

@@ -10,15 +10,17 @@ public struct KernelTable: Sendable {
     public let pow: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
     public let gemm: @Sendable (GemmArgs, Range<Int>, Range<Int>) -> Void
     public let packB: @Sendable (GemmArgs, UnsafeMutablePointer<Float>) -> Void
+    public let reduce: @Sendable (ReduceOp, UnsafePointer<Float>, UnsafePointer<Float>?, Int) -> Float
 
     public init(
         isaName: String, mr: Int, nr: Int,
         unary: @escaping @Sendable (UnaryMath, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
         pow: @escaping @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void,
         gemm: @escaping @Sendable (GemmArgs, Range<Int>, Range<Int>) -> Void,
-        packB: @escaping @Sendable (GemmArgs, UnsafeMutablePointer<Float>) -> Void
+        packB: @escaping @Sendable (GemmArgs, UnsafeMutablePointer<Float>) -> Void,
+        reduce: @escaping @Sendable (ReduceOp, UnsafePointer<Float>, UnsafePointer<Float>?, Int) -> Float
     ) {
         self.isaName = isaName; self.mr = mr; self.nr = nr
-        self.unary = unary; self.pow = pow; self.gemm = gemm; self.packB = packB
+        self.unary = unary; self.pow = pow; self.gemm = gemm; self.packB = packB; self.reduce = reduce
     }
 }

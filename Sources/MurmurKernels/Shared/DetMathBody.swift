@@ -1,45 +1,47 @@
+import MurmurKernelBodies
+
 // Deterministic float32 math over 16 lanes. Every function uses only IEEE-754 operations that
 // are correctly rounded on every platform (+, −, ×, ÷, fused multiply-add, conversions between
 // float32/float64/int32) plus comparisons, selects and bit manipulation — never libm. The exact
 // operation sequence is the contract in Specs/kernels.md; changing one line changes bits.
 //
-// These bodies are `@inlinable @inline(__always)` on purpose: each ISA module (X86V4, X86V3,
-// Baseline) inlines them into its own non-generic entry points, so they are compiled with that
-// module's `-march`. Lanes are independent, so a lane's result never depends on its neighbours.
+// This file is compiled into each ISA module (ISA/*/ hold symlinks to Shared/), so every copy is
+// built with that module's -march. Lanes are independent: a lane's result never depends on its
+// neighbours, and there is no cross-module inlining to go wrong.
 
-public typealias F16 = SIMD16<Float>
-public typealias I16 = SIMD16<Int32>
-public typealias D8 = SIMD8<Double>
-public typealias L8 = SIMD8<Int64>
+typealias F16 = SIMD16<Float>
+typealias I16 = SIMD16<Int32>
+typealias D8 = SIMD8<Double>
+typealias L8 = SIMD8<Int64>
 
 /// `a × b + c` with one rounding.
-@inlinable @inline(__always) func fma(_ a: F16, _ b: F16, _ c: F16) -> F16 { c.addingProduct(a, b) }
-@inlinable @inline(__always) func fma(_ a: D8, _ b: D8, _ c: D8) -> D8 { c.addingProduct(a, b) }
-@inlinable @inline(__always) func ibits(_ x: F16) -> I16 { unsafeBitCast(x, to: I16.self) }
-@inlinable @inline(__always) func fbits(_ b: I16) -> F16 { unsafeBitCast(b, to: F16.self) }
-@inlinable @inline(__always) func lbits(_ x: D8) -> L8 { unsafeBitCast(x, to: L8.self) }
-@inlinable @inline(__always) func dbits(_ b: L8) -> D8 { unsafeBitCast(b, to: D8.self) }
-@inlinable @inline(__always) func splat(_ x: Float) -> F16 { F16(repeating: x) }
-@inlinable @inline(__always) func dsplat(_ x: Double) -> D8 { D8(repeating: x) }
+@inline(__always) func fma(_ a: F16, _ b: F16, _ c: F16) -> F16 { c.addingProduct(a, b) }
+@inline(__always) func fma(_ a: D8, _ b: D8, _ c: D8) -> D8 { c.addingProduct(a, b) }
+@inline(__always) func ibits(_ x: F16) -> I16 { unsafeBitCast(x, to: I16.self) }
+@inline(__always) func fbits(_ b: I16) -> F16 { unsafeBitCast(b, to: F16.self) }
+@inline(__always) func lbits(_ x: D8) -> L8 { unsafeBitCast(x, to: L8.self) }
+@inline(__always) func dbits(_ b: L8) -> D8 { unsafeBitCast(b, to: D8.self) }
+@inline(__always) func splat(_ x: Float) -> F16 { F16(repeating: x) }
+@inline(__always) func dsplat(_ x: Double) -> D8 { D8(repeating: x) }
 
 /// |x| by clearing the sign bit.
-@inlinable @inline(__always) func absBits(_ x: F16) -> F16 { fbits(ibits(x) & I16(repeating: 0x7fff_ffff)) }
+@inline(__always) func absBits(_ x: F16) -> F16 { fbits(ibits(x) & I16(repeating: 0x7fff_ffff)) }
 /// Magnitude of `mag` with the sign bit of `sign`.
-@inlinable @inline(__always) func copySign(_ mag: F16, _ sign: F16) -> F16 {
+@inline(__always) func copySign(_ mag: F16, _ sign: F16) -> F16 {
     fbits((ibits(mag) & I16(repeating: 0x7fff_ffff)) | (ibits(sign) & I16(repeating: Int32(bitPattern: 0x8000_0000))))
 }
 /// 2^n for n in [-126, 127], built from the exponent field.
-@inlinable @inline(__always) func pow2(_ n: I16) -> F16 { fbits((n &+ 127) &<< 23) }
+@inline(__always) func pow2(_ n: I16) -> F16 { fbits((n &+ 127) &<< 23) }
 
-public enum DetMathBody {
+enum DetMathBody {
     // MARK: constants (hex floats; see Specs/kernels.md)
-    @usableFromInline static let shifter: Float = 0x1.8p23
-    @usableFromInline static let log2e: Float = 0x1.715476p+0
-    @usableFromInline static let ln2hi: Float = 0x1.62e4p-1
-    @usableFromInline static let ln2lo: Float = 0x1.7f7d1cp-20
+    static let shifter: Float = 0x1.8p23
+    static let log2e: Float = 0x1.715476p+0
+    static let ln2hi: Float = 0x1.62e4p-1
+    static let ln2lo: Float = 0x1.7f7d1cp-20
 
     /// expm1 on the reduced argument |r| ≤ ln2/2: r + r²·(1/2! + r·(1/3! + … + r·1/8!)).
-    @inlinable @inline(__always) static func expm1Reduced(_ r: F16) -> F16 {
+    @inline(__always) static func expm1Reduced(_ r: F16) -> F16 {
         var q = splat(0x1.a01a02p-16)            // 1/8!
         q = fma(q, r, splat(0x1.a01a02p-13))     // 1/7!
         q = fma(q, r, splat(0x1.6c16c2p-10))     // 1/6!
@@ -51,7 +53,7 @@ public enum DetMathBody {
     }
 
     /// Range reduction x = n·ln2 + r. Returns (n, r); x must already be clamped to |x| < 2^22·ln2.
-    @inlinable @inline(__always) static func reduce(_ x: F16) -> (n: I16, r: F16) {
+    @inline(__always) static func reduce(_ x: F16) -> (n: I16, r: F16) {
         let t = fma(x, splat(log2e), splat(shifter))
         let kf = t - splat(shifter)
         let n = ibits(t) &- ibits(splat(shifter))
@@ -60,7 +62,7 @@ public enum DetMathBody {
         return (n, r)
     }
 
-    @inlinable @inline(__always) public static func exp(_ x: F16) -> F16 {
+    @inline(__always) static func exp(_ x: F16) -> F16 {
         var xc = x.replacing(with: 89, where: x .> 89)
         xc = xc.replacing(with: -104, where: xc .< -104)
         let (n, r) = reduce(xc)
@@ -72,7 +74,7 @@ public enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
-    @inlinable @inline(__always) public static func expm1(_ x: F16) -> F16 {
+    @inline(__always) static func expm1(_ x: F16) -> F16 {
         var xc = x.replacing(with: 89, where: x .> 89)
         xc = xc.replacing(with: -80, where: xc .< -80)
         let (n, r) = reduce(xc)
@@ -86,7 +88,7 @@ public enum DetMathBody {
     }
 
     /// log(1+f) for f = m − 1, m ∈ [√½, √2), plus k·ln2 (fdlibm-style split, our coefficients).
-    @inlinable @inline(__always) static func logCore(_ f: F16, _ kf: F16) -> F16 {
+    @inline(__always) static func logCore(_ f: F16, _ kf: F16) -> F16 {
         let s = f / (2 + f)
         let z = s * s
         var p = splat(0x1.745d18p-3)             // 2/11
@@ -100,7 +102,7 @@ public enum DetMathBody {
     }
 
     /// Splits positive finite normal x into k and m ∈ [√½, √2) with x = 2^k·m.
-    @inlinable @inline(__always) static func split(_ x: F16) -> (kf: F16, m: F16) {
+    @inline(__always) static func split(_ x: F16) -> (kf: F16, m: F16) {
         let sub = x .< 0x1p-126
         let xs = x.replacing(with: x * 0x1p23, where: sub)
         let kadj = I16(repeating: 0).replacing(with: -23, where: sub)
@@ -110,7 +112,7 @@ public enum DetMathBody {
         return (F16(k), m)
     }
 
-    @inlinable @inline(__always) public static func log(_ x: F16) -> F16 {
+    @inline(__always) static func log(_ x: F16) -> F16 {
         let (kf, m) = split(x)
         var y = logCore(m - 1, kf)
         y = y.replacing(with: .infinity, where: x .== .infinity)
@@ -119,7 +121,7 @@ public enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
-    @inlinable @inline(__always) public static func log1p(_ x: F16) -> F16 {
+    @inline(__always) static func log1p(_ x: F16) -> F16 {
         let u = 1 + x
         // u = (1 + x)(1 + δ/u) exactly: δ by Fast2Sum, ordered by magnitude.
         let small = absBits(x) .< 1
@@ -133,7 +135,7 @@ public enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
-    @inlinable @inline(__always) public static func tanh(_ x: F16) -> F16 {
+    @inline(__always) static func tanh(_ x: F16) -> F16 {
         var ax = absBits(x)
         ax = ax.replacing(with: 20, where: ax .> 20)
         let e = expm1(ax + ax)
@@ -141,7 +143,7 @@ public enum DetMathBody {
         return copySign(t, x).replacing(with: x + x, where: x .!= x)
     }
 
-    @inlinable @inline(__always) public static func sigmoid(_ x: F16) -> F16 {
+    @inline(__always) static func sigmoid(_ x: F16) -> F16 {
         let e = exp(-absBits(x))                  // in (0, 1]: never overflows
         let d = 1 + e
         let pos = 1 / d
@@ -150,7 +152,7 @@ public enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
-    @inlinable @inline(__always) public static func erf(_ x: F16) -> F16 {
+    @inline(__always) static func erf(_ x: F16) -> F16 {
         let ax = absBits(x)
         // |x| < 0.875: erf(x) = x·(2/√π) + x·(z·P(z) + lo(2/√π)), z = x².
         let z = x * x
@@ -186,7 +188,7 @@ public enum DetMathBody {
     // MARK: pow — evaluated in float64 (|y·ln x| needs more than 24 bits), rounded once to float32.
 
     /// ln(x) in float64 for x ≥ 0 a float32 value (so normal in float64). ln 0 = −∞, ln ∞ = ∞.
-    @inlinable @inline(__always) static func lnD(_ x: D8) -> D8 {
+    @inline(__always) static func lnD(_ x: D8) -> D8 {
         let ix = lbits(x) &- 0x3fe6_a09e_667f_3bcd
         let k = ix &>> 52
         let m = dbits((ix & 0x000f_ffff_ffff_ffff) &+ 0x3fe6_a09e_667f_3bcd)
@@ -209,7 +211,7 @@ public enum DetMathBody {
     }
 
     /// e^t in float64 for t clamped to [−300, 300]; NaN stays NaN.
-    @inlinable @inline(__always) static func expD(_ t0: D8) -> D8 {
+    @inline(__always) static func expD(_ t0: D8) -> D8 {
         var t = t0.replacing(with: 300, where: t0 .> 300)
         t = t.replacing(with: -300, where: t .< -300)
         let sh = dsplat(0x1.8p52)
@@ -233,7 +235,7 @@ public enum DetMathBody {
         return p * dbits((n &+ 1023) &<< 52)
     }
 
-    @inlinable @inline(__always) static func powHalf(_ x: D8, _ y: D8) -> D8 {
+    @inline(__always) static func powHalf(_ x: D8, _ y: D8) -> D8 {
         let ax = dbits(lbits(x) & 0x7fff_ffff_ffff_ffff)
         var r = expD(y * lnD(ax))
         // Sign and the special cases of IEEE 754 pow.
@@ -250,7 +252,7 @@ public enum DetMathBody {
         return r
     }
 
-    @inlinable @inline(__always) public static func pow(_ x: F16, _ y: F16) -> F16 {
+    @inline(__always) static func pow(_ x: F16, _ y: F16) -> F16 {
         let lo = powHalf(D8(x.lowHalf), D8(y.lowHalf))
         let hi = powHalf(D8(x.highHalf), D8(y.highHalf))
         var r = F16(lowHalf: SIMD8<Float>(lo), highHalf: SIMD8<Float>(hi))
@@ -259,63 +261,137 @@ public enum DetMathBody {
     }
 }
 
-/// The element-wise functions with one argument, as the dispatch tables name them.
-public enum UnaryMath: Int, Sendable, CaseIterable {
-    case exp, expm1, log, log1p, tanh, sigmoid, erf
-}
-
 extension DetMathBody {
-    @inlinable @inline(__always)
-    static func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ op: (F16) -> F16) {
-        var i = 0
-        while i + 16 <= n {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: F16.self)
-            UnsafeMutableRawPointer(y + i).storeBytes(of: op(v), as: F16.self)
-            i += 16
-        }
-        if i < n {
-            var v = F16()
-            for l in 0..<(n - i) { v[l] = x[i + l] }
-            let r = op(v)
-            for l in 0..<(n - i) { y[i + l] = r[l] }
+    @inline(__always)
+    static func eval(_ f: UnaryMath, _ v: F16) -> F16 {
+        switch f {
+        case .exp: return exp(v)
+        case .expm1: return expm1(v)
+        case .log: return log(v)
+        case .log1p: return log1p(v)
+        case .tanh: return tanh(v)
+        case .sigmoid: return sigmoid(v)
+        case .erf: return erf(v)
         }
     }
 
-    /// y[i] = f(x[i]) for i in 0..<n; x and y may be the same buffer.
-    @inlinable @inline(__always)
-    public static func map(_ f: UnaryMath, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        switch f {
-        case .exp: apply(x, y, n) { exp($0) }
-        case .expm1: apply(x, y, n) { expm1($0) }
-        case .log: apply(x, y, n) { log($0) }
-        case .log1p: apply(x, y, n) { log1p($0) }
-        case .tanh: apply(x, y, n) { tanh($0) }
-        case .sigmoid: apply(x, y, n) { sigmoid($0) }
-        case .erf: apply(x, y, n) { erf($0) }
+    /// y[i] = f(x[i]) for i in 0..<n; x and y may be the same buffer. The tail is padded with
+    /// zeros into one vector; lanes are independent, so padding never changes a result.
+    static func map(_ f: UnaryMath, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 16 <= n {
+            store16(eval(f, load16(x + i)), y + i)
+            i += 16
+        }
+        if i < n {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
+                let tp = t.baseAddress!
+                for l in 0..<16 { tp[l] = i + l < n ? x[i + l] : 0 }
+                store16(eval(f, load16(tp)), tp)
+                for l in 0..<(n - i) { y[i + l] = tp[l] }
+            }
         }
     }
 
     /// z[i] = pow(x[i], y[i · yStride]) with yStride 0 (scalar exponent) or 1.
-    @inlinable @inline(__always)
-    public static func powMap(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ yStride: Int,
-                              _ z: UnsafeMutablePointer<Float>, _ n: Int) {
-        var i = 0
-        while i < n {
-            let cnt = min(16, n - i)
-            var xv = F16(), yv = F16()
-            if cnt == 16 {
-                xv = UnsafeRawPointer(x + i).loadUnaligned(as: F16.self)
-                yv = yStride == 0 ? F16(repeating: y[0]) : UnsafeRawPointer(y + i).loadUnaligned(as: F16.self)
-            } else {
-                for l in 0..<cnt { xv[l] = x[i + l]; yv[l] = y[(i + l) * yStride] }
+    static func powMap(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ yStride: Int,
+                       _ z: UnsafeMutablePointer<Float>, _ n: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { t in
+            let tx = t.baseAddress!, ty = tx + 16
+            var i = 0
+            while i < n {
+                let cnt = min(16, n - i)
+                if cnt == 16 {
+                    let yv = yStride == 0 ? F16(repeating: y[0]) : load16(y + i)
+                    store16(pow(load16(x + i), yv), z + i)
+                } else {
+                    for l in 0..<16 { tx[l] = l < cnt ? x[i + l] : 1; ty[l] = l < cnt ? y[(i + l) * yStride] : 1 }
+                    store16(pow(load16(tx), load16(ty)), tx)
+                    for l in 0..<cnt { z[i + l] = tx[l] }
+                }
+                i += 16
             }
-            let r = pow(xv, yv)
-            if cnt == 16 {
-                UnsafeMutableRawPointer(z + i).storeBytes(of: r, as: F16.self)
-            } else {
-                for l in 0..<cnt { z[i + l] = r[l] }
-            }
-            i += 16
         }
+    }
+}
+
+@inline(__always) func load16(_ p: UnsafePointer<Float>) -> F16 {
+    UnsafeRawPointer(p).loadUnaligned(as: F16.self)
+}
+@inline(__always) func load16(_ p: UnsafeMutablePointer<Float>) -> F16 {
+    UnsafeRawPointer(p).loadUnaligned(as: F16.self)
+}
+@inline(__always) func store16(_ v: F16, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: F16.self)
+}
+
+/// Striped reductions (Specs/kernels.md §5): lane l of a 16-lane accumulator takes elements
+/// i ≡ l (mod 16) in ascending i; missing tail lanes add −0.0 (the exact identity); the 16 lanes
+/// are then folded as l + (l+8), then + (l+4), + (l+2), + (l+1).
+enum ReduceBody {
+    @inline(__always)
+    static func fold(_ v: F16) -> Float {
+        let s8 = v.lowHalf + v.highHalf
+        let s4 = s8.lowHalf + s8.highHalf
+        let s2 = s4.lowHalf + s4.highHalf
+        return s2[0] + s2[1]
+    }
+
+    @inline(__always)
+    static func tail(_ x: UnsafePointer<Float>, _ count: Int, _ t: UnsafeMutablePointer<Float>, fill: Float) -> F16 {
+        for l in 0..<16 { t[l] = l < count ? x[l] : fill }
+        return load16(t)
+    }
+
+    /// Σ x[i] (striped order).
+    static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = F16()
+        var i = 0
+        while i + 16 <= n { acc = acc + load16(x + i); i += 16 }
+        if i < n {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
+                acc = acc + tail(x + i, n - i, t.baseAddress!, fill: -0.0)
+            }
+        }
+        return fold(acc)
+    }
+
+    /// Σ x[i]·y[i]: per lane `acc = fma(x[i], y[i], acc)` (striped order), then the fold.
+    static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = F16()
+        var i = 0
+        while i + 16 <= n { acc = acc.addingProduct(load16(x + i), load16(y + i)); i += 16 }
+        if i < n {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { t in
+                let tx = tail(x + i, n - i, t.baseAddress!, fill: 0)
+                let ty = tail(y + i, n - i, t.baseAddress! + 16, fill: 0)
+                // Tail lanes past n must leave acc unchanged: fma(0, 0, a) = a + (+0), which turns
+                // a −0 lane into +0, so select the old value there instead.
+                let m = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< Int32(n - i)
+                acc = acc.replacing(with: acc.addingProduct(tx, ty), where: m)
+            }
+        }
+        return fold(acc)
+    }
+
+    /// max x[i] (NaN if any element is NaN; −∞ for n = 0). Max is exact, so order is irrelevant
+    /// except for NaN and ±0: +0 wins over −0.
+    static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = F16(repeating: -.infinity)
+        var nan = SIMDMask<SIMD16<Int32>>(repeating: false)
+        @inline(__always) func step(_ v: F16) {
+            nan = nan .| (v .!= v)
+            let gt = (v .> acc) .| ((v .== acc) .& (v .== 0) .& (ibits(acc) .< 0))
+            acc = acc.replacing(with: v, where: gt)
+        }
+        var i = 0
+        while i + 16 <= n { step(load16(x + i)); i += 16 }
+        if i < n {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in step(tail(x + i, n - i, t.baseAddress!, fill: -.infinity)) }
+        }
+        if any(nan) { return .nan }
+        var m = -Float.infinity
+        for l in 0..<16 where acc[l] > m || (acc[l] == 0 && m == 0 && m.sign == .minus) { m = acc[l] }
+        return m
     }
 }

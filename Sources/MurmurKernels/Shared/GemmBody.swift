@@ -1,63 +1,23 @@
+import MurmurKernelBodies
+
 // Packed, cache-blocked single-precision GEMM bodies. Contract (Specs/kernels.md): every output
 // C[i,j] is d = fma(A[i,K−1], B[K−1,j], … fma(A[i,0], B[0,j], +0) …), products in ascending k,
 // one fused multiply-add each; then y = (alpha·d) + (beta·E[i,j]) if an addend E is given,
 // y = alpha·d otherwise (skipped when alpha == 1, which is exact). Vectorised only across i and j;
 // across K blocks the partial sum is stored to C and reloaded, which continues the same chain.
 
-/// One GEMM call's operands. Element (i, p) of A is `a[i·aRowStride + p·aColStride]`, so any
-/// transpose is a stride choice; likewise B (p, j) and the addend E (i, j) (stride 0 broadcasts).
-public struct GemmArgs: @unchecked Sendable {
-    public var m: Int, n: Int, k: Int
-    public var a: UnsafePointer<Float>
-    public var aRowStride: Int, aColStride: Int
-    /// Unpacked B, or nil when `packedB` is set.
-    public var b: UnsafePointer<Float>?
-    public var bRowStride: Int, bColStride: Int
-    /// B packed by `packB` for this table's NR: panel q (columns q·NR ..< q·NR+NR, zero padded)
-    /// is K×NR floats, k-major, at offset q·K·NR.
-    public var packedB: UnsafePointer<Float>?
-    public var c: UnsafeMutablePointer<Float>
-    public var ldc: Int
-    public var alpha: Float
-    public var beta: Float
-    public var addend: UnsafePointer<Float>?
-    public var addRowStride: Int, addColStride: Int
-
-    public init(m: Int, n: Int, k: Int,
-                a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
-                b: UnsafePointer<Float>?, bRowStride: Int, bColStride: Int,
-                packedB: UnsafePointer<Float>?,
-                c: UnsafeMutablePointer<Float>, ldc: Int,
-                alpha: Float, beta: Float,
-                addend: UnsafePointer<Float>?, addRowStride: Int, addColStride: Int) {
-        self.m = m; self.n = n; self.k = k
-        self.a = a; self.aRowStride = aRowStride; self.aColStride = aColStride
-        self.b = b; self.bRowStride = bRowStride; self.bColStride = bColStride
-        self.packedB = packedB
-        self.c = c; self.ldc = ldc; self.alpha = alpha; self.beta = beta
-        self.addend = addend; self.addRowStride = addRowStride; self.addColStride = addColStride
-    }
-}
-
-@inlinable @inline(__always) func load16(_ p: UnsafePointer<Float>) -> F16 {
-    UnsafeRawPointer(p).loadUnaligned(as: F16.self)
-}
-@inlinable @inline(__always) func store16(_ v: F16, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: F16.self)
-}
-
-public enum GemmBody {
-    public static let mr = 6
+enum GemmBody {
+    static let mr = 6
     /// K block (rows of a packed B panel kept in L1 per micro-kernel call).
-    public static let kc = 256
+    static let kc = 256
     /// M block (rows of packed A kept in L2), a multiple of mr.
-    public static let mc = 120
+    static let mc = 120
     /// N block (columns of packed B per pass), a multiple of 32.
-    public static let nc = 2048
+    static let nc = 2048
 
     // MARK: micro-kernels. c points at a tile with row stride ldc; first ⇒ start from +0.
 
-    @inlinable @inline(__always)
+    @inline(__always)
     static func kernel6x32(_ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
         var c00 = F16(), c01 = F16(), c10 = F16(), c11 = F16(), c20 = F16(), c21 = F16()
@@ -89,7 +49,7 @@ public enum GemmBody {
         store16(c50, c + 5 * ldc); store16(c51, c + 5 * ldc + 16)
     }
 
-    @inlinable @inline(__always)
+    @inline(__always)
     static func kernel6x16(_ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
         var c0 = F16(), c1 = F16(), c2 = F16(), c3 = F16(), c4 = F16(), c5 = F16()
@@ -112,7 +72,7 @@ public enum GemmBody {
         store16(c3, c + 3 * ldc); store16(c4, c + 4 * ldc); store16(c5, c + 5 * ldc)
     }
 
-    @inlinable @inline(__always)
+    @inline(__always)
     static func kernel(_ nr: Int, _ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
         if nr == 32 { kernel6x32(kc, ap, bp, c, ldc, first) } else { kernel6x16(kc, ap, bp, c, ldc, first) }
@@ -121,7 +81,7 @@ public enum GemmBody {
     // MARK: packing
 
     /// Packs A rows i0..<i0+rows, columns p0..<p0+kc into MR-row panels (k-major, zero padded).
-    @inlinable @inline(__always)
+    @inline(__always)
     static func packA(_ g: GemmArgs, _ i0: Int, _ rows: Int, _ p0: Int, _ kc: Int, _ out: UnsafeMutablePointer<Float>) {
         var panel = 0
         while panel * mr < rows {
@@ -146,7 +106,7 @@ public enum GemmBody {
 
     /// Packs B rows p0..<p0+kc, columns j0..<j0+cols into NR-wide panels, each kc×NR k-major,
     /// consecutive panels `panelStride` floats apart, zero padded past `cols`.
-    @inlinable @inline(__always)
+    @inline(__always)
     static func packB(_ b: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ p0: Int, _ kc: Int,
                       _ j0: Int, _ cols: Int, _ nr: Int, _ out: UnsafeMutablePointer<Float>, _ panelStride: Int) {
         var q = 0
@@ -177,15 +137,15 @@ public enum GemmBody {
     }
 
     /// Packs the whole of B (K×N) for `packedB`.
-    @inlinable @inline(__always)
-    public static func packFullB(_ g: GemmArgs, _ out: UnsafeMutablePointer<Float>, nr: Int) {
+    @inline(__always)
+    static func packFullB(_ g: GemmArgs, _ out: UnsafeMutablePointer<Float>, nr: Int) {
         guard let b = g.b else { return }
         packB(b, g.bRowStride, g.bColStride, 0, g.k, 0, g.n, nr, out, g.k * nr)
     }
 
     // MARK: epilogue
 
-    @inlinable @inline(__always)
+    @inline(__always)
     static func epilogue(_ g: GemmArgs, _ i0: Int, _ rows: Int, _ j0: Int, _ cols: Int) {
         if let e = g.addend {
             let alpha = g.alpha, beta = g.beta
@@ -207,8 +167,8 @@ public enum GemmBody {
 
     /// Computes C[rows, cols] (both ranges within the matrix; cols.lowerBound a multiple of nr
     /// when B is pre-packed). Single-threaded; callers split independent blocks across threads.
-    @inlinable @inline(__always)
-    public static func gemm(_ g: GemmArgs, _ rows: Range<Int>, _ cols: Range<Int>, nr: Int) {
+    @inline(__always)
+    static func gemm(_ g: GemmArgs, _ rows: Range<Int>, _ cols: Range<Int>, nr: Int) {
         if rows.isEmpty || cols.isEmpty { return }
         if g.k == 0 {
             for i in rows { for j in cols { g.c[i * g.ldc + j] = 0 } }
@@ -279,7 +239,7 @@ public enum GemmBody {
 
     /// One row of A times row-major B, vectorised across columns (64, then 16, then 1 at a time;
     /// every column runs the same ascending-k FMA chain).
-    @inlinable @inline(__always)
+    @inline(__always)
     static func gemvRowMajor(_ g: GemmArgs, _ i: Int, _ cols: Range<Int>, _ b: UnsafePointer<Float>) {
         let a = g.a + i * g.aRowStride
         let acs = g.aColStride, brs = g.bRowStride
@@ -315,13 +275,14 @@ public enum GemmBody {
     }
 
     /// One row of A times pre-packed B: streams each NR-wide panel once.
-    @inlinable @inline(__always)
+    @inline(__always)
     static func gemvPacked(_ g: GemmArgs, _ i: Int, _ cols: Range<Int>, _ nr: Int, _ pb: UnsafePointer<Float>) {
         let a = g.a + i * g.aRowStride
         let acs = g.aColStride
         let c = g.c + i * g.ldc
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: 32)
+        defer { tile.deallocate() }
         var j = cols.lowerBound
-        var out = F16()
         while j < cols.upperBound {
             let panel = pb + (j / nr) * g.k * nr
             let valid = min(nr, cols.upperBound - j)
@@ -334,13 +295,14 @@ public enum GemmBody {
                     bp += 32
                 }
                 if valid == 32 { store16(s0, c + j); store16(s1, c + j + 16) } else {
-                    for l in 0..<valid { c[j + l] = l < 16 ? s0[l] : s1[l - 16] }
+                    store16(s0, tile); store16(s1, tile + 16)
+                    for l in 0..<valid { c[j + l] = tile[l] }
                 }
             } else {
                 var s0 = F16()
                 var bp = panel
                 for p in 0..<g.k { s0 = s0.addingProduct(F16(repeating: a[p * acs]), load16(bp)); bp += 16 }
-                if valid == 16 { store16(s0, c + j) } else { out = s0; for l in 0..<valid { c[j + l] = out[l] } }
+                if valid == 16 { store16(s0, c + j) } else { store16(s0, tile); for l in 0..<valid { c[j + l] = tile[l] } }
             }
             j += nr
         }

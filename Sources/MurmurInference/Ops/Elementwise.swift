@@ -238,11 +238,28 @@ enum ElementwiseOps {
     static func reluD(_ x: Double) -> Double { x > 0 ? x : (x.isNaN ? x : 0) }
 
     static let activations: [OpDefinition] = [
-        unary("Relu", relu, reluD, ints: { Swift.max($0, 0) }),
+        OpDefinition("Relu", make: K.simple { ins, _ in
+            let x = try K.input(ins, 0)
+            if let a = x.floats {
+                // Inlined loop (the generic path calls a closure per element).
+                return [Tensor(shape: x.shape, floats: [Float](unsafeUninitializedCapacity: a.count) { buf, c in
+                    a.withUnsafeBufferPointer { src in for i in 0..<a.count { buf[i] = relu(src[i]) } }
+                    c = a.count
+                })]
+            }
+            return [try mapUnary(x, relu, reluD, { Swift.max($0, 0) })]
+        }),
         OpDefinition("LeakyRelu") { n in
             let alpha = n.float("alpha", default: 0.01)
             return ClosureKernel { ins, _ in
-                [try mapUnary(K.input(ins, 0), { $0 < 0 ? $0 * alpha : $0 }, { $0 < 0 ? $0 * Double(alpha) : $0 }, nil)]
+                let x = try K.input(ins, 0)
+                if let a = x.floats {
+                    return [Tensor(shape: x.shape, floats: [Float](unsafeUninitializedCapacity: a.count) { buf, c in
+                        a.withUnsafeBufferPointer { src in for i in 0..<a.count { let v = src[i]; buf[i] = v < 0 ? v * alpha : v } }
+                        c = a.count
+                    })]
+                }
+                return [try mapUnary(x, { $0 < 0 ? $0 * alpha : $0 }, { $0 < 0 ? $0 * Double(alpha) : $0 }, nil)]
             }
         },
         OpDefinition("Elu") { n in

@@ -139,5 +139,6 @@ public struct OpRegistry: Sendable {
         IndexingOps.all,
         MLOps.all,
         MovementOps.all,
+        ResizeOps.all,
     ])
 }

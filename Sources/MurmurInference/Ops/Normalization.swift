@@ -149,8 +149,11 @@ enum NormalizationOps {
             let normShape = Array(x.shape[axis...])
             let rows = x.shape[..<axis].reduce(1, *), len = normShape.reduce(1, *)
             if len == 0 || rows == 0 { return [x] }
-            _ = try Broadcast.shape([scale.shape, normShape])
-            if let bias { _ = try Broadcast.shape([bias.shape, normShape]) }
+            // Unidirectional: Scale and B must broadcast *to* the normalised shape.
+            guard try Broadcast.shape([scale.shape, normShape]) == normShape,
+                  try bias.map({ try Broadcast.shape([$0.shape, normShape]) == normShape }) ?? true else {
+                throw OpError("Scale \(scale.shape) / B \(bias?.shape ?? []) do not broadcast to \(normShape)")
+            }
             // Scale and bias materialised at the normalised shape.
             let sv = Broadcast.expand(try K.floats(scale, "Scale"), scale.shape, to: normShape)
             let bv = try bias.map { Broadcast.expand(try K.floats($0, "B"), $0.shape, to: normShape) }

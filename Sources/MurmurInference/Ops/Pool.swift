@@ -35,8 +35,9 @@ enum PoolOps {
         let spatial = Array(x.shape.dropFirst(2))
         let (outSp, pb, pe, g) = try win.resolve(spatial)
         let r = spatial.count
-        let taps = win.kernel.reduce(1, *)
-        let p = outSp.reduce(1, *)
+        let taps = try K.count(win.kernel)
+        let p = try K.count(outSp)
+        _ = try K.count([p, taps, x.shape[0], x.shape[1]])
         let inStrides = K.strides(spatial), kStrides = K.strides(win.kernel), oStrides = K.strides(outSp)
         var gather = [Int](repeating: -2, count: p * taps)
         for o in 0..<p {

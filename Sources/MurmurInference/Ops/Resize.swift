@@ -1,3 +1,5 @@
+import MurmurCore
+
 /// Resize (opsets 10–18 attributes: mode nearest/linear/cubic, coordinate_transformation_mode,
 /// nearest_mode, cubic_coeff_a, exclude_outside, extrapolation_value) and Upsample.
 ///
@@ -72,6 +74,7 @@ enum ResizeOps {
             for d in 0..<r {
                 var len = Double(x.shape[d]) * s[d]
                 if p.coord == "tf_crop_and_resize", let roi, roi.count == 2 * r { len *= roi[d + r] - roi[d] }
+                guard len.isFinite, len >= 0, len <= Double(Limits.maxTensorElements) else { throw OpError("resized length \(len) out of range") }
                 out[d] = Int(len.rounded(.down))
             }
         } else {
@@ -117,7 +120,9 @@ enum ResizeOps {
     }
 
     /// (source index, weight) taps for one output position.
-    static func taps(_ xs: Double, inLen: Int, _ p: Params) -> [(Int, Double)] {
+    static func taps(_ xs0: Double, inLen: Int, _ p: Params) -> [(Int, Double)] {
+        // Hostile scales or ROIs can put the source anywhere: keep it convertible to Int.
+        let xs = xs0.isFinite ? Swift.min(Swift.max(xs0, -1e12), 1e12) : 0
         func clamp(_ i: Int) -> Int { min(max(i, 0), inLen - 1) }
         switch p.mode {
         case "nearest":
@@ -129,7 +134,7 @@ enum ResizeOps {
             default: i = (xs - xs.rounded(.down)) == 0.5 ? xs.rounded(.down) : xs.rounded(.toNearestOrAwayFromZero)
             }
             if !i.isFinite { i = 0 }
-            return [(clamp(Int(max(min(i, 1e15), -1e15))), 1)]
+            return [(clamp(Int(i)), 1)]
         case "linear":
             let xc = min(max(xs, 0), Double(inLen - 1))
             let i0 = xc.rounded(.down)

@@ -298,7 +298,9 @@ enum ElementwiseOps {
                 }
             }
             return ClosureKernel { ins, _ in
-                [try mapUnary(K.input(ins, 0), { x in 0.5 * x * (1 + ScalarMath.erf(x * 0.70710678118654752)) },
+                let t = try K.input(ins, 0)
+                if let a = t.floats { return [Tensor(shape: t.shape, floats: ScalarMath.map(.gelu, a))] }
+                return [try mapUnary(t, { x in DetMath.gelu(x) },
                               { x in 0.5 * x * (1 + ScalarMath.erfD(x * 0.70710678118654752)) }, nil)]
             }
         },

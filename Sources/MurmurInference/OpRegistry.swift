@@ -140,5 +140,6 @@ public struct OpRegistry: Sendable {
         MLOps.all,
         MovementOps.all,
         ResizeOps.all,
+        LossOps.all,
     ])
 }

@@ -267,30 +267,33 @@ enum MLOps {
                 let (f, rows, cols) = try features(K.input(ins, 0))
                 var scores = [Float](repeating: 0, count: rows * k)
                 var outLabels: [Int64] = []
+                outLabels.reserveCapacity(rows)
+                var hit = [Bool](repeating: false, count: k)
                 try f.withUnsafeBufferPointer { pf in
-                    for r in 0..<rows {
-                        var s = [Float](repeating: 0, count: k)
-                        var hit = [Bool](repeating: false, count: k)
-                        for t in trees {
-                            let leafIndex = try leaf(t, pf.baseAddress! + r * cols, cols: cols)
-                            for (id, w) in t.leafWeights[leafIndex] {
-                                guard id >= 0 && id < k else { throw OpError("class/target id \(id) out of range") }
-                                switch aggregate {
-                                case "MIN": s[id] = hit[id] ? Swift.min(s[id], w) : w
-                                case "MAX": s[id] = hit[id] ? Swift.max(s[id], w) : w
-                                default: s[id] = s[id] + w
+                    try scores.withUnsafeMutableBufferPointer { ps in
+                        for r in 0..<rows {
+                            let s = ps.baseAddress! + r * k
+                            for j in 0..<k { hit[j] = false }
+                            for t in trees {
+                                let leafIndex = try leaf(t, pf.baseAddress! + r * cols, cols: cols)
+                                for (id, w) in t.leafWeights[leafIndex] {
+                                    guard id >= 0 && id < k else { throw OpError("class/target id \(id) out of range") }
+                                    switch aggregate {
+                                    case "MIN": s[id] = hit[id] ? Swift.min(s[id], w) : w
+                                    case "MAX": s[id] = hit[id] ? Swift.max(s[id], w) : w
+                                    default: s[id] = s[id] + w
+                                    }
+                                    hit[id] = true
                                 }
-                                hit[id] = true
+                            }
+                            if aggregate == "AVERAGE" { for j in 0..<k { s[j] = s[j] / Float(trees.count) } }
+                            if !base.isEmpty { for j in 0..<min(k, base.count) { s[j] = s[j] + base[j] } }
+                            if classifier {
+                                var best = 0
+                                for j in 1..<k where s[j] > s[best] { best = j }
+                                outLabels.append(Int64(labels[best]))
                             }
                         }
-                        if aggregate == "AVERAGE" { for j in 0..<k { s[j] = s[j] / Float(trees.count) } }
-                        if !base.isEmpty { for j in 0..<min(k, base.count) { s[j] = s[j] + base[j] } }
-                        if classifier {
-                            var best = 0
-                            for j in 1..<k where s[j] > s[best] { best = j }
-                            outLabels.append(Int64(labels[best]))
-                        }
-                        for j in 0..<k { scores[r * k + j] = s[j] }
                     }
                 }
                 try postTransform(&scores, rows: rows, k: k, post)

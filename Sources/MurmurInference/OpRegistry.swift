@@ -141,5 +141,6 @@ public struct OpRegistry: Sendable {
         MovementOps.all,
         ResizeOps.all,
         LossOps.all,
+        DetectionOps.all,
     ])
 }

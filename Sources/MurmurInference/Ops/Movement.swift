@@ -418,3 +418,57 @@ enum MovementOps {
         }
     }
 }
+
+/// NonMaxSuppression: per (batch, class), candidates above score_threshold in descending score
+/// (ties: lower box index first); a candidate is kept unless its IoU with a kept box exceeds
+/// iou_threshold. IoU in float32: inter / ((areaA + areaB) − inter), left to right.
+enum DetectionOps {
+    static let all: [OpDefinition] = [nms]
+
+    static let nms = OpDefinition("NonMaxSuppression", versions: 10...22) { n in
+        let center = n.int("center_point_box", default: 0) != 0
+        return ClosureKernel { ins, _ in
+            let boxesT = try K.input(ins, 0), scoresT = try K.input(ins, 1)
+            let boxes = try K.floats(boxesT, "boxes"), scores = try K.floats(scoresT, "scores")
+            let maxOut = try K.optional(ins, 2).flatMap { try K.ints($0, "max_output_boxes_per_class").first } ?? 0
+            let iouT = K.optional(ins, 3).flatMap { $0.floats?.first } ?? 0
+            let scoreT = K.optional(ins, 4).flatMap { $0.floats?.first }
+            guard boxesT.rank == 3, boxesT.shape[2] == 4, scoresT.rank == 3,
+                  scoresT.shape[0] == boxesT.shape[0], scoresT.shape[2] == boxesT.shape[1] else {
+                throw OpError("boxes must be [B, N, 4] and scores [B, C, N]")
+            }
+            let nb = boxesT.shape[0], nc = scoresT.shape[1], nbox = boxesT.shape[1]
+            func corners(_ b: Int, _ i: Int) -> (Float, Float, Float, Float) {
+                let p = (b * nbox + i) * 4
+                let (a, c, d, e) = (boxes[p], boxes[p + 1], boxes[p + 2], boxes[p + 3])
+                if center { return (c - e / 2, a - d / 2, c + e / 2, a + d / 2) }  // y1 x1 y2 x2
+                return (Swift.min(a, d), Swift.min(c, e), Swift.max(a, d), Swift.max(c, e))
+            }
+            func iou(_ p: (Float, Float, Float, Float), _ q: (Float, Float, Float, Float)) -> Float {
+                let ih = Swift.max(0, Swift.min(p.2, q.2) - Swift.max(p.0, q.0))
+                let iw = Swift.max(0, Swift.min(p.3, q.3) - Swift.max(p.1, q.1))
+                let inter = ih * iw
+                let areaP = (p.2 - p.0) * (p.3 - p.1), areaQ = (q.2 - q.0) * (q.3 - q.1)
+                let union = (areaP + areaQ) - inter
+                return union > 0 ? inter / union : 0
+            }
+            var out: [Int64] = []
+            if maxOut > 0 {
+                for b in 0..<nb { for c in 0..<nc {
+                    let base = (b * nc + c) * nbox
+                    let cand = (0..<nbox).filter { i in scoreT.map { scores[base + i] > $0 } ?? true }
+                        .sorted { scores[base + $0] != scores[base + $1] ? scores[base + $0] > scores[base + $1] : $0 < $1 }
+                    var kept: [Int] = []
+                    for i in cand {
+                        if kept.count >= maxOut { break }
+                        let bi = corners(b, i)
+                        if kept.contains(where: { iou(bi, corners(b, $0)) > iouT }) { continue }
+                        kept.append(i)
+                    }
+                    for i in kept { out += [Int64(b), Int64(c), Int64(i)] }
+                } }
+            }
+            return [Tensor(shape: [out.count / 3, 3], int64s: out)]
+        }
+    }
+}

@@ -358,6 +358,18 @@ enum ElementwiseOps {
 
 
     static let predicates: [OpDefinition] = [
+        OpDefinition("BitShift") { n in
+            let left = (n.string("direction") ?? "") == "LEFT"
+            guard left || n.string("direction") == "RIGHT" else { throw OpError("direction must be LEFT or RIGHT") }
+            return ClosureKernel { ins, _ in
+                let a = try K.input(ins, 0), b = try K.input(ins, 1)
+                guard case let .uint8(x) = a.storage, case let .uint8(y) = b.storage else {
+                    throw OpError("BitShift supports uint8 only (uint16/32/64 tensors are not supported)")
+                }
+                let (r, s) = try Broadcast.binary(x, a.shape, y, b.shape) { v, k in k >= 8 ? 0 : (left ? v << k : v >> k) }
+                return [Tensor(shape: s, values: r)]
+            }
+        },
         OpDefinition("IsNaN", make: K.simple { ins, _ in
             let x = try K.input(ins, 0)
             guard x.dtype.isFloatingPoint else { throw OpError("IsNaN needs a float input") }

@@ -3,7 +3,33 @@
 import MurmurKernels
 
 enum NormalizationOps {
-    static let all: [OpDefinition] = [softmax(log: false), softmax(log: true), batchNorm, layerNorm, instanceNorm]
+    static let all: [OpDefinition] = [softmax(log: false), softmax(log: true), batchNorm, layerNorm, instanceNorm, lrn]
+
+    /// LRN: y = x / (bias + (alpha / size) × Σ x²)^beta, the sum over channels
+    /// c − ⌊(size−1)/2⌋ … c + ⌈(size−1)/2⌉ ascending with one FMA each; pow is DetMath.pow.
+    static let lrn = OpDefinition("LRN") { n in
+        let alpha = n.float("alpha", default: 1e-4), beta = n.float("beta", default: 0.75), bias = n.float("bias", default: 1)
+        let size = try n.require(n.int("size"), "size")
+        guard size > 0 && size < 1 << 16 else { throw OpError("size must be positive") }
+        return ClosureKernel { ins, _ in
+            let x = try K.input(ins, 0)
+            let xs = try K.floats(x, "X")
+            guard x.rank >= 3 else { throw OpError("X must have rank ≥ 3") }
+            let nb = x.shape[0], c = x.shape[1], inner = x.shape.dropFirst(2).reduce(1, *)
+            let lo = (size - 1) / 2, hi = size - 1 - lo
+            var y = xs
+            for b in 0..<nb { for ch in 0..<c { for i in 0..<inner {
+                var s: Float = 0
+                for k in Swift.max(0, ch - lo)...Swift.min(c - 1, ch + hi) {
+                    let v = xs[(b * c + k) * inner + i]
+                    s = s.addingProduct(v, v)
+                }
+                let at = (b * c + ch) * inner + i
+                y[at] = xs[at] / DetMath.pow(bias + (alpha / Float(size)) * s, beta)
+            } } }
+            return [Tensor(shape: x.shape, floats: y)]
+        }
+    }
 
     /// (outer, axis length, inner) view of `shape` around `axis`.
     static func split(_ shape: [Int], _ axis: Int) -> (Int, Int, Int) {

@@ -142,5 +142,6 @@ public struct OpRegistry: Sendable {
         ResizeOps.all,
         LossOps.all,
         DetectionOps.all,
+        EinsumOps.all,
     ])
 }

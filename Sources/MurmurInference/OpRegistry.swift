@@ -143,5 +143,6 @@ public struct OpRegistry: Sendable {
         LossOps.all,
         DetectionOps.all,
         EinsumOps.all,
+        SignalOps.all,
     ])
 }

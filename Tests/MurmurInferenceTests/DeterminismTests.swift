@@ -22,6 +22,19 @@ final class DeterminismTests: XCTestCase {
         }
     }
 
+    /// One loaded model run from several threads at once (as the node's worker pool will):
+    /// every run gives the same bytes.
+    func testConcurrentRunsOfOneModel() throws {
+        let (model, feeds) = try loadFixture("transformer")
+        let reference = try model.run(feeds).hash
+        let box = UncheckedBox(feeds)
+        let results = ResultsBox(count: 4)
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            results.set(i, try? model.run(box.value, threads: 1 + i % 2).hash)
+        }
+        for i in 0..<4 { XCTAssertEqual(results.get(i), reference, "run \(i)") }
+    }
+
     func testGoldenOutputHashes() throws {
         var computed: [[String: String]] = []
         for name in Self.models {
@@ -51,4 +64,13 @@ final class DeterminismTests: XCTestCase {
             XCTAssertEqual(c["output_hash"], v["output_hash"], "\(v["model"] ?? "") output hash")
         }
     }
+}
+
+/// Thread-safe slots for results written from concurrent test runs.
+final class ResultsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [Hash?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ v: Hash?) { lock.lock(); values[i] = v; lock.unlock() }
+    func get(_ i: Int) -> Hash? { lock.lock(); defer { lock.unlock() }; return values[i] }
 }

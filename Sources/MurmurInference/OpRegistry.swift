@@ -124,5 +124,6 @@ public struct OpRegistry: Sendable {
         ReduceOps.all,
         ShapeOps.all,
         IndexingOps.all,
+        MLOps.all,
     ])
 }

@@ -125,5 +125,6 @@ public struct OpRegistry: Sendable {
         ShapeOps.all,
         IndexingOps.all,
         MLOps.all,
+        QuantizedOps.all,
     ])
 }

@@ -126,5 +126,8 @@ public struct OpRegistry: Sendable {
         IndexingOps.all,
         MLOps.all,
         QuantizedOps.all,
+        ExtraOps.all,
+        ConvTransposeOps.all,
+        ResizeOps.all,
     ])
 }

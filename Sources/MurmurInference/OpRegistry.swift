@@ -129,5 +129,6 @@ public struct OpRegistry: Sendable {
         ExtraOps.all,
         ConvTransposeOps.all,
         ResizeOps.all,
+        RecurrentOps.all,
     ])
 }

@@ -14,4 +14,5 @@ final class OpsExtraConformanceTests: XCTestCase {
     func testTopK() throws { try BackendCase.assertNodeTests(["top_k"]) }
     func testConvTranspose() throws { try BackendCase.assertNodeTests(["convtranspose"]) }
     func testResize() throws { try BackendCase.assertNodeTests(["resize", "upsample"]) }
+    func testRecurrent() throws { try BackendCase.assertNodeTests(["lstm", "gru", "rnn", "simple_rnn"]) }
 }

@@ -1,0 +1,291 @@
+/// LSTM, GRU and RNN (all directions, activation lists, clip, sequence_lens, initial states,
+/// peepholes, layout 0 and 1). Float32 only.
+///
+/// Determinism contract (Specs/inference-ops-extra.md): a gate's pre-activation for hidden
+/// unit j starts at +0.0, adds x_t·W_j with one FMA per input feature in ascending order, then
+/// continues in the same accumulator with h_{t−1}·R_j (one FMA per hidden unit, ascending),
+/// then adds (Wb_j + Rb_j) once; an LSTM peephole adds p_j·c with one FMA after the bias.
+/// Time steps run in order (reverse: descending), batch rows independently.
+enum RecurrentOps {
+    static let all: [OpDefinition] = [
+        OpDefinition("LSTM", versions: 1...22) { n in try RecurrentKernel(n, cell: .lstm) },
+        OpDefinition("GRU", versions: 1...22) { n in try RecurrentKernel(n, cell: .gru) },
+        OpDefinition("RNN", versions: 1...22) { n in try RecurrentKernel(n, cell: .rnn) },
+    ]
+}
+
+/// An activation function as named in the `activations` attribute, with its alpha / beta.
+enum RecurrentActivation: Sendable {
+    case sigmoid, tanh, relu, affine(Float, Float), leakyRelu(Float), thresholdedRelu(Float), scaledTanh(Float, Float)
+    case hardSigmoid(Float, Float), elu(Float), softsign, softplus
+
+    /// Parses the names, consuming alphas / betas in order for the functions that take them.
+    static func parse(_ names: [String], alphas: [Float], betas: [Float]) throws -> [RecurrentActivation] {
+        var ai = 0, bi = 0
+        func alpha(_ d: Float) -> Float { defer { ai += 1 }; return ai < alphas.count ? alphas[ai] : d }
+        func beta(_ d: Float) -> Float { defer { bi += 1 }; return bi < betas.count ? betas[bi] : d }
+        return try names.map { name in
+            switch name.lowercased() {
+            case "sigmoid": return .sigmoid
+            case "tanh": return .tanh
+            case "relu": return .relu
+            case "affine": return .affine(alpha(1), beta(0))
+            case "leakyrelu": return .leakyRelu(alpha(0.01))
+            case "thresholdedrelu": return .thresholdedRelu(alpha(1))
+            case "scaledtanh": return .scaledTanh(alpha(1), beta(1))
+            case "hardsigmoid": return .hardSigmoid(alpha(0.2), beta(0.5))
+            case "elu": return .elu(alpha(1))
+            case "softsign": return .softsign
+            case "softplus": return .softplus
+            default: throw OpError("unknown activation '\(name)'")
+            }
+        }
+    }
+
+    @inline(__always) func apply(_ x: Float) -> Float {
+        switch self {
+        case .sigmoid: return ScalarMath.sigmoid(x)
+        case .tanh: return ScalarMath.tanh(x)
+        case .relu: return x > 0 ? x : (x.isNaN ? x : 0)
+        case let .affine(a, b): return a * x + b
+        case let .leakyRelu(a): return x < 0 ? a * x : x
+        case let .thresholdedRelu(a): return x > a ? x : 0
+        case let .scaledTanh(a, b): return a * ScalarMath.tanh(b * x)
+        case let .hardSigmoid(a, b): return Swift.max(0, Swift.min(1, a * x + b))
+        case let .elu(a): return x < 0 ? a * (ScalarMath.exp(x) - 1) : x
+        case .softsign: return x / (1 + Swift.abs(x))
+        case .softplus: return ScalarMath.log(ScalarMath.exp(x) + 1)
+        }
+    }
+}
+
+struct RecurrentKernel: OpKernel {
+    enum Cell: Sendable { case lstm, gru, rnn }
+    let cell: Cell
+    let gates: Int
+    let hidden: Int?
+    let directions: [Bool]  // true = reverse
+    let activations: [RecurrentActivation]  // per direction: gates.count functions
+    let perDirection: Int
+    let clip: Float?
+    let inputForget: Bool
+    let linearBeforeReset: Bool
+    let layout: Int
+
+    init(_ n: NodeContext, cell: Cell) throws {
+        self.cell = cell
+        gates = cell == .lstm ? 4 : (cell == .gru ? 3 : 1)
+        hidden = n.int("hidden_size")
+        let dir = n.string("direction") ?? "forward"
+        switch dir {
+        case "forward": directions = [false]
+        case "reverse": directions = [true]
+        case "bidirectional": directions = [false, true]
+        default: throw OpError("unknown direction '\(dir)'")
+        }
+        perDirection = cell == .lstm ? 3 : (cell == .gru ? 2 : 1)
+        let defaults: [String] = cell == .lstm ? ["Sigmoid", "Tanh", "Tanh"] : (cell == .gru ? ["Sigmoid", "Tanh"] : ["Tanh"])
+        var names: [String] = []
+        if case let .strings(s)? = n.node.attribute("activations") { names = s.map { String(decoding: $0, as: UTF8.self) } }
+        if names.isEmpty { names = Array(repeating: defaults, count: directions.count).flatMap { $0 } }
+        // A single direction's list given for a bidirectional op is used for both.
+        if names.count == perDirection && directions.count == 2 { names += names }
+        guard names.count == perDirection * directions.count else {
+            throw OpError("activations has \(names.count) entries, expected \(perDirection * directions.count)")
+        }
+        activations = try RecurrentActivation.parse(names, alphas: n.floats("activation_alpha") ?? [], betas: n.floats("activation_beta") ?? [])
+        clip = n.float("clip")
+        inputForget = n.int("input_forget", default: 0) != 0
+        linearBeforeReset = n.int("linear_before_reset", default: 0) != 0
+        layout = n.int("layout", default: 0)
+        guard layout == 0 || layout == 1 else { throw OpError("layout must be 0 or 1") }
+    }
+
+    func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        let xT = try K.input(inputs, 0), wT = try K.input(inputs, 1), rT = try K.input(inputs, 2)
+        guard xT.rank == 3, wT.rank == 3, rT.rank == 3 else { throw OpError("X, W and R must have rank 3") }
+        let seq = layout == 0 ? xT.shape[0] : xT.shape[1]
+        let batch = layout == 0 ? xT.shape[1] : xT.shape[0]
+        let inSize = xT.shape[2]
+        let dirs = directions.count
+        let h = hidden ?? rT.shape[2]
+        let g = gates
+        guard wT.shape == [dirs, g * h, inSize] else { throw OpError("W has shape \(wT.shape), expected \([dirs, g * h, inSize])") }
+        guard rT.shape == [dirs, g * h, h] else { throw OpError("R has shape \(rT.shape), expected \([dirs, g * h, h])") }
+        var x = try K.floats(xT, "X")
+        if layout == 1 { x = Self.swap01(x, xT.shape[0], xT.shape[1], inSize) }
+        let w = try K.floats(wT, "W"), r = try K.floats(rT, "R")
+        var bias = [Float](repeating: 0, count: dirs * 2 * g * h)
+        if let b = K.optional(inputs, 3) {
+            guard b.shape == [dirs, 2 * g * h] else { throw OpError("B has shape \(b.shape), expected \([dirs, 2 * g * h])") }
+            bias = try K.floats(b, "B")
+        }
+        var lens = [Int](repeating: seq, count: batch)
+        if let s = K.optional(inputs, 4) {
+            lens = try K.ints(s, "sequence_lens")
+            guard lens.count == batch, lens.allSatisfy({ $0 >= 0 && $0 <= seq }) else {
+                throw OpError("sequence_lens must hold \(batch) values in 0...\(seq)")
+            }
+        }
+        func state(_ i: Int, _ what: String) throws -> [Float] {
+            guard let t = K.optional(inputs, i) else { return [Float](repeating: 0, count: dirs * batch * h) }
+            let want = layout == 0 ? [dirs, batch, h] : [batch, dirs, h]
+            guard t.shape == want else { throw OpError("\(what) has shape \(t.shape), expected \(want)") }
+            let v = try K.floats(t, what)
+            return layout == 0 ? v : Self.swap01(v, batch, dirs, h)
+        }
+        let h0 = try state(5, "initial_h")
+        let c0 = cell == .lstm ? try state(6, "initial_c") : []
+        var peep: [Float]? = nil
+        if cell == .lstm, let p = K.optional(inputs, 7) {
+            guard p.shape == [dirs, 3 * h] else { throw OpError("P has shape \(p.shape), expected \([dirs, 3 * h])") }
+            peep = try K.floats(p, "P")
+        }
+
+        var y = [Float](repeating: 0, count: seq * dirs * batch * h)
+        var yh = [Float](repeating: 0, count: dirs * batch * h)
+        var yc = [Float](repeating: 0, count: dirs * batch * h)
+        for d in 0..<dirs {
+            let acts = Array(activations[(d * perDirection)..<((d + 1) * perDirection)])
+            let wd = Array(w[(d * g * h * inSize)..<((d + 1) * g * h * inSize)])
+            let rd = Array(r[(d * g * h * h)..<((d + 1) * g * h * h)])
+            let wb = Array(bias[(d * 2 * g * h)..<(d * 2 * g * h + g * h)])
+            let rb = Array(bias[(d * 2 * g * h + g * h)..<((d + 1) * 2 * g * h)])
+            let pd = peep.map { Array($0[(d * 3 * h)..<((d + 1) * 3 * h)]) }
+            for b in 0..<batch {
+                var hs = Array(h0[((d * batch + b) * h)..<((d * batch + b + 1) * h)])
+                var cs = cell == .lstm ? Array(c0[((d * batch + b) * h)..<((d * batch + b + 1) * h)]) : []
+                let steps = directions[d] ? Array((0..<lens[b]).reversed()) : Array(0..<lens[b])
+                for t in steps {
+                    let xt = Array(x[((t * batch + b) * inSize)..<((t * batch + b + 1) * inSize)])
+                    switch cell {
+                    case .lstm: lstmStep(xt, &hs, &cs, wd, rd, wb, rb, pd, acts, h, inSize)
+                    case .gru: gruStep(xt, &hs, wd, rd, wb, rb, acts, h, inSize)
+                    case .rnn: rnnStep(xt, &hs, wd, rd, wb, rb, acts, h, inSize)
+                    }
+                    let base = ((t * dirs + d) * batch + b) * h
+                    for j in 0..<h { y[base + j] = hs[j] }
+                }
+                for j in 0..<h {
+                    yh[(d * batch + b) * h + j] = hs[j]
+                    if cell == .lstm { yc[(d * batch + b) * h + j] = cs[j] }
+                }
+            }
+        }
+        var outs: [Tensor]
+        if layout == 0 {
+            outs = [Tensor(shape: [seq, dirs, batch, h], floats: y), Tensor(shape: [dirs, batch, h], floats: yh)]
+            if cell == .lstm { outs.append(Tensor(shape: [dirs, batch, h], floats: yc)) }
+        } else {
+            // [seq, dirs, batch, h] → [batch, seq, dirs, h]
+            var yl = [Float](repeating: 0, count: y.count)
+            for t in 0..<seq { for d in 0..<dirs { for b in 0..<batch { for j in 0..<h {
+                yl[((b * seq + t) * dirs + d) * h + j] = y[((t * dirs + d) * batch + b) * h + j]
+            } } } }
+            outs = [Tensor(shape: [batch, seq, dirs, h], floats: yl), Tensor(shape: [batch, dirs, h], floats: Self.swap01(yh, dirs, batch, h))]
+            if cell == .lstm { outs.append(Tensor(shape: [batch, dirs, h], floats: Self.swap01(yc, dirs, batch, h))) }
+        }
+        return outs
+    }
+
+    /// [a, b, c] → [b, a, c].
+    static func swap01(_ v: [Float], _ a: Int, _ b: Int, _ c: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: v.count)
+        for i in 0..<a { for j in 0..<b { for k in 0..<c { out[(j * a + i) * c + k] = v[(i * b + j) * c + k] } } }
+        return out
+    }
+
+    /// Pre-activation of row `row` of the stacked gate weights (see the contract above),
+    /// without the bias.
+    @inline(__always)
+    func dot(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n: Int, _ acc: Float) -> Float {
+        var a = acc
+        for k in 0..<n { a = a.addingProduct(x[k], w[k]) }
+        return a
+    }
+
+    @inline(__always) func clipped(_ v: Float) -> Float {
+        guard let c = clip else { return v }
+        return Swift.min(c, Swift.max(-c, v))
+    }
+
+    /// Gates in W/R/B order i, o, f, c; peepholes i, o, f.
+    func lstmStep(_ x: [Float], _ hs: inout [Float], _ cs: inout [Float], _ w: [Float], _ r: [Float], _ wb: [Float], _ rb: [Float],
+                  _ p: [Float]?, _ acts: [RecurrentActivation], _ h: Int, _ inSize: Int) {
+        var pre = [Float](repeating: 0, count: 4 * h)
+        x.withUnsafeBufferPointer { xp in hs.withUnsafeBufferPointer { hp in w.withUnsafeBufferPointer { wp in r.withUnsafeBufferPointer { rp in
+            for row in 0..<(4 * h) {
+                var a = dot(xp.baseAddress!, wp.baseAddress! + row * inSize, inSize, 0)
+                a = dot(hp.baseAddress!, rp.baseAddress! + row * h, h, a)
+                pre[row] = a + (wb[row] + rb[row])
+            }
+        } } } }
+        let (f, g, hAct) = (acts[0], acts[1], acts[2])
+        for j in 0..<h {
+            let cPrev = cs[j]
+            var iPre = pre[j], oPre = pre[h + j], fPre = pre[2 * h + j]
+            if let p {
+                iPre = iPre.addingProduct(p[j], cPrev)
+                fPre = fPre.addingProduct(p[2 * h + j], cPrev)
+            }
+            let ft = f.apply(clipped(fPre))
+            let it = inputForget ? 1 - ft : f.apply(clipped(iPre))
+            let ct = g.apply(clipped(pre[3 * h + j]))
+            let cNew = (ft * cPrev).addingProduct(it, ct)
+            if let p { oPre = oPre.addingProduct(p[h + j], cNew) }
+            let ot = f.apply(clipped(oPre))
+            cs[j] = cNew
+            hs[j] = ot * hAct.apply(cNew)
+        }
+    }
+
+    /// Gates in W/R/B order z, r, h.
+    func gruStep(_ x: [Float], _ hs: inout [Float], _ w: [Float], _ r: [Float], _ wb: [Float], _ rb: [Float],
+                 _ acts: [RecurrentActivation], _ h: Int, _ inSize: Int) {
+        let (f, g) = (acts[0], acts[1])
+        var z = [Float](repeating: 0, count: h), rg = [Float](repeating: 0, count: h), hn = [Float](repeating: 0, count: h)
+        x.withUnsafeBufferPointer { xp in hs.withUnsafeBufferPointer { hp in w.withUnsafeBufferPointer { wp in r.withUnsafeBufferPointer { rp in
+            let xb = xp.baseAddress!, hb = hp.baseAddress!, wbp = wp.baseAddress!, rbp = rp.baseAddress!
+            for j in 0..<h {
+                var a = dot(xb, wbp + j * inSize, inSize, 0)
+                a = dot(hb, rbp + j * h, h, a)
+                z[j] = f.apply(clipped(a + (wb[j] + rb[j])))
+                var b = dot(xb, wbp + (h + j) * inSize, inSize, 0)
+                b = dot(hb, rbp + (h + j) * h, h, b)
+                rg[j] = f.apply(clipped(b + (wb[h + j] + rb[h + j])))
+            }
+            if linearBeforeReset {
+                // g(x·Wh + Wbh + r ⊙ (h·Rh + Rbh)); the two dot products in separate accumulators.
+                for j in 0..<h {
+                    let a = dot(xb, wbp + (2 * h + j) * inSize, inSize, 0)
+                    let c = dot(hb, rbp + (2 * h + j) * h, h, 0) + rb[2 * h + j]
+                    hn[j] = g.apply(clipped((a + wb[2 * h + j]).addingProduct(rg[j], c)))
+                }
+            } else {
+                let rh = (0..<h).map { rg[$0] * hb[$0] }
+                rh.withUnsafeBufferPointer { rhp in
+                    for j in 0..<h {
+                        var a = dot(xb, wbp + (2 * h + j) * inSize, inSize, 0)
+                        a = dot(rhp.baseAddress!, rbp + (2 * h + j) * h, h, a)
+                        hn[j] = g.apply(clipped(a + (wb[2 * h + j] + rb[2 * h + j])))
+                    }
+                }
+            }
+        } } } }
+        // H_t = (1 − z) ⊙ h̃ + z ⊙ H_{t−1}
+        for j in 0..<h { hs[j] = ((1 - z[j]) * hn[j]).addingProduct(z[j], hs[j]) }
+    }
+
+    func rnnStep(_ x: [Float], _ hs: inout [Float], _ w: [Float], _ r: [Float], _ wb: [Float], _ rb: [Float],
+                 _ acts: [RecurrentActivation], _ h: Int, _ inSize: Int) {
+        var next = [Float](repeating: 0, count: h)
+        x.withUnsafeBufferPointer { xp in hs.withUnsafeBufferPointer { hp in w.withUnsafeBufferPointer { wp in r.withUnsafeBufferPointer { rp in
+            for j in 0..<h {
+                var a = dot(xp.baseAddress!, wp.baseAddress! + j * inSize, inSize, 0)
+                a = dot(hp.baseAddress!, rp.baseAddress! + j * h, h, a)
+                next[j] = acts[0].apply(clipped(a + (wb[j] + rb[j])))
+            }
+        } } } }
+        hs = next
+    }
+}

@@ -11,6 +11,9 @@ public final class CompiledGraph: Sendable {
         let outputs: [Int?]
         /// Slots whose last reader is this step (released right after it runs).
         let release: [Int]
+        /// Outer-scope values this step's subgraphs read (If / Loop bodies); handed to the
+        /// kernel in `RunContext.outerScope`.
+        var scopeSlots: [Int] = []
     }
 
     let slotNames: [String]
@@ -140,8 +143,10 @@ public final class CompiledGraph: Sendable {
         for (si, p) in prepared.enumerated() {
             let n = nodes[order[si]]
             let rel = Array(Set(p.reads.filter { lastUse[$0] == si })).sorted()
-            steps.append(Step(kernel: p.kernel, opType: n.opType, name: n.name.isEmpty ? (n.outputs.first ?? "") : n.name,
-                              inputs: p.inputs, outputs: p.outputs, release: rel))
+            var step = Step(kernel: p.kernel, opType: n.opType, name: n.name.isEmpty ? (n.outputs.first ?? "") : n.name,
+                            inputs: p.inputs, outputs: p.outputs, release: rel)
+            step.scopeSlots = Array(Set(implicit[order[si]].map { slot($0) })).sorted()
+            steps.append(step)
         }
         slotNames = names
         constants = consts
@@ -219,8 +224,14 @@ public final class CompiledGraph: Sendable {
                 }
             }
             let results: [Tensor]
+            var stepContext = context
+            if !step.scopeSlots.isEmpty {
+                var scope = context.outerScope
+                for s in step.scopeSlots { if let v = values[s] { scope[slotNames[s]] = v } }
+                stepContext = RunContext(threads: context.threads, outerScope: scope)
+            }
             do {
-                results = try step.kernel.run(args, context)
+                results = try step.kernel.run(args, stepContext)
             } catch let e as InferenceError {
                 throw e
             } catch {

@@ -130,5 +130,6 @@ public struct OpRegistry: Sendable {
         ConvTransposeOps.all,
         ResizeOps.all,
         RecurrentOps.all,
+        ControlFlowOps.all,
     ])
 }

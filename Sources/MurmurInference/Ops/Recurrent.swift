@@ -228,8 +228,9 @@ struct RecurrentKernel: OpKernel {
                 iPre = iPre.addingProduct(p[j], cPrev)
                 fPre = fPre.addingProduct(p[2 * h + j], cPrev)
             }
-            let ft = f.apply(clipped(fPre))
-            let it = inputForget ? 1 - ft : f.apply(clipped(iPre))
+            // input_forget couples the gates as onnxruntime does: f = 1 − i.
+            let it = f.apply(clipped(iPre))
+            let ft = inputForget ? 1 - it : f.apply(clipped(fPre))
             let ct = g.apply(clipped(pre[3 * h + j]))
             let cNew = (ft * cPrev).addingProduct(it, ct)
             if let p { oPre = oPre.addingProduct(p[h + j], cNew) }

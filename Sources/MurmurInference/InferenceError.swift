@@ -25,7 +25,11 @@ public enum InferenceError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .externalData(t):
             return "tensor '\(t)' uses external data; embed the weights in the .onnx file (onnx.save_model(..., save_as_external_data=False))"
         case let .unsupportedOperators(ops):
-            return "unsupported operator(s): " + ops.map(\.description).joined(separator: ", ")
+            var s = "unsupported operator(s): " + ops.map(\.description).joined(separator: ", ")
+            if ops.contains(where: { $0.opType == "ZipMap" }) {
+                s += " (ZipMap outputs dictionaries: convert with skl2onnx options={id(model): {'zipmap': False}})"
+            }
+            return s
         case let .unsupportedDataType(t, ctx): return "unsupported data type \(DType.onnxName(t)) in \(ctx)"
         case let .invalidModel(s): return "invalid model: \(s)"
         case let .invalidInput(s): return "invalid input: \(s)"

@@ -2,8 +2,11 @@
 /// built from IEEE-754 basic operations (+ − × ÷ √, fused multiply-add) in a fixed order, so
 /// results are bit-identical on every machine.
 ///
-/// INTERIM: these evaluate in Double and round once to Float. They will be replaced by
-/// `MurmurKernels.DetMath` (Specs/kernels.md) when it lands; only this file changes then.
+/// float32 functions are `MurmurKernels.DetMath` (algorithms and error bounds in
+/// Specs/kernels.md). The float64 functions (used only for float64 tensors) evaluate here in
+/// Double: range reduction plus fixed-length series, basic operations only.
+import MurmurKernels
+
 public enum ScalarMath {
     static let ln2Hi: Double = 6.93147180369123816490e-01
     static let ln2Lo: Double = 1.90821492927058770002e-10
@@ -128,13 +131,21 @@ public enum ScalarMath {
         return expD(y * logD(x))
     }
 
-    // Float faces (one rounding from Double).
-    @inline(__always) public static func exp(_ x: Float) -> Float { Float(expD(Double(x))) }
-    @inline(__always) public static func log(_ x: Float) -> Float { Float(logD(Double(x))) }
-    @inline(__always) public static func tanh(_ x: Float) -> Float { Float(tanhD(Double(x))) }
-    @inline(__always) public static func erf(_ x: Float) -> Float { Float(erfD(Double(x))) }
-    @inline(__always) public static func pow(_ x: Float, _ y: Float) -> Float { Float(powD(Double(x), Double(y))) }
-    /// 1 / (1 + e^−x).
-    @inline(__always) public static func sigmoid(_ x: Float) -> Float { Float(1 / (1 + expD(-Double(x)))) }
+    // float32: DetMath.
+    @inline(__always) public static func exp(_ x: Float) -> Float { DetMath.exp(x) }
+    @inline(__always) public static func log(_ x: Float) -> Float { DetMath.log(x) }
+    @inline(__always) public static func tanh(_ x: Float) -> Float { DetMath.tanh(x) }
+    @inline(__always) public static func erf(_ x: Float) -> Float { DetMath.erf(x) }
+    @inline(__always) public static func pow(_ x: Float, _ y: Float) -> Float { DetMath.pow(x, y) }
+    @inline(__always) public static func sigmoid(_ x: Float) -> Float { DetMath.sigmoid(x) }
+    @inline(__always) public static func log1p(_ x: Float) -> Float { DetMath.log1p(x) }
+    @inline(__always) public static func expm1(_ x: Float) -> Float { DetMath.expm1(x) }
+
+    /// `f` over a whole float32 array (vectorised DetMath; same bits as the scalar form).
+    public static func map(_ f: UnaryMath, _ a: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: a.count)
+        a.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in DetMath.apply(f, x, into: y) } }
+        return out
+    }
     @inline(__always) public static func sigmoidD(_ x: Double) -> Double { 1 / (1 + expD(-x)) }
 }

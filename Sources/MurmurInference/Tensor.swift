@@ -268,3 +268,10 @@ enum Float16Bits {
         return Float(bitPattern: sign | UInt32(exp - 15 + 127) << 23 | (mant << 13))
     }
 }
+
+extension Tensor {
+    /// The first `n` elements as a 1-D tensor (for display).
+    public func flatPrefix(_ n: Int) -> Tensor {
+        gathered(Array(0..<min(n, count)), shape: [min(n, count)])
+    }
+}

@@ -12,6 +12,7 @@ struct BenchSuite: Sendable {
 
 /// Every suite: add yours here (one line), implemented in `<Name>Bench.swift`.
 let suites: [BenchSuite] = [
+    inferenceSuite,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

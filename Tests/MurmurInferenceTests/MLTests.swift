@@ -31,7 +31,7 @@ final class MLTests: XCTestCase {
     func testZipMapIsRefusedWithAHint() {
         let path = BackendCase.repoRoot + "/Tests/Fixtures/ml/zipmap_refused/model.onnx"
         XCTAssertThrowsError(try InferenceModel(path: path)) { error in
-            XCTAssertTrue("\(error)".contains("zipmap=False"), "\(error)")
+            XCTAssertTrue("\(error)".contains("'zipmap': False"), "\(error)")
         }
     }
 

@@ -20,6 +20,10 @@ struct Window: Sendable {
     /// Output spatial sizes and resolved begin pads for `input` spatial sizes.
     func resolve(_ input: [Int]) throws -> (out: [Int], padBegin: [Int], padEnd: [Int], window: Window) {
         let r = input.count
+        let bound = 1 << 24
+        for v in kernel + strides + dilations + pads where v < 0 || v > bound {
+            throw OpError("window attribute \(v) outside 0...\(bound)")
+        }
         guard kernel.count == r else { throw OpError("kernel_shape \(kernel) does not match \(r) spatial dimensions") }
         var w = self
         if w.strides.isEmpty { w.strides = Array(repeating: 1, count: r) }
@@ -66,7 +70,100 @@ struct Window: Sendable {
 /// +0.0; taps in the padding contribute an FMA with +0.0) + bias[m]. This is exactly
 /// im2col followed by the GEMM contract, which is how it is computed here.
 enum ConvOps {
-    static let all: [OpDefinition] = [conv]
+    static let all: [OpDefinition] = [conv, convTranspose]
+
+    /// ConvTranspose, computed in gather form. Contract: y[n, m, o] = (Σ over input channel c
+    /// of the group ascending, then kernel taps in row-major order, of fma(x[n, c, i], w[c, m, tap])
+    /// for the taps where o = i·stride − pad_begin + tap·dilation has an input position i;
+    /// from +0.0) + bias[m].
+    static let convTranspose = OpDefinition("ConvTranspose") { n in
+        let group = n.int("group", default: 1)
+        let kAttr = n.ints("kernel_shape")
+        let stridesA = n.ints("strides"), dilA = n.ints("dilations"), padsA = n.ints("pads")
+        let outPadA = n.ints("output_padding"), outShapeA = n.ints("output_shape")
+        let autoPad = n.string("auto_pad") ?? "NOTSET"
+        return ClosureKernel { ins, _ in
+            let x = try K.input(ins, 0), w = try K.input(ins, 1), b = K.optional(ins, 2)
+            let xs = try K.floats(x, "X"), ws = try K.floats(w, "W")
+            guard x.rank >= 3, w.rank == x.rank else { throw OpError("X \(x.shape) and W \(w.shape) must have the same rank ≥ 3") }
+            let r = x.rank - 2
+            let batch = x.shape[0], cIn = x.shape[1]
+            guard group > 0, w.shape[0] == cIn, cIn % group == 0 else { throw OpError("channels do not match: X \(x.shape), W \(w.shape), group \(group)") }
+            let mg = w.shape[1], mOut = mg * group, cg = cIn / group
+            let kernel = kAttr ?? Array(w.shape.dropFirst(2))
+            guard kernel == Array(w.shape.dropFirst(2)) else { throw OpError("kernel_shape does not match W") }
+            let strides = stridesA ?? Array(repeating: 1, count: r), dil = dilA ?? Array(repeating: 1, count: r)
+            let outPad = outPadA ?? Array(repeating: 0, count: r)
+            guard strides.count == r, dil.count == r, outPad.count == r else { throw OpError("attribute rank mismatch") }
+            for v in strides + dil + kernel + outPad + (padsA ?? []) where v < 0 || v > (1 << 24) { throw OpError("attribute value \(v) out of range") }
+            let spatial = Array(x.shape.dropFirst(2))
+            var pb = [Int](repeating: 0, count: r), outSp = [Int](repeating: 0, count: r)
+            for d in 0..<r {
+                let ek = (kernel[d] - 1) * dil[d] + 1
+                let full = strides[d] * (spatial[d] - 1) + outPad[d] + ek
+                if let os = outShapeA {
+                    let target = os.count == r ? os[d] : (os.count == r + 2 ? os[d + 2] : -1)
+                    guard target >= 0 else { throw OpError("output_shape rank mismatch") }
+                    let total = full - target
+                    outSp[d] = target
+                    // Python floor division, as ONNX's reference: a negative total pads the end.
+                    let half = total >= 0 ? total / 2 : -((-total + 1) / 2)
+                    pb[d] = autoPad == "SAME_UPPER" ? half : total - half
+                } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
+                    outSp[d] = spatial[d] * strides[d]
+                    let total = max(0, full - outSp[d])
+                    pb[d] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                } else {
+                    let pads = padsA ?? Array(repeating: 0, count: 2 * r)
+                    guard pads.count == 2 * r else { throw OpError("pads must have \(2 * r) values") }
+                    pb[d] = pads[d]
+                    outSp[d] = full - pads[d] - pads[d + r]
+                }
+                guard outSp[d] >= 0 else { throw OpError("negative output size") }
+            }
+            let bias = try b.map { try K.floats($0, "B") }
+            if let bias, bias.count != mOut { throw OpError("B has \(bias.count) values, expected \(mOut)") }
+            let outShape = [batch, mOut] + outSp
+            let p = outSp.reduce(1, *), inSize = spatial.reduce(1, *), taps = kernel.reduce(1, *)
+            let oSt = K.strides(outSp), iSt = K.strides(spatial), kSt = K.strides(kernel)
+            // For each (output position, tap): the input offset, or −1.
+            var src = [Int](repeating: -1, count: p * taps)
+            for o in 0..<p {
+                let oc = MovementOps.coords(o, oSt)
+                for t in 0..<taps {
+                    let tc = MovementOps.coords(t, kSt)
+                    var off = 0, ok = true
+                    for d in 0..<r {
+                        let num = oc[d] + pb[d] - tc[d] * dil[d]
+                        if num < 0 || num % strides[d] != 0 { ok = false; break }
+                        let i = num / strides[d]
+                        if i >= spatial[d] { ok = false; break }
+                        off += i * iSt[d]
+                    }
+                    if ok { src[o * taps + t] = off }
+                }
+            }
+            var out = [Float](repeating: 0, count: try K.count(outShape))
+            for nIdx in 0..<batch { for gi in 0..<group { for m in 0..<mg {
+                let mo = gi * mg + m
+                let obase = (nIdx * mOut + mo) * p
+                for o in 0..<p {
+                    var acc: Float = 0
+                    for c in 0..<cg {
+                        let ci = gi * cg + c
+                        let xb = (nIdx * cIn + ci) * inSize
+                        let wb = (ci * mg + m) * taps
+                        for t in 0..<taps {
+                            let s = src[o * taps + t]
+                            if s >= 0 { acc = acc.addingProduct(xs[xb + s], ws[wb + t]) }
+                        }
+                    }
+                    out[obase + o] = bias.map { acc + $0[mo] } ?? acc
+                }
+            } } }
+            return [Tensor(shape: outShape, floats: out)]
+        }
+    }
 
     static let conv = OpDefinition("Conv") { n in
         let group = n.int("group", default: 1)

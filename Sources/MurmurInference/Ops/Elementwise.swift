@@ -1,8 +1,11 @@
 /// Element-wise operators: arithmetic with broadcasting, comparisons, logic, unary math,
 /// activations, Clip, Where, Cast. Each output element depends on one element of each input,
 /// so there is no reduction order to fix; float32 math follows `ScalarMath`.
+import MurmurKernels
+
 enum ElementwiseOps {
-    static let all: [OpDefinition] = arithmetic + comparisons + logic + unaryMath + activations + [clip, whereOp, cast, castLike, prelu] + variadic
+    static let all: [OpDefinition] = arithmetic + comparisons + logic + unaryMath + activations + [clip, whereOp, cast, castLike, prelu, mod]
+        + variadic + predicates
 
     // MARK: binary arithmetic
 
@@ -171,12 +174,15 @@ enum ElementwiseOps {
 
     // MARK: unary math
 
-    /// A float op; `ints` (if given) also handles int64/int32/int8 inputs.
+    /// A float op; `ints` (if given) also handles int64/int32/int8 inputs; `vector` computes
+    /// float32 arrays with DetMath's vector form (same bits as `f`).
     static func unary(_ name: String, versions: ClosedRange<Int> = 1...22,
                       _ f: @escaping @Sendable (Float) -> Float, _ d: @escaping @Sendable (Double) -> Double,
-                      ints: (@Sendable (Int64) -> Int64)? = nil) -> OpDefinition {
+                      ints: (@Sendable (Int64) -> Int64)? = nil, vector: UnaryMath? = nil) -> OpDefinition {
         OpDefinition(name, versions: versions, make: K.simple { ins, _ in
-            [try mapUnary(K.input(ins, 0), f, d, ints)]
+            let x = try K.input(ins, 0)
+            if let vector, let a = x.floats { return [Tensor(shape: x.shape, floats: ScalarMath.map(vector, a))] }
+            return [try mapUnary(x, f, d, ints)]
         })
     }
 
@@ -194,8 +200,8 @@ enum ElementwiseOps {
 
     static let unaryMath: [OpDefinition] = [
         unary("Sqrt", { $0.squareRoot() }, { $0.squareRoot() }),
-        unary("Exp", ScalarMath.exp, ScalarMath.expD),
-        unary("Log", ScalarMath.log, ScalarMath.logD),
+        unary("Exp", ScalarMath.exp, ScalarMath.expD, vector: .exp),
+        unary("Log", ScalarMath.log, ScalarMath.logD, vector: .log),
         unary("Abs", { Swift.abs($0) }, { Swift.abs($0) }, ints: { $0 == .min ? $0 : Swift.abs($0) }),
         unary("Neg", { -$0 }, { -$0 }, ints: { 0 &- $0 }),
         unary("Reciprocal", { 1 / $0 }, { 1 / $0 }),
@@ -204,9 +210,9 @@ enum ElementwiseOps {
         unary("Round", { $0.rounded(.toNearestOrEven) }, { $0.rounded(.toNearestOrEven) }),
         unary("Sign", { $0 > 0 ? 1 : ($0 < 0 ? -1 : ($0.isNaN ? $0 : 0)) }, { $0 > 0 ? 1 : ($0 < 0 ? -1 : ($0.isNaN ? $0 : 0)) },
               ints: { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }),
-        unary("Erf", ScalarMath.erf, ScalarMath.erfD),
-        unary("Tanh", ScalarMath.tanh, ScalarMath.tanhD),
-        unary("Sigmoid", ScalarMath.sigmoid, ScalarMath.sigmoidD),
+        unary("Erf", ScalarMath.erf, ScalarMath.erfD, vector: .erf),
+        unary("Tanh", ScalarMath.tanh, ScalarMath.tanhD, vector: .tanh),
+        unary("Sigmoid", ScalarMath.sigmoid, ScalarMath.sigmoidD, vector: .sigmoid),
         OpDefinition("Identity", make: K.simple { ins, _ in [try K.input(ins, 0)] }),
     ]
 
@@ -247,7 +253,7 @@ enum ElementwiseOps {
         },
         unary("HardSwish", { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }, { $0 * Swift.max(0, Swift.min(1, $0 / 6 + 0.5)) }),
         unary("Softsign", { $0 / (1 + Swift.abs($0)) }, { $0 / (1 + Swift.abs($0)) }),
-        unary("Softplus", { Float(ScalarMath.logD(ScalarMath.expD(Double($0)) + 1)) }, { ScalarMath.logD(ScalarMath.expD($0) + 1) }),
+        unary("Softplus", { ScalarMath.log1p(ScalarMath.exp($0)) }, { ScalarMath.logD(ScalarMath.expD($0) + 1) }),
         OpDefinition("Gelu", versions: 20...22) { n in
             let approx = n.string("approximate") ?? "none"
             guard approx == "none" || approx == "tanh" else { throw OpError("unknown approximate '\(approx)'") }
@@ -265,8 +271,15 @@ enum ElementwiseOps {
         },
     ]
 
-    static let prelu = OpDefinition("PRelu", make: K.simple { ins, _ in
-        let x = try K.input(ins, 0), s = try K.input(ins, 1)
+    /// PRelu; before opset 7 a 1-D slope of length C applies per channel (axis 1).
+    static let prelu = OpDefinition("PRelu") { n in
+      let legacy = n.opset < 7
+      return ClosureKernel { ins, _ in
+        let x = try K.input(ins, 0)
+        var s = try K.input(ins, 1)
+        if legacy, s.rank == 1, x.rank >= 2, s.count == x.shape[1], s.count != x.shape.last {
+            s = s.reshaped([s.count] + Array(repeating: 1, count: x.rank - 2))
+        }
         switch (x.storage, s.storage) {
         case let (.float32(a), .float32(b)):
             let (r, sh) = try Broadcast.binary(a, x.shape, b, s.shape) { $0 < 0 ? $0 * $1 : $0 }
@@ -276,7 +289,62 @@ enum ElementwiseOps {
             return [Tensor(shape: sh, doubles: r)]
         default: throw OpError("PRelu needs float inputs of one type")
         }
-    })
+      }
+    }
+
+    // MARK: Mod, IsInf, IsNaN
+
+    /// Mod: fmod=1 → C fmod (sign of the dividend, exact); fmod=0 → integer modulo with the
+    /// divisor's sign (Python). x mod 0 = 0 for integers.
+    static let mod = OpDefinition("Mod") { n in
+        let fmod = n.int("fmod", default: 0) != 0
+        @Sendable func imod<T: FixedWidthInteger>(_ a: T, _ b: T) -> T {
+            if b == 0 { return 0 }
+            let r = a.remainderReportingOverflow(dividingBy: b).partialValue
+            if fmod { return r }
+            return (r != 0 && ((r < 0) != (b < 0))) ? r &+ b : r
+        }
+        return ClosureKernel { ins, _ in
+            let op = Arith(f32: { $0.truncatingRemainder(dividingBy: $1) }, f64: { $0.truncatingRemainder(dividingBy: $1) },
+                           i64: imod, i32: imod, i8: imod, u8: imod)
+            return [try apply(K.input(ins, 0), K.input(ins, 1), op)]
+        }
+    }
+
+    static let predicates: [OpDefinition] = [
+        OpDefinition("IsNaN", make: K.simple { ins, _ in
+            let x = try K.input(ins, 0)
+            guard x.dtype.isFloatingPoint else { throw OpError("IsNaN needs a float input") }
+            return [Tensor(shape: x.shape, bools: x.doubleValues().map(\.isNaN))]
+        }),
+        OpDefinition("IsInf") { n in
+            let neg = n.int("detect_negative", default: 1) != 0, pos = n.int("detect_positive", default: 1) != 0
+            return ClosureKernel { ins, _ in
+                let x = try K.input(ins, 0)
+                guard x.dtype.isFloatingPoint else { throw OpError("IsInf needs a float input") }
+                return [Tensor(shape: x.shape, bools: x.doubleValues().map { $0.isInfinite && (($0 > 0 && pos) || ($0 < 0 && neg)) })]
+            }
+        },
+        OpDefinition("ThresholdedRelu") { n in
+            let alpha = n.float("alpha", default: 1)
+            return ClosureKernel { ins, _ in
+                [try mapUnary(K.input(ins, 0), { $0 > alpha ? $0 : 0 }, { $0 > Double(alpha) ? $0 : 0 }, nil)]
+            }
+        },
+        OpDefinition("Shrink") { n in
+            let lambd = n.float("lambd", default: 0.5), bias = n.float("bias", default: 0)
+            return ClosureKernel { ins, _ in
+                let x = try K.input(ins, 0)
+                if x.dtype.isFloatingPoint {
+                    return [try mapUnary(x, { $0 < -lambd ? $0 + bias : ($0 > lambd ? $0 - bias : 0) },
+                                         { $0 < -Double(lambd) ? $0 + Double(bias) : ($0 > Double(lambd) ? $0 - Double(bias) : 0) }, nil)]
+                }
+                let l = Double(lambd), b = Double(bias)
+                let v = x.doubleValues().map { $0 < -l ? $0 + b : ($0 > l ? $0 - b : 0) }
+                return [Cast.convert(Tensor(shape: x.shape, doubles: v), to: x.dtype)]
+            }
+        },
+    ]
 
     // MARK: Clip
 

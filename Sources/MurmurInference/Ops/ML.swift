@@ -1,3 +1,6 @@
+/// ZipMap is deliberately absent: a model using it is refused at load time with a hint to
+/// convert with `zipmap=False` (InferenceError.unsupportedOperators).
+///
 /// Operators of the `ai.onnx.ml` domain that skl2onnx emits for scikit-learn linear models,
 /// scalers, MLPs and tree ensembles. Features are computed in float32 whatever the input's
 /// numeric type (as onnxruntime does for float models).
@@ -22,9 +25,6 @@ enum MLOps {
         OpDefinition("Binarizer", domain: domain, versions: 1...5, make: binarizer),
         OpDefinition("TreeEnsembleRegressor", domain: domain, versions: 1...4) { n in try TreeEnsembleKernel(n, classifier: false) },
         OpDefinition("TreeEnsembleClassifier", domain: domain, versions: 1...4) { n in try TreeEnsembleKernel(n, classifier: true) },
-        OpDefinition("ZipMap", domain: domain, versions: 1...5) { _ in
-            throw OpError("ZipMap (a sequence of maps) is not supported; convert the model with skl2onnx option zipmap=False (e.g. to_onnx(model, X, options={'zipmap': False})) to get a probability tensor")
-        },
     ]
 
     // MARK: shared helpers

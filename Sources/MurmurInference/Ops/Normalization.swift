@@ -1,5 +1,7 @@
 /// Softmax, LogSoftmax, BatchNormalization, LayerNormalization, InstanceNormalization.
 /// Reductions run sequentially in ascending index order from +0.0 (Specs/inference.md).
+import MurmurKernels
+
 enum NormalizationOps {
     static let all: [OpDefinition] = [softmax(log: false), softmax(log: true), batchNorm, layerNorm, instanceNorm]
 
@@ -35,6 +37,31 @@ enum NormalizationOps {
         return y
     }
 
+    /// The contiguous-row case of `softmaxCore` with DetMath's vector exp (same bits).
+    static func softmaxRows(_ x: [Float], rows: Int, len: Int, log: Bool) -> [Float] {
+        var y = [Float](repeating: 0, count: x.count)
+        var e = [Float](repeating: 0, count: len)
+        x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in e.withUnsafeMutableBufferPointer { pe in
+            for r in 0..<rows {
+                let row = px.baseAddress! + r * len
+                var m = -Float.infinity
+                for k in 0..<len { let v = row[k]; if v > m || v.isNaN { m = v } }
+                for k in 0..<len { pe[k] = row[k] - m }
+                DetMath.exp(UnsafeBufferPointer(pe), into: pe)
+                var s: Float = 0
+                for k in 0..<len { s = s + pe[k] }
+                let out = py.baseAddress! + r * len
+                if log {
+                    let ls = DetMath.log(s)
+                    for k in 0..<len { out[k] = (row[k] - m) - ls }
+                } else {
+                    for k in 0..<len { out[k] = pe[k] / s }
+                }
+            }
+        } } }
+        return y
+    }
+
     static func softmax(log: Bool) -> OpDefinition {
         OpDefinition(log ? "LogSoftmax" : "Softmax") { n in
             let opset = n.opset
@@ -47,6 +74,8 @@ enum NormalizationOps {
                 else if opset < 13 { (outer, len, inner) = (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1) }
                 else { (outer, len, inner) = split(x.shape, axis) }
                 switch x.storage {
+                case let .float32(a) where inner == 1 && len > 0:
+                    return [Tensor(shape: x.shape, floats: softmaxRows(a, rows: outer, len: len, log: log))]
                 case let .float32(a):
                     return [Tensor(shape: x.shape, floats: softmaxCore(a, outer: outer, len: len, inner: inner, log: log,
                                                                     exp: ScalarMath.exp, ln: ScalarMath.log))]

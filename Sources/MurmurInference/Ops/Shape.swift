@@ -231,7 +231,12 @@ enum ShapeOps {
         let x = try K.input(ins, 0)
         let reps = try K.ints(K.input(ins, 1, "repeats"), "repeats")
         guard reps.count == x.rank, reps.allSatisfy({ $0 >= 0 }) else { throw OpError("repeats \(reps) must match rank \(x.rank)") }
-        let out = zip(x.shape, reps).map { $0 * $1 }
+        var out: [Int] = []
+        for (d, r) in zip(x.shape, reps) {
+            let (p, o) = d.multipliedReportingOverflow(by: r)
+            guard !o else { throw OpError("repeats \(reps) overflow") }
+            out.append(p)
+        }
         let n = try K.count(out)
         let ost = K.strides(out), ist = K.strides(x.shape)
         var idx = [Int](repeating: 0, count: n)
@@ -301,6 +306,10 @@ enum ShapeOps {
     /// Dropout in inference: identity, and an all-true mask when asked for.
     static let dropout = OpDefinition("Dropout", make: K.simple { ins, _ in
         let x = try K.input(ins, 0)
+        if let training = K.optional(ins, 2), training.bools?.first == true,
+           (K.optional(ins, 1)?.doubleValues().first ?? 0.5) > 0 {
+            throw OpError("training_mode=true draws a random mask; Murmur runs inference only")
+        }
         return [x, Tensor(shape: x.shape, bools: Array(repeating: true, count: x.count))]
     })
 }

@@ -6,7 +6,8 @@ import XCTest
 /// Specs/inference-ops-extra.md.
 final class OpsExtraConformanceTests: XCTestCase {
     func testQuantized() throws {
-        try BackendCase.assertNodeTests(["quantizelinear", "dequantizelinear", "dynamicquantizelinear", "matmulinteger"])
+        try BackendCase.assertNodeTests(["quantizelinear", "dequantizelinear", "dynamicquantizelinear", "matmulinteger",
+                                        "convinteger", "basic_convinteger", "qlinearmatmul", "qlinearconv"])
     }
 
     func testResize() throws { try BackendCase.assertNodeTests(["resize", "upsample"]) }

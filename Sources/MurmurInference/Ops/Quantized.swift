@@ -3,7 +3,7 @@
 /// order can change); float steps are single IEEE operations in the order the ONNX spec
 /// writes them, with rounding half to even.
 enum QuantizedOps {
-    static let all: [OpDefinition] = [quantize, dequantize, dynamicQuantize, matMulInteger]
+    static let all: [OpDefinition] = [quantize, dequantize, dynamicQuantize, matMulInteger, convInteger, qlinearMatMul, qlinearConv]
 
     /// Per-tensor or per-axis parameters: for element `i` of a tensor of `shape`, the index
     /// into a 1-D parameter of length shape[axis] (or 0 for a scalar parameter).
@@ -157,4 +157,152 @@ enum QuantizedOps {
         }
         return [try MatMulOps.matmul(Tensor(shape: a.shape, int32s: av), Tensor(shape: b.shape, int32s: bv), ctx)]
     })
+
+    // MARK: integer convolution and QLinear operators
+
+    /// Widens uint8 / int8 elements to int32.
+    static func widen(_ t: Tensor, _ what: String) throws -> [Int32] {
+        switch t.storage {
+        case let .uint8(v): return v.map { Int32($0) }
+        case let .int8(v): return v.map { Int32($0) }
+        case let .int32(v): return v
+        default: throw OpError("\(what) must be uint8 or int8, got \(t.dtype)")
+        }
+    }
+
+    /// int32 convolution of (x − xZero) with (w − wZero[m]); taps in the padding contribute
+    /// nothing (they hold the zero point). Exact integer sums, any order gives the same value.
+    static func convInt32(_ x: Tensor, _ w: Tensor, xZero: Int32, wZero: [Int32], window: Window, group: Int) throws -> Tensor {
+        let xs = try widen(x, "x"), ws = try widen(w, "w")
+        guard x.rank >= 3, w.rank == x.rank else { throw OpError("x \(x.shape) and w \(w.shape) must have the same rank ≥ 3") }
+        let r = x.rank - 2
+        let batch = x.shape[0], cIn = x.shape[1], mOut = w.shape[0]
+        guard group >= 1, cIn % group == 0, mOut % group == 0, w.shape[1] == cIn / group else {
+            throw OpError("w \(w.shape) does not match \(cIn) input channels in \(group) groups")
+        }
+        guard wZero.count == 1 || wZero.count == mOut else { throw OpError("w_zero_point has \(wZero.count) values for \(mOut) output channels") }
+        var win = window
+        if win.kernel.isEmpty { win.kernel = Array(w.shape[2...]) }
+        let inSp = Array(x.shape[2...])
+        let (outSp, pb, _, rw) = try win.resolve(inSp)
+        let cPerGroup = cIn / group, mPerGroup = mOut / group
+        let outPlane = outSp.reduce(1, *), inPlane = inSp.reduce(1, *), kPlane = win.kernel.reduce(1, *)
+        let kernel = win.kernel
+        // For each output position, (kernel offset, input offset) of the taps inside the input.
+        var tapStart = [Int](repeating: 0, count: outPlane + 1)
+        var tapK: [Int] = [], tapX: [Int] = []
+        let iStr = K.strides(inSp)
+        var oc = [Int](repeating: 0, count: r)
+        for p in 0..<outPlane {
+            tapStart[p] = tapK.count
+            var kc = [Int](repeating: 0, count: r)
+            for kf in 0..<kPlane {
+                var inside = true, xf = 0
+                for d in 0..<r {
+                    let i = oc[d] * rw.strides[d] - pb[d] + kc[d] * rw.dilations[d]
+                    if i < 0 || i >= inSp[d] { inside = false; break }
+                    xf += i * iStr[d]
+                }
+                if inside { tapK.append(kf); tapX.append(xf) }
+                var d = r - 1
+                while d >= 0 { kc[d] += 1; if kc[d] < kernel[d] { break }; kc[d] = 0; d -= 1 }
+            }
+            var d = r - 1
+            while d >= 0 { oc[d] += 1; if oc[d] < outSp[d] { break }; oc[d] = 0; d -= 1 }
+        }
+        tapStart[outPlane] = tapK.count
+        var y = [Int32](repeating: 0, count: batch * mOut * outPlane)
+        for n in 0..<batch {
+            for m in 0..<mOut {
+                let g = m / mPerGroup
+                let wz = wZero.count == 1 ? wZero[0] : wZero[m]
+                for p in 0..<outPlane {
+                    var acc: Int32 = 0
+                    for cg in 0..<cPerGroup {
+                        let c = g * cPerGroup + cg
+                        let xb = (n * cIn + c) * inPlane, wb = (m * cPerGroup + cg) * kPlane
+                        for t in tapStart[p]..<tapStart[p + 1] {
+                            acc = acc &+ (xs[xb + tapX[t]] &- xZero) &* (ws[wb + tapK[t]] &- wz)
+                        }
+                    }
+                    y[(n * mOut + m) * outPlane + p] = acc
+                }
+            }
+        }
+        return Tensor(shape: [batch, mOut] + outSp, int32s: y)
+    }
+
+    static func zeroPoint(_ t: Tensor?, _ what: String) throws -> [Int32] {
+        guard let t else { return [0] }
+        return try widen(t, what)
+    }
+
+    static let convInteger = OpDefinition("ConvInteger", versions: 10...22) { n in
+        let window = Window(n, kernel: n.ints("kernel_shape"))
+        let group = n.int("group", default: 1)
+        return ClosureKernel { ins, _ in
+            let xz = try zeroPoint(K.optional(ins, 2), "x_zero_point")
+            guard xz.count == 1 else { throw OpError("x_zero_point must be a scalar") }
+            return [try convInt32(K.input(ins, 0), K.input(ins, 1), xZero: xz[0], wZero: zeroPoint(K.optional(ins, 3), "w_zero_point"),
+                                  window: window, group: group)]
+        }
+    }
+
+    /// Requantises int32 accumulators: y = saturate(round_half_even(Float(acc) · (sa·sb / sy)) + zy),
+    /// the multiplier computed once per output channel as (sa · sb) / sy in float32.
+    static func requantize(_ acc: [Int32], channelOf: (Int) -> Int, multipliers: [Float], zero: Int32, type: DType, shape: [Int]) throws -> Tensor {
+        let (lo, hi): (Float, Float) = type == .uint8 ? (0, 255) : (-128, 127)
+        guard type == .uint8 || type == .int8 else { throw OpError("y_zero_point must be uint8 or int8, got \(type)") }
+        var q = [Int32](repeating: 0, count: acc.count)
+        for i in 0..<acc.count {
+            let v = (Float(acc[i]) * multipliers[channelOf(i)]).rounded(.toNearestOrEven) + Float(zero)
+            q[i] = Int32(Swift.min(hi, Swift.max(lo, v.isNaN ? Float(zero) : v)))
+        }
+        if type == .uint8 { return Tensor(shape: shape, values: q.map { UInt8($0) }) }
+        return Tensor(shape: shape, values: q.map { Int8($0) })
+    }
+
+    static let qlinearMatMul = OpDefinition("QLinearMatMul", versions: 10...22, make: K.simple { ins, ctx in
+        let a = try K.input(ins, 0), b = try K.input(ins, 3)
+        let sa = try K.floats(K.input(ins, 1, "a_scale"), "a_scale"), sb = try K.floats(K.input(ins, 4, "b_scale"), "b_scale")
+        let sy = try K.floats(K.input(ins, 6, "y_scale"), "y_scale")
+        let za = try widen(K.input(ins, 2, "a_zero_point"), "a_zero_point"), zb = try widen(K.input(ins, 5, "b_zero_point"), "b_zero_point")
+        let zyT = try K.input(ins, 7, "y_zero_point")
+        let zy = try widen(zyT, "y_zero_point")
+        guard sa.count == 1, za.count == 1, sy.count == 1, zy.count == 1 else { throw OpError("a and y quantisation parameters must be scalars") }
+        let n = b.rank >= 2 ? b.shape[b.rank - 1] : 1
+        guard (sb.count == 1 || sb.count == n), (zb.count == 1 || zb.count == n) else { throw OpError("b parameters must be scalars or per column") }
+        var av = try widen(a, "a"), bv = try widen(b, "b")
+        for i in av.indices { av[i] = av[i] &- za[0] }
+        for i in bv.indices { bv[i] = bv[i] &- zb[zb.count == 1 ? 0 : i % n] }
+        let acc = try MatMulOps.matmul(Tensor(shape: a.shape, int32s: av), Tensor(shape: b.shape, int32s: bv), ctx)
+        let mult = sb.map { (sa[0] * $0) / sy[0] }
+        return [try requantize(acc.int32s ?? [], channelOf: { mult.count == 1 ? 0 : $0 % n }, multipliers: mult, zero: zy[0], type: zyT.dtype, shape: acc.shape)]
+    })
+
+    static let qlinearConv = OpDefinition("QLinearConv", versions: 10...22) { n in
+        let window = Window(n, kernel: n.ints("kernel_shape"))
+        let group = n.int("group", default: 1)
+        return ClosureKernel { ins, _ in
+            let x = try K.input(ins, 0), w = try K.input(ins, 3)
+            let sx = try K.floats(K.input(ins, 1, "x_scale"), "x_scale"), sw = try K.floats(K.input(ins, 4, "w_scale"), "w_scale")
+            let sy = try K.floats(K.input(ins, 6, "y_scale"), "y_scale")
+            let zx = try widen(K.input(ins, 2, "x_zero_point"), "x_zero_point"), zw = try widen(K.input(ins, 5, "w_zero_point"), "w_zero_point")
+            let zyT = try K.input(ins, 7, "y_zero_point")
+            let zy = try widen(zyT, "y_zero_point")
+            guard sx.count == 1, zx.count == 1, sy.count == 1, zy.count == 1 else { throw OpError("x and y quantisation parameters must be scalars") }
+            var acc = try convInt32(x, w, xZero: zx[0], wZero: zw, window: window, group: group)
+            let m = acc.shape[1], plane = acc.shape[2...].reduce(1, *)
+            guard sw.count == 1 || sw.count == m else { throw OpError("w_scale has \(sw.count) values for \(m) channels") }
+            if let bT = K.optional(ins, 8) {
+                guard let bias = bT.int32s, bias.count == m else { throw OpError("B must be int32 with \(m) values") }
+                var v = acc.int32s ?? []
+                for i in v.indices { v[i] = v[i] &+ bias[(i / plane) % m] }
+                acc = Tensor(shape: acc.shape, int32s: v)
+            }
+            let mult = sw.map { (sx[0] * $0) / sy[0] }
+            return [try requantize(acc.int32s ?? [], channelOf: { mult.count == 1 ? 0 : ($0 / plane) % m }, multipliers: mult,
+                                   zero: zy[0], type: zyT.dtype, shape: acc.shape)]
+        }
+    }
 }

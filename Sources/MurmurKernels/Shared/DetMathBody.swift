@@ -15,23 +15,23 @@ typealias D8 = SIMD8<Double>
 typealias L8 = SIMD8<Int64>
 
 /// `a × b + c` with one rounding.
-@inline(__always) func fma(_ a: F16, _ b: F16, _ c: F16) -> F16 { c.addingProduct(a, b) }
-@inline(__always) func fma(_ a: D8, _ b: D8, _ c: D8) -> D8 { c.addingProduct(a, b) }
-@inline(__always) func ibits(_ x: F16) -> I16 { unsafeBitCast(x, to: I16.self) }
-@inline(__always) func fbits(_ b: I16) -> F16 { unsafeBitCast(b, to: F16.self) }
-@inline(__always) func lbits(_ x: D8) -> L8 { unsafeBitCast(x, to: L8.self) }
-@inline(__always) func dbits(_ b: L8) -> D8 { unsafeBitCast(b, to: D8.self) }
-@inline(__always) func splat(_ x: Float) -> F16 { F16(repeating: x) }
-@inline(__always) func dsplat(_ x: Double) -> D8 { D8(repeating: x) }
+@_transparent func fma(_ a: F16, _ b: F16, _ c: F16) -> F16 { c.addingProduct(a, b) }
+@_transparent func fma(_ a: D8, _ b: D8, _ c: D8) -> D8 { c.addingProduct(a, b) }
+@_transparent func ibits(_ x: F16) -> I16 { unsafeBitCast(x, to: I16.self) }
+@_transparent func fbits(_ b: I16) -> F16 { unsafeBitCast(b, to: F16.self) }
+@_transparent func lbits(_ x: D8) -> L8 { unsafeBitCast(x, to: L8.self) }
+@_transparent func dbits(_ b: L8) -> D8 { unsafeBitCast(b, to: D8.self) }
+@_transparent func splat(_ x: Float) -> F16 { F16(repeating: x) }
+@_transparent func dsplat(_ x: Double) -> D8 { D8(repeating: x) }
 
 /// |x| by clearing the sign bit.
-@inline(__always) func absBits(_ x: F16) -> F16 { fbits(ibits(x) & I16(repeating: 0x7fff_ffff)) }
+@_transparent func absBits(_ x: F16) -> F16 { fbits(ibits(x) & I16(repeating: 0x7fff_ffff)) }
 /// Magnitude of `mag` with the sign bit of `sign`.
-@inline(__always) func copySign(_ mag: F16, _ sign: F16) -> F16 {
+@_transparent func copySign(_ mag: F16, _ sign: F16) -> F16 {
     fbits((ibits(mag) & I16(repeating: 0x7fff_ffff)) | (ibits(sign) & I16(repeating: Int32(bitPattern: 0x8000_0000))))
 }
 /// 2^n for n in [-126, 127], built from the exponent field.
-@inline(__always) func pow2(_ n: I16) -> F16 { fbits((n &+ 127) &<< 23) }
+@_transparent func pow2(_ n: I16) -> F16 { fbits((n &+ 127) &<< 23) }
 
 enum DetMathBody {
     // MARK: constants (hex floats; see Specs/kernels.md)
@@ -41,7 +41,7 @@ enum DetMathBody {
     static let ln2lo: Float = 0x1.7f7d1cp-20
 
     /// expm1 on the reduced argument |r| ≤ ln2/2: r + r²·(1/2! + r·(1/3! + … + r·1/8!)).
-    @inline(__always) static func expm1Reduced(_ r: F16) -> F16 {
+    @_transparent static func expm1Reduced(_ r: F16) -> F16 {
         var q = splat(0x1.a01a02p-16)            // 1/8!
         q = fma(q, r, splat(0x1.a01a02p-13))     // 1/7!
         q = fma(q, r, splat(0x1.6c16c2p-10))     // 1/6!
@@ -53,19 +53,19 @@ enum DetMathBody {
     }
 
     /// Range reduction x = n·ln2 + r. Returns (n, r); x must already be clamped to |x| < 2^22·ln2.
-    @inline(__always) static func reduce(_ x: F16) -> (n: I16, r: F16) {
+    @_transparent static func reduce(_ x: F16) -> (n: I16, kf: F16, r: F16) {
         let t = fma(x, splat(log2e), splat(shifter))
         let kf = t - splat(shifter)
         let n = ibits(t) &- ibits(splat(shifter))
         var r = fma(kf, splat(-ln2hi), x)
         r = fma(kf, splat(-ln2lo), r)
-        return (n, r)
+        return (n, kf, r)
     }
 
-    @inline(__always) static func exp(_ x: F16) -> F16 {
+    @_transparent static func exp(_ x: F16) -> F16 {
         var xc = x.replacing(with: 89, where: x .> 89)
         xc = xc.replacing(with: -104, where: xc .< -104)
-        let (n, r) = reduce(xc)
+        let (n, _, r) = reduce(xc)
         let p = 1 + expm1Reduced(r)
         // n ∈ [-150, 128]: scale in two exact-range steps so overflow/underflow round once.
         let n1 = n &>> 1
@@ -74,21 +74,21 @@ enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
-    @inline(__always) static func expm1(_ x: F16) -> F16 {
+    @_transparent static func expm1(_ x: F16) -> F16 {
         var xc = x.replacing(with: 89, where: x .> 89)
         xc = xc.replacing(with: -80, where: xc .< -80)
-        let (n, r) = reduce(xc)
+        let (n, kf, r) = reduce(xc)
         let e = expm1Reduced(r)
         // 2^n·(1+e) − 1 = 2·(s·e + (s − ½)) with s = 2^(n−1): one rounding, then an exact ×2.
         let s = pow2(n &- 1)
         var y = fma(s, e, s - 0.5) * 2
-        y = y.replacing(with: e, where: n .== 0)
+        y = y.replacing(with: e, where: kf .== 0)
         y = y.replacing(with: x, where: x .== 0)          // keeps −0
         return y.replacing(with: x + x, where: x .!= x)
     }
 
     /// log(1+f) for f = m − 1, m ∈ [√½, √2), plus k·ln2 (fdlibm-style split, our coefficients).
-    @inline(__always) static func logCore(_ f: F16, _ kf: F16) -> F16 {
+    @_transparent static func logCore(_ f: F16, _ kf: F16) -> F16 {
         let s = f / (2 + f)
         let z = s * s
         var p = splat(0x1.745d18p-3)             // 2/11
@@ -102,17 +102,18 @@ enum DetMathBody {
     }
 
     /// Splits positive finite normal x into k and m ∈ [√½, √2) with x = 2^k·m.
-    @inline(__always) static func split(_ x: F16) -> (kf: F16, m: F16) {
+    @_transparent static func split(_ x: F16) -> (kf: F16, m: F16) {
         let sub = x .< 0x1p-126
         let xs = x.replacing(with: x * 0x1p23, where: sub)
-        let kadj = I16(repeating: 0).replacing(with: -23, where: sub)
         let ix = ibits(xs) &- 0x3f35_04f3
-        let k = (ix &>> 23) &+ kadj
         let m = fbits((ix & 0x007f_ffff) &+ 0x3f35_04f3)
-        return (F16(k), m)
+        // k as a float without an int→float conversion: bits of S + k, minus S (exact, |k| < 2^22).
+        var kf = fbits((ix &>> 23) &+ ibits(splat(shifter))) - splat(shifter)
+        kf = kf.replacing(with: kf - 23, where: sub)
+        return (kf, m)
     }
 
-    @inline(__always) static func log(_ x: F16) -> F16 {
+    @_transparent static func log(_ x: F16) -> F16 {
         let (kf, m) = split(x)
         var y = logCore(m - 1, kf)
         y = y.replacing(with: .infinity, where: x .== .infinity)
@@ -121,7 +122,7 @@ enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
-    @inline(__always) static func log1p(_ x: F16) -> F16 {
+    @_transparent static func log1p(_ x: F16) -> F16 {
         let u = 1 + x
         // u = (1 + x)(1 + δ/u) exactly: δ by Fast2Sum, ordered by magnitude.
         let small = absBits(x) .< 1
@@ -135,7 +136,7 @@ enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
-    @inline(__always) static func tanh(_ x: F16) -> F16 {
+    @_transparent static func tanh(_ x: F16) -> F16 {
         var ax = absBits(x)
         ax = ax.replacing(with: 20, where: ax .> 20)
         let e = expm1(ax + ax)
@@ -143,7 +144,7 @@ enum DetMathBody {
         return copySign(t, x).replacing(with: x + x, where: x .!= x)
     }
 
-    @inline(__always) static func sigmoid(_ x: F16) -> F16 {
+    @_transparent static func sigmoid(_ x: F16) -> F16 {
         let e = exp(-absBits(x))                  // in (0, 1]: never overflows
         let d = 1 + e
         let pos = 1 / d
@@ -152,7 +153,7 @@ enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
-    @inline(__always) static func erf(_ x: F16) -> F16 {
+    @_transparent static func erf(_ x: F16) -> F16 {
         let ax = absBits(x)
         // |x| < 0.875: erf(x) = x·(2/√π) + x·(z·P(z) + lo(2/√π)), z = x².
         let z = x * x
@@ -165,17 +166,16 @@ enum DetMathBody {
         let small = fma(x, splat(0x1.20dd76p+0), x * w)
         // 0.875 ≤ |x| < 3.92: erf = 1 − exp(−x²)·g(|x|), g a degree-8 polynomial in t = |x| − c.
         let hi = ax .>= 2
-        @inline(__always) func pick(_ lo: Float, _ hiC: Float) -> F16 { splat(lo).replacing(with: hiC, where: hi) }
-        let t = ax - pick(0x1.7p+0, 0x1.7ae148p+1)
-        var g = pick(0x1.29ba8cp-12, 0x1.9f6442p-18)
-        g = fma(g, t, pick(-0x1.bdc036p-11, -0x1.af9e56p-16))
-        g = fma(g, t, pick(0x1.20617ep-9, 0x1.77075cp-14))
-        g = fma(g, t, pick(-0x1.8256c2p-8, -0x1.676f64p-12))
-        g = fma(g, t, pick(0x1.eed9aap-7, 0x1.522412p-10))
-        g = fma(g, t, pick(-0x1.2ae736p-5, -0x1.32c560p-8))
-        g = fma(g, t, pick(0x1.528b12p-4, 0x1.0d40a8p-6))
-        g = fma(g, t, pick(-0x1.63698ap-3, -0x1.c80188p-5))
-        g = fma(g, t, pick(0x1.5416a0p-2, 0x1.7319e6p-3))
+        let t = ax - splat(0x1.7p+0).replacing(with: 0x1.7ae148p+1, where: hi)
+        var g = splat(0x1.29ba8cp-12).replacing(with: 0x1.9f6442p-18, where: hi)
+        g = fma(g, t, splat(-0x1.bdc036p-11).replacing(with: -0x1.af9e56p-16, where: hi))
+        g = fma(g, t, splat(0x1.20617ep-9).replacing(with: 0x1.77075cp-14, where: hi))
+        g = fma(g, t, splat(-0x1.8256c2p-8).replacing(with: -0x1.676f64p-12, where: hi))
+        g = fma(g, t, splat(0x1.eed9aap-7).replacing(with: 0x1.522412p-10, where: hi))
+        g = fma(g, t, splat(-0x1.2ae736p-5).replacing(with: -0x1.32c560p-8, where: hi))
+        g = fma(g, t, splat(0x1.528b12p-4).replacing(with: 0x1.0d40a8p-6, where: hi))
+        g = fma(g, t, splat(-0x1.63698ap-3).replacing(with: -0x1.c80188p-5, where: hi))
+        g = fma(g, t, splat(0x1.5416a0p-2).replacing(with: 0x1.7319e6p-3, where: hi))
         let axc = ax.replacing(with: 4, where: ax .> 4)
         let big = 1 - exp(-(axc * axc)) * g
         var y = copySign(big, x)
@@ -188,7 +188,7 @@ enum DetMathBody {
     // MARK: pow — evaluated in float64 (|y·ln x| needs more than 24 bits), rounded once to float32.
 
     /// ln(x) in float64 for x ≥ 0 a float32 value (so normal in float64). ln 0 = −∞, ln ∞ = ∞.
-    @inline(__always) static func lnD(_ x: D8) -> D8 {
+    @_transparent static func lnD(_ x: D8) -> D8 {
         let ix = lbits(x) &- 0x3fe6_a09e_667f_3bcd
         let k = ix &>> 52
         let m = dbits((ix & 0x000f_ffff_ffff_ffff) &+ 0x3fe6_a09e_667f_3bcd)
@@ -205,13 +205,14 @@ enum DetMathBody {
         p = fma(p, z, dsplat(0x1.999999999999ap-2)) // 2/5
         p = fma(p, z, dsplat(0x1.5555555555555p-1)) // 2/3
         let l1 = fma(s * z, p, s + s)            // 2s + s·z·p
-        var y = fma(D8(k), dsplat(0x1.62e42fefa39efp-1), l1)
+        let kd = dbits(k &+ lbits(dsplat(0x1.8p52))) - dsplat(0x1.8p52)   // exact, no int→double
+        var y = fma(kd, dsplat(0x1.62e42fefa39efp-1), l1)
         y = y.replacing(with: .infinity, where: x .== .infinity)
         return y.replacing(with: -.infinity, where: x .== 0)
     }
 
     /// e^t in float64 for t clamped to [−300, 300]; NaN stays NaN.
-    @inline(__always) static func expD(_ t0: D8) -> D8 {
+    @_transparent static func expD(_ t0: D8) -> D8 {
         var t = t0.replacing(with: 300, where: t0 .> 300)
         t = t.replacing(with: -300, where: t .< -300)
         let sh = dsplat(0x1.8p52)
@@ -235,14 +236,15 @@ enum DetMathBody {
         return p * dbits((n &+ 1023) &<< 52)
     }
 
-    @inline(__always) static func powHalf(_ x: D8, _ y: D8) -> D8 {
+    @_transparent static func powHalf(_ x: D8, _ y: D8) -> D8 {
         let ax = dbits(lbits(x) & 0x7fff_ffff_ffff_ffff)
         var r = expD(y * lnD(ax))
         // Sign and the special cases of IEEE 754 pow.
         let yInt = y.rounded(.towardZero) .== y
         let half = y * 0.5
         let yOdd = yInt .& (half.rounded(.towardZero) .!= half)
-        let xNeg = lbits(x) .< 0                 // sign bit set (includes −0, −∞)
+        // Sign bit set (includes −0, −∞): ±1 carrying x's sign, compared as a double.
+        let xNeg = dbits((lbits(x) & L8(repeating: Int64.min)) | lbits(dsplat(1))) .< 0
         r = r.replacing(with: -r, where: xNeg .& yOdd)
         let yInf = (y .== .infinity) .| (y .== -.infinity)
         r = r.replacing(with: .nan, where: (x .< 0) .& (x .> -.infinity) .& .!yInt)
@@ -252,7 +254,7 @@ enum DetMathBody {
         return r
     }
 
-    @inline(__always) static func pow(_ x: F16, _ y: F16) -> F16 {
+    @_transparent static func pow(_ x: F16, _ y: F16) -> F16 {
         let lo = powHalf(D8(x.lowHalf), D8(y.lowHalf))
         let hi = powHalf(D8(x.highHalf), D8(y.highHalf))
         var r = F16(lowHalf: SIMD8<Float>(lo), highHalf: SIMD8<Float>(hi))
@@ -262,7 +264,7 @@ enum DetMathBody {
 }
 
 extension DetMathBody {
-    @inline(__always)
+    @_transparent
     static func eval(_ f: UnaryMath, _ v: F16) -> F16 {
         switch f {
         case .exp: return exp(v)
@@ -315,13 +317,13 @@ extension DetMathBody {
     }
 }
 
-@inline(__always) func load16(_ p: UnsafePointer<Float>) -> F16 {
+@_transparent func load16(_ p: UnsafePointer<Float>) -> F16 {
     UnsafeRawPointer(p).loadUnaligned(as: F16.self)
 }
-@inline(__always) func load16(_ p: UnsafeMutablePointer<Float>) -> F16 {
+@_transparent func load16(_ p: UnsafeMutablePointer<Float>) -> F16 {
     UnsafeRawPointer(p).loadUnaligned(as: F16.self)
 }
-@inline(__always) func store16(_ v: F16, _ p: UnsafeMutablePointer<Float>) {
+@_transparent func store16(_ v: F16, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: F16.self)
 }
 
@@ -379,9 +381,9 @@ enum ReduceBody {
     static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = F16(repeating: -.infinity)
         var nan = SIMDMask<SIMD16<Int32>>(repeating: false)
-        @inline(__always) func step(_ v: F16) {
+        @_transparent func step(_ v: F16) {
             nan = nan .| (v .!= v)
-            let gt = (v .> acc) .| ((v .== acc) .& (v .== 0) .& (ibits(acc) .< 0))
+            let gt = (v .> acc) .| ((v .== acc) .& (v .== 0) .& (fbits((ibits(acc) & I16(repeating: Int32.min)) | ibits(splat(1))) .< 0))
             acc = acc.replacing(with: v, where: gt)
         }
         var i = 0

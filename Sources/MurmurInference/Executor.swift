@@ -48,6 +48,10 @@ public final class CompiledGraph: Sendable {
             consts.append((slot(t.name), try Tensor(proto: t)))
             defined.insert(t.name)
         }
+        // Initializers that are also graph inputs can be overridden by a feed: not constants.
+        let overridable = Set(graph.inputs.map(\.name))
+        var constantByName: [String: Tensor] = [:]
+        for (s, t) in consts where !overridable.contains(names[s]) { constantByName[names[s]] = t }
         var ins: [ValueInfo] = []
         var inSlots: [Int] = []
         for v in graph.inputs where !initNames.contains(v.name) {
@@ -124,7 +128,7 @@ public final class CompiledGraph: Sendable {
             guard let def = registry.lookup(opType: n.opType, domain: n.domain, version: version) else {
                 throw .unsupportedOperators([OperatorRef(opType: n.opType, domain: n.domain, version: version)])
             }
-            let ctx = NodeContext(node: n, opset: version, registry: registry, opsetImports: opsetImports)
+            let ctx = NodeContext(node: n, opset: version, registry: registry, opsetImports: opsetImports, constants: constantByName)
             let kernel: any OpKernel
             do { kernel = try def.make(ctx) } catch let e as InferenceError { throw e } catch {
                 throw .invalidOperation(op: n.opType, node: n.name, detail: "\(error)")

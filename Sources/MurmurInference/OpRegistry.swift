@@ -21,6 +21,19 @@ public struct NodeContext: Sendable {
     public let registry: OpRegistry
     /// The model's opset imports, for compiling subgraphs.
     public let opsetImports: [OpsetImport]
+    /// Initializer values by name (for kernels that prepare constant weights at load time).
+    public var constants: [String: Tensor] = [:]
+
+    public init(node: NodeProto, opset: Int, registry: OpRegistry, opsetImports: [OpsetImport], constants: [String: Tensor] = [:]) {
+        self.node = node; self.opset = opset; self.registry = registry; self.opsetImports = opsetImports
+        self.constants = constants
+    }
+
+    /// The value of input `i` when it is an initializer (a constant for the model's lifetime).
+    public func constantInput(_ i: Int) -> Tensor? {
+        guard i < node.inputs.count, !node.inputs[i].isEmpty else { return nil }
+        return constants[node.inputs[i]]
+    }
 
     public var opType: String { node.opType }
 

@@ -1,6 +1,6 @@
+import Foundation
 import MurmurCore
-
-import Dispatch
+import MurmurKernels
 
 /// Per-inference settings a kernel may use. Results never depend on `threads`: work is split
 /// only across independent outputs, never across a reduction.
@@ -9,33 +9,45 @@ public struct RunContext: @unchecked Sendable {
     public let threads: Int
     /// Values visible from an enclosing graph (for subgraph kernels such as If / Loop).
     public let outerScope: [String: Tensor]
+    /// The shared `WorkerPool` for `threads` (nil for one thread).
+    public let pool: WorkerPool?
 
     public init(threads: Int = 1, outerScope: [String: Tensor] = [:]) {
-        self.threads = max(1, min(threads, Limits.maxInferenceThreads))
+        let t = max(1, min(threads, Limits.maxInferenceThreads))
+        self.threads = t
         self.outerScope = outerScope
+        pool = t > 1 ? PoolCache.pool(threads: t) : nil
     }
 
-    /// Runs `body(range)` over `0..<count` split into contiguous chunks, on up to `threads`
-    /// threads. Each index must write only its own outputs; the split never affects results.
+    /// Runs `body(range)` over `0..<count` split into contiguous static chunks on the pool.
+    /// Each index must write only its own outputs; the split never affects results.
     public func parallelFor(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let workers = min(threads, max(1, count / max(1, minChunk)))
-        if workers <= 1 || count <= 1 {
+        guard let pool, count > 1, count / max(1, minChunk) >= 2 else {
             body(0..<count)
             return
         }
-        let chunk = (count + workers - 1) / workers
-        withoutActuallyEscaping(body) { b in
-            let box = UncheckedBox(b)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = w * chunk
-                let hi = min(count, lo + chunk)
-                if lo < hi { box.value(lo..<hi) }
-            }
+        let parts = min(count, pool.threads, max(1, count / max(1, minChunk)))
+        pool.parallelRanges(parts) { partRange in
+            for part in partRange { body(WorkerPool.range(part, of: parts, count: count)) }
         }
     }
 }
 
-import MurmurCore
+/// One `WorkerPool` per thread count, created on first use and kept for the process (threads
+/// are expensive to start; a pool busy with another inference runs the work on the caller).
+enum PoolCache {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pools: [Int: WorkerPool] = [:]
+
+    static func pool(threads: Int) -> WorkerPool {
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = pools[threads] { return p }
+        let p = WorkerPool(threads: threads)
+        pools[threads] = p
+        return p
+    }
+}
 
 /// Hands a non-Sendable closure to worker threads that only read shared inputs and write
 /// disjoint outputs.

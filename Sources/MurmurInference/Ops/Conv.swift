@@ -1,3 +1,5 @@
+import MurmurKernels
+
 /// Sliding-window geometry shared by Conv and the pooling operators.
 struct Window: Sendable {
     var kernel: [Int]
@@ -180,14 +182,36 @@ enum ConvOps {
             var wnd = win
             if wnd.kernel.isEmpty { wnd.kernel = Array(w.shape.dropFirst(2)) }
             guard wnd.kernel == Array(w.shape.dropFirst(2)) else { throw OpError("kernel_shape \(wnd.kernel) does not match W \(w.shape)") }
-            let (outSp, pb, _, g) = try wnd.resolve(spatial)
+            let (outSp, pb, pe, g) = try wnd.resolve(spatial)
             let cg = cIn / group, mg = mOut / group
+            let bias = try b.map { try K.floats($0, "B") }
+            if let bias, bias.count != mOut { throw OpError("B has \(bias.count) values, expected \(mOut)") }
+            if spatial.count == 2, batch > 0, outSp.allSatisfy({ $0 > 0 }), spatial.allSatisfy({ $0 > 0 }) {
+                // 2-D: MurmurKernels.Conv2D (same contract: im2col + GEMM, then + bias).
+                var p = Conv2DParams(batch: batch, inChannels: cIn, inHeight: spatial[0], inWidth: spatial[1],
+                                     outChannels: mOut, kernelHeight: wnd.kernel[0], kernelWidth: wnd.kernel[1])
+                p.strideH = g.strides[0]; p.strideW = g.strides[1]
+                p.dilationH = g.dilations[0]; p.dilationW = g.dilations[1]
+                p.padTop = pb[0]; p.padLeft = pb[1]; p.padBottom = pe[0]; p.padRight = pe[1]
+                p.groups = group
+                if p.problem == nil && p.outHeight == outSp[0] && p.outWidth == outSp[1] {
+                    var out = [Float](repeating: 0, count: try K.count([batch, mOut] + outSp))
+                    xs.withUnsafeBufferPointer { px in ws.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
+                        if let bias {
+                            bias.withUnsafeBufferPointer { pbias in
+                                Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: pbias.baseAddress!, output: po.baseAddress!, pool: ctx.pool)
+                            }
+                        } else {
+                            Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: nil, output: po.baseAddress!, pool: ctx.pool)
+                        }
+                    } } }
+                    return [Tensor(shape: [batch, mOut] + outSp, floats: out)]
+                }
+            }
             let taps = wnd.kernel.reduce(1, *)
             let kk = cg * taps
             let p = outSp.reduce(1, *)
             let inSize = spatial.reduce(1, *)
-            let bias = try b.map { try K.floats($0, "B") }
-            if let bias, bias.count != mOut { throw OpError("B has \(bias.count) values, expected \(mOut)") }
             let outShape = [batch, mOut] + outSp
             var out = [Float](repeating: 0, count: try K.count(outShape))
             let r = spatial.count

@@ -1,29 +1,17 @@
+import MurmurKernels
+
 /// MatMul and Gemm. Determinism contract (Specs/inference.md §GEMM): every output element
 /// starts at +0.0 and accumulates its K products in ascending k with one fused multiply-add
 /// each; alpha, beta and bias are applied afterwards. Threads split rows, never K.
 enum MatMulOps {
     static let all: [OpDefinition] = [matMul, gemm]
 
-    /// C[M×N] = A[M×K] · B[K×N], all row-major contiguous. The reference kernel for the
-    /// contract; `MurmurKernels.sgemm` (same bits) replaces it when available.
+    /// C[M×N] = A[M×K] · B[K×N], all row-major contiguous: `MurmurKernels.Gemm` (the contract
+    /// of Specs/kernels.md §2), split over the run's worker pool.
     static func sgemm(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                       m: Int, n: Int, k: Int, context: RunContext) {
-        let cp = SendablePointer(c)
-        let work = m * n * k
-        context.parallelFor(m, minChunk: max(1, 65536 / max(1, n * k))) { rows in
-            if work == 0 { return }
-            for i in rows {
-                let row = cp.p + i * n
-                row.initialize(repeating: 0, count: n)
-                let ar = a + i * k
-                for p in 0..<k {
-                    let av = ar[p]
-                    let br = b + p * n
-                    for j in 0..<n { row[j] = row[j].addingProduct(av, br[j]) }
-                }
-            }
-        }
-        if work == 0 { c.initialize(repeating: 0, count: m * n) }
+        if m == 0 || n == 0 { return }
+        Gemm.sgemm(m: m, n: n, k: k, a: a, lda: max(k, 1), b: b, ldb: max(n, 1), c: c, ldc: n, pool: context.pool)
     }
 
     static func dgemm(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>, m: Int, n: Int, k: Int) {
@@ -43,9 +31,35 @@ enum MatMulOps {
         return c
     }
 
-    static let matMul = OpDefinition("MatMul", make: K.simple { ins, ctx in
-        [try matmul(K.input(ins, 0), K.input(ins, 1), ctx)]
-    })
+    static let matMul = OpDefinition("MatMul") { n in
+        // A constant 2-D float32 B (weights) is packed once at load time.
+        if let b = n.constantInput(1), b.rank == 2, let bv = b.floats, b.shape[0] > 0, b.shape[1] > 0 {
+            let packed = bv.withUnsafeBufferPointer { PackedGemmB(k: b.shape[0], n: b.shape[1], b: $0.baseAddress!, ldb: b.shape[1]) }
+            return PackedMatMul(b: b, packed: packed)
+        }
+        return ClosureKernel { ins, ctx in [try matmul(K.input(ins, 0), K.input(ins, 1), ctx)] }
+    }
+
+    /// MatMul with pre-packed constant weights: same bits as the unpacked path.
+    struct PackedMatMul: OpKernel {
+        let b: Tensor
+        let packed: PackedGemmB
+        func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+            let a = try K.input(inputs, 0)
+            let k = packed.k, n = packed.n
+            guard let av = a.floats, a.rank >= 1, a.shape[a.rank - 1] == k else { return [try matmul(a, b, context)] }
+            let m = a.count / k
+            var outShape = a.shape
+            outShape[a.rank - 1] = n
+            var out = [Float](repeating: 0, count: m * n)
+            if m > 0 {
+                av.withUnsafeBufferPointer { pa in out.withUnsafeMutableBufferPointer { po in
+                    Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, pool: context.pool)
+                } }
+            }
+            return [Tensor(shape: outShape, floats: out)]
+        }
+    }
 
     /// numpy.matmul semantics: 1-D operands promoted and the added axis removed afterwards;
     /// batch dimensions broadcast.
@@ -100,9 +114,8 @@ enum MatMulOps {
         return out
     }
 
-    /// Gemm: Y = alpha·(A'·B') + beta·C. Per element: acc (the FMA chain); t = alpha·acc
-    /// (skipped when alpha = 1); y = t + (beta·c) (beta·c is c when beta = 1; the term is
-    /// skipped when C is absent or beta = 0).
+    /// Gemm: Y = alpha·(A'·B') + beta·C, exactly `Gemm.sgemm` with C as the addend
+    /// (Specs/kernels.md §2): y = (alpha·d) + (beta·c); without C (or beta = 0) y = alpha·d.
     static let gemm = OpDefinition("Gemm") { n in
         let alpha = n.float("alpha", default: 1), beta = n.float("beta", default: 1)
         let transA = n.int("transA", default: 0) != 0, transB = n.int("transB", default: 0) != 0
@@ -113,21 +126,24 @@ enum MatMulOps {
             let kb = transB ? b.shape[1] : b.shape[0], nn = transB ? b.shape[0] : b.shape[1]
             guard k == kb else { throw OpError("inner dimensions differ: A \(a.shape) transA=\(transA), B \(b.shape) transB=\(transB)") }
             switch (a.storage, b.storage) {
-            case let (.float32(x0), .float32(y0)):
-                let x = transA ? transpose2D(x0, rows: a.shape[0], cols: a.shape[1]) : x0
-                let y = transB ? transpose2D(y0, rows: b.shape[0], cols: b.shape[1]) : y0
+            case let (.float32(x), .float32(y)):
                 var out = [Float](repeating: 0, count: m * nn)
-                x.withUnsafeBufferPointer { px in y.withUnsafeBufferPointer { py in out.withUnsafeMutableBufferPointer { po in
-                    guard let bx = px.baseAddress, let by = py.baseAddress, let bo = po.baseAddress else { return }
-                    sgemm(bx, by, bo, m: m, n: nn, k: k, context: ctx)
-                } } }
-                if alpha != 1 { for i in 0..<out.count { out[i] = alpha * out[i] } }
+                var cv: [Float] = []
+                var addRow = 0, addCol = 0
                 if let c, beta != 0 {
-                    guard let cv = c.floats else { throw OpError("C must be float32") }
-                    _ = try Broadcast.shape([c.shape, [m, nn]])
-                    let idx = Broadcast.indices(c.shape, to: [m, nn])
-                    if beta == 1 { for i in 0..<out.count { out[i] = out[i] + cv[idx[i]] } }
-                    else { for i in 0..<out.count { out[i] = out[i] + beta * cv[idx[i]] } }
+                    guard let v = c.floats else { throw OpError("C must be float32") }
+                    guard try Broadcast.shape([c.shape, [m, nn]]) == [m, nn] else { throw OpError("C \(c.shape) does not broadcast to [\(m), \(nn)]") }
+                    let st = Broadcast.strides(c.shape, to: [m, nn])
+                    cv = v; addRow = st[0]; addCol = st[1]
+                }
+                if m > 0 && nn > 0 {
+                    x.withUnsafeBufferPointer { px in y.withUnsafeBufferPointer { py in cv.withUnsafeBufferPointer { pc in out.withUnsafeMutableBufferPointer { po in
+                        let addend = pc.baseAddress.map { GemmAddend(pointer: $0, rowStride: addRow, colStride: addCol, beta: beta) }
+                        let dummy = po.baseAddress!
+                        Gemm.sgemm(m: m, n: nn, k: k, a: px.baseAddress ?? UnsafePointer(dummy), lda: a.shape[1], transA: transA,
+                                   b: py.baseAddress ?? UnsafePointer(dummy), ldb: b.shape[1], transB: transB,
+                                   c: po.baseAddress!, ldc: nn, alpha: alpha, addend: cv.isEmpty ? nil : addend, pool: ctx.pool)
+                    } } } }
                 }
                 return [Tensor(shape: [m, nn], floats: out)]
             case let (.float64(x0), .float64(y0)):

@@ -193,7 +193,49 @@ def ops():
     recurrent("gru_reverse", "GRU", 3, "reverse", lens=False)
     recurrent("rnn_bidirectional_relu", "RNN", 1, "bidirectional", extra=dict(activations=["Relu", "Tanh"]))
     control_flow()
+    dynamic_quantize_lstm()
 
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "ops":
     ops()
+
+
+def dynamic_quantize_lstm():
+    """onnxruntime's com.microsoft.DynamicQuantizeLSTM (ddddocr's old OCR model uses it)."""
+    rng = np.random.RandomState(7)
+    H, I, S, B = 6, 5, 4, 2
+    dirs = 2
+    W = rng.randint(-127, 128, (dirs, I, 4 * H)).astype(np.int8)
+    R = rng.randint(-127, 128, (dirs, H, 4 * H)).astype(np.int8)
+    inits = [
+        numpy_helper.from_array(W, "W"), numpy_helper.from_array(R, "R"),
+        numpy_helper.from_array(rng.uniform(-0.3, 0.3, (dirs, 8 * H)).astype(np.float32), "B"),
+        numpy_helper.from_array(np.array([0.004, 0.006], np.float32), "W_scale"),
+        numpy_helper.from_array(np.array([0, 0], np.int8), "W_zero_point"),
+        numpy_helper.from_array(rng.uniform(0.002, 0.006, (dirs, 4 * H)).astype(np.float32), "R_scale"),
+        numpy_helper.from_array(np.zeros((dirs, 4 * H), np.int8), "R_zero_point"),
+    ]
+    node = helper.make_node("DynamicQuantizeLSTM", ["X", "W", "R", "B", "", "h0", "c0", "", "W_scale", "W_zero_point", "R_scale", "R_zero_point"],
+                            ["Y", "Y_h", "Y_c"], domain="com.microsoft", hidden_size=H, direction="bidirectional")
+    g = helper.make_graph([node], "dqlstm", [vi("X", shape=[S, B, I]), vi("h0", shape=[dirs, B, H]), vi("c0", shape=[dirs, B, H])],
+                          [vi("Y"), vi("Y_h"), vi("Y_c")], inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    feeds = {"X": rng.uniform(-1, 1, (S, B, I)).astype(np.float32), "h0": rng.uniform(-0.5, 0.5, (dirs, B, H)).astype(np.float32),
+             "c0": rng.uniform(-0.5, 0.5, (dirs, B, H)).astype(np.float32)}
+    d = os.path.join(OPS_ROOT, "dynamic_quantize_lstm")
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    onnx.save_model(model, os.path.join(d, "model.onnx"))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outs = sess.run(None, feeds)
+    for i, name in enumerate(["X", "h0", "c0"]):
+        with open(os.path.join(d, "test_data_set_0", f"input_{i}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(feeds[name], name).SerializeToString())
+    for i, (o, meta) in enumerate(zip(outs, sess.get_outputs())):
+        with open(os.path.join(d, "test_data_set_0", f"output_{i}.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(np.asarray(o), meta.name).SerializeToString())
+    print(f"ops/dynamic_quantize_lstm: outputs {[o.shape for o in outs]}")
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "dqlstm":
+    dynamic_quantize_lstm()

@@ -7,7 +7,8 @@ import XCTest
 /// linear_before_reset.
 final class RecurrentTests: XCTestCase {
     static let fixtures = ["lstm_forward_lens", "lstm_reverse_peepholes", "lstm_bidirectional_lens", "lstm_clip_input_forget",
-                           "gru_bidirectional_lens", "gru_linear_before_reset", "gru_reverse", "rnn_bidirectional_relu"]
+                           "gru_bidirectional_lens", "gru_linear_before_reset", "gru_reverse", "rnn_bidirectional_relu",
+                           "dynamic_quantize_lstm"]
 
     func testRecurrentFixturesMatchOnnxruntime() {
         for name in Self.fixtures {

@@ -11,6 +11,7 @@ enum RecurrentOps {
         OpDefinition("LSTM", versions: 1...22) { n in try RecurrentKernel(n, cell: .lstm) },
         OpDefinition("GRU", versions: 1...22) { n in try RecurrentKernel(n, cell: .gru) },
         OpDefinition("RNN", versions: 1...22) { n in try RecurrentKernel(n, cell: .rnn) },
+        OpDefinition("DynamicQuantizeLSTM", domain: "com.microsoft", versions: 1...1) { n in try DynamicQuantizeLSTMKernel(n) },
     ]
 }
 
@@ -220,6 +221,12 @@ struct RecurrentKernel: OpKernel {
                 pre[row] = a + (wb[row] + rb[row])
             }
         } } } }
+        lstmCell(pre, &hs, &cs, p, acts, h)
+    }
+
+    /// The LSTM cell after the gate pre-activations (bias included): peepholes, clip,
+    /// activations, new cell and hidden state.
+    func lstmCell(_ pre: [Float], _ hs: inout [Float], _ cs: inout [Float], _ p: [Float]?, _ acts: [RecurrentActivation], _ h: Int) {
         let (f, g, hAct) = (acts[0], acts[1], acts[2])
         for j in 0..<h {
             let cPrev = cs[j]
@@ -288,5 +295,120 @@ struct RecurrentKernel: OpKernel {
             }
         } } } }
         hs = next
+    }
+}
+
+/// onnxruntime's contrib op `com.microsoft.DynamicQuantizeLSTM` (what onnxruntime's dynamic
+/// quantisation makes of an LSTM): W [dirs, input, 4H] and R [dirs, H, 4H] are int8/uint8 with
+/// per-direction or per-column scales and zero points. As onnxruntime computes it: X (all time
+/// steps at once) and each step's H (each batch row on its own) are quantised to uint8 with DynamicQuantizeLinear's rule
+/// (range widened to include 0; scale 1 when the range is empty); the products are exact int32
+/// sums; each is dequantised as Float(acc) · (s_in · s_w[col]); pre = (x part + h part) +
+/// (Wb + Rb); then the LSTM cell. Layout 0 only.
+struct DynamicQuantizeLSTMKernel: OpKernel {
+    let lstm: RecurrentKernel
+
+    init(_ n: NodeContext) throws {
+        lstm = try RecurrentKernel(n, cell: .lstm)
+        guard lstm.layout == 0 else { throw OpError("layout 1 is not supported") }
+    }
+
+    /// (values − zero point) as int32, scale: onnxruntime's GetQuantizationParameter.
+    static func quantize(_ v: ArraySlice<Float>) -> ([Int32], Float) {
+        var lo: Float = 0, hi: Float = 0
+        for x in v { if x < lo { lo = x }; if x > hi { hi = x } }
+        let scale: Float = hi == lo ? 1 : (hi - lo) / 255
+        let zp = Int32(Swift.max(0, Swift.min(255, 0 - lo / scale)).rounded(.toNearestOrEven))
+        let q = v.map { QuantizedOps.quantizeOne($0, scale: scale, zeroPoint: zp, lo: 0, hi: 255) &- zp }
+        return (q, scale)
+    }
+
+    /// Per-column weights (w − zp) as int32 [rows, cols] and scales [cols] for direction d.
+    static func weights(_ t: Tensor, scale: Tensor, zero: Tensor?, d: Int, rows: Int, cols: Int) throws -> ([Int32], [Float]) {
+        let all = try QuantizedOps.widen(t, "weights")
+        let s = try K.floats(scale, "scale")
+        let z = try zero.map { try QuantizedOps.widen($0, "zero point") }
+        let perColumn = s.count > t.shape[0]
+        guard s.count == (perColumn ? t.shape[0] * cols : t.shape[0]) else { throw OpError("scale has \(s.count) values") }
+        if let z, z.count != s.count { throw OpError("zero point has \(z.count) values, scale \(s.count)") }
+        let base = d * rows * cols
+        var w = [Int32](repeating: 0, count: rows * cols)
+        var sc = [Float](repeating: 0, count: cols)
+        for c in 0..<cols {
+            let pi = perColumn ? d * cols + c : d
+            sc[c] = s[pi]
+            let zp = z?[pi] ?? 0
+            for r in 0..<rows { w[r * cols + c] = all[base + r * cols + c] &- zp }
+        }
+        return (w, sc)
+    }
+
+    /// out[col] = Float(Σ_k q[k]·w[k, col]) · (scale · wScale[col]).
+    static func project(_ q: ArraySlice<Int32>, _ scale: Float, _ w: [Int32], _ ws: [Float], cols: Int) -> [Float] {
+        var acc = [Int32](repeating: 0, count: cols)
+        var k = 0
+        for v in q {
+            if v != 0 { for c in 0..<cols { acc[c] = acc[c] &+ v &* w[k * cols + c] } }
+            k += 1
+        }
+        return (0..<cols).map { Float(acc[$0]) * (scale * ws[$0]) }
+    }
+
+    func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
+        let xT = try K.input(inputs, 0), wT = try K.input(inputs, 1), rT = try K.input(inputs, 2)
+        guard xT.rank == 3, wT.rank == 3, rT.rank == 3 else { throw OpError("X, W and R must have rank 3") }
+        let (seq, batch, inSize) = (xT.shape[0], xT.shape[1], xT.shape[2])
+        let dirs = lstm.directions.count
+        let h = lstm.hidden ?? rT.shape[1]
+        guard wT.shape == [dirs, inSize, 4 * h], rT.shape == [dirs, h, 4 * h] else {
+            throw OpError("W \(wT.shape) / R \(rT.shape) do not match [\(dirs), \(inSize)|\(h), \(4 * h)]")
+        }
+        let x = try K.floats(xT, "X")
+        var bias = [Float](repeating: 0, count: dirs * 8 * h)
+        if let b = K.optional(inputs, 3) {
+            guard b.shape == [dirs, 8 * h] else { throw OpError("B has shape \(b.shape)") }
+            bias = try K.floats(b, "B")
+        }
+        var lens = [Int](repeating: seq, count: batch)
+        if let s = K.optional(inputs, 4) {
+            lens = try K.ints(s, "sequence_lens")
+            guard lens.count == batch, lens.allSatisfy({ $0 >= 0 && $0 <= seq }) else { throw OpError("bad sequence_lens") }
+        }
+        func state(_ i: Int) throws -> [Float] {
+            guard let t = K.optional(inputs, i) else { return [Float](repeating: 0, count: dirs * batch * h) }
+            guard t.shape == [dirs, batch, h] else { throw OpError("initial state has shape \(t.shape)") }
+            return try K.floats(t, "initial state")
+        }
+        let h0 = try state(5), c0 = try state(6)
+        let peep = try K.optional(inputs, 7).map { try K.floats($0, "P") }
+        let (xq, xs) = Self.quantize(x[...])
+        var y = [Float](repeating: 0, count: seq * dirs * batch * h)
+        var yh = [Float](repeating: 0, count: dirs * batch * h), yc = yh
+        for d in 0..<dirs {
+            let (w, wsc) = try Self.weights(wT, scale: K.input(inputs, 8, "W_scale"), zero: K.optional(inputs, 9), d: d, rows: inSize, cols: 4 * h)
+            let (r, rsc) = try Self.weights(rT, scale: K.input(inputs, 10, "R_scale"), zero: K.optional(inputs, 11), d: d, rows: h, cols: 4 * h)
+            let b = (0..<(4 * h)).map { bias[d * 8 * h + $0] + bias[d * 8 * h + 4 * h + $0] }
+            let acts = Array(lstm.activations[(d * 3)..<(d * 3 + 3)])
+            let pd = peep.map { Array($0[(d * 3 * h)..<((d + 1) * 3 * h)]) }
+            var hs = Array(h0[(d * batch * h)..<((d + 1) * batch * h)])
+            var cs = Array(c0[(d * batch * h)..<((d + 1) * batch * h)])
+            for step in 0..<seq {
+                for bi in 0..<batch where step < lens[bi] {
+                    let (hq, hsc) = Self.quantize(hs[(bi * h)..<((bi + 1) * h)])
+                    let t = lstm.directions[d] ? lens[bi] - 1 - step : step
+                    let xp = Self.project(xq[((t * batch + bi) * inSize)..<((t * batch + bi + 1) * inSize)], xs, w, wsc, cols: 4 * h)
+                    let hp = Self.project(hq[...], hsc, r, rsc, cols: 4 * h)
+                    let pre = (0..<(4 * h)).map { (xp[$0] + hp[$0]) + b[$0] }
+                    var hRow = Array(hs[(bi * h)..<((bi + 1) * h)]), cRow = Array(cs[(bi * h)..<((bi + 1) * h)])
+                    lstm.lstmCell(pre, &hRow, &cRow, pd, acts, h)
+                    hs.replaceSubrange((bi * h)..<((bi + 1) * h), with: hRow)
+                    cs.replaceSubrange((bi * h)..<((bi + 1) * h), with: cRow)
+                    let base = ((t * dirs + d) * batch + bi) * h
+                    for j in 0..<h { y[base + j] = hRow[j] }
+                }
+            }
+            for j in 0..<(batch * h) { yh[d * batch * h + j] = hs[j]; yc[d * batch * h + j] = cs[j] }
+        }
+        return [Tensor(shape: [seq, dirs, batch, h], floats: y), Tensor(shape: [dirs, batch, h], floats: yh), Tensor(shape: [dirs, batch, h], floats: yc)]
     }
 }

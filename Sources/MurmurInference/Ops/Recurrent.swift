@@ -1,11 +1,13 @@
+import MurmurKernels
+
 /// LSTM, GRU and RNN (all directions, activation lists, clip, sequence_lens, initial states,
 /// peepholes, layout 0 and 1). Float32 only.
 ///
-/// Determinism contract (Specs/inference-ops-extra.md): a gate's pre-activation for hidden
-/// unit j starts at +0.0, adds x_t·W_j with one FMA per input feature in ascending order, then
-/// continues in the same accumulator with h_{t−1}·R_j (one FMA per hidden unit, ascending),
-/// then adds (Wb_j + Rb_j) once; an LSTM peephole adds p_j·c with one FMA after the bias.
-/// Time steps run in order (reverse: descending), batch rows independently.
+/// Determinism contract (Specs/inference-ops-extra.md): both products are `Gemm.sgemm` (each
+/// output from +0.0, one FMA per term in ascending k, Specs/kernels.md). The input projection
+/// for all time steps is xw = (x_t·W_j) + (Wb_j + Rb_j); per step the gate pre-activation is
+/// (h_{t−1}·R_j) + xw; an LSTM peephole then adds p_j·c with one FMA. Time steps run in order
+/// (reverse: descending per row's own length); batch rows never mix.
 enum RecurrentOps {
     static let all: [OpDefinition] = [
         OpDefinition("LSTM", versions: 1...22) { n in try RecurrentKernel(n, cell: .lstm) },
@@ -146,31 +148,88 @@ struct RecurrentKernel: OpKernel {
         var y = [Float](repeating: 0, count: seq * dirs * batch * h)
         var yh = [Float](repeating: 0, count: dirs * batch * h)
         var yc = [Float](repeating: 0, count: dirs * batch * h)
+        let gh = g * h
         for d in 0..<dirs {
             let acts = Array(activations[(d * perDirection)..<((d + 1) * perDirection)])
-            let wd = Array(w[(d * g * h * inSize)..<((d + 1) * g * h * inSize)])
-            let rd = Array(r[(d * g * h * h)..<((d + 1) * g * h * h)])
-            let wb = Array(bias[(d * 2 * g * h)..<(d * 2 * g * h + g * h)])
-            let rb = Array(bias[(d * 2 * g * h + g * h)..<((d + 1) * 2 * g * h)])
             let pd = peep.map { Array($0[(d * 3 * h)..<((d + 1) * 3 * h)]) }
-            for b in 0..<batch {
-                var hs = Array(h0[((d * batch + b) * h)..<((d * batch + b + 1) * h)])
-                var cs = cell == .lstm ? Array(c0[((d * batch + b) * h)..<((d * batch + b + 1) * h)]) : []
-                let steps = directions[d] ? Array((0..<lens[b]).reversed()) : Array(0..<lens[b])
-                for t in steps {
-                    let xt = Array(x[((t * batch + b) * inSize)..<((t * batch + b + 1) * inSize)])
+            let wOff = d * gh * inSize, rOff = d * gh * h
+            // Bias folded into the input projection: Wb + Rb (GRU with linear_before_reset: the
+            // h̃ rows take Wb only; their Rb is added to h·Rh before the reset gate).
+            var xBias = [Float](repeating: 0, count: gh)
+            var rhBias = [Float](repeating: 0, count: h)
+            for j in 0..<gh {
+                let wb = bias[d * 2 * gh + j], rb = bias[d * 2 * gh + gh + j]
+                if cell == .gru && linearBeforeReset && j >= 2 * h { xBias[j] = wb; rhBias[j - 2 * h] = rb } else { xBias[j] = wb + rb }
+            }
+            // x·W for every time step at once, plus the bias: [seq·batch, g·h].
+            var xw = [Float](repeating: 0, count: seq * batch * gh)
+            if seq * batch > 0 {
+                x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in xBias.withUnsafeBufferPointer { bp in xw.withUnsafeMutableBufferPointer { cp in
+                    Gemm.sgemm(m: seq * batch, n: gh, k: inSize, a: xp.baseAddress!, lda: Swift.max(inSize, 1),
+                               b: wp.baseAddress! + wOff, ldb: Swift.max(inSize, 1), transB: true,
+                               c: cp.baseAddress!, ldc: gh, addend: .perColumn(bp.baseAddress!), pool: context.pool)
+                } } } }
+            }
+            var hs = Array(h0[(d * batch * h)..<((d + 1) * batch * h)])
+            var cs = cell == .lstm ? Array(c0[(d * batch * h)..<((d + 1) * batch * h)]) : []
+            var hr = [Float](repeating: 0, count: batch * gh)
+            var rh = [Float](repeating: 0, count: batch * h)
+            var hh = [Float](repeating: 0, count: batch * h)
+            var zr = [Float](repeating: 0, count: batch * 2 * h)
+            let maxLen = lens.max() ?? 0
+            for step in 0..<maxLen {
+                // h·R for all batch rows (GRU without linear_before_reset: the z and r rows only).
+                let n = cell == .gru && !linearBeforeReset ? 2 * h : gh
+                Self.gemm(hs, r, rOff, &hr, m: batch, n: n, k: h, ldc: gh, context)
+                for b in 0..<batch where step < lens[b] {
+                    let t = directions[d] ? lens[b] - 1 - step : step
+                    let xrow = (t * batch + b) * gh
                     switch cell {
-                    case .lstm: lstmStep(xt, &hs, &cs, wd, rd, wb, rb, pd, acts, h, inSize)
-                    case .gru: gruStep(xt, &hs, wd, rd, wb, rb, acts, h, inSize)
-                    case .rnn: rnnStep(xt, &hs, wd, rd, wb, rb, acts, h, inSize)
+                    case .lstm:
+                        let pre = (0..<gh).map { hr[b * gh + $0] + xw[xrow + $0] }
+                        var hRow = Array(hs[(b * h)..<((b + 1) * h)]), cRow = Array(cs[(b * h)..<((b + 1) * h)])
+                        lstmCell(pre, &hRow, &cRow, pd, acts, h)
+                        hs.replaceSubrange((b * h)..<((b + 1) * h), with: hRow)
+                        cs.replaceSubrange((b * h)..<((b + 1) * h), with: cRow)
+                    case .rnn:
+                        for j in 0..<h { hs[b * h + j] = acts[0].apply(clipped(hr[b * gh + j] + xw[xrow + j])) }
+                    case .gru:
+                        for j in 0..<(2 * h) { zr[b * 2 * h + j] = acts[0].apply(clipped(hr[b * gh + j] + xw[xrow + j])) }
+                        if linearBeforeReset {
+                            for j in 0..<h {
+                                let rg = zr[b * 2 * h + h + j]
+                                hh[b * h + j] = acts[1].apply(clipped((xw[xrow + 2 * h + j]).addingProduct(rg, hr[b * gh + 2 * h + j] + rhBias[j])))
+                            }
+                        } else {
+                            for j in 0..<h { rh[b * h + j] = zr[b * 2 * h + h + j] * hs[b * h + j] }
+                        }
+                    }
+                }
+                if cell == .gru && !linearBeforeReset {
+                    // (r ⊙ h)·Rh for all rows (rows past their length hold stale values, unused).
+                    Self.gemm(rh, r, rOff + 2 * h * h, &hh, m: batch, n: h, k: h, ldc: h, context)
+                    for b in 0..<batch where step < lens[b] {
+                        let t = directions[d] ? lens[b] - 1 - step : step
+                        let xrow = (t * batch + b) * gh
+                        for j in 0..<h { hh[b * h + j] = acts[1].apply(clipped(hh[b * h + j] + xw[xrow + 2 * h + j])) }
+                    }
+                }
+                for b in 0..<batch where step < lens[b] {
+                    let t = directions[d] ? lens[b] - 1 - step : step
+                    if cell == .gru {
+                        // H_t = (1 − z) ⊙ h̃ + z ⊙ H_{t−1}
+                        for j in 0..<h {
+                            let z = zr[b * 2 * h + j]
+                            hs[b * h + j] = ((1 - z) * hh[b * h + j]).addingProduct(z, hs[b * h + j])
+                        }
                     }
                     let base = ((t * dirs + d) * batch + b) * h
-                    for j in 0..<h { y[base + j] = hs[j] }
+                    for j in 0..<h { y[base + j] = hs[b * h + j] }
                 }
-                for j in 0..<h {
-                    yh[(d * batch + b) * h + j] = hs[j]
-                    if cell == .lstm { yc[(d * batch + b) * h + j] = cs[j] }
-                }
+            }
+            for j in 0..<(batch * h) {
+                yh[d * batch * h + j] = hs[j]
+                if cell == .lstm { yc[d * batch * h + j] = cs[j] }
             }
         }
         var outs: [Tensor]
@@ -196,32 +255,18 @@ struct RecurrentKernel: OpKernel {
         return out
     }
 
-    /// Pre-activation of row `row` of the stacked gate weights (see the contract above),
-    /// without the bias.
-    @inline(__always)
-    func dot(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n: Int, _ acc: Float) -> Float {
-        var a = acc
-        for k in 0..<n { a = a.addingProduct(x[k], w[k]) }
-        return a
+    /// c[i, j] = Σ_k a[i, k] · R[off + j·k + k] for j < n (`Gemm.sgemm` with R's rows as op(B)ᵀ).
+    static func gemm(_ a: [Float], _ r: [Float], _ off: Int, _ c: inout [Float], m: Int, n: Int, k: Int, ldc: Int, _ context: RunContext) {
+        guard m > 0, n > 0 else { return }
+        a.withUnsafeBufferPointer { ap in r.withUnsafeBufferPointer { rp in c.withUnsafeMutableBufferPointer { cp in
+            Gemm.sgemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: Swift.max(k, 1), b: rp.baseAddress! + off, ldb: Swift.max(k, 1), transB: true,
+                       c: cp.baseAddress!, ldc: ldc, pool: context.pool)
+        } } }
     }
 
     @inline(__always) func clipped(_ v: Float) -> Float {
         guard let c = clip else { return v }
         return Swift.min(c, Swift.max(-c, v))
-    }
-
-    /// Gates in W/R/B order i, o, f, c; peepholes i, o, f.
-    func lstmStep(_ x: [Float], _ hs: inout [Float], _ cs: inout [Float], _ w: [Float], _ r: [Float], _ wb: [Float], _ rb: [Float],
-                  _ p: [Float]?, _ acts: [RecurrentActivation], _ h: Int, _ inSize: Int) {
-        var pre = [Float](repeating: 0, count: 4 * h)
-        x.withUnsafeBufferPointer { xp in hs.withUnsafeBufferPointer { hp in w.withUnsafeBufferPointer { wp in r.withUnsafeBufferPointer { rp in
-            for row in 0..<(4 * h) {
-                var a = dot(xp.baseAddress!, wp.baseAddress! + row * inSize, inSize, 0)
-                a = dot(hp.baseAddress!, rp.baseAddress! + row * h, h, a)
-                pre[row] = a + (wb[row] + rb[row])
-            }
-        } } } }
-        lstmCell(pre, &hs, &cs, p, acts, h)
     }
 
     /// The LSTM cell after the gate pre-activations (bias included): peepholes, clip,
@@ -246,65 +291,15 @@ struct RecurrentKernel: OpKernel {
             hs[j] = ot * hAct.apply(cNew)
         }
     }
-
-    /// Gates in W/R/B order z, r, h.
-    func gruStep(_ x: [Float], _ hs: inout [Float], _ w: [Float], _ r: [Float], _ wb: [Float], _ rb: [Float],
-                 _ acts: [RecurrentActivation], _ h: Int, _ inSize: Int) {
-        let (f, g) = (acts[0], acts[1])
-        var z = [Float](repeating: 0, count: h), rg = [Float](repeating: 0, count: h), hn = [Float](repeating: 0, count: h)
-        x.withUnsafeBufferPointer { xp in hs.withUnsafeBufferPointer { hp in w.withUnsafeBufferPointer { wp in r.withUnsafeBufferPointer { rp in
-            let xb = xp.baseAddress!, hb = hp.baseAddress!, wbp = wp.baseAddress!, rbp = rp.baseAddress!
-            for j in 0..<h {
-                var a = dot(xb, wbp + j * inSize, inSize, 0)
-                a = dot(hb, rbp + j * h, h, a)
-                z[j] = f.apply(clipped(a + (wb[j] + rb[j])))
-                var b = dot(xb, wbp + (h + j) * inSize, inSize, 0)
-                b = dot(hb, rbp + (h + j) * h, h, b)
-                rg[j] = f.apply(clipped(b + (wb[h + j] + rb[h + j])))
-            }
-            if linearBeforeReset {
-                // g(x·Wh + Wbh + r ⊙ (h·Rh + Rbh)); the two dot products in separate accumulators.
-                for j in 0..<h {
-                    let a = dot(xb, wbp + (2 * h + j) * inSize, inSize, 0)
-                    let c = dot(hb, rbp + (2 * h + j) * h, h, 0) + rb[2 * h + j]
-                    hn[j] = g.apply(clipped((a + wb[2 * h + j]).addingProduct(rg[j], c)))
-                }
-            } else {
-                let rh = (0..<h).map { rg[$0] * hb[$0] }
-                rh.withUnsafeBufferPointer { rhp in
-                    for j in 0..<h {
-                        var a = dot(xb, wbp + (2 * h + j) * inSize, inSize, 0)
-                        a = dot(rhp.baseAddress!, rbp + (2 * h + j) * h, h, a)
-                        hn[j] = g.apply(clipped(a + (wb[2 * h + j] + rb[2 * h + j])))
-                    }
-                }
-            }
-        } } } }
-        // H_t = (1 − z) ⊙ h̃ + z ⊙ H_{t−1}
-        for j in 0..<h { hs[j] = ((1 - z[j]) * hn[j]).addingProduct(z[j], hs[j]) }
-    }
-
-    func rnnStep(_ x: [Float], _ hs: inout [Float], _ w: [Float], _ r: [Float], _ wb: [Float], _ rb: [Float],
-                 _ acts: [RecurrentActivation], _ h: Int, _ inSize: Int) {
-        var next = [Float](repeating: 0, count: h)
-        x.withUnsafeBufferPointer { xp in hs.withUnsafeBufferPointer { hp in w.withUnsafeBufferPointer { wp in r.withUnsafeBufferPointer { rp in
-            for j in 0..<h {
-                var a = dot(xp.baseAddress!, wp.baseAddress! + j * inSize, inSize, 0)
-                a = dot(hp.baseAddress!, rp.baseAddress! + j * h, h, a)
-                next[j] = acts[0].apply(clipped(a + (wb[j] + rb[j])))
-            }
-        } } } }
-        hs = next
-    }
 }
 
 /// onnxruntime's contrib op `com.microsoft.DynamicQuantizeLSTM` (what onnxruntime's dynamic
 /// quantisation makes of an LSTM): W [dirs, input, 4H] and R [dirs, H, 4H] are int8/uint8 with
 /// per-direction or per-column scales and zero points. As onnxruntime computes it: X (all time
-/// steps at once) and each step's H (each batch row on its own) are quantised to uint8 with DynamicQuantizeLinear's rule
-/// (range widened to include 0; scale 1 when the range is empty); the products are exact int32
-/// sums; each is dequantised as Float(acc) · (s_in · s_w[col]); pre = (x part + h part) +
-/// (Wb + Rb); then the LSTM cell. Layout 0 only.
+/// steps at once) and each step's H (each batch row on its own) are quantised to uint8 with
+/// DynamicQuantizeLinear's rule (range widened to include 0; scale 1 when the range is empty);
+/// the products are exact int32 sums; each is dequantised as Float(acc) · (s_in · s_w[col]);
+/// pre = (x part + h part) + (Wb + Rb); then the LSTM cell. Layout 0 only.
 struct DynamicQuantizeLSTMKernel: OpKernel {
     let lstm: RecurrentKernel
 

@@ -188,6 +188,12 @@ enum QuantizedOps {
         let cPerGroup = cIn / group, mPerGroup = mOut / group
         let outPlane = outSp.reduce(1, *), inPlane = inSp.reduce(1, *), kPlane = win.kernel.reduce(1, *)
         let kernel = win.kernel
+        if r == 2 {
+            return Tensor(shape: [batch, mOut] + outSp, int32s: convInt32Planar(
+                xs, ws, xZero: xZero, wZero: wZero, batch: batch, cIn: cIn, mOut: mOut, group: group,
+                inH: inSp[0], inW: inSp[1], outH: outSp[0], outW: outSp[1], kH: kernel[0], kW: kernel[1],
+                strides: rw.strides, dilations: rw.dilations, padTop: pb[0], padLeft: pb[1]))
+        }
         // For each output position, (kernel offset, input offset) of the taps inside the input.
         var tapStart = [Int](repeating: 0, count: outPlane + 1)
         var tapK: [Int] = [], tapX: [Int] = []
@@ -230,6 +236,59 @@ enum QuantizedOps {
             }
         }
         return Tensor(shape: [batch, mOut] + outSp, int32s: y)
+    }
+
+    /// 2-D integer convolution, tap by tap over whole output rows (integer sums are exact, so
+    /// the loop order is free; this one vectorises).
+    static func convInt32Planar(_ xs: [Int32], _ ws: [Int32], xZero: Int32, wZero: [Int32], batch: Int, cIn: Int, mOut: Int, group: Int,
+                                inH: Int, inW: Int, outH: Int, outW: Int, kH: Int, kW: Int,
+                                strides: [Int], dilations: [Int], padTop: Int, padLeft: Int) -> [Int32] {
+        let cPerGroup = cIn / group, mPerGroup = mOut / group
+        let (sh, sw, dh, dw) = (strides[0], strides[1], dilations[0], dilations[1])
+        let x = xs.map { $0 &- xZero }
+        var y = [Int32](repeating: 0, count: batch * mOut * outH * outW)
+        // Valid output column range for each kernel column (input column inside the image).
+        var colLo = [Int](repeating: 0, count: kW), colHi = [Int](repeating: 0, count: kW)
+        for kw in 0..<kW {
+            var lo = 0, hi = outW
+            while lo < outW && lo * sw - padLeft + kw * dw < 0 { lo += 1 }
+            while hi > lo && (hi - 1) * sw - padLeft + kw * dw >= inW { hi -= 1 }
+            colLo[kw] = lo; colHi[kw] = hi
+        }
+        x.withUnsafeBufferPointer { xb in ws.withUnsafeBufferPointer { wb in y.withUnsafeMutableBufferPointer { yb in
+            for n in 0..<batch {
+                for m in 0..<mOut {
+                    let g = m / mPerGroup
+                    let wz = wZero.count == 1 ? wZero[0] : wZero[m]
+                    let out = yb.baseAddress! + (n * mOut + m) * outH * outW
+                    for cg in 0..<cPerGroup {
+                        let c = g * cPerGroup + cg
+                        let xc = xb.baseAddress! + (n * cIn + c) * inH * inW
+                        let wc = wb.baseAddress! + (m * cPerGroup + cg) * kH * kW
+                        for kh in 0..<kH {
+                            for kw in 0..<kW {
+                                let wv = wc[kh * kW + kw] &- wz
+                                if wv == 0 { continue }
+                                let lo = colLo[kw], hi = colHi[kw]
+                                if lo >= hi { continue }
+                                for oh in 0..<outH {
+                                    let ih = oh * sh - padTop + kh * dh
+                                    if ih < 0 || ih >= inH { continue }
+                                    let xrow = xc + ih * inW - padLeft + kw * dw
+                                    let orow = out + oh * outW
+                                    if sw == 1 {
+                                        for ow in lo..<hi { orow[ow] = orow[ow] &+ xrow[ow] &* wv }
+                                    } else {
+                                        for ow in lo..<hi { orow[ow] = orow[ow] &+ xrow[ow * sw] &* wv }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } } }
+        return y
     }
 
     static func zeroPoint(_ t: Tensor?, _ what: String) throws -> [Int32] {

@@ -120,10 +120,19 @@ public final class CompiledGraph: Sendable {
             throw .invalidModel("graph output '\(v.name)' is never computed")
         }
 
-        // Prepare kernels.
-        var prepared: [(kernel: any OpKernel, inputs: [Int?], outputs: [Int?], reads: [Int])] = []
-        for i in order {
+        // Prepare kernels (with bit-neutral fusions).
+        let fused = Fusion.matMulBias(nodes: nodes, constants: constantByName, graphOutputs: Set(graph.outputs.map(\.name)),
+                                      implicitReads: Set(implicit.flatMap { $0 }))
+        let absorbed = Set(fused.values.map(\.addNode))
+        var prepared: [(kernel: any OpKernel, inputs: [Int?], outputs: [Int?], reads: [Int], opType: String)] = []
+        for i in order where !absorbed.contains(i) {
             let n = nodes[i]
+            if let f = fused[i], let w = constantByName[n.inputs[1]], let kernel = MatMulOps.packed(w, bias: f.bias) {
+                let add = nodes[f.addNode]
+                let inS: [Int?] = [slot(n.inputs[0])]
+                prepared.append((kernel, inS, [slot(add.outputs[0])], [slot(n.inputs[0])], "MatMul+Add"))
+                continue
+            }
             let version = CompiledGraph.opsetVersion(n.domain, opsetImports) ?? 0
             guard let def = registry.lookup(opType: n.opType, domain: n.domain, version: version) else {
                 throw .unsupportedOperators([OperatorRef(opType: n.opType, domain: n.domain, version: version)])
@@ -136,7 +145,7 @@ public final class CompiledGraph: Sendable {
             let inS: [Int?] = n.inputs.map { $0.isEmpty ? nil : slot($0) }
             let outS: [Int?] = n.outputs.map { $0.isEmpty ? nil : slot($0) }
             let reads = inS.compactMap { $0 } + implicit[i].map { slot($0) }
-            prepared.append((kernel, inS, outS, reads))
+            prepared.append((kernel, inS, outS, reads, n.opType))
         }
         let outSlots = graph.outputs.map { slot($0.name) }
         // Last use of each slot; graph outputs are never released.
@@ -145,11 +154,12 @@ public final class CompiledGraph: Sendable {
         for s in outSlots { lastUse[s] = Int.max }
         var steps: [Step] = []
         for (si, p) in prepared.enumerated() {
-            let n = nodes[order[si]]
             let rel = Array(Set(p.reads.filter { lastUse[$0] == si })).sorted()
-            var step = Step(kernel: p.kernel, opType: n.opType, name: n.name.isEmpty ? (n.outputs.first ?? "") : n.name,
+            let firstOut = p.outputs.compactMap { $0 }.first.map { names[$0] } ?? ""
+            var step = Step(kernel: p.kernel, opType: p.opType, name: firstOut,
                             inputs: p.inputs, outputs: p.outputs, release: rel)
-            step.scopeSlots = Array(Set(implicit[order[si]].map { slot($0) })).sorted()
+            // Outer-scope values the node's subgraphs read: `reads` lists them after the inputs.
+            step.scopeSlots = Array(Set(p.reads.dropFirst(p.inputs.compactMap { $0 }.count))).sorted()
             steps.append(step)
         }
         slotNames = names

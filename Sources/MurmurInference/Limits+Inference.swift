@@ -13,8 +13,8 @@ extension Limits {
     public static let maxRepeatedCount = 512 * 1024 * 1024
     /// Largest tensor rank.
     public static let maxTensorRank = 16
-    /// Most elements in any one tensor (initializer, input or computed value).
-    public static let maxTensorElements = 1 << 31
+    /// Most elements in any one tensor (initializer, input or computed value): 1 GiB of float32.
+    public static let maxTensorElements = 1 << 28
     /// Longest name / string field in a model (op types, value names, attribute names).
     public static let maxProtoStringBytes = 64 * 1024
     /// Largest input JSON file accepted by `murmur infer`.

@@ -212,8 +212,23 @@ extension Tensor {
                 for b in 0..<MemoryLayout<T>.size { v |= T(truncatingIfNeeded: raw[base + i * MemoryLayout<T>.size + b]) << (8 * b) }
                 return v
             }
+            /// Host-order copy (little-endian hosts only; the element loop below is the reference).
+            func copied<T>(_: T.Type) -> [T]? {
+                #if _endian(little)
+                return [T](unsafeUninitializedCapacity: n) { buf, c in
+                    raw.withUnsafeBytes { src in
+                        UnsafeMutableRawBufferPointer(buf).copyMemory(from: src)
+                    }
+                    c = n
+                }
+                #else
+                return nil
+                #endif
+            }
             let storage: TensorStorage
             switch p.dataType {
+            case 1 where n > 0: storage = .float32(copied(Float.self) ?? (0..<n).map { Float(bitPattern: le($0, UInt32.self)) })
+            case 7 where n > 0: storage = .int64(copied(Int64.self) ?? (0..<n).map { Int64(bitPattern: le($0, UInt64.self)) })
             case 10: storage = .float32((0..<n).map { Float(Float16Bits.toFloat(le($0, UInt16.self))) })
             default:
                 switch dt {

@@ -38,6 +38,7 @@ struct InferenceSection: Sendable {
 let inferenceSections: [InferenceSection] = [
     InferenceSection(name: "matmul", run: matmulSection),
     InferenceSection(name: "math", run: mathSection),
+    InferenceSection(name: "cputime", run: cpuTimeSection),
 ]
 
 let inferenceSuite = BenchSuite(
@@ -65,7 +66,8 @@ func runInferenceBench(_ args: [String]) throws -> Int32 {
         i += 1
     }
     var rows: [InferenceRow] = []
-    for section in inferenceSections where opts.sections?.contains(section.name) ?? true {
+    // `cputime` is a diagnostic for shared machines; it runs only when asked for.
+    for section in inferenceSections where opts.sections?.contains(section.name) ?? (section.name != "cputime") {
         rows += try section.run(opts)
     }
     if opts.json {
@@ -261,5 +263,48 @@ func mathSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
     let t = bestTime(opts.repeats) { DetMath.pow(xb, UnsafeBufferPointer(start: x, count: 1), into: yb) }
     rows.append(InferenceRow(section: "math", name: "DetMath.pow 1M floats", threads: 1, unit: "Gelem/s",
                              murmur: Double(count) / t / 1e9, reference: nil, referenceName: nil, note: nil))
+    return rows
+}
+
+/// Best thread-CPU time of `repeats` runs: immune to time-slicing on a shared machine (not to
+/// cache pollution). Single-threaded work only.
+func bestCPUTime(_ repeats: Int, _ body: () -> Void) -> Double {
+    body()
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        var t0 = timespec(), t1 = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0)
+        body()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1)
+        best = min(best, Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9)
+    }
+    return best
+}
+
+/// `--only cputime`: 1-thread GEMM rates per ISA level measured in thread CPU time (no references;
+/// for tuning on a loaded machine).
+func cpuTimeSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
+    var rows: [InferenceRow] = []
+    var g = SystemRandomNumberGenerator()
+    for (m, k, n) in [(1024, 1024, 1024), (64, 768, 3072), (1, 1024, 1024)] {
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k), b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        for i in 0..<(m * k) { a[i] = Float.random(in: -1...1, using: &g) }
+        for i in 0..<(k * n) { b[i] = Float.random(in: -1...1, using: &g) }
+        let flops = 2.0 * Double(m * n * k)
+        for isa in KernelISA.supported where isa != .baseline {
+            KernelISA.force(isa)
+            let p = PackedGemmB(k: k, n: n, b: b, ldb: n)
+            let reps = max(opts.repeats, Int(1e9 / flops))
+            let t = bestCPUTime(reps) { Gemm.sgemm(m: m, a: a, lda: k, packedB: p, c: c, ldc: n) }
+            let t2 = bestCPUTime(reps) { Gemm.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: c, ldc: n) }
+            rows.append(InferenceRow(section: "cputime", name: "\(m)×\(k)×\(n) packed B, \(isa)", threads: 1, unit: "GFLOP/s",
+                                     murmur: flops / t / 1e9, reference: nil, referenceName: nil, note: nil))
+            rows.append(InferenceRow(section: "cputime", name: "\(m)×\(k)×\(n) unpacked, \(isa)", threads: 1, unit: "GFLOP/s",
+                                     murmur: flops / t2 / 1e9, reference: nil, referenceName: nil, note: nil))
+        }
+        KernelISA.force(nil)
+    }
     return rows
 }

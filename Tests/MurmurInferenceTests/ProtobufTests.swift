@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import MurmurCore
 @testable import MurmurInference
@@ -74,15 +75,20 @@ final class ProtobufTests: XCTestCase {
     /// Random bytes and single/multi-byte mutations of real models never crash the decoder
     /// or the loader: every outcome is a model or an `InferenceError`.
     func testFuzzRandomAndMutatedBytes() throws {
-        var rng = SeededRNG(seed: 8812)
+        // MURMUR_FUZZ_SEED / MURMUR_FUZZ_ROUNDS explore further (a crash found is kept as a case).
+        let env = ProcessInfo.processInfo.environment
+        var rng = SeededRNG(seed: UInt64(env["MURMUR_FUZZ_SEED"] ?? "") ?? 8812)
+        let rounds = Int(env["MURMUR_FUZZ_ROUNDS"] ?? "") ?? 1800
         for _ in 0..<3000 {
             let n = Int(rng.next() % 200)
             let bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             _ = try? ModelProto(bytes: bytes)
             _ = try? TensorProto(bytes: bytes)
         }
-        let seeds = [try readBytes("\(fixtures)/ops.onnx"), try readBytes("\(fixtures)/cnn.onnx")]
-        for i in 0..<1500 {
+        let names = ["ops", "cnn", "mlp", "forest", "logistic", "linear"]
+        let seeds = try names.map { try readBytes("\(fixtures)/\($0).onnx") }
+        let feeds = try names.map { try loadFixture($0).1 }
+        for i in 0..<rounds {
             var b = seeds[i % seeds.count]
             let flips = 1 + Int(rng.next() % 4)
             for _ in 0..<flips {
@@ -96,8 +102,7 @@ final class ProtobufTests: XCTestCase {
             }
             if let model = try? InferenceModel(bytes: b) {
                 // A mutated model that still loads must also fail cleanly (or run) on input.
-                let x = Tensor(shape: [8, 16], floats: Array(repeating: 0.5, count: 128))
-                _ = try? model.run(["x": x])
+                _ = try? model.run(feeds[i % seeds.count])
             }
         }
     }

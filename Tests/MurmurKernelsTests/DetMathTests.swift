@@ -56,6 +56,7 @@ final class DetMathTests: XCTestCase {
         (.tanh, -10, 10, 2.5, { Foundation.tanh($0) }),
         (.sigmoid, -110, 90, 2.0, { 1 / (1 + Foundation.exp(-$0)) }),
         (.erf, -5, 5, 1.5, { Foundation.erf($0) }),
+        (.gelu, -1, 12, 3.0, { 0.5 * $0 * Foundation.erfc(-$0 / 2.0.squareRoot()) }),
     ]
 
     func testMaximumErrorAgainstFloat64() {
@@ -70,6 +71,20 @@ final class DetMathTests: XCTestCase {
             print("DetMath.\(f): max \(String(format: "%.3f", worst)) ulp at \(worstX) over \(xs.count) inputs")
             XCTAssertLessThanOrEqual(worst, bound, "\(f) at \(worstX)")
         }
+    }
+
+    /// Below −1, GELU = x·Φ(x) is computed as (0.5x)(1 + erf(…)) like ONNX's reference formula,
+    /// so its error is bounded absolutely (cancellation in 1 + erf), not in ulps.
+    func testGeluAbsoluteErrorOnNegativeTail() {
+        let xs = sweep(-12, -1).filter { $0 <= -1 }
+        let ys = applyAll(.gelu, xs)
+        var worst = 0.0
+        for (x, y) in zip(xs, ys) {
+            let ref = 0.5 * Double(x) * Foundation.erfc(-Double(x) / 2.0.squareRoot())
+            worst = max(worst, abs(Double(y) - ref) / abs(Double(x)))
+        }
+        print("DetMath.gelu: max |error|/|x| \(worst) on [-12, -1]")
+        XCTAssertLessThanOrEqual(worst, 0x1p-24)
     }
 
     func testPowErrorAndSpecialCases() {
@@ -93,6 +108,17 @@ final class DetMathTests: XCTestCase {
             (-2, 3, -8), (-2, 2, 4), (2, 0.5, Float(2).squareRoot()), (nan, 1, nan), (3, nan, nan),
             (10, 39, inf), (10, -46, 0), (2, -149, Float(bitPattern: 1)),
         ]
+        var g2 = SplitMix(seed: 8)
+        let xs = (0..<1000).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: g2.next())) }
+        for (e, f) in [(Float(2), { (x: Float) in x * x }), (Float(1), { (x: Float) in x })] {
+            var out = [Float](repeating: 0, count: xs.count)
+            let ys = [e]
+            xs.withUnsafeBufferPointer { xb in ys.withUnsafeBufferPointer { yb in out.withUnsafeMutableBufferPointer { DetMath.pow(xb, yb, into: $0) } } }
+            for (x, o) in zip(xs, out) {
+                XCTAssertTrue(o.bitPattern == f(x).bitPattern || (o.isNaN && x.isNaN), "pow(\(x), \(e))")
+                XCTAssertTrue(DetMath.pow(x, e).bitPattern == o.bitPattern || (o.isNaN && x.isNaN), "scalar pow(\(x), \(e))")
+            }
+        }
         for (x, y, want) in cases {
             let got = DetMath.pow(x, y)
             XCTAssertTrue(got.bitPattern == want.bitPattern || (got.isNaN && want.isNaN), "pow(\(x), \(y)) = \(got), want \(want)")

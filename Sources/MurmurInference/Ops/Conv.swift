@@ -98,6 +98,9 @@ enum ConvOps {
             let outPad = outPadA ?? Array(repeating: 0, count: r)
             guard strides.count == r, dil.count == r, outPad.count == r else { throw OpError("attribute rank mismatch") }
             for v in strides + dil + kernel + outPad + (padsA ?? []) where v < 0 || v > (1 << 24) { throw OpError("attribute value \(v) out of range") }
+            guard strides.allSatisfy({ $0 > 0 }), dil.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }) else {
+                throw OpError("strides, dilations and kernel sizes must be positive")
+            }
             let spatial = Array(x.shape.dropFirst(2))
             var pb = [Int](repeating: 0, count: r), outSp = [Int](repeating: 0, count: r)
             for d in 0..<r {
@@ -126,7 +129,8 @@ enum ConvOps {
             let bias = try b.map { try K.floats($0, "B") }
             if let bias, bias.count != mOut { throw OpError("B has \(bias.count) values, expected \(mOut)") }
             let outShape = [batch, mOut] + outSp
-            let p = outSp.reduce(1, *), inSize = spatial.reduce(1, *), taps = kernel.reduce(1, *)
+            let p = try K.count(outSp), inSize = spatial.reduce(1, *), taps = try K.count(kernel)
+            _ = try K.count([p, taps])
             let oSt = K.strides(outSp), iSt = K.strides(spatial), kSt = K.strides(kernel)
             // For each (output position, tap): the input offset, or −1.
             var src = [Int](repeating: -1, count: p * taps)
@@ -175,7 +179,7 @@ enum ConvOps {
             let xs = try K.floats(x, "X"), ws = try K.floats(w, "W")
             guard x.rank >= 3, w.rank == x.rank else { throw OpError("X \(x.shape) and W \(w.shape) must have the same rank ≥ 3") }
             let batch = x.shape[0], cIn = x.shape[1], mOut = w.shape[0]
-            guard group > 0, cIn % group == 0, mOut % group == 0, w.shape[1] * group == cIn else {
+            guard group > 0, cIn % group == 0, mOut % group == 0, cIn / group == w.shape[1] else {
                 throw OpError("channels do not match: X \(x.shape), W \(w.shape), group \(group)")
             }
             let spatial = Array(x.shape.dropFirst(2))
@@ -208,9 +212,10 @@ enum ConvOps {
                     return [Tensor(shape: [batch, mOut] + outSp, floats: out)]
                 }
             }
-            let taps = wnd.kernel.reduce(1, *)
+            let taps = try K.count(wnd.kernel)
             let kk = cg * taps
-            let p = outSp.reduce(1, *)
+            let p = try K.count(outSp)
+            _ = try K.count([taps, p]); _ = try K.count([kk, p])
             let inSize = spatial.reduce(1, *)
             let outShape = [batch, mOut] + outSp
             var out = [Float](repeating: 0, count: try K.count(outShape))

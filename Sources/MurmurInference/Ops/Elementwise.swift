@@ -38,15 +38,31 @@ enum ElementwiseOps {
         return a.dividedReportingOverflow(by: b).partialValue
     }
 
-    static func binary(_ name: String, _ op: Arith) -> OpDefinition {
-        OpDefinition(name, make: K.simple { ins, _ in [try apply(K.input(ins, 0), K.input(ins, 1), op)] })
+    static func binary(_ name: String, fast: Int = -1, _ op: Arith) -> OpDefinition {
+        OpDefinition(name, make: K.simple { ins, _ in
+            let a = try K.input(ins, 0), b = try K.input(ins, 1)
+            if fast >= 0, let x = a.floats, let y = b.floats { return [try floatArith(x, a.shape, y, b.shape, fast)] }
+            return [try apply(a, b, op)]
+        })
+    }
+
+    /// float32 + − × ÷ with the operation known at compile time in each branch (inlined loops).
+    static func floatArith(_ x: [Float], _ sx: [Int], _ y: [Float], _ sy: [Int], _ op: Int) throws -> Tensor {
+        let (r, s): ([Float], [Int])
+        switch op {
+        case 0: (r, s) = try Broadcast.binary(x, sx, y, sy) { $0 + $1 }
+        case 1: (r, s) = try Broadcast.binary(x, sx, y, sy) { $0 - $1 }
+        case 2: (r, s) = try Broadcast.binary(x, sx, y, sy) { $0 * $1 }
+        default: (r, s) = try Broadcast.binary(x, sx, y, sy) { $0 / $1 }
+        }
+        return Tensor(shape: s, floats: r)
     }
 
     static let arithmetic: [OpDefinition] = [
-        binary("Add", Arith(f32: { $0 + $1 }, f64: { $0 + $1 }, i64: { $0 &+ $1 }, i32: { $0 &+ $1 }, i8: { $0 &+ $1 }, u8: { $0 &+ $1 })),
-        binary("Sub", Arith(f32: { $0 - $1 }, f64: { $0 - $1 }, i64: { $0 &- $1 }, i32: { $0 &- $1 }, i8: { $0 &- $1 }, u8: { $0 &- $1 })),
-        binary("Mul", Arith(f32: { $0 * $1 }, f64: { $0 * $1 }, i64: { $0 &* $1 }, i32: { $0 &* $1 }, i8: { $0 &* $1 }, u8: { $0 &* $1 })),
-        binary("Div", Arith(f32: { $0 / $1 }, f64: { $0 / $1 }, i64: idiv, i32: idiv, i8: idiv, u8: idiv)),
+        binary("Add", fast: 0, Arith(f32: { $0 + $1 }, f64: { $0 + $1 }, i64: { $0 &+ $1 }, i32: { $0 &+ $1 }, i8: { $0 &+ $1 }, u8: { $0 &+ $1 })),
+        binary("Sub", fast: 1, Arith(f32: { $0 - $1 }, f64: { $0 - $1 }, i64: { $0 &- $1 }, i32: { $0 &- $1 }, i8: { $0 &- $1 }, u8: { $0 &- $1 })),
+        binary("Mul", fast: 2, Arith(f32: { $0 * $1 }, f64: { $0 * $1 }, i64: { $0 &* $1 }, i32: { $0 &* $1 }, i8: { $0 &* $1 }, u8: { $0 &* $1 })),
+        binary("Div", fast: 3, Arith(f32: { $0 / $1 }, f64: { $0 / $1 }, i64: idiv, i32: idiv, i8: idiv, u8: idiv)),
         OpDefinition("Pow", make: K.simple { ins, _ in [try pow(K.input(ins, 0), K.input(ins, 1))] }),
     ]
 
@@ -222,11 +238,28 @@ enum ElementwiseOps {
     static func reluD(_ x: Double) -> Double { x > 0 ? x : (x.isNaN ? x : 0) }
 
     static let activations: [OpDefinition] = [
-        unary("Relu", relu, reluD, ints: { Swift.max($0, 0) }),
+        OpDefinition("Relu", make: K.simple { ins, _ in
+            let x = try K.input(ins, 0)
+            if let a = x.floats {
+                // Inlined loop (the generic path calls a closure per element).
+                return [Tensor(shape: x.shape, floats: [Float](unsafeUninitializedCapacity: a.count) { buf, c in
+                    a.withUnsafeBufferPointer { src in for i in 0..<a.count { buf[i] = relu(src[i]) } }
+                    c = a.count
+                })]
+            }
+            return [try mapUnary(x, relu, reluD, { Swift.max($0, 0) })]
+        }),
         OpDefinition("LeakyRelu") { n in
             let alpha = n.float("alpha", default: 0.01)
             return ClosureKernel { ins, _ in
-                [try mapUnary(K.input(ins, 0), { $0 < 0 ? $0 * alpha : $0 }, { $0 < 0 ? $0 * Double(alpha) : $0 }, nil)]
+                let x = try K.input(ins, 0)
+                if let a = x.floats {
+                    return [Tensor(shape: x.shape, floats: [Float](unsafeUninitializedCapacity: a.count) { buf, c in
+                        a.withUnsafeBufferPointer { src in for i in 0..<a.count { let v = src[i]; buf[i] = v < 0 ? v * alpha : v } }
+                        c = a.count
+                    })]
+                }
+                return [try mapUnary(x, { $0 < 0 ? $0 * alpha : $0 }, { $0 < 0 ? $0 * Double(alpha) : $0 }, nil)]
             }
         },
         OpDefinition("Elu") { n in

@@ -72,7 +72,7 @@ enum IndexingOps {
             for (i, a) in axes.enumerated() {
                 let dim = x.shape[a]
                 let st = steps?[i] ?? 1
-                guard st != 0 else { throw OpError("step must be non-zero") }
+                guard st != 0, st > Int.min else { throw OpError("step must be non-zero") }
                 var s = starts[i], e = ends[i]
                 if s < 0 { s += dim }
                 if e < 0 { e += dim }

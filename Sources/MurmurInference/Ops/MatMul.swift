@@ -33,30 +33,42 @@ enum MatMulOps {
 
     static let matMul = OpDefinition("MatMul") { n in
         // A constant 2-D float32 B (weights) is packed once at load time.
-        if let b = n.constantInput(1), b.rank == 2, let bv = b.floats, b.shape[0] > 0, b.shape[1] > 0 {
-            let packed = bv.withUnsafeBufferPointer { PackedGemmB(k: b.shape[0], n: b.shape[1], b: $0.baseAddress!, ldb: b.shape[1]) }
-            return PackedMatMul(b: b, packed: packed)
-        }
+        if let b = n.constantInput(1), let k = packed(b, bias: nil) { return k }
         return ClosureKernel { ins, ctx in [try matmul(K.input(ins, 0), K.input(ins, 1), ctx)] }
+    }
+
+    /// A packed-weights kernel for a constant 2-D float32 B, optionally with a fused per-column
+    /// bias (MatMul followed by Add: same bits, see `Fusion`).
+    static func packed(_ b: Tensor, bias: [Float]?) -> PackedMatMul? {
+        guard b.rank == 2, let bv = b.floats, b.shape[0] > 0, b.shape[1] > 0 else { return nil }
+        let p = bv.withUnsafeBufferPointer { PackedGemmB(k: b.shape[0], n: b.shape[1], b: $0.baseAddress!, ldb: b.shape[1]) }
+        return PackedMatMul(b: b, packed: p, bias: bias)
     }
 
     /// MatMul with pre-packed constant weights: same bits as the unpacked path.
     struct PackedMatMul: OpKernel {
         let b: Tensor
         let packed: PackedGemmB
+        let bias: [Float]?
         func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
             let a = try K.input(inputs, 0)
             let k = packed.k, n = packed.n
-            guard let av = a.floats, a.rank >= 1, a.shape[a.rank - 1] == k else { return [try matmul(a, b, context)] }
+            guard let av = a.floats, a.rank >= 1, a.shape[a.rank - 1] == k else {
+                let y = try matmul(a, b, context)
+                guard let bias else { return [y] }
+                return [try ElementwiseOps.floatArith(K.floats(y, "MatMul output"), y.shape, bias, [bias.count], 0)]
+            }
             let m = a.count / k
             var outShape = a.shape
             outShape[a.rank - 1] = n
             var out = [Float](repeating: 0, count: m * n)
             if m > 0 {
-                av.withUnsafeBufferPointer { pa in out.withUnsafeMutableBufferPointer { po in
-                    Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, pool: context.pool)
-                } }
+                av.withUnsafeBufferPointer { pa in out.withUnsafeMutableBufferPointer { po in (bias ?? []).withUnsafeBufferPointer { pb in
+                    let addend = bias == nil ? nil : GemmAddend.perColumn(pb.baseAddress!)
+                    Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, addend: addend, pool: context.pool)
+                } } }
             }
+            if m == 0, let bias { return [try ElementwiseOps.floatArith(out, outShape, bias, [bias.count], 0)] }
             return [Tensor(shape: outShape, floats: out)]
         }
     }

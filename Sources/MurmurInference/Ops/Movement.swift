@@ -89,7 +89,7 @@ enum MovementOps {
         let crd = (n.string("mode") ?? "DCR") == "CRD"
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
-            guard x.rank == 4, b > 0, x.shape[1] % (b * b) == 0 else { throw OpError("needs [N, C·b², H, W] input") }
+            guard x.rank == 4, b > 0, b <= 1 << 16, x.shape[1] % (b * b) == 0 else { throw OpError("needs [N, C·b², H, W] input") }
             let (nn, c, h, w) = (x.shape[0], x.shape[1] / (b * b), x.shape[2], x.shape[3])
             let tmpShape = crd ? [nn, c, b, b, h, w] : [nn, b, b, c, h, w]
             let perm = crd ? [0, 1, 4, 2, 5, 3] : [0, 3, 4, 1, 5, 2]
@@ -102,7 +102,7 @@ enum MovementOps {
         let b = try n.require(n.int("blocksize"), "blocksize")
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
-            guard x.rank == 4, b > 0, x.shape[2] % b == 0, x.shape[3] % b == 0 else { throw OpError("needs [N, C, H·b, W·b] input") }
+            guard x.rank == 4, b > 0, b <= 1 << 16, x.shape[2] % b == 0, x.shape[3] % b == 0 else { throw OpError("needs [N, C, H·b, W·b] input") }
             let (nn, c, h, w) = (x.shape[0], x.shape[1], x.shape[2] / b, x.shape[3] / b)
             let (idx, _) = ShapeOps.transposeIndices([nn, c, h, b, w, b], [0, 3, 5, 1, 2, 4])
             return [x.gathered(idx, shape: [nn, c * b * b, h, w])]
@@ -135,7 +135,7 @@ enum MovementOps {
         let dtAttr = n.int("dtype")
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
-            guard x.rank == 2 else { throw OpError("input must be 2-D") }
+            guard x.rank == 2, k > -Limits.maxTensorElements, k < Limits.maxTensorElements else { throw OpError("input must be 2-D and k in range") }
             let dt = try dtAttr.map { t -> DType in
                 guard let d = DType(rawValue: t) else { throw InferenceError.unsupportedDataType(t, context: "EyeLike dtype") }
                 return d
@@ -154,7 +154,7 @@ enum MovementOps {
             let depthD = depthT.doubleValues().first ?? 0
             guard depthD >= 1, depthD < Double(Limits.maxTensorElements) else { throw OpError("depth must be ≥ 1") }
             let depth = Int(depthD)
-            let indices = ind.doubleValues().map { Int($0.isFinite ? $0 : -1e18) }
+            let indices = ind.doubleValues().map { Int($0.isFinite ? Swift.min(Swift.max($0, -1e15), 1e15) : -1e15) }
             let outRank = ind.rank + 1
             let axis = try K.axis(axisAttr, rank: outRank)
             var outShape = ind.shape

@@ -123,7 +123,7 @@ enum NormalizationOps {
     /// var = (Σ d·d ascending, one FMA each) / n; r = 1 / √(var + ε);
     /// y = ((d × r) × scale) + bias.
     static func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float,
-                             scale: (Int) -> Float, bias: (Int) -> Float?) -> (Float, Float) {
+                             scale: UnsafePointer<Float>, bias: UnsafePointer<Float>?) -> (Float, Float) {
         var s: Float = 0
         for i in 0..<n { s = s + x[i] }
         let mean = s / Float(n)
@@ -131,10 +131,10 @@ enum NormalizationOps {
         for i in 0..<n { let d = x[i] - mean; v = v.addingProduct(d, d) }
         let variance = v / Float(n)
         let r = 1 / (variance + eps).squareRoot()
-        for i in 0..<n {
-            var o = ((x[i] - mean) * r) * scale(i)
-            if let b = bias(i) { o = o + b }
-            y[i] = o
+        if let bias {
+            for i in 0..<n { y[i] = (((x[i] - mean) * r) * scale[i]) + bias[i] }
+        } else {
+            for i in 0..<n { y[i] = ((x[i] - mean) * r) * scale[i] }
         }
         return (mean, r)
     }
@@ -148,20 +148,26 @@ enum NormalizationOps {
             let axis = try K.axis(axisAttr, rank: x.rank)
             let normShape = Array(x.shape[axis...])
             let rows = x.shape[..<axis].reduce(1, *), len = normShape.reduce(1, *)
-            let sIdx = Broadcast.indices(scale.shape, to: normShape)
-            let sv = try K.floats(scale, "Scale")
-            let bv = try bias.map { try K.floats($0, "B") }
-            let bIdx = bias.map { Broadcast.indices($0.shape, to: normShape) }
-            _ = try Broadcast.shape([scale.shape, normShape])
+            if len == 0 || rows == 0 { return [x] }
+            // Unidirectional: Scale and B must broadcast *to* the normalised shape.
+            guard try Broadcast.shape([scale.shape, normShape]) == normShape,
+                  try bias.map({ try Broadcast.shape([$0.shape, normShape]) == normShape }) ?? true else {
+                throw OpError("Scale \(scale.shape) / B \(bias?.shape ?? []) do not broadcast to \(normShape)")
+            }
+            // Scale and bias materialised at the normalised shape.
+            let sv = Broadcast.expand(try K.floats(scale, "Scale"), scale.shape, to: normShape)
+            let bv = try bias.map { Broadcast.expand(try K.floats($0, "B"), $0.shape, to: normShape) }
             var y = [Float](repeating: 0, count: xs.count)
             var means = [Float](repeating: 0, count: rows), invs = [Float](repeating: 0, count: rows)
             xs.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
                 guard let bx = px.baseAddress, let by = py.baseAddress else { return }
-                for r in 0..<rows {
-                    let (m, iv) = layerNormRow(bx + r * len, by + r * len, n: len, eps: eps,
-                                               scale: { sv[sIdx[$0]] }, bias: { i in bv.map { $0[bIdx![i]] } })
-                    means[r] = m; invs[r] = iv
-                }
+                sv.withUnsafeBufferPointer { ps in (bv ?? []).withUnsafeBufferPointer { pb in
+                    for r in 0..<rows {
+                        let (m, iv) = layerNormRow(bx + r * len, by + r * len, n: len, eps: eps,
+                                                   scale: ps.baseAddress!, bias: bv == nil ? nil : pb.baseAddress)
+                        means[r] = m; invs[r] = iv
+                    }
+                } }
             } }
             let statShape = Array(x.shape[..<axis]) + Array(repeating: 1, count: x.rank - axis)
             return [Tensor(shape: x.shape, floats: y), Tensor(shape: statShape, floats: means), Tensor(shape: statShape, floats: invs)]
@@ -177,11 +183,16 @@ enum NormalizationOps {
             let xs = try K.floats(x, "X"), sv = try K.floats(K.input(ins, 1), "scale"), bv = try K.floats(K.input(ins, 2), "B")
             guard x.rank >= 3, sv.count == x.shape[1], bv.count == x.shape[1] else { throw OpError("bad shapes") }
             let c = x.shape[1], len = x.shape.dropFirst(2).reduce(1, *)
+            if len == 0 || x.count == 0 { return [x] }
             var y = [Float](repeating: 0, count: xs.count)
             xs.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
                 guard let bx = px.baseAddress, let by = py.baseAddress else { return }
+                var sRow = [Float](repeating: 0, count: len), bRow = [Float](repeating: 0, count: len)
                 for r in 0..<(x.shape[0] * c) {
-                    _ = layerNormRow(bx + r * len, by + r * len, n: len, eps: eps, scale: { _ in sv[r % c] }, bias: { _ in bv[r % c] })
+                    for i in 0..<len { sRow[i] = sv[r % c]; bRow[i] = bv[r % c] }
+                    sRow.withUnsafeBufferPointer { ps in bRow.withUnsafeBufferPointer { pbb in
+                        _ = layerNormRow(bx + r * len, by + r * len, n: len, eps: eps, scale: ps.baseAddress!, bias: pbb.baseAddress!)
+                    } }
                 }
             } }
             return [Tensor(shape: x.shape, floats: y)]

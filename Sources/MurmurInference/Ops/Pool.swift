@@ -1,3 +1,5 @@
+import Foundation
+
 /// MaxPool, AveragePool (N-d), GlobalAveragePool, GlobalMaxPool. Window elements are visited
 /// in row-major tap order; averages sum with plain additions from +0.0 in that order, then
 /// divide once by the count.
@@ -14,13 +16,28 @@ enum PoolOps {
         let taps: Int
     }
 
+    /// The last plan computed by one kernel, reused while input shapes repeat.
+    final class PlanCache: @unchecked Sendable {
+        private let lock = NSLock()
+        private var last: (shape: [Int], plan: Plan)?
+        func plan(_ x: Tensor, _ win: Window) throws -> Plan {
+            lock.lock()
+            if let l = last, l.shape == x.shape { lock.unlock(); return l.plan }
+            lock.unlock()
+            let p = try PoolOps.plan(x, win)
+            lock.lock(); last = (x.shape, p); lock.unlock()
+            return p
+        }
+    }
+
     static func plan(_ x: Tensor, _ win: Window) throws -> Plan {
         guard x.rank >= 3 else { throw OpError("input must have rank ≥ 3, got \(x.shape)") }
         let spatial = Array(x.shape.dropFirst(2))
         let (outSp, pb, pe, g) = try win.resolve(spatial)
         let r = spatial.count
-        let taps = win.kernel.reduce(1, *)
-        let p = outSp.reduce(1, *)
+        let taps = try K.count(win.kernel)
+        let p = try K.count(outSp)
+        _ = try K.count([p, taps, x.shape[0], x.shape[1]])
         let inStrides = K.strides(spatial), kStrides = K.strides(win.kernel), oStrides = K.strides(outSp)
         var gather = [Int](repeating: -2, count: p * taps)
         for o in 0..<p {
@@ -43,9 +60,11 @@ enum PoolOps {
     static let maxPool = OpDefinition("MaxPool") { n in
         let win = Window(n, kernel: try n.require(n.ints("kernel_shape"), "kernel_shape"))
         let columnMajor = n.int("storage_order", default: 0) == 1
+        let cache = PlanCache()
+        let wantIndices = n.node.outputs.count > 1 && !n.node.outputs[1].isEmpty
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
-            let pl = try plan(x, win)
+            let pl = try cache.plan(x, win)
             let inSize = pl.spatial.reduce(1, *), p = pl.out.reduce(1, *)
             let outShape = Array(x.shape.prefix(2)) + pl.out
             var indices = [Int64](repeating: 0, count: pl.batchChannels * p)
@@ -75,6 +94,7 @@ enum PoolOps {
             case let .uint8(a): y = Tensor(shape: outShape, values: run(a, lowest: .min))
             default: throw OpError("MaxPool does not support \(x.dtype)")
             }
+            if !wantIndices { return [y] }
             if columnMajor {
                 // Re-express each index with the spatial dimensions in column-major order.
                 let st = K.strides(pl.spatial)
@@ -96,9 +116,10 @@ enum PoolOps {
     static let averagePool = OpDefinition("AveragePool") { n in
         let win = Window(n, kernel: try n.require(n.ints("kernel_shape"), "kernel_shape"))
         let includePad = n.int("count_include_pad", default: 0) != 0
+        let cache = PlanCache()
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
-            let pl = try plan(x, win)
+            let pl = try cache.plan(x, win)
             let inSize = pl.spatial.reduce(1, *), p = pl.out.reduce(1, *)
             let outShape = Array(x.shape.prefix(2)) + pl.out
             func run<T: BinaryFloatingPoint>(_ xs: [T]) -> [T] {

@@ -252,6 +252,7 @@ enum ShapeOps {
         let axisAttr = n.int("axis", default: 0)
         let attrSplit = n.opset < 13 ? n.ints("split") : nil
         let numOutputs = n.int("num_outputs") ?? n.node.outputs.count
+        guard numOutputs >= 0 && numOutputs <= 1 << 20 else { throw OpError("num_outputs \(numOutputs) out of range") }
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
             let axis = try K.axis(axisAttr, rank: x.rank)
@@ -283,25 +284,31 @@ enum ShapeOps {
         switch (s.storage, l.storage, d.storage) {
         case let (.float32(a), .float32(b), .float32(c)):
             guard let a0 = a.first, let b0 = b.first, let c0 = c.first, c0 != 0 else { throw OpError("delta must be non-zero") }
-            let n = max(0, Int((Double(b0 - a0) / Double(c0)).rounded(.up)))
+            let n = rangeCount(Double(b0) - Double(a0), Double(c0))
             guard n <= Limits.maxTensorElements else { throw OpError("range too long") }
             return [Tensor(shape: [n], floats: (0..<n).map { a0 + Float($0) * c0 })]
         case let (.float64(a), .float64(b), .float64(c)):
             guard let a0 = a.first, let b0 = b.first, let c0 = c.first, c0 != 0 else { throw OpError("delta must be non-zero") }
-            let n = max(0, Int(((b0 - a0) / c0).rounded(.up)))
+            let n = rangeCount(b0 - a0, c0)
             guard n <= Limits.maxTensorElements else { throw OpError("range too long") }
             return [Tensor(shape: [n], doubles: (0..<n).map { a0 + Double($0) * c0 })]
         default:
             guard let a0 = s.intValues()?.first, let b0 = l.intValues()?.first, let c0 = d.intValues()?.first, c0 != 0 else {
                 throw OpError("start, limit and delta must be scalars of one type, delta non-zero")
             }
-            let span = Double(b0) - Double(a0)
-            let n = max(0, Int((span / Double(c0)).rounded(.up)))
+            let n = rangeCount(Double(b0) - Double(a0), Double(c0))
             guard n <= Limits.maxTensorElements else { throw OpError("range too long") }
-            let vals = (0..<n).map { Int64(a0) + Int64($0) * Int64(c0) }
+            let vals = (0..<n).map { Int64(a0) &+ Int64($0) &* Int64(c0) }
             return [Cast.convert(Tensor(shape: [n], int64s: vals), to: s.dtype)]
         }
     })
+
+    /// max(0, ⌈span / delta⌉), capped above the element limit (so the caller's check fires).
+    static func rangeCount(_ span: Double, _ delta: Double) -> Int {
+        let q = (span / delta).rounded(.up)
+        guard q.isFinite else { return Limits.maxTensorElements + 1 }
+        return Int(Swift.max(0, Swift.min(q, Double(Limits.maxTensorElements + 1))))
+    }
 
     /// Dropout in inference: identity, and an all-true mask when asked for.
     static let dropout = OpDefinition("Dropout", make: K.simple { ins, _ in

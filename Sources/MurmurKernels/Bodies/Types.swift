@@ -3,6 +3,8 @@
 /// The element-wise functions with one argument, as the dispatch tables name them.
 public enum UnaryMath: Int, Sendable, CaseIterable {
     case exp, expm1, log, log1p, tanh, sigmoid, erf
+    /// GELU with the exact (erf) form: (0.5·x)·(1 + erf(x·(1/√2))).
+    case gelu
 }
 
 /// One GEMM call's operands. Element (i, p) of A is `a[i·aRowStride + p·aColStride]`, so any

@@ -26,6 +26,8 @@ public enum DetMath {
     public static func tanh(_ x: Float) -> Float { apply(.tanh, x) }
     public static func sigmoid(_ x: Float) -> Float { apply(.sigmoid, x) }
     public static func erf(_ x: Float) -> Float { apply(.erf, x) }
+    /// GELU (exact erf form): `(0.5 × x) × (1 + erf(x × 0x1.6a09e6p-1))`.
+    public static func gelu(_ x: Float) -> Float { apply(.gelu, x) }
 
     public static func exp(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) { apply(.exp, x, into: y) }
     public static func expm1(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) { apply(.expm1, x, into: y) }
@@ -34,9 +36,10 @@ public enum DetMath {
     public static func tanh(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) { apply(.tanh, x, into: y) }
     public static func sigmoid(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) { apply(.sigmoid, x, into: y) }
     public static func erf(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) { apply(.erf, x, into: y) }
+    public static func gelu(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) { apply(.gelu, x, into: y) }
 
     /// IEEE 754 `pow` (C99 Annex F special cases), computed in float64 and rounded once.
-    /// `pow(x, 2)` is exactly `x * x`.
+    /// `pow(x, 2)` is exactly `x * x` and `pow(x, 1)` is `x`.
     public static func pow(_ x: Float, _ y: Float) -> Float {
         var xv = x, yv = y
         withUnsafeMutablePointer(to: &xv) { px in

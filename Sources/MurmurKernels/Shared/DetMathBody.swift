@@ -185,6 +185,12 @@ enum DetMathBody {
         return y.replacing(with: x + x, where: x .!= x)
     }
 
+    /// GELU, exact form: `(0.5 × x) × (1 + erf(x × 0x1.6a09e6p-1))`.
+    @_transparent static func gelu(_ x: F16) -> F16 {
+        let e = erf(x * splat(0x1.6a09e6p-1))
+        return (0.5 * x) * (1 + e)
+    }
+
     // MARK: pow — evaluated in float64 (|y·ln x| needs more than 24 bits), rounded once to float32.
 
     /// ln(x) in float64 for x ≥ 0 a float32 value (so normal in float64). ln 0 = −∞, ln ∞ = ∞.
@@ -258,7 +264,8 @@ enum DetMathBody {
         let lo = powHalf(D8(x.lowHalf), D8(y.lowHalf))
         let hi = powHalf(D8(x.highHalf), D8(y.highHalf))
         var r = F16(lowHalf: SIMD8<Float>(lo), highHalf: SIMD8<Float>(hi))
-        r = r.replacing(with: x * x, where: y .== 2)   // exact fast path, documented
+        r = r.replacing(with: x * x, where: y .== 2)   // exact fast paths, documented
+        r = r.replacing(with: x, where: y .== 1)
         return r
     }
 }
@@ -274,6 +281,7 @@ extension DetMathBody {
         case .tanh: return tanh(v)
         case .sigmoid: return sigmoid(v)
         case .erf: return erf(v)
+        case .gelu: return gelu(v)
         }
     }
 
@@ -298,6 +306,11 @@ extension DetMathBody {
     /// z[i] = pow(x[i], y[i · yStride]) with yStride 0 (scalar exponent) or 1.
     static func powMap(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ yStride: Int,
                        _ z: UnsafeMutablePointer<Float>, _ n: Int) {
+        if yStride == 0 && (y[0] == 2 || y[0] == 1) {
+            // Same bits as the general path's final selects, without computing the rest.
+            if y[0] == 2 { for i in 0..<n { z[i] = x[i] * x[i] } } else { for i in 0..<n { z[i] = x[i] } }
+            return
+        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { t in
             let tx = t.baseAddress!, ty = tx + 16
             var i = 0

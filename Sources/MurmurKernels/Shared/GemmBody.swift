@@ -237,39 +237,54 @@ enum GemmBody {
         }
     }
 
-    /// One row of A times row-major B, vectorised across columns (64, then 16, then 1 at a time;
-    /// every column runs the same ascending-k FMA chain).
+    /// One row of A times row-major B: the output row (in chunks that stay in L1) is updated by
+    /// four rows of B at a time, y_j = fma(a[p+3], B[p+3,j], … fma(a[p], B[p,j], y_j)) — every
+    /// y_j still runs the ascending-p FMA chain, and B streams row by row.
     @inline(__always)
     static func gemvRowMajor(_ g: GemmArgs, _ i: Int, _ cols: Range<Int>, _ b: UnsafePointer<Float>) {
         let a = g.a + i * g.aRowStride
         let acs = g.aColStride, brs = g.bRowStride
         let c = g.c + i * g.ldc
-        var j = cols.lowerBound
-        while j + 64 <= cols.upperBound {
-            var s0 = F16(), s1 = F16(), s2 = F16(), s3 = F16()
-            var bp = b + j
-            for p in 0..<g.k {
-                let av = F16(repeating: a[p * acs])
-                s0 = s0.addingProduct(av, load16(bp)); s1 = s1.addingProduct(av, load16(bp + 16))
-                s2 = s2.addingProduct(av, load16(bp + 32)); s3 = s3.addingProduct(av, load16(bp + 48))
-                bp += brs
+        let chunk = 1024
+        var j0 = cols.lowerBound
+        while j0 < cols.upperBound {
+            let j1 = min(j0 + chunk, cols.upperBound)
+            let vecEnd = j0 + (j1 - j0) / 16 * 16
+            for j in j0..<j1 { c[j] = 0 }
+            var p = 0
+            while p + 4 <= g.k {
+                let a0 = a[p * acs], a1 = a[(p + 1) * acs], a2 = a[(p + 2) * acs], a3 = a[(p + 3) * acs]
+                let v0 = F16(repeating: a0), v1 = F16(repeating: a1), v2 = F16(repeating: a2), v3 = F16(repeating: a3)
+                let r0 = b + p * brs, r1 = r0 + brs, r2 = r1 + brs, r3 = r2 + brs
+                var j = j0
+                while j < vecEnd {
+                    var y = load16(c + j)
+                    y = y.addingProduct(v0, load16(r0 + j))
+                    y = y.addingProduct(v1, load16(r1 + j))
+                    y = y.addingProduct(v2, load16(r2 + j))
+                    y = y.addingProduct(v3, load16(r3 + j))
+                    store16(y, c + j)
+                    j += 16
+                }
+                while j < j1 {
+                    var y = c[j]
+                    y = y.addingProduct(a0, r0[j]); y = y.addingProduct(a1, r1[j])
+                    y = y.addingProduct(a2, r2[j]); y = y.addingProduct(a3, r3[j])
+                    c[j] = y
+                    j += 1
+                }
+                p += 4
             }
-            store16(s0, c + j); store16(s1, c + j + 16); store16(s2, c + j + 32); store16(s3, c + j + 48)
-            j += 64
-        }
-        while j + 16 <= cols.upperBound {
-            var s0 = F16()
-            var bp = b + j
-            for p in 0..<g.k { s0 = s0.addingProduct(F16(repeating: a[p * acs]), load16(bp)); bp += brs }
-            store16(s0, c + j)
-            j += 16
-        }
-        while j < cols.upperBound {
-            var s: Float = 0
-            var bp = b + j
-            for p in 0..<g.k { s = s.addingProduct(a[p * acs], bp[0]); bp += brs }
-            c[j] = s
-            j += 1
+            while p < g.k {
+                let a0 = a[p * acs]
+                let v0 = F16(repeating: a0)
+                let r0 = b + p * brs
+                var j = j0
+                while j < vecEnd { store16(load16(c + j).addingProduct(v0, load16(r0 + j)), c + j); j += 16 }
+                while j < j1 { c[j] = c[j].addingProduct(a0, r0[j]); j += 1 }
+                p += 1
+            }
+            j0 = j1
         }
         epilogue(g, i, 1, cols.lowerBound, cols.count)
     }
@@ -283,6 +298,23 @@ enum GemmBody {
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: 32)
         defer { tile.deallocate() }
         var j = cols.lowerBound
+        // 64 columns at a time: four independent 16-lane chains (one panel pair at NR 32, four
+        // panels at NR 16), so FMA latency is hidden; each chain is still ascending in p.
+        while j + 64 <= cols.upperBound {
+            let q0 = pb + (j / nr) * g.k * nr + j % nr
+            let q1 = pb + ((j + 16) / nr) * g.k * nr + (j + 16) % nr
+            let q2 = pb + ((j + 32) / nr) * g.k * nr + (j + 32) % nr
+            let q3 = pb + ((j + 48) / nr) * g.k * nr + (j + 48) % nr
+            var s0 = F16(), s1 = F16(), s2 = F16(), s3 = F16()
+            for p in 0..<g.k {
+                let av = F16(repeating: a[p * acs])
+                let o = p * nr
+                s0 = s0.addingProduct(av, load16(q0 + o)); s1 = s1.addingProduct(av, load16(q1 + o))
+                s2 = s2.addingProduct(av, load16(q2 + o)); s3 = s3.addingProduct(av, load16(q3 + o))
+            }
+            store16(s0, c + j); store16(s1, c + j + 16); store16(s2, c + j + 32); store16(s3, c + j + 48)
+            j += 64
+        }
         while j < cols.upperBound {
             let panel = pb + (j / nr) * g.k * nr
             let valid = min(nr, cols.upperBound - j)

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import MurmurCore
 import MurmurInference
 
@@ -14,9 +16,10 @@ let inferCommand = Command(
                       or {name: nested arrays} (dtype from the model). "-" reads stdin.
       --threads N     worker threads (1...256, default 1); never changes the result
       --json          {"outputs": {name: {"shape", "dtype", "data"}}, "output_hash", "model_hash"}
+      --repeat N      run N times and print the median and best run time to stderr
     """,
     run: { args in
-        let a = try Arguments(args, command: "infer", booleans: ["--json"], valued: ["--input", "--threads"])
+        let a = try Arguments(args, command: "infer", booleans: ["--json"], valued: ["--input", "--threads", "--repeat"])
         guard a.positionals.count == 1 else { throw UsageError("infer: give exactly one MODEL.onnx (see murmur infer --help)") }
         guard let inputPath = a.value("--input") else { throw UsageError("infer: --input INPUT.json is required") }
         let threads = try a.int("--threads", default: 1, range: 1...Limits.maxInferenceThreads)
@@ -24,7 +27,18 @@ let inferCommand = Command(
             let model = try InferenceModel(path: a.positionals[0])
             let bytes = inputPath == "-" ? readStandardInput() : try FileBytes.read(inputPath, limit: Limits.maxInputJSONBytes)
             let feeds = try InputJSON.parse(bytes, for: model.inputs)
-            let result = try model.run(feeds, threads: threads)
+            var result = try model.run(feeds, threads: threads)
+            let repeats = try a.int("--repeat", default: 0, range: 0...100_000)
+            if repeats > 0 {
+                var times: [Double] = []
+                for _ in 0..<repeats {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    result = try model.run(feeds, threads: threads)
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                }
+                times.sort()
+                printError("runs: \(repeats), median \(String(format: "%.3f", times[times.count / 2])) ms, best \(String(format: "%.3f", times[0])) ms (threads \(threads))")
+            }
             if a.has("--json") {
                 print(OutputJSON.encode(result, modelHash: model.modelHash))
             } else {

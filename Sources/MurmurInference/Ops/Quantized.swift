@@ -208,7 +208,7 @@ enum QuantizedOps {
     /// int32 convolution of (x − xZero) with (w − wZero[m]); taps in the padding contribute
     /// nothing (they hold the zero point). Exact integer sums, any order gives the same value.
     static func convInt32(_ x: Tensor, _ w: Tensor, xZero: Int32, wZero: [Int32], window: Window, group: Int,
-                          prepared: [Int32]? = nil) throws -> Tensor {
+                          prepared: [Int32]? = nil, context: RunContext = RunContext()) throws -> Tensor {
         let xs = try widen(x, "x")
         guard x.rank >= 3, w.rank == x.rank else { throw OpError("x \(x.shape) and w \(w.shape) must have the same rank ≥ 3") }
         let r = x.rank - 2
@@ -235,7 +235,7 @@ enum QuantizedOps {
             return Tensor(shape: [batch, mOut] + outSp, int32s: convInt32Planar(
                 xs, ws, xZero: xZero, batch: batch, cIn: cIn, mOut: mOut, group: group,
                 inH: inSp[0], inW: inSp[1], outH: outSp[0], outW: outSp[1], kH: kernel[0], kW: kernel[1],
-                strides: rw.strides, dilations: rw.dilations, padTop: pb[0], padLeft: pb[1]))
+                strides: rw.strides, dilations: rw.dilations, padTop: pb[0], padLeft: pb[1], context: context))
         }
         // For each output position, (kernel offset, input offset) of the taps inside the input.
         var tapStart = [Int](repeating: 0, count: outPlane + 1)
@@ -280,55 +280,53 @@ enum QuantizedOps {
         return Tensor(shape: [batch, mOut] + outSp, int32s: y)
     }
 
-    /// 2-D integer convolution, tap by tap over whole output rows (integer sums are exact, so
-    /// the loop order is free; this one vectorises).
+    /// 2-D integer convolution as im2col (padding taps hold 0 = x − x_zero_point) followed by
+    /// the int32 product W[m, (c, kh, kw)] · col[(c, kh, kw), p] per group. Integer sums are
+    /// exact, so this order gives the same values as any other.
     static func convInt32Planar(_ xs: [Int32], _ ws: [Int32], xZero: Int32, batch: Int, cIn: Int, mOut: Int, group: Int,
                                 inH: Int, inW: Int, outH: Int, outW: Int, kH: Int, kW: Int,
-                                strides: [Int], dilations: [Int], padTop: Int, padLeft: Int) -> [Int32] {
+                                strides: [Int], dilations: [Int], padTop: Int, padLeft: Int,
+                                context: RunContext = RunContext()) -> [Int32] {
         let cPerGroup = cIn / group, mPerGroup = mOut / group
         let (sh, sw, dh, dw) = (strides[0], strides[1], dilations[0], dilations[1])
-        let x = xs.map { $0 &- xZero }
-        var y = [Int32](repeating: 0, count: batch * mOut * outH * outW)
-        // Valid output column range for each kernel column (input column inside the image).
-        var colLo = [Int](repeating: 0, count: kW), colHi = [Int](repeating: 0, count: kW)
-        for kw in 0..<kW {
-            var lo = 0, hi = outW
-            while lo < outW && lo * sw - padLeft + kw * dw < 0 { lo += 1 }
-            while hi > lo && (hi - 1) * sw - padLeft + kw * dw >= inW { hi -= 1 }
-            colLo[kw] = lo; colHi[kw] = hi
-        }
-        x.withUnsafeBufferPointer { xb in ws.withUnsafeBufferPointer { wb in y.withUnsafeMutableBufferPointer { yb in
-            for n in 0..<batch {
-                for m in 0..<mOut {
-                    let g = m / mPerGroup
-                    let out = yb.baseAddress! + (n * mOut + m) * outH * outW
-                    for cg in 0..<cPerGroup {
-                        let c = g * cPerGroup + cg
-                        let xc = xb.baseAddress! + (n * cIn + c) * inH * inW
-                        let wc = wb.baseAddress! + (m * cPerGroup + cg) * kH * kW
-                        for kh in 0..<kH {
-                            for kw in 0..<kW {
-                                let wv = wc[kh * kW + kw]
-                                if wv == 0 { continue }
-                                let lo = colLo[kw], hi = colHi[kw]
-                                if lo >= hi { continue }
+        let plane = outH * outW, kk = cPerGroup * kH * kW
+        var y = [Int32](repeating: 0, count: batch * mOut * plane)
+        guard plane > 0, kk > 0, mPerGroup > 0 else { return y }
+        let pointwise = kH == 1 && kW == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW
+        var col = [Int32](repeating: 0, count: pointwise ? 0 : kk * plane)
+        for n in 0..<batch {
+            for g in 0..<group {
+                let b: [Int32]
+                if pointwise {
+                    let start = (n * cIn + g * cPerGroup) * plane
+                    b = xs[start..<(start + kk * plane)].map { $0 &- xZero }
+                } else {
+                    col.withUnsafeMutableBufferPointer { cb in xs.withUnsafeBufferPointer { xb in
+                        let cp = cb.baseAddress!
+                        for cg in 0..<cPerGroup {
+                            let xc = xb.baseAddress! + (n * cIn + g * cPerGroup + cg) * inH * inW
+                            for kh in 0..<kH { for kw in 0..<kW {
+                                let row = cp + ((cg * kH + kh) * kW + kw) * plane
                                 for oh in 0..<outH {
                                     let ih = oh * sh - padTop + kh * dh
-                                    if ih < 0 || ih >= inH { continue }
-                                    let xrow = xc + ih * inW - padLeft + kw * dw
-                                    let orow = out + oh * outW
-                                    if sw == 1 {
-                                        for ow in lo..<hi { orow[ow] = orow[ow] &+ xrow[ow] &* wv }
-                                    } else {
-                                        for ow in lo..<hi { orow[ow] = orow[ow] &+ xrow[ow * sw] &* wv }
+                                    let dst = row + oh * outW
+                                    if ih < 0 || ih >= inH { dst.update(repeating: 0, count: outW); continue }
+                                    for ow in 0..<outW {
+                                        let iw = ow * sw - padLeft + kw * dw
+                                        dst[ow] = iw < 0 || iw >= inW ? 0 : xc[ih * inW + iw] &- xZero
                                     }
                                 }
-                            }
+                            } }
                         }
-                    }
+                    } }
+                    b = col
                 }
+                let wg = Array(ws[(g * mPerGroup * kk)..<((g + 1) * mPerGroup * kk)])
+                let part = imatmul(wg, b, rows: mPerGroup, k: kk, n: plane, context)
+                let dst = (n * mOut + g * mPerGroup) * plane
+                y.replaceSubrange(dst..<(dst + mPerGroup * plane), with: part)
             }
-        } } }
+        }
         return y
     }
 
@@ -356,11 +354,11 @@ enum QuantizedOps {
             prepared = try? weightsMinusZero(w, zeroPoint(n.constantInput(3), "w_zero_point"))
         }
         let constantW = prepared
-        return ClosureKernel { ins, _ in
+        return ClosureKernel { ins, ctx in
             let xz = try zeroPoint(K.optional(ins, 2), "x_zero_point")
             guard xz.count == 1 else { throw OpError("x_zero_point must be a scalar") }
             return [try convInt32(K.input(ins, 0), K.input(ins, 1), xZero: xz[0], wZero: zeroPoint(K.optional(ins, 3), "w_zero_point"),
-                                  window: window, group: group, prepared: constantW)]
+                                  window: window, group: group, prepared: constantW, context: ctx)]
         }
     }
 

@@ -18,6 +18,10 @@ public struct Signature: Hashable, Sendable {
 public final class SigningKey: Sendable {
     public let publicKey: NodeID
     private let secret: SecretBytes
+    /// The identity's X25519 form, used as the Noise static key (computed once per key, since
+    /// every handshake needs it).
+    let staticX25519Secret: SecretBytes
+    let staticX25519Public: [UInt8]
 
     /// A fresh random key.
     public convenience init() {
@@ -39,6 +43,21 @@ public final class SigningKey: Sendable {
         }
         secret = sk
         publicKey = NodeID(bytes: pk) ?? NodeID(.zero)
+        let xs = SecretBytes(count: Int(crypto_scalarmult_curve25519_BYTES))
+        var xp = [UInt8](repeating: 0, count: Int(crypto_scalarmult_curve25519_BYTES))
+        sk.withUnsafeBytes { skp in
+            xs.withUnsafeMutableBytes { o in
+                _ = crypto_sign_ed25519_sk_to_curve25519(o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                                         skp.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        // Same value as crypto_sign_ed25519_pk_to_curve25519(pk) (the vectors check it), but the
+        // fixed-base multiplication is several times cheaper than that conversion's point checks.
+        xs.withUnsafeBytes { s in
+            _ = crypto_scalarmult_curve25519_base(&xp, s.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        staticX25519Secret = xs
+        staticX25519Public = xp
     }
 
     /// The 32-byte seed this key was made from (what a key file stores).

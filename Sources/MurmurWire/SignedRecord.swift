@@ -8,6 +8,8 @@ public enum RecordKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case job = 3
     case claim = 4
     case attestation = 5
+    /// A fault proof: conflicting signed attestations and the majority that decided (DESIGN.md).
+    case verdict = 6
 
     /// Name used in traces, JSON and metrics.
     public var description: String {
@@ -17,6 +19,19 @@ public enum RecordKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .job: return "job"
         case .claim: return "claim"
         case .attestation: return "attestation"
+        case .verdict: return "verdict"
+        }
+    }
+
+    /// Longest a record of this kind may live: `expiresAt − issuedAt` (Specs/records.md).
+    public var maxLifetimeMs: Int64 {
+        let hour: Int64 = 3_600_000
+        switch self {
+        case .modelManifest: return 30 * 24 * hour
+        case .nodeAnnouncement: return hour
+        case .job, .claim: return Limits.maxJobDurationMs + Limits.jobRecordGraceMs
+        case .attestation: return 24 * hour
+        case .verdict: return 30 * 24 * hour
         }
     }
 }
@@ -102,6 +117,23 @@ public struct SignedRecord: Hashable, Sendable {
 
     public func isExpired(nowUnixMs: Int64) -> Bool { nowUnixMs >= expiresAt }
 
+    /// The clock rules every record obeys (Specs/records.md, "Time"): issued before it expires,
+    /// not expired at `nowUnixMs`, not issued more than `Limits.maxClockSkewMs` in the future, and
+    /// not living longer than its kind allows.
+    public func checkTimes(nowUnixMs: Int64) throws(RecordError) {
+        try checkLifetime()
+        if nowUnixMs >= expiresAt { throw .expired }
+        let (latest, overflow) = nowUnixMs.addingReportingOverflow(Limits.maxClockSkewMs)
+        if !overflow && issuedAt > latest { throw .notYetValid(issuedAt: issuedAt, now: nowUnixMs) }
+    }
+
+    /// The clock-free part of `checkTimes`: `issuedAt < expiresAt ≤ issuedAt + kind.maxLifetimeMs`.
+    public func checkLifetime() throws(RecordError) {
+        guard expiresAt > issuedAt else { throw .invalid("expiresAt \(expiresAt) is not after issuedAt \(issuedAt)") }
+        let (span, overflow) = expiresAt.subtractingReportingOverflow(issuedAt)
+        if overflow || span > kind.maxLifetimeMs { throw .lifetimeTooLong(kind: kind, limitMs: kind.maxLifetimeMs) }
+    }
+
     public static func == (a: SignedRecord, b: SignedRecord) -> Bool { a.id == b.id }
     public func hash(into h: inout Hasher) { h.combine(id) }
 }
@@ -111,6 +143,13 @@ public enum RecordError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformed(DecodeError)
     case badSignature
     case expired
+    /// Issued further in the future than the tolerated clock skew.
+    case notYetValid(issuedAt: Int64, now: Int64)
+    /// `expiresAt − issuedAt` exceeds what the kind allows.
+    case lifetimeTooLong(kind: RecordKind, limitMs: Int64)
+    /// The envelope holds a different kind than the caller asked for.
+    case wrongKind(expected: RecordKind, actual: RecordKind)
+    /// The body decodes but breaks a consistency rule (the string says which).
     case invalid(String)
 
     public var description: String {
@@ -118,6 +157,9 @@ public enum RecordError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .malformed(e): return "malformed record: \(e)"
         case .badSignature: return "record signature does not verify"
         case .expired: return "record expired"
+        case let .notYetValid(issuedAt, now): return "record issued in the future (issuedAt \(issuedAt) ms > now \(now) ms + skew \(Limits.maxClockSkewMs) ms): check the author's clock"
+        case let .lifetimeTooLong(kind, limit): return "\(kind) record lives longer than \(limit) ms"
+        case let .wrongKind(expected, actual): return "expected a \(expected) record, got \(actual)"
         case let .invalid(why): return "invalid record: \(why)"
         }
     }

@@ -13,6 +13,8 @@ struct BenchSuite: Sendable {
 /// Every suite: add yours here (one line), implemented in `<Name>Bench.swift`.
 let suites: [BenchSuite] = [
     inferenceSuite,
+    channelSuite,
+    cryptoSuite,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

@@ -8,6 +8,11 @@ let commands: [Command] = [
     conformanceCommand,
     inferCommand,
     inspectCommand,
+    keygenCommand,
+    nodeCommand,
+    pingCommand,
+    demoCommand,
+    traceCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

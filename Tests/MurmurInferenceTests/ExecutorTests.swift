@@ -70,3 +70,35 @@ extension NodeProto {
         return (try? NodeProto(&r)) ?? { preconditionFailure() }()
     }
 }
+
+final class OperatorSpotTests: XCTestCase {
+    /// Gelu (opset 20, not in libonnx-testdata 1.12) against a float64 reference.
+    func testGeluBothApproximations() throws {
+        for approx in ["none", "tanh"] {
+            let attr = ProtoWriter.string(1, "approximate") + ProtoWriter.int(20, 3) + ProtoWriter.string(4, approx)
+            let m = ProtoWriter.model(
+                nodes: [ProtoWriter.node("Gelu", ["x"], ["y"], attrs: [attr])],
+                inputs: [ProtoWriter.valueInfo("x", elemType: 1, dims: [6])],
+                outputs: [ProtoWriter.valueInfo("y", elemType: 1, dims: [6])], opsets: [("", 20)])
+            let xs: [Float] = [-3, -1, -0.25, 0, 0.5, 2.5]
+            let y = try InferenceModel(bytes: m).run(["x": Tensor(shape: [6], floats: xs)])["y"]?.floats ?? []
+            for (i, x) in xs.enumerated() {
+                let d = Double(x)
+                let ref = approx == "none" ? 0.5 * d * (1 + ScalarMath.erfD(d / 2.0.squareRoot()))
+                                           : 0.5 * d * (1 + ScalarMath.tanhD(0.7978845608028654 * (d + 0.044715 * d * d * d)))
+                XCTAssertEqual(Double(y[i]), ref, accuracy: 1e-6 + 1e-5 * abs(ref), "\(approx) at \(x)")
+            }
+        }
+    }
+
+    func testInspectListsMissingOperators() throws {
+        let m = ProtoWriter.model(
+            nodes: [ProtoWriter.node("Relu", ["x"], ["r"]), ProtoWriter.node("LSTM", ["r"], ["y"])],
+            inputs: [ProtoWriter.valueInfo("x", elemType: 1, dims: [2])],
+            outputs: [ProtoWriter.valueInfo("y", elemType: 1, dims: [2])])
+        let s = try ModelSummary(bytes: m)
+        XCTAssertEqual(s.missing, [OperatorRef(opType: "LSTM", domain: "", version: 17)])
+        XCTAssertTrue(s.text().contains("engine lacks: ai.onnx.LSTM (opset 17)"))
+        XCTAssertEqual(s.opCounts.count, 2)
+    }
+}

@@ -230,7 +230,15 @@ enum ElementwiseOps {
         unary("Tanh", ScalarMath.tanh, ScalarMath.tanhD, vector: .tanh),
         unary("Sigmoid", ScalarMath.sigmoid, ScalarMath.sigmoidD, vector: .sigmoid),
         OpDefinition("Identity", make: K.simple { ins, _ in [try K.input(ins, 0)] }),
-    ]
+    ] + trig
+
+    /// Trigonometric and hyperbolic functions: binary64 `ScalarMath`, rounded once to float32.
+    static let trig: [OpDefinition] = [
+        ("Sin", ScalarMath.sinD), ("Cos", ScalarMath.cosD), ("Tan", ScalarMath.tanD),
+        ("Asin", ScalarMath.asinD), ("Acos", ScalarMath.acosD), ("Atan", ScalarMath.atanD),
+        ("Sinh", ScalarMath.sinhD), ("Cosh", ScalarMath.coshD), ("Asinh", ScalarMath.asinhD),
+        ("Acosh", ScalarMath.acoshD), ("Atanh", ScalarMath.atanhD),
+    ].map { (name, d) in unary(name, { Float(d(Double($0))) }, d) }
 
     // MARK: activations with attributes
 
@@ -298,7 +306,9 @@ enum ElementwiseOps {
                 }
             }
             return ClosureKernel { ins, _ in
-                [try mapUnary(K.input(ins, 0), { x in 0.5 * x * (1 + ScalarMath.erf(x * 0.70710678118654752)) },
+                let t = try K.input(ins, 0)
+                if let a = t.floats { return [Tensor(shape: t.shape, floats: ScalarMath.map(.gelu, a))] }
+                return [try mapUnary(t, { x in DetMath.gelu(x) },
                               { x in 0.5 * x * (1 + ScalarMath.erfD(x * 0.70710678118654752)) }, nil)]
             }
         },
@@ -331,18 +341,21 @@ enum ElementwiseOps {
     /// divisor's sign (Python). x mod 0 = 0 for integers.
     static let mod = OpDefinition("Mod") { n in
         let fmod = n.int("fmod", default: 0) != 0
-        @Sendable func imod<T: FixedWidthInteger>(_ a: T, _ b: T) -> T {
-            if b == 0 { return 0 }
-            let r = a.remainderReportingOverflow(dividingBy: b).partialValue
-            if fmod { return r }
-            return (r != 0 && ((r < 0) != (b < 0))) ? r &+ b : r
-        }
         return ClosureKernel { ins, _ in
             let op = Arith(f32: { $0.truncatingRemainder(dividingBy: $1) }, f64: { $0.truncatingRemainder(dividingBy: $1) },
-                           i64: imod, i32: imod, i8: imod, u8: imod)
+                           i64: { intMod($0, $1, fmod) }, i32: { intMod($0, $1, fmod) },
+                           i8: { intMod($0, $1, fmod) }, u8: { intMod($0, $1, fmod) })
             return [try apply(K.input(ins, 0), K.input(ins, 1), op)]
         }
     }
+
+    @inline(__always) static func intMod<T: FixedWidthInteger>(_ a: T, _ b: T, _ fmod: Bool) -> T {
+        if b == 0 { return 0 }
+        let r = a.remainderReportingOverflow(dividingBy: b).partialValue
+        if fmod { return r }
+        return (r != 0 && ((r < 0) != (b < 0))) ? r &+ b : r
+    }
+
 
     static let predicates: [OpDefinition] = [
         OpDefinition("IsNaN", make: K.simple { ins, _ in

@@ -10,7 +10,7 @@ enum NormalizationOps {
         (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
     }
 
-    /// Softmax along one axis: m = max (ascending; NaN propagates); e_i = exp(x_i − m);
+    /// float64 Softmax along one axis: m = max (ascending; NaN propagates); e_i = exp(x_i − m);
     /// s = Σ e_i ascending; y_i = e_i / s. LogSoftmax: y_i = (x_i − m) − log(s).
     static func softmaxCore<T: BinaryFloatingPoint>(_ x: [T], outer: Int, len: Int, inner: Int, log: Bool,
                                                     exp: (T) -> T, ln: (T) -> T) -> [T] {
@@ -37,29 +37,37 @@ enum NormalizationOps {
         return y
     }
 
-    /// The contiguous-row case of `softmaxCore` with DetMath's vector exp (same bits).
-    static func softmaxRows(_ x: [Float], rows: Int, len: Int, log: Bool) -> [Float] {
+    /// float32 Softmax / LogSoftmax over slices of length `len` with stride `inner`: each slice
+    /// is gathered into a contiguous vector; m = Reduce.max; e = DetMath.exp(x − m);
+    /// s = Reduce.sum(e) (Specs/kernels.md §5); y = e / s, or (x − m) − log(s).
+    static func softmaxFloat(_ x: [Float], outer: Int, len: Int, inner: Int, log: Bool) -> [Float] {
         var y = [Float](repeating: 0, count: x.count)
-        var e = [Float](repeating: 0, count: len)
-        x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in e.withUnsafeMutableBufferPointer { pe in
-            for r in 0..<rows {
-                let row = px.baseAddress! + r * len
-                var m = -Float.infinity
-                for k in 0..<len { let v = row[k]; if v > m || v.isNaN { m = v } }
-                for k in 0..<len { pe[k] = row[k] - m }
-                DetMath.exp(UnsafeBufferPointer(pe), into: pe)
-                var s: Float = 0
-                for k in 0..<len { s = s + pe[k] }
-                let out = py.baseAddress! + r * len
-                if log {
-                    let ls = DetMath.log(s)
-                    for k in 0..<len { out[k] = (row[k] - m) - ls }
-                } else {
-                    for k in 0..<len { out[k] = pe[k] / s }
-                }
-            }
-        } } }
+        if len == 0 { return y }
+        var v = [Float](repeating: 0, count: len), e = [Float](repeating: 0, count: len)
+        x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
+            v.withUnsafeMutableBufferPointer { pv in e.withUnsafeMutableBufferPointer { pe in
+                for o in 0..<outer { for i in 0..<inner {
+                    let base = o * len * inner + i
+                    for k in 0..<len { pv[k] = px[base + k * inner] }
+                    let m = Reduce.max(UnsafeBufferPointer(pv))
+                    for k in 0..<len { pe[k] = pv[k] - m }
+                    DetMath.exp(UnsafeBufferPointer(pe), into: pe)
+                    let s = Reduce.sum(UnsafeBufferPointer(pe))
+                    if log {
+                        let ls = DetMath.log(s)
+                        for k in 0..<len { py[base + k * inner] = (pv[k] - m) - ls }
+                    } else {
+                        for k in 0..<len { py[base + k * inner] = pe[k] / s }
+                    }
+                } }
+            } }
+        } }
         return y
+    }
+
+    /// Contiguous rows (inner = 1).
+    static func softmaxRows(_ x: [Float], rows: Int, len: Int, log: Bool) -> [Float] {
+        softmaxFloat(x, outer: rows, len: len, inner: 1, log: log)
     }
 
     static func softmax(log: Bool) -> OpDefinition {
@@ -74,11 +82,8 @@ enum NormalizationOps {
                 else if opset < 13 { (outer, len, inner) = (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1) }
                 else { (outer, len, inner) = split(x.shape, axis) }
                 switch x.storage {
-                case let .float32(a) where inner == 1 && len > 0:
-                    return [Tensor(shape: x.shape, floats: softmaxRows(a, rows: outer, len: len, log: log))]
                 case let .float32(a):
-                    return [Tensor(shape: x.shape, floats: softmaxCore(a, outer: outer, len: len, inner: inner, log: log,
-                                                                    exp: ScalarMath.exp, ln: ScalarMath.log))]
+                    return [Tensor(shape: x.shape, floats: softmaxFloat(a, outer: outer, len: len, inner: inner, log: log))]
                 case let .float64(a):
                     return [Tensor(shape: x.shape, doubles: softmaxCore(a, outer: outer, len: len, inner: inner, log: log,
                                                                      exp: ScalarMath.expD, ln: ScalarMath.logD))]
@@ -91,7 +96,9 @@ enum NormalizationOps {
     /// y = (x − mean) / √(var + ε) × scale + B, left to right, per channel (inference mode).
     static let batchNorm = OpDefinition("BatchNormalization") { n in
         let eps = n.float("epsilon", default: 1e-5)
-        if n.int("training_mode", default: 0) != 0 { throw OpError("training_mode=1 is not supported (inference only)") }
+        let training = n.int("training_mode", default: 0) != 0
+        let momentum = n.float("momentum", default: 0.9)
+        if training { return ClosureKernel { ins, _ in try batchNormTraining(ins, eps: eps, momentum: momentum) } }
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
             let scale = try K.input(ins, 1), bias = try K.input(ins, 2), mean = try K.input(ins, 3), variance = try K.input(ins, 4)
@@ -119,22 +126,50 @@ enum NormalizationOps {
         }
     }
 
-    /// Per row of the normalised dims: mean = (Σ x ascending) / n; d = x − mean;
-    /// var = (Σ d·d ascending, one FMA each) / n; r = 1 / √(var + ε);
-    /// y = ((d × r) × scale) + bias.
+    /// training_mode=1: batch statistics per channel over (N, spatial) in ascending order —
+    /// mean = (Σ x) / m; var = (Σ fma(x − mean, x − mean)) / m (population) — then the
+    /// inference formula with them; running stats = (input × momentum) + (batch × (1 − momentum)).
+    static func batchNormTraining(_ ins: [Tensor?], eps: Float, momentum: Float) throws -> [Tensor] {
+        let x = try K.input(ins, 0)
+        let xs = try K.floats(x, "X")
+        let scale = try K.floats(K.input(ins, 1), "scale"), bias = try K.floats(K.input(ins, 2), "B")
+        let rm = try K.floats(K.input(ins, 3), "input_mean"), rv = try K.floats(K.input(ins, 4), "input_var")
+        guard x.rank >= 2 else { throw OpError("X must have rank ≥ 2") }
+        let nb = x.shape[0], c = x.shape[1], inner = x.shape.dropFirst(2).reduce(1, *)
+        guard scale.count == c, bias.count == c, rm.count == c, rv.count == c, nb * inner > 0 else { throw OpError("per-channel inputs must have \(c) values") }
+        let m = Float(nb * inner)
+        var y = xs, mean = [Float](repeating: 0, count: c), variance = [Float](repeating: 0, count: c)
+        for ch in 0..<c {
+            var s: Float = 0
+            for i in 0..<nb { for j in 0..<inner { s = s + xs[(i * c + ch) * inner + j] } }
+            mean[ch] = s / m
+            var v: Float = 0
+            for i in 0..<nb { for j in 0..<inner { let d = xs[(i * c + ch) * inner + j] - mean[ch]; v = v.addingProduct(d, d) } }
+            variance[ch] = v / m
+            let den = (variance[ch] + eps).squareRoot()
+            for i in 0..<nb { for j in 0..<inner {
+                let k = (i * c + ch) * inner + j
+                y[k] = (xs[k] - mean[ch]) / den * scale[ch] + bias[ch]
+            } }
+        }
+        let runMean = (0..<c).map { rm[$0] * momentum + mean[$0] * (1 - momentum) }
+        let runVar = (0..<c).map { rv[$0] * momentum + variance[$0] * (1 - momentum) }
+        return [Tensor(shape: x.shape, floats: y), Tensor(shape: [c], floats: runMean), Tensor(shape: [c], floats: runVar)]
+    }
+
+    /// One row: mean = Reduce.sum(x) / n; d = x − mean (stored in y); var = Reduce.dot(d, d) / n;
+    /// r = 1 / √(var + ε); y = ((d × r) × scale) + bias.
     static func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float,
                              scale: UnsafePointer<Float>, bias: UnsafePointer<Float>?) -> (Float, Float) {
-        var s: Float = 0
-        for i in 0..<n { s = s + x[i] }
-        let mean = s / Float(n)
-        var v: Float = 0
-        for i in 0..<n { let d = x[i] - mean; v = v.addingProduct(d, d) }
-        let variance = v / Float(n)
+        let mean = Reduce.sum(UnsafeBufferPointer(start: x, count: n)) / Float(n)
+        for i in 0..<n { y[i] = x[i] - mean }
+        let d = UnsafeBufferPointer(start: UnsafePointer(y), count: n)
+        let variance = Reduce.dot(d, d) / Float(n)
         let r = 1 / (variance + eps).squareRoot()
         if let bias {
-            for i in 0..<n { y[i] = (((x[i] - mean) * r) * scale[i]) + bias[i] }
+            for i in 0..<n { y[i] = ((y[i] * r) * scale[i]) + bias[i] }
         } else {
-            for i in 0..<n { y[i] = ((x[i] - mean) * r) * scale[i] }
+            for i in 0..<n { y[i] = (y[i] * r) * scale[i] }
         }
         return (mean, r)
     }

@@ -1,1 +1,0 @@
-// MurmurJobs: see DESIGN.md

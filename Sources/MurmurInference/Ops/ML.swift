@@ -77,11 +77,9 @@ enum MLOps {
         case .logistic: for i in row.indices { row[i] = logistic(row[i]) }
         case .probit: for i in row.indices { row[i] = probit(row[i]) }
         case .softmax:
-            var m = -Float.infinity
-            for v in row where v > m || v.isNaN { m = v }
-            var s: Float = 0
-            for i in row.indices { row[i] = ScalarMath.exp(row[i] - m); s = s + row[i] }
-            for i in row.indices { row[i] = row[i] / s }
+            // The Softmax operator's contract (Specs/inference.md §4).
+            let y = NormalizationOps.softmaxRows(Array(row), rows: 1, len: row.count, log: false)
+            for (i, v) in zip(row.indices, y) { row[i] = v }
         case .softmaxZero:
             var m = -Float.infinity
             for v in row where v > m || v.isNaN { m = v }

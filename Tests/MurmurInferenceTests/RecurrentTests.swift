@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import MurmurInference
 
@@ -16,11 +17,21 @@ final class RecurrentTests: XCTestCase {
         }
     }
 
-    func testSameBytesForAnyThreadCount() {
-        for name in ["lstm_bidirectional_lens", "gru_bidirectional_lens"] {
-            let dir = BackendCase.repoRoot + "/Tests/Fixtures/ml/ops/" + name
-            XCTAssertNil(BackendCase.run(dir, threads: 2), name)
-            XCTAssertNil(BackendCase.run(dir, threads: 4), name)
+    /// Every ML / recurrent / control-flow / quantised fixture: identical output bytes for 1, 2
+    /// and 4 threads.
+    func testSameBytesForAnyThreadCount() throws {
+        let root = BackendCase.repoRoot + "/Tests/Fixtures/ml"
+        let dirs = try (FileManager.default.contentsOfDirectory(atPath: root).map { root + "/" + $0 }
+            + FileManager.default.contentsOfDirectory(atPath: root + "/ops").map { root + "/ops/" + $0 })
+            .filter { FileManager.default.fileExists(atPath: $0 + "/test_data_set_0") }.sorted()
+        XCTAssertGreaterThan(dirs.count, 20)
+        for dir in dirs {
+            let model = try InferenceModel(path: dir + "/model.onnx")
+            var feeds: [String: Tensor] = [:]
+            for (i, v) in model.inputs.enumerated() { feeds[v.name] = try BackendCase.readTensor(dir + "/test_data_set_0/input_\(i).pb") }
+            let h1 = try model.run(feeds, threads: 1).hash
+            XCTAssertEqual(try model.run(feeds, threads: 2).hash, h1, dir)
+            XCTAssertEqual(try model.run(feeds, threads: 4).hash, h1, dir)
         }
     }
 

@@ -1,14 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Kernels are compiled for x86-64-v3 (AVX2 + FMA) so that `addingProduct` becomes one
-/// fused instruction instead of an `fmaf` call. Results do not depend on these flags: every
-/// kernel fixes its reduction order and uses one FMA per product (see Specs/inference.md).
+/// Kernels: one copy per ISA level, chosen at run time (Specs/kernels.md). The same
+/// `@inlinable` bodies (MurmurKernelBodies) are inlined into each ISA module and compiled with its
+/// -march; results do not depend on the level (fixed reduction order, one FMA per product).
 #if arch(x86_64)
-let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Ounchecked"])]
+let kernelsV4: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Ounchecked"])]
+let kernelsV3: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Ounchecked"])]
 #else
-let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let kernelsV4: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let kernelsV3: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 #endif
+let kernelsBase: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 
 let package = Package(
     name: "Murmur",
@@ -30,7 +33,13 @@ let package = Package(
         .target(name: "MurmurCrypto", dependencies: ["MurmurCore", "CSodium", "CLZ4"]),
         .target(name: "MurmurWire", dependencies: ["MurmurCore", "MurmurCrypto"]),
         .target(name: "MurmurGossip", dependencies: ["MurmurCore", "MurmurWire"]),
-        .target(name: "MurmurKernels", dependencies: ["CCPUFeatures"], swiftSettings: kernelFlags),
+        .target(name: "MurmurKernelBodies", path: "Sources/MurmurKernels/Bodies", swiftSettings: kernelsBase),
+        .target(name: "MurmurKernelsX86V4", dependencies: ["MurmurKernelBodies"], path: "Sources/MurmurKernels/ISA/X86V4", swiftSettings: kernelsV4),
+        .target(name: "MurmurKernelsX86V3", dependencies: ["MurmurKernelBodies"], path: "Sources/MurmurKernels/ISA/X86V3", swiftSettings: kernelsV3),
+        .target(name: "MurmurKernelsBaseline", dependencies: ["MurmurKernelBodies"], path: "Sources/MurmurKernels/ISA/Baseline", swiftSettings: kernelsBase),
+        .target(name: "MurmurKernels", dependencies: [
+            "CCPUFeatures", "MurmurKernelBodies", "MurmurKernelsX86V4", "MurmurKernelsX86V3", "MurmurKernelsBaseline",
+        ], path: "Sources/MurmurKernels/Public", swiftSettings: kernelsBase),
         .target(name: "MurmurInference", dependencies: ["MurmurCore", "MurmurKernels"]),
         .target(name: "MurmurJobs", dependencies: ["MurmurCore", "MurmurWire"]),
         // The trace reader's hot loop mutates a few class-held tables per line; dynamic
@@ -54,6 +63,7 @@ let package = Package(
         .testTarget(name: "MurmurWireTests", dependencies: ["MurmurWire"]),
         .testTarget(name: "MurmurGossipTests", dependencies: ["MurmurGossip"]),
         .testTarget(name: "MurmurJobsTests", dependencies: ["MurmurJobs", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
+        .testTarget(name: "MurmurKernelsTests", dependencies: ["MurmurKernels", "MurmurKernelBodies"]),
         .testTarget(name: "MurmurInferenceTests", dependencies: ["MurmurInference", "MurmurKernels"]),
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"], exclude: ["Fixtures"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),

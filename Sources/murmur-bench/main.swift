@@ -14,6 +14,7 @@ struct BenchSuite: Sendable {
 let suites: [BenchSuite] = [
     channelSuite,
     cryptoSuite,
+    inferenceSuite,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

@@ -10,6 +10,9 @@ let commands: [Command] = [
     pingCommand,
     demoCommand,
     traceCommand,
+    conformanceCommand,
+    inferCommand,
+    inspectCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

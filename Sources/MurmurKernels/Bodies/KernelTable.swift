@@ -1,0 +1,26 @@
+/// The entry points one ISA module provides. Each ISA module (X86V4, X86V3, Baseline) builds one
+/// table from the same `@inlinable` bodies, compiled with its own `-march`; `MurmurKernels`
+/// picks a table at run time. All tables give identical bits (Specs/kernels.md).
+public struct KernelTable: Sendable {
+    public let isaName: String
+    /// GEMM register tile: MR rows × NR columns; B panels are NR wide.
+    public let mr: Int
+    public let nr: Int
+    public let unary: @Sendable (UnaryMath, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    public let pow: @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    public let gemm: @Sendable (GemmArgs, Range<Int>, Range<Int>) -> Void
+    public let packB: @Sendable (GemmArgs, UnsafeMutablePointer<Float>) -> Void
+    public let reduce: @Sendable (ReduceOp, UnsafePointer<Float>, UnsafePointer<Float>?, Int) -> Float
+
+    public init(
+        isaName: String, mr: Int, nr: Int,
+        unary: @escaping @Sendable (UnaryMath, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+        pow: @escaping @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void,
+        gemm: @escaping @Sendable (GemmArgs, Range<Int>, Range<Int>) -> Void,
+        packB: @escaping @Sendable (GemmArgs, UnsafeMutablePointer<Float>) -> Void,
+        reduce: @escaping @Sendable (ReduceOp, UnsafePointer<Float>, UnsafePointer<Float>?, Int) -> Float
+    ) {
+        self.isaName = isaName; self.mr = mr; self.nr = nr
+        self.unary = unary; self.pow = pow; self.gemm = gemm; self.packB = packB; self.reduce = reduce
+    }
+}

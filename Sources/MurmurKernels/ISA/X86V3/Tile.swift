@@ -1,0 +1,3 @@
+// x86-64-v3 (AVX2 + FMA): 6×16 register tile (12 ymm accumulators).
+let tileNR = 16
+let isaName = "x86-64-v3"

@@ -1,1 +1,0 @@
-// MurmurKernels: see DESIGN.md

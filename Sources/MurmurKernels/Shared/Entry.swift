@@ -1,0 +1,39 @@
+// ISA entry points. Shared/ is compiled into every ISA module through symlinks; only the
+// module's compiler flags (and Tile.swift) differ.
+import MurmurKernelBodies
+
+public enum ISAKernels {
+    public static func unary(_ f: UnaryMath, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        DetMathBody.map(f, x, y, n)
+    }
+
+    public static func pow(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ yStride: Int,
+                           _ z: UnsafeMutablePointer<Float>, _ n: Int) {
+        DetMathBody.powMap(x, y, yStride, z, n)
+    }
+
+    public static func gemm(_ args: GemmArgs, _ rows: Range<Int>, _ cols: Range<Int>) {
+        GemmBody.gemm(args, rows, cols, nr: tileNR)
+    }
+
+    public static func packB(_ args: GemmArgs, _ out: UnsafeMutablePointer<Float>) {
+        GemmBody.packFullB(args, out, nr: tileNR)
+    }
+
+    public static func reduce(_ op: ReduceOp, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>?, _ n: Int) -> Float {
+        switch op {
+        case .sum: return ReduceBody.sum(x, n)
+        case .dot: return ReduceBody.dot(x, y ?? x, n)
+        case .max: return ReduceBody.max(x, n)
+        }
+    }
+
+    public static let table = KernelTable(
+        isaName: isaName, mr: GemmBody.mr, nr: tileNR,
+        unary: { unary($0, $1, $2, $3) },
+        pow: { pow($0, $1, $2, $3, $4) },
+        gemm: { gemm($0, $1, $2) },
+        packB: { packB($0, $1) },
+        reduce: { reduce($0, $1, $2, $3) }
+    )
+}

@@ -1,0 +1,343 @@
+import MurmurKernelBodies
+
+// Packed, cache-blocked single-precision GEMM bodies. Contract (Specs/kernels.md): every output
+// C[i,j] is d = fma(A[i,K−1], B[K−1,j], … fma(A[i,0], B[0,j], +0) …), products in ascending k,
+// one fused multiply-add each; then y = (alpha·d) + (beta·E[i,j]) if an addend E is given,
+// y = alpha·d otherwise (skipped when alpha == 1, which is exact). Vectorised only across i and j;
+// across K blocks the partial sum is stored to C and reloaded, which continues the same chain.
+
+enum GemmBody {
+    static let mr = 6
+    /// K block (rows of a packed B panel kept in L1 per micro-kernel call).
+    static let kc = 256
+    /// M block (rows of packed A kept in L2), a multiple of mr.
+    static let mc = 120
+    /// N block (columns of packed B per pass), a multiple of 32.
+    static let nc = 2048
+
+    // MARK: micro-kernels. c points at a tile with row stride ldc; first ⇒ start from +0.
+
+    @inline(__always)
+    static func kernel6x32(_ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
+                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
+        var c00 = F16(), c01 = F16(), c10 = F16(), c11 = F16(), c20 = F16(), c21 = F16()
+        var c30 = F16(), c31 = F16(), c40 = F16(), c41 = F16(), c50 = F16(), c51 = F16()
+        if !first {
+            c00 = load16(c); c01 = load16(c + 16)
+            c10 = load16(c + ldc); c11 = load16(c + ldc + 16)
+            c20 = load16(c + 2 * ldc); c21 = load16(c + 2 * ldc + 16)
+            c30 = load16(c + 3 * ldc); c31 = load16(c + 3 * ldc + 16)
+            c40 = load16(c + 4 * ldc); c41 = load16(c + 4 * ldc + 16)
+            c50 = load16(c + 5 * ldc); c51 = load16(c + 5 * ldc + 16)
+        }
+        var a = ap, b = bp
+        for _ in 0..<kc {
+            let b0 = load16(b), b1 = load16(b + 16)
+            var s = F16(repeating: a[0]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            s = F16(repeating: a[1]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            s = F16(repeating: a[2]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+            s = F16(repeating: a[3]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+            s = F16(repeating: a[4]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+            s = F16(repeating: a[5]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+            a += 6; b += 32
+        }
+        store16(c00, c); store16(c01, c + 16)
+        store16(c10, c + ldc); store16(c11, c + ldc + 16)
+        store16(c20, c + 2 * ldc); store16(c21, c + 2 * ldc + 16)
+        store16(c30, c + 3 * ldc); store16(c31, c + 3 * ldc + 16)
+        store16(c40, c + 4 * ldc); store16(c41, c + 4 * ldc + 16)
+        store16(c50, c + 5 * ldc); store16(c51, c + 5 * ldc + 16)
+    }
+
+    @inline(__always)
+    static func kernel6x16(_ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
+                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
+        var c0 = F16(), c1 = F16(), c2 = F16(), c3 = F16(), c4 = F16(), c5 = F16()
+        if !first {
+            c0 = load16(c); c1 = load16(c + ldc); c2 = load16(c + 2 * ldc)
+            c3 = load16(c + 3 * ldc); c4 = load16(c + 4 * ldc); c5 = load16(c + 5 * ldc)
+        }
+        var a = ap, b = bp
+        for _ in 0..<kc {
+            let b0 = load16(b)
+            c0 = c0.addingProduct(F16(repeating: a[0]), b0)
+            c1 = c1.addingProduct(F16(repeating: a[1]), b0)
+            c2 = c2.addingProduct(F16(repeating: a[2]), b0)
+            c3 = c3.addingProduct(F16(repeating: a[3]), b0)
+            c4 = c4.addingProduct(F16(repeating: a[4]), b0)
+            c5 = c5.addingProduct(F16(repeating: a[5]), b0)
+            a += 6; b += 16
+        }
+        store16(c0, c); store16(c1, c + ldc); store16(c2, c + 2 * ldc)
+        store16(c3, c + 3 * ldc); store16(c4, c + 4 * ldc); store16(c5, c + 5 * ldc)
+    }
+
+    @inline(__always)
+    static func kernel(_ nr: Int, _ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
+                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
+        if nr == 32 { kernel6x32(kc, ap, bp, c, ldc, first) } else { kernel6x16(kc, ap, bp, c, ldc, first) }
+    }
+
+    // MARK: packing
+
+    /// Packs A rows i0..<i0+rows, columns p0..<p0+kc into MR-row panels (k-major, zero padded).
+    @inline(__always)
+    static func packA(_ g: GemmArgs, _ i0: Int, _ rows: Int, _ p0: Int, _ kc: Int, _ out: UnsafeMutablePointer<Float>) {
+        var panel = 0
+        while panel * mr < rows {
+            let dst = out + panel * kc * mr
+            let r0 = panel * mr
+            let valid = min(mr, rows - r0)
+            for r in 0..<mr {
+                if r < valid {
+                    let src = g.a + (i0 + r0 + r) * g.aRowStride + p0 * g.aColStride
+                    if g.aColStride == 1 {
+                        for p in 0..<kc { dst[p * mr + r] = src[p] }
+                    } else {
+                        for p in 0..<kc { dst[p * mr + r] = src[p * g.aColStride] }
+                    }
+                } else {
+                    for p in 0..<kc { dst[p * mr + r] = 0 }
+                }
+            }
+            panel += 1
+        }
+    }
+
+    /// Packs B rows p0..<p0+kc, columns j0..<j0+cols into NR-wide panels, each kc×NR k-major,
+    /// consecutive panels `panelStride` floats apart, zero padded past `cols`.
+    @inline(__always)
+    static func packB(_ b: UnsafePointer<Float>, _ rs: Int, _ cs: Int, _ p0: Int, _ kc: Int,
+                      _ j0: Int, _ cols: Int, _ nr: Int, _ out: UnsafeMutablePointer<Float>, _ panelStride: Int) {
+        var q = 0
+        while q * nr < cols {
+            let dst = out + q * panelStride
+            let c0 = j0 + q * nr
+            let valid = min(nr, cols - q * nr)
+            if cs == 1 && valid == nr {
+                for p in 0..<kc {
+                    let src = b + (p0 + p) * rs + c0
+                    let d = dst + p * nr
+                    var j = 0
+                    while j < nr { store16(load16(src + j), d + j); j += 16 }
+                }
+            } else {
+                for j in 0..<nr {
+                    let d = dst + j
+                    if j < valid {
+                        let src = b + p0 * rs + (c0 + j) * cs
+                        for p in 0..<kc { d[p * nr] = src[p * rs] }
+                    } else {
+                        for p in 0..<kc { d[p * nr] = 0 }
+                    }
+                }
+            }
+            q += 1
+        }
+    }
+
+    /// Packs the whole of B (K×N) for `packedB`.
+    @inline(__always)
+    static func packFullB(_ g: GemmArgs, _ out: UnsafeMutablePointer<Float>, nr: Int) {
+        guard let b = g.b else { return }
+        packB(b, g.bRowStride, g.bColStride, 0, g.k, 0, g.n, nr, out, g.k * nr)
+    }
+
+    // MARK: epilogue
+
+    @inline(__always)
+    static func epilogue(_ g: GemmArgs, _ i0: Int, _ rows: Int, _ j0: Int, _ cols: Int) {
+        if let e = g.addend {
+            let alpha = g.alpha, beta = g.beta
+            for i in i0..<(i0 + rows) {
+                let c = g.c + i * g.ldc
+                let er = e + i * g.addRowStride
+                for j in j0..<(j0 + cols) { c[j] = (alpha * c[j]) + (beta * er[j * g.addColStride]) }
+            }
+        } else if g.alpha != 1 {
+            let alpha = g.alpha
+            for i in i0..<(i0 + rows) {
+                let c = g.c + i * g.ldc
+                for j in j0..<(j0 + cols) { c[j] = alpha * c[j] }
+            }
+        }
+    }
+
+    // MARK: drivers
+
+    /// Computes C[rows, cols] (both ranges within the matrix; cols.lowerBound a multiple of nr
+    /// when B is pre-packed). Single-threaded; callers split independent blocks across threads.
+    @inline(__always)
+    static func gemm(_ g: GemmArgs, _ rows: Range<Int>, _ cols: Range<Int>, nr: Int) {
+        if rows.isEmpty || cols.isEmpty { return }
+        if g.k == 0 {
+            for i in rows { for j in cols { g.c[i * g.ldc + j] = 0 } }
+            epilogue(g, rows.lowerBound, rows.count, cols.lowerBound, cols.count)
+            return
+        }
+        if rows.count == 1 {
+            if let pb = g.packedB { gemvPacked(g, rows.lowerBound, cols, nr, pb); return }
+            if let b = g.b, g.bColStride == 1 { gemvRowMajor(g, rows.lowerBound, cols, b); return }
+        }
+        let kcMax = min(kc, g.k)
+        let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: mc * kcMax)
+        let bBuf = UnsafeMutablePointer<Float>.allocate(capacity: g.packedB == nil ? kcMax * nc : 1)
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * 32)
+        defer { aBuf.deallocate(); bBuf.deallocate(); tile.deallocate() }
+
+        var jc = cols.lowerBound
+        while jc < cols.upperBound {
+            let ncur = min(nc, cols.upperBound - jc)
+            var pc = 0
+            while pc < g.k {
+                let kcur = min(kc, g.k - pc)
+                let first = pc == 0, last = pc + kcur == g.k
+                let bBase: UnsafePointer<Float>
+                let bPanelStride: Int
+                if let pb = g.packedB {
+                    bBase = pb + (jc / nr) * g.k * nr + pc * nr
+                    bPanelStride = g.k * nr
+                } else {
+                    packB(g.b!, g.bRowStride, g.bColStride, pc, kcur, jc, ncur, nr, bBuf, kcur * nr)
+                    bBase = UnsafePointer(bBuf)
+                    bPanelStride = kcur * nr
+                }
+                var ic = rows.lowerBound
+                while ic < rows.upperBound {
+                    let mcur = min(mc, rows.upperBound - ic)
+                    packA(g, ic, mcur, pc, kcur, aBuf)
+                    var jr = 0
+                    while jr < ncur {
+                        let nrr = min(nr, ncur - jr)
+                        let bp = bBase + (jr / nr) * bPanelStride
+                        var ir = 0
+                        while ir < mcur {
+                            let mrr = min(mr, mcur - ir)
+                            let ap = UnsafePointer(aBuf + (ir / mr) * kcur * mr)
+                            let cTile = g.c + (ic + ir) * g.ldc + jc + jr
+                            if mrr == mr && nrr == nr {
+                                kernel(nr, kcur, ap, bp, cTile, g.ldc, first)
+                            } else {
+                                if !first {
+                                    for r in 0..<mrr { for j in 0..<nrr { tile[r * nr + j] = cTile[r * g.ldc + j] } }
+                                }
+                                kernel(nr, kcur, ap, bp, tile, nr, first)
+                                for r in 0..<mrr { for j in 0..<nrr { cTile[r * g.ldc + j] = tile[r * nr + j] } }
+                            }
+                            if last { epilogue(g, ic + ir, mrr, jc + jr, nrr) }
+                            ir += mr
+                        }
+                        jr += nr
+                    }
+                    ic += mcur
+                }
+                pc += kcur
+            }
+            jc += ncur
+        }
+    }
+
+    /// One row of A times row-major B: the output row (in chunks that stay in L1) is updated by
+    /// four rows of B at a time, y_j = fma(a[p+3], B[p+3,j], … fma(a[p], B[p,j], y_j)) — every
+    /// y_j still runs the ascending-p FMA chain, and B streams row by row.
+    @inline(__always)
+    static func gemvRowMajor(_ g: GemmArgs, _ i: Int, _ cols: Range<Int>, _ b: UnsafePointer<Float>) {
+        let a = g.a + i * g.aRowStride
+        let acs = g.aColStride, brs = g.bRowStride
+        let c = g.c + i * g.ldc
+        let chunk = 1024
+        var j0 = cols.lowerBound
+        while j0 < cols.upperBound {
+            let j1 = min(j0 + chunk, cols.upperBound)
+            let vecEnd = j0 + (j1 - j0) / 16 * 16
+            for j in j0..<j1 { c[j] = 0 }
+            var p = 0
+            while p + 4 <= g.k {
+                let a0 = a[p * acs], a1 = a[(p + 1) * acs], a2 = a[(p + 2) * acs], a3 = a[(p + 3) * acs]
+                let v0 = F16(repeating: a0), v1 = F16(repeating: a1), v2 = F16(repeating: a2), v3 = F16(repeating: a3)
+                let r0 = b + p * brs, r1 = r0 + brs, r2 = r1 + brs, r3 = r2 + brs
+                var j = j0
+                while j < vecEnd {
+                    var y = load16(c + j)
+                    y = y.addingProduct(v0, load16(r0 + j))
+                    y = y.addingProduct(v1, load16(r1 + j))
+                    y = y.addingProduct(v2, load16(r2 + j))
+                    y = y.addingProduct(v3, load16(r3 + j))
+                    store16(y, c + j)
+                    j += 16
+                }
+                while j < j1 {
+                    var y = c[j]
+                    y = y.addingProduct(a0, r0[j]); y = y.addingProduct(a1, r1[j])
+                    y = y.addingProduct(a2, r2[j]); y = y.addingProduct(a3, r3[j])
+                    c[j] = y
+                    j += 1
+                }
+                p += 4
+            }
+            while p < g.k {
+                let a0 = a[p * acs]
+                let v0 = F16(repeating: a0)
+                let r0 = b + p * brs
+                var j = j0
+                while j < vecEnd { store16(load16(c + j).addingProduct(v0, load16(r0 + j)), c + j); j += 16 }
+                while j < j1 { c[j] = c[j].addingProduct(a0, r0[j]); j += 1 }
+                p += 1
+            }
+            j0 = j1
+        }
+        epilogue(g, i, 1, cols.lowerBound, cols.count)
+    }
+
+    /// One row of A times pre-packed B: streams each NR-wide panel once.
+    @inline(__always)
+    static func gemvPacked(_ g: GemmArgs, _ i: Int, _ cols: Range<Int>, _ nr: Int, _ pb: UnsafePointer<Float>) {
+        let a = g.a + i * g.aRowStride
+        let acs = g.aColStride
+        let c = g.c + i * g.ldc
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: 32)
+        defer { tile.deallocate() }
+        var j = cols.lowerBound
+        // 64 columns at a time: four independent 16-lane chains (one panel pair at NR 32, four
+        // panels at NR 16), so FMA latency is hidden; each chain is still ascending in p.
+        while j + 64 <= cols.upperBound {
+            let q0 = pb + (j / nr) * g.k * nr + j % nr
+            let q1 = pb + ((j + 16) / nr) * g.k * nr + (j + 16) % nr
+            let q2 = pb + ((j + 32) / nr) * g.k * nr + (j + 32) % nr
+            let q3 = pb + ((j + 48) / nr) * g.k * nr + (j + 48) % nr
+            var s0 = F16(), s1 = F16(), s2 = F16(), s3 = F16()
+            for p in 0..<g.k {
+                let av = F16(repeating: a[p * acs])
+                let o = p * nr
+                s0 = s0.addingProduct(av, load16(q0 + o)); s1 = s1.addingProduct(av, load16(q1 + o))
+                s2 = s2.addingProduct(av, load16(q2 + o)); s3 = s3.addingProduct(av, load16(q3 + o))
+            }
+            store16(s0, c + j); store16(s1, c + j + 16); store16(s2, c + j + 32); store16(s3, c + j + 48)
+            j += 64
+        }
+        while j < cols.upperBound {
+            let panel = pb + (j / nr) * g.k * nr
+            let valid = min(nr, cols.upperBound - j)
+            if nr == 32 {
+                var s0 = F16(), s1 = F16()
+                var bp = panel
+                for p in 0..<g.k {
+                    let av = F16(repeating: a[p * acs])
+                    s0 = s0.addingProduct(av, load16(bp)); s1 = s1.addingProduct(av, load16(bp + 16))
+                    bp += 32
+                }
+                if valid == 32 { store16(s0, c + j); store16(s1, c + j + 16) } else {
+                    store16(s0, tile); store16(s1, tile + 16)
+                    for l in 0..<valid { c[j + l] = tile[l] }
+                }
+            } else {
+                var s0 = F16()
+                var bp = panel
+                for p in 0..<g.k { s0 = s0.addingProduct(F16(repeating: a[p * acs]), load16(bp)); bp += 16 }
+                if valid == 16 { store16(s0, c + j) } else { store16(s0, tile); for l in 0..<valid { c[j + l] = tile[l] } }
+            }
+            j += nr
+        }
+        epilogue(g, i, 1, cols.lowerBound, cols.count)
+    }
+}

@@ -11,6 +11,9 @@ public final class CompiledGraph: Sendable {
         let outputs: [Int?]
         /// Slots whose last reader is this step (released right after it runs).
         let release: [Int]
+        /// Outer-scope values this step's subgraphs read (If / Loop bodies); handed to the
+        /// kernel in `RunContext.outerScope`.
+        var scopeSlots: [Int] = []
     }
 
     let slotNames: [String]
@@ -153,8 +156,11 @@ public final class CompiledGraph: Sendable {
         for (si, p) in prepared.enumerated() {
             let rel = Array(Set(p.reads.filter { lastUse[$0] == si })).sorted()
             let firstOut = p.outputs.compactMap { $0 }.first.map { names[$0] } ?? ""
-            steps.append(Step(kernel: p.kernel, opType: p.opType, name: firstOut,
-                              inputs: p.inputs, outputs: p.outputs, release: rel))
+            var step = Step(kernel: p.kernel, opType: p.opType, name: firstOut,
+                            inputs: p.inputs, outputs: p.outputs, release: rel)
+            // Outer-scope values the node's subgraphs read: `reads` lists them after the inputs.
+            step.scopeSlots = Array(Set(p.reads.dropFirst(p.inputs.compactMap { $0 }.count))).sorted()
+            steps.append(step)
         }
         slotNames = names
         constants = consts
@@ -232,8 +238,14 @@ public final class CompiledGraph: Sendable {
                 }
             }
             let results: [Tensor]
+            var stepContext = context
+            if !step.scopeSlots.isEmpty {
+                var scope = context.outerScope
+                for s in step.scopeSlots { if let v = values[s] { scope[slotNames[s]] = v } }
+                stepContext = RunContext(threads: context.threads, outerScope: scope)
+            }
             do {
-                results = try step.kernel.run(args, context)
+                results = try step.kernel.run(args, stepContext)
             } catch let e as InferenceError {
                 throw e
             } catch {

@@ -139,6 +139,9 @@ public struct OpRegistry: Sendable {
         IndexingOps.all,
         MLOps.all,
         MovementOps.all,
+        QuantizedOps.all,
         ResizeOps.all,
+        RecurrentOps.all,
+        ControlFlowOps.all,
     ])
 }

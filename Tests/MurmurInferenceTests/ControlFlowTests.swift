@@ -1,0 +1,22 @@
+import XCTest
+@testable import MurmurInference
+
+/// If / Loop whose subgraphs read values of enclosing graphs (two levels deep for If),
+/// against onnxruntime (Tests/Fixtures/ml/ops).
+final class ControlFlowTests: XCTestCase {
+    func testSubgraphsReadingOuterScopeMatchOnnxruntime() {
+        for name in ["if_outer_scope_then", "if_outer_scope_else", "loop_outer_scope"] {
+            XCTAssertNil(BackendCase.run(BackendCase.repoRoot + "/Tests/Fixtures/ml/ops/" + name), name)
+        }
+    }
+
+    /// acc += w·i for i = 0, 1, …; the loop stops when Σacc ≥ 20 (5 iterations) before M = 10.
+    func testLoopStopsOnConditionAndStacksScanOutputs() throws {
+        let model = try InferenceModel(path: BackendCase.repoRoot + "/Tests/Fixtures/ml/ops/loop_outer_scope/model.onnx")
+        let r = try model.run(["M": Tensor(shape: [], int64s: [10]), "acc0": Tensor(shape: [3], floats: [1, 2, 3])])
+        XCTAssertEqual(r["scans"]?.shape, [5, 3])
+        XCTAssertEqual(r["acc"]?.floats, [6, -8, 23])
+        let zero = try model.run(["M": Tensor(shape: [], int64s: [0]), "acc0": Tensor(shape: [3], floats: [1, 2, 3])])
+        XCTAssertEqual(zero["acc"]?.floats, [1, 2, 3])
+    }
+}

@@ -333,18 +333,21 @@ enum ElementwiseOps {
     /// divisor's sign (Python). x mod 0 = 0 for integers.
     static let mod = OpDefinition("Mod") { n in
         let fmod = n.int("fmod", default: 0) != 0
-        @Sendable func imod<T: FixedWidthInteger>(_ a: T, _ b: T) -> T {
-            if b == 0 { return 0 }
-            let r = a.remainderReportingOverflow(dividingBy: b).partialValue
-            if fmod { return r }
-            return (r != 0 && ((r < 0) != (b < 0))) ? r &+ b : r
-        }
         return ClosureKernel { ins, _ in
             let op = Arith(f32: { $0.truncatingRemainder(dividingBy: $1) }, f64: { $0.truncatingRemainder(dividingBy: $1) },
-                           i64: imod, i32: imod, i8: imod, u8: imod)
+                           i64: { intMod($0, $1, fmod) }, i32: { intMod($0, $1, fmod) },
+                           i8: { intMod($0, $1, fmod) }, u8: { intMod($0, $1, fmod) })
             return [try apply(K.input(ins, 0), K.input(ins, 1), op)]
         }
     }
+
+    @inline(__always) static func intMod<T: FixedWidthInteger>(_ a: T, _ b: T, _ fmod: Bool) -> T {
+        if b == 0 { return 0 }
+        let r = a.remainderReportingOverflow(dividingBy: b).partialValue
+        if fmod { return r }
+        return (r != 0 && ((r < 0) != (b < 0))) ? r &+ b : r
+    }
+
 
     static let predicates: [OpDefinition] = [
         OpDefinition("IsNaN", make: K.simple { ins, _ in

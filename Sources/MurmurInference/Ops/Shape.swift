@@ -104,12 +104,48 @@ enum ShapeOps {
         return (idx, outShape)
     }
 
+    /// float32 transpose without an index table; when the last axis stays last, whole rows
+    /// are copied.
+    static func transposeFloat(_ a: [Float], _ shape: [Int], _ perm: [Int]) -> Tensor {
+        let r = shape.count
+        let outShape = perm.map { shape[$0] }
+        let n = a.count
+        if n == 0 || r <= 1 { return Tensor(shape: outShape, floats: a) }
+        let st = K.strides(shape)
+        let keepLast = perm[r - 1] == r - 1
+        let run = keepLast ? shape[r - 1] : 1
+        let dims = keepLast ? r - 1 : r
+        let pst = (0..<dims).map { st[perm[$0]] }
+        let pshape = (0..<dims).map { outShape[$0] }
+        let out = [Float](unsafeUninitializedCapacity: n) { buf, c in
+            a.withUnsafeBufferPointer { src in
+                var counter = [Int](repeating: 0, count: dims)
+                var off = 0, o = 0
+                while o < n {
+                    if run == 1 { buf[o] = src[off] } else {
+                        for j in 0..<run { buf[o + j] = src[off + j] }
+                    }
+                    o += run
+                    var d = dims - 1
+                    while d >= 0 {
+                        counter[d] += 1; off += pst[d]
+                        if counter[d] < pshape[d] { break }
+                        off -= pst[d] * pshape[d]; counter[d] = 0; d -= 1
+                    }
+                }
+            }
+            c = n
+        }
+        return Tensor(shape: outShape, floats: out)
+    }
+
     static let transpose = OpDefinition("Transpose") { n in
         let permAttr = n.ints("perm")
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
             let perm = permAttr ?? Array((0..<x.rank).reversed())
             guard perm.count == x.rank, Set(perm) == Set(0..<x.rank) else { throw OpError("perm \(perm) is not a permutation of rank \(x.rank)") }
+            if let a = x.floats { return [transposeFloat(a, x.shape, perm)] }
             let (idx, shape) = transposeIndices(x.shape, perm)
             return [x.gathered(idx, shape: shape)]
         }

@@ -55,11 +55,8 @@ enum MLOps {
         return p
     }
 
-    /// 1 / (1 + e^−|x|), mirrored for negative x (onnxruntime's ComputeLogistic).
-    static func logistic(_ x: Float) -> Float {
-        let v = 1 / (1 + ScalarMath.exp(-Swift.abs(x)))
-        return x < 0 ? 1 - v : v
-    }
+    /// The logistic function: DetMath's sigmoid (Specs/kernels.md), as Specs/inference.md states.
+    static func logistic(_ x: Float) -> Float { ScalarMath.sigmoid(x) }
 
     /// √2 · erfinv(2x − 1) with the closed-form erfinv approximation ONNX ML specifies.
     static func probit(_ x: Float) -> Float {
@@ -128,7 +125,7 @@ enum MLOps {
         let intercepts = n.floats("intercepts") ?? []
         let targets = n.int("targets", default: 1)
         let post = try postTransform(n)
-        guard targets >= 1, !coef.isEmpty, coef.count % targets == 0 else {
+        guard targets >= 1, targets <= coef.count, !coef.isEmpty, coef.count % targets == 0 else {
             throw OpError("coefficients (\(coef.count)) must be a non-empty multiple of targets (\(targets))")
         }
         guard intercepts.isEmpty || intercepts.count == targets else {
@@ -436,7 +433,7 @@ struct TreeEnsembleKernel: OpKernel {
             binaryCase = false
             weightsAllPositive = true
             outputs = n.int("n_targets", default: 1)
-            guard outputs >= 1, (targets.max() ?? 0) < outputs else { throw OpError("target id out of range for n_targets \(outputs)") }
+            guard outputs >= 1, outputs <= 1 << 20, (targets.max() ?? 0) < outputs else { throw OpError("target id out of range for n_targets \(outputs)") }
         }
         guard baseValues.isEmpty || baseValues.count == outputs || (classifier && binaryCase && baseValues.count == 1) else {
             throw OpError("base_values has \(baseValues.count) values, expected \(outputs)")

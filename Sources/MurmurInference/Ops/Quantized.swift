@@ -183,6 +183,12 @@ enum QuantizedOps {
         guard wZero.count == 1 || wZero.count == mOut else { throw OpError("w_zero_point has \(wZero.count) values for \(mOut) output channels") }
         var win = window
         if win.kernel.isEmpty { win.kernel = Array(w.shape[2...]) }
+        let bound = 1 << 20
+        for (name, v) in [("kernel_shape", win.kernel), ("strides", win.strides), ("dilations", win.dilations), ("pads", win.pads)]
+            where v.contains(where: { $0 < 0 || $0 > bound }) {
+            throw OpError("\(name) \(v) must hold values in 0...\(bound)")
+        }
+        guard win.kernel == Array(w.shape[2...]) else { throw OpError("kernel_shape \(win.kernel) differs from w \(w.shape)") }
         let inSp = Array(x.shape[2...])
         let (outSp, pb, _, rw) = try win.resolve(inSp)
         let cPerGroup = cIn / group, mPerGroup = mOut / group

@@ -79,6 +79,7 @@ struct RecurrentKernel: OpKernel {
         self.cell = cell
         gates = cell == .lstm ? 4 : (cell == .gru ? 3 : 1)
         hidden = n.int("hidden_size")
+        if let h = hidden, h < 1 || h > 1 << 20 { throw OpError("hidden_size \(h) must be in 1...\(1 << 20)") }
         let dir = n.string("direction") ?? "forward"
         switch dir {
         case "forward": directions = [false]
@@ -112,6 +113,7 @@ struct RecurrentKernel: OpKernel {
         let inSize = xT.shape[2]
         let dirs = directions.count
         let h = hidden ?? rT.shape[2]
+        guard h >= 1, h == rT.shape[2] else { throw OpError("R has shape \(rT.shape); hidden size \(h) must be ≥ 1 and match its last dimension") }
         let g = gates
         guard wT.shape == [dirs, g * h, inSize] else { throw OpError("W has shape \(wT.shape), expected \([dirs, g * h, inSize])") }
         guard rT.shape == [dirs, g * h, h] else { throw OpError("R has shape \(rT.shape), expected \([dirs, g * h, h])") }
@@ -355,6 +357,7 @@ struct DynamicQuantizeLSTMKernel: OpKernel {
         let (seq, batch, inSize) = (xT.shape[0], xT.shape[1], xT.shape[2])
         let dirs = lstm.directions.count
         let h = lstm.hidden ?? rT.shape[1]
+        guard h >= 1, h == rT.shape[1] else { throw OpError("R has shape \(rT.shape); hidden size \(h) must be ≥ 1 and match it") }
         guard wT.shape == [dirs, inSize, 4 * h], rT.shape == [dirs, h, 4 * h] else {
             throw OpError("W \(wT.shape) / R \(rT.shape) do not match [\(dirs), \(inSize)|\(h), \(4 * h)]")
         }

@@ -38,6 +38,7 @@ struct InferenceSection: Sendable {
 let inferenceSections: [InferenceSection] = [
     InferenceSection(name: "matmul", run: matmulSection),
     InferenceSection(name: "math", run: mathSection),
+    InferenceSection(name: "conv", run: convSection),
     InferenceSection(name: "cputime", run: cpuTimeSection),
 ]
 
@@ -84,7 +85,7 @@ func runInferenceBench(_ args: [String]) throws -> Int32 {
 func printInferenceTable(_ rows: [InferenceRow]) {
     print("kernels: \(KernelISA.active) (supported: \(KernelISA.supported.map(\.description).joined(separator: ", ")))")
     func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
-    func num(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "—" }
+    func num(_ x: Double?) -> String { x.map { String(format: $0 < 10 ? "%.3f" : "%.1f", $0) } ?? "—" }
     print(pad("section", 8) + pad("case", 44) + pad("thr", 4) + pad("murmur", 10) + pad("reference", 26) + pad("ratio", 7) + "unit")
     for r in rows {
         let ref = r.reference.map { "\(num($0)) \(r.referenceName ?? "")" } ?? (r.referenceName.map { "— \($0)" } ?? "—")
@@ -171,14 +172,26 @@ try:
         so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1
         s = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
         res[f"ort {m}x{k}x{n}"] = 2 * m * k * n / best(lambda: s.run(None, {"A": a})) / 1e9
+    for idx, (bn, c, h, w, m, kh, kw, pad, stride, groups) in enumerate(job.get("conv", [])):
+        x = rng.standard_normal((bn, c, h, w), dtype=np.float32)
+        wt = rng.standard_normal((m, c // groups, kh, kw), dtype=np.float32); bias = rng.standard_normal((m,), dtype=np.float32)
+        node = helper.make_node("Conv", ["X", "W", "B"], ["Y"], pads=[pad] * 4, strides=[stride] * 2, group=groups)
+        g = helper.make_graph([node], "conv", [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))],
+            [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+            [numpy_helper.from_array(wt, "W"), numpy_helper.from_array(bias, "B")])
+        model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1
+        s = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        res[f"ort conv {idx}"] = best(lambda: s.run(None, {"X": x})) * 1e3
 except Exception as e:
     res["ort_error"] = str(e)[:80]
 print(json.dumps(res))
 """#
 
 /// Runs the reference script with a job; nil when python3 (or numpy) is missing.
-func pythonReference(threads: Int, repeats: Int, numpy: [[Int]] = [], ort: [[Int]] = [], math: Int = 0) -> [String: Any]? {
-    let job: [String: Any] = ["threads": threads, "repeats": repeats, "numpy": numpy, "ort": ort, "math": math]
+func pythonReference(threads: Int, repeats: Int, numpy: [[Int]] = [], ort: [[Int]] = [], math: Int = 0,
+                     conv: [[Int]] = []) -> [String: Any]? {
+    let job: [String: Any] = ["threads": threads, "repeats": repeats, "numpy": numpy, "ort": ort, "math": math, "conv": conv]
     guard let data = try? JSONSerialization.data(withJSONObject: job) else { return nil }
     return runPythonReference(referenceScript, [String(decoding: data, as: UTF8.self)])
 }
@@ -305,6 +318,70 @@ func cpuTimeSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
                                      murmur: flops / t2 / 1e9, reference: nil, referenceName: nil, note: nil))
         }
         KernelISA.force(nil)
+    }
+    for s in convShapes {
+        var p = Conv2DParams(batch: s[0], inChannels: s[1], inHeight: s[2], inWidth: s[3], outChannels: s[4],
+                             kernelHeight: s[5], kernelWidth: s[6])
+        p.padTop = s[7]; p.padLeft = s[7]; p.padBottom = s[7]; p.padRight = s[7]
+        p.strideH = s[8]; p.strideW = s[8]; p.groups = s[9]
+        let xCount = p.batch * p.inChannels * p.inHeight * p.inWidth
+        let wCount = p.outChannels * (p.inChannels / p.groups) * p.kernelHeight * p.kernelWidth
+        let yCount = p.batch * p.outChannels * p.outHeight * p.outWidth
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: xCount), w = UnsafeMutablePointer<Float>.allocate(capacity: wCount)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: yCount)
+        defer { x.deallocate(); w.deallocate(); y.deallocate() }
+        for i in 0..<xCount { x[i] = Float.random(in: -1...1, using: &g) }
+        for i in 0..<wCount { w[i] = Float.random(in: -1...1, using: &g) }
+        let t = bestCPUTime(opts.repeats) { Conv2D.forward(p, input: x, weights: w, bias: nil, output: y) }
+        rows.append(InferenceRow(section: "cputime", name: "conv \(s)", threads: 1, unit: "ms",
+                                 murmur: t * 1e3, reference: nil, referenceName: nil, note: nil))
+    }
+    return rows
+}
+
+/// Conv layers (N, C, H, W, M, k, pad, stride, groups): a small MNIST-style CNN's, a ResNet-style
+/// 3×3, a pointwise, a depthwise — next to onnxruntime's Conv with the same weights as constants.
+let convShapes: [[Int]] = [
+    [1, 1, 28, 28, 16, 3, 3, 1, 1, 1],
+    [1, 16, 14, 14, 32, 3, 3, 1, 1, 1],
+    [1, 64, 56, 56, 64, 3, 3, 1, 1, 1],
+    [1, 128, 28, 28, 256, 1, 1, 0, 1, 1],
+    [1, 128, 28, 28, 128, 3, 3, 1, 1, 128],
+    [64, 16, 14, 14, 32, 3, 3, 1, 1, 1],
+]
+
+func convSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
+    var rows: [InferenceRow] = []
+    var g = SystemRandomNumberGenerator()
+    for threads in opts.threads {
+        let pool = WorkerPool(threads: threads)
+        var measured: [(String, Double, Int)] = []
+        for (idx, s) in convShapes.enumerated() {
+            var p = Conv2DParams(batch: s[0], inChannels: s[1], inHeight: s[2], inWidth: s[3], outChannels: s[4],
+                                 kernelHeight: s[5], kernelWidth: s[6])
+            p.padTop = s[7]; p.padLeft = s[7]; p.padBottom = s[7]; p.padRight = s[7]
+            p.strideH = s[8]; p.strideW = s[8]; p.groups = s[9]
+            let xCount = p.batch * p.inChannels * p.inHeight * p.inWidth
+            let wCount = p.outChannels * (p.inChannels / p.groups) * p.kernelHeight * p.kernelWidth
+            let yCount = p.batch * p.outChannels * p.outHeight * p.outWidth
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: xCount), w = UnsafeMutablePointer<Float>.allocate(capacity: wCount)
+            let bias = UnsafeMutablePointer<Float>.allocate(capacity: p.outChannels), y = UnsafeMutablePointer<Float>.allocate(capacity: yCount)
+            defer { x.deallocate(); w.deallocate(); bias.deallocate(); y.deallocate() }
+            for i in 0..<xCount { x[i] = Float.random(in: -1...1, using: &g) }
+            for i in 0..<wCount { w[i] = Float.random(in: -1...1, using: &g) }
+            for i in 0..<p.outChannels { bias[i] = Float.random(in: -1...1, using: &g) }
+            let flops = 2.0 * Double(yCount * wCount / p.outChannels)
+            let reps = max(opts.repeats, min(200, Int(2e8 / flops)))
+            let t = bestTime(reps) { Conv2D.forward(p, input: x, weights: w, bias: bias, output: y, pool: pool) }
+            let name = "conv \(s[0])×\(s[1])×\(s[2])×\(s[3])→\(s[4]) k\(s[5]) g\(s[9])"
+            measured.append((name, t, idx))
+        }
+        let ref = pythonReference(threads: threads, repeats: opts.repeats, conv: convShapes)
+        for (name, t, idx) in measured {
+            rows.append(InferenceRow(section: "conv", name: name, threads: threads, unit: "ms", murmur: t * 1e3,
+                                     reference: ref?["ort conv \(idx)"] as? Double,
+                                     referenceName: (ref?["ort_version"] as? String).map { "ort \($0)" } ?? "ort (n/a)", note: nil))
+        }
     }
     return rows
 }

@@ -76,6 +76,34 @@ final class Conv2DTests: XCTestCase {
         XCTAssertGreaterThan(ran, 16)
     }
 
+    func testDepthwiseBitExact() {
+        var g = SplitMix(seed: 77)
+        let geometries: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
+            // (channels, h, w, k, stride, dilation, padTopLeft, padBottomRight)
+            (3, 9, 37, 3, 1, 1, 1, 1), (4, 20, 21, 3, 2, 1, 1, 0), (2, 11, 40, 5, 1, 2, 2, 1), (5, 7, 18, 1, 1, 1, 0, 0),
+            (2, 6, 33, 3, 3, 1, 0, 2),
+        ]
+        for (c, h, w, k, stride, dil, pa, pb) in geometries {
+            var p = Conv2DParams(batch: 2, inChannels: c, inHeight: h, inWidth: w, outChannels: c, kernelHeight: k, kernelWidth: k)
+            p.groups = c; p.strideH = stride; p.strideW = stride; p.dilationH = dil; p.dilationW = dil
+            p.padTop = pa; p.padLeft = pa; p.padBottom = pb; p.padRight = pb
+            XCTAssertNil(p.problem)
+            let x = randomFloats(2 * c * h * w, &g), wt = randomFloats(c * k * k, &g), b = randomFloats(c, &g)
+            let want = referenceConv(p, x, wt, b)
+            for isa in KernelISA.supported {
+                KernelISA.force(isa)
+                for pool in Self.pools {
+                    var y = [Float](repeating: .nan, count: want.count)
+                    x.withUnsafeBufferPointer { xb in wt.withUnsafeBufferPointer { wb in b.withUnsafeBufferPointer { bb in y.withUnsafeMutableBufferPointer { yb in
+                        Conv2D.forward(p, input: xb.baseAddress!, weights: wb.baseAddress!, bias: bb.baseAddress!, output: yb.baseAddress!, pool: pool)
+                    } } } }
+                    XCTAssertTrue(y.map(\.bitPattern) == want.map(\.bitPattern), "depthwise \(p) isa \(isa) threads \(pool.threads)")
+                }
+            }
+            KernelISA.force(nil)
+        }
+    }
+
     func testLargerConvAcrossThreads() {
         // Big enough that GEMM and im2col actually split across threads.
         var g = SplitMix(seed: 5)

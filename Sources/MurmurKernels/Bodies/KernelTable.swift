@@ -11,6 +11,8 @@ public struct KernelTable: Sendable {
     public let gemm: @Sendable (GemmArgs, Range<Int>, Range<Int>) -> Void
     public let packB: @Sendable (GemmArgs, UnsafeMutablePointer<Float>) -> Void
     public let reduce: @Sendable (ReduceOp, UnsafePointer<Float>, UnsafePointer<Float>?, Int) -> Float
+    /// Depthwise plane: (padded input, padded row width, kernel, geometry, bias, output).
+    public let depthwise: @Sendable (UnsafePointer<Float>, Int, UnsafePointer<Float>, DepthwiseGeometry, Float?, UnsafeMutablePointer<Float>) -> Void
 
     public init(
         isaName: String, mr: Int, nr: Int,
@@ -18,9 +20,18 @@ public struct KernelTable: Sendable {
         pow: @escaping @Sendable (UnsafePointer<Float>, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void,
         gemm: @escaping @Sendable (GemmArgs, Range<Int>, Range<Int>) -> Void,
         packB: @escaping @Sendable (GemmArgs, UnsafeMutablePointer<Float>) -> Void,
-        reduce: @escaping @Sendable (ReduceOp, UnsafePointer<Float>, UnsafePointer<Float>?, Int) -> Float
+        reduce: @escaping @Sendable (ReduceOp, UnsafePointer<Float>, UnsafePointer<Float>?, Int) -> Float,
+        depthwise: @escaping @Sendable (UnsafePointer<Float>, Int, UnsafePointer<Float>, DepthwiseGeometry, Float?, UnsafeMutablePointer<Float>) -> Void
     ) {
         self.isaName = isaName; self.mr = mr; self.nr = nr
-        self.unary = unary; self.pow = pow; self.gemm = gemm; self.packB = packB; self.reduce = reduce
+        self.unary = unary; self.pow = pow; self.gemm = gemm; self.packB = packB; self.reduce = reduce; self.depthwise = depthwise
+    }
+}
+
+/// Kernel and output geometry of one depthwise plane.
+public struct DepthwiseGeometry: Sendable {
+    public var kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int, oh: Int, ow: Int
+    public init(kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int, oh: Int, ow: Int) {
+        self.kh = kh; self.kw = kw; self.sh = sh; self.sw = sw; self.dh = dh; self.dw = dw; self.oh = oh; self.ow = ow
     }
 }

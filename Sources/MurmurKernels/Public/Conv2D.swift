@@ -1,3 +1,5 @@
+import MurmurKernelBodies
+
 /// Geometry of a 2-D convolution over NCHW float32 tensors (ONNX `Conv` semantics).
 public struct Conv2DParams: Sendable, Equatable {
     public var batch: Int
@@ -30,71 +32,145 @@ public struct Conv2DParams: Sendable, Equatable {
     }
 }
 
-/// Deterministic 2-D convolution: im2col + `Gemm.sgemm`, so every output is the GEMM contract's
-/// ascending FMA chain over p = (c·kH + ky)·kW + kx within its group (padding positions
-/// contribute +0.0 inputs and stay in the chain), then `d + bias[m]` (Specs/kernels.md).
+/// Deterministic 2-D convolution. Every output is the GEMM contract's ascending FMA chain over
+/// p = (c·kH + ky)·kW + kx within its group (padding positions contribute +0.0 inputs and stay in
+/// the chain), then `d + bias[m]` (Specs/kernels.md §3). Computed as im2col written straight into
+/// the GEMM's packed-panel layout (each thread fills and multiplies its own panels), or directly
+/// for depthwise convolutions; both give the same bits.
 public enum Conv2D {
     /// input [N, C, H, W]; weights [M, C/groups, kH, kW] (ONNX layout); bias [M] or nil;
     /// output [N, M, OH, OW]. Buffers must not overlap the output.
     public static func forward(_ p: Conv2DParams, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil) {
         precondition(p.problem == nil, "Conv2D: \(p.problem ?? "")")
+        let table = KernelISA.active.table
+        if p.inChannels == p.groups && p.outChannels == p.groups {
+            depthwise(p, input, weights, bias, output, table, pool)
+            return
+        }
         let cg = p.inChannels / p.groups, mg = p.outChannels / p.groups
-        let oh = p.outHeight, ow = p.outWidth
-        let cols = oh * ow
+        let cols = p.outHeight * p.outWidth
         let k = cg * p.kernelHeight * p.kernelWidth
-        let pointwise = p.kernelHeight == 1 && p.kernelWidth == 1 && p.strideH == 1 && p.strideW == 1
-            && p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0
-        let scratch: UnsafeMutablePointer<Float>? = pointwise ? nil : .allocate(capacity: k * cols)
-        defer { scratch?.deallocate() }
-        for n in 0..<p.batch {
-            for g in 0..<p.groups {
-                let x = input + (n * p.inChannels + g * cg) * p.inHeight * p.inWidth
-                let b: UnsafePointer<Float>
-                if let scratch {
-                    im2col(p, x, cg, scratch, pool)
-                    b = UnsafePointer(scratch)
-                } else {
-                    b = x
+        let nr = table.nr
+        let panels = (cols + nr - 1) / nr
+        let threads = pool?.threads ?? 1
+        // Batches of at least `threads` images: each thread takes whole images (own scratch).
+        // Otherwise every image's panels are split across threads. Same bits either way.
+        let byImage = threads > 1 && p.batch >= threads
+        let parallelPanels = threads > 1 && !byImage && mg * cols * k >= 1 << 16
+        let images = { (imageRange: Range<Int>, pool: WorkerPool?) in
+            let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, panels * k * nr))
+            defer { packed.deallocate() }
+            for n in imageRange {
+                for g in 0..<p.groups {
+                    let x = input + (n * p.inChannels + g * cg) * p.inHeight * p.inWidth
+                    let args = GemmArgs(m: mg, n: cols, k: k, a: weights + g * mg * k, aRowStride: k, aColStride: 1,
+                                        b: nil, bRowStride: 0, bColStride: 0, packedB: UnsafePointer(packed),
+                                        c: output + (n * p.outChannels + g * mg) * cols, ldc: cols,
+                                        alpha: 1, beta: 1, addend: bias.map { $0 + g * mg }, addRowStride: 1, addColStride: 0)
+                    let work = { (range: Range<Int>) in
+                        im2colPanels(p, x, cg, packed, nr, range)
+                        table.gemm(args, 0..<mg, (range.lowerBound * nr)..<min(cols, range.upperBound * nr))
+                    }
+                    if let pool { pool.parallelRanges(panels, work) } else { work(0..<panels) }
                 }
-                Gemm.sgemm(m: mg, n: cols, k: k, a: weights + g * mg * k, lda: k, b: b, ldb: cols,
-                           c: output + (n * p.outChannels + g * mg) * cols, ldc: cols,
-                           addend: bias.map { .perRow($0 + g * mg) }, pool: pool)
+            }
+        }
+        if byImage, let pool {
+            pool.parallelRanges(p.batch) { images($0, nil) }
+        } else {
+            images(0..<p.batch, parallelPanels ? pool : nil)
+        }
+    }
+
+    /// Writes panels `range` of the im2col matrix (rows p = (c·kH + ky)·kW + kx, columns
+    /// oy·OW + ox, out-of-image taps +0.0) in the packed-B layout: panel q is K×NR, k-major.
+    /// A panel's columns are split into runs within one output row; each run is a zero fill plus
+    /// one (strided) copy from the input row.
+    static func im2colPanels(_ p: Conv2DParams, _ x: UnsafePointer<Float>, _ cg: Int, _ out: UnsafeMutablePointer<Float>,
+                             _ nr: Int, _ range: Range<Int>) {
+        let oh = p.outHeight, ow = p.outWidth, h = p.inHeight, w = p.inWidth
+        let cols = oh * ow
+        let kh = p.kernelHeight, kw = p.kernelWidth, sw = p.strideW
+        let k = cg * kh * kw
+        // Runs: (oy, ox0, count, offset in panel).
+        var runs: [(oy: Int, ox0: Int, count: Int, at: Int)] = []
+        runs.reserveCapacity(nr + 1)
+        for q in range {
+            let panel = out + q * k * nr
+            let j0 = q * nr
+            let valid = min(nr, cols - j0)
+            runs.removeAll(keepingCapacity: true)
+            var j = j0
+            while j < j0 + valid {
+                let oy = j / ow, ox0 = j % ow
+                let count = min(ow - ox0, j0 + valid - j)
+                runs.append((oy, ox0, count, j - j0))
+                j += count
+            }
+            var row = 0
+            for c in 0..<cg {
+                let plane = x + c * h * w
+                for ky in 0..<kh {
+                    for kx in 0..<kw {
+                        let dst = panel + row * nr
+                        let ixBase = kx * p.dilationW - p.padLeft
+                        for run in runs {
+                            let d = dst + run.at
+                            let iy = run.oy * p.strideH - p.padTop + ky * p.dilationH
+                            if iy < 0 || iy >= h { d.update(repeating: 0, count: run.count); continue }
+                            let src = plane + iy * w
+                            // ox with 0 ≤ ox·sw + ixBase < w.
+                            let lo = ixBase >= 0 ? 0 : (-ixBase + sw - 1) / sw
+                            let hi = w - 1 - ixBase < 0 ? -1 : (w - 1 - ixBase) / sw   // inclusive
+                            let a = max(lo - run.ox0, 0), b = min(hi - run.ox0 + 1, run.count)
+                            if b <= a { d.update(repeating: 0, count: run.count); continue }
+                            if a > 0 { d.update(repeating: 0, count: a) }
+                            let s0 = src + (run.ox0 + a) * sw + ixBase
+                            if sw == 1 {
+                                (d + a).update(from: s0, count: b - a)
+                            } else {
+                                for l in 0..<(b - a) { d[a + l] = s0[l * sw] }
+                            }
+                            if b < run.count { (d + b).update(repeating: 0, count: run.count - b) }
+                        }
+                        if valid < nr { (dst + valid).update(repeating: 0, count: nr - valid) }
+                        row += 1
+                    }
+                }
             }
         }
     }
 
-    /// Rows p = (c·kH + ky)·kW + kx, columns oy·OW + ox; out-of-image taps are +0.0.
-    static func im2col(_ p: Conv2DParams, _ x: UnsafePointer<Float>, _ cg: Int, _ out: UnsafeMutablePointer<Float>, _ pool: WorkerPool?) {
-        let oh = p.outHeight, ow = p.outWidth, h = p.inHeight, w = p.inWidth
-        let rows = cg * p.kernelHeight * p.kernelWidth
-        let body = { (range: Range<Int>) in
-            for row in range {
-                let kx = row % p.kernelWidth
-                let ky = (row / p.kernelWidth) % p.kernelHeight
-                let c = row / (p.kernelWidth * p.kernelHeight)
-                let plane = x + c * h * w
-                var dst = out + row * oh * ow
-                for oy in 0..<oh {
-                    let iy = oy * p.strideH - p.padTop + ky * p.dilationH
-                    if iy < 0 || iy >= h {
-                        dst.update(repeating: 0, count: ow)
-                    } else {
-                        let src = plane + iy * w
-                        let ix0 = kx * p.dilationW - p.padLeft
-                        for ox in 0..<ow {
-                            let ix = ox * p.strideW + ix0
-                            dst[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
-                        }
-                    }
-                    dst += ow
+    /// One input and one output channel per group: a direct kernel per plane over a zero-padded
+    /// copy of the input plane; planes are independent and split across threads.
+    static func depthwise(_ p: Conv2DParams, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
+                          _ bias: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>, _ table: KernelTable,
+                          _ pool: WorkerPool?) {
+        let ph = p.inHeight + p.padTop + p.padBottom
+        let pw = p.inWidth + p.padLeft + p.padRight + 16     // slack: vector loads past the last tap
+        let geometry = DepthwiseGeometry(kh: p.kernelHeight, kw: p.kernelWidth, sh: p.strideH, sw: p.strideW,
+                                         dh: p.dilationH, dw: p.dilationW, oh: p.outHeight, ow: p.outWidth)
+        let planes = p.batch * p.inChannels
+        let taps = p.kernelHeight * p.kernelWidth
+        let work = { (range: Range<Int>) in
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: (ph + 1) * pw)
+            defer { padded.deallocate() }
+            padded.initialize(repeating: 0, count: (ph + 1) * pw)
+            for plane in range {
+                let c = plane % p.inChannels
+                let src = input + plane * p.inHeight * p.inWidth
+                for y in 0..<p.inHeight {
+                    (padded + (y + p.padTop) * pw + p.padLeft).update(from: src + y * p.inWidth, count: p.inWidth)
                 }
+                table.depthwise(UnsafePointer(padded), pw, weights + c * taps, geometry, bias?[c],
+                                output + plane * p.outHeight * p.outWidth)
             }
         }
-        if let pool, pool.threads > 1, rows * oh * ow >= 1 << 15 {
-            pool.parallelRanges(rows, body)
+        if let pool, pool.threads > 1, planes > 1, planes * p.outHeight * p.outWidth * taps >= 1 << 15 {
+            pool.parallelRanges(planes, work)
         } else {
-            body(0..<rows)
+            work(0..<planes)
         }
     }
 }

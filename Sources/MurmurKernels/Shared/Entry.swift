@@ -28,12 +28,18 @@ public enum ISAKernels {
         }
     }
 
+    public static func depthwise(_ padded: UnsafePointer<Float>, _ pw: Int, _ w: UnsafePointer<Float>, _ g: DepthwiseGeometry,
+                                 _ bias: Float?, _ out: UnsafeMutablePointer<Float>) {
+        DepthwiseBody.plane(padded, pw, w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, bias, out, g.oh, g.ow)
+    }
+
     public static let table = KernelTable(
         isaName: isaName, mr: GemmBody.mr, nr: tileNR,
         unary: { unary($0, $1, $2, $3) },
         pow: { pow($0, $1, $2, $3, $4) },
         gemm: { gemm($0, $1, $2) },
         packB: { packB($0, $1) },
-        reduce: { reduce($0, $1, $2, $3) }
+        reduce: { reduce($0, $1, $2, $3) },
+        depthwise: { depthwise($0, $1, $2, $3, $4, $5) }
     )
 }

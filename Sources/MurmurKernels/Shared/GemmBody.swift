@@ -180,8 +180,9 @@ enum GemmBody {
             if let b = g.b, g.bColStride == 1 { gemvRowMajor(g, rows.lowerBound, cols, b); return }
         }
         let kcMax = min(kc, g.k)
-        let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: mc * kcMax)
-        let bBuf = UnsafeMutablePointer<Float>.allocate(capacity: g.packedB == nil ? kcMax * nc : 1)
+        let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: min(mc, (rows.count + mr - 1) / mr * mr) * kcMax)
+        let ncMax = min(nc, (cols.count + nr - 1) / nr * nr)
+        let bBuf = UnsafeMutablePointer<Float>.allocate(capacity: g.packedB == nil ? kcMax * ncMax : 1)
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * 32)
         defer { aBuf.deallocate(); bBuf.deallocate(); tile.deallocate() }
 
@@ -339,5 +340,54 @@ enum GemmBody {
             j += nr
         }
         epilogue(g, i, 1, cols.lowerBound, cols.count)
+    }
+}
+
+/// Depthwise convolution (one input and one output channel per group), direct: for each output
+/// the chain fma over (ky, kx) ascending from +0 — padding taps are fma with +0.0, exactly as the
+/// im2col path — then + bias. Vectorised across 16 output columns when strideW = 1.
+enum DepthwiseBody {
+    /// `padded` is the zero-padded input plane, `pw` floats per row; output plane `oh × ow`.
+    @inline(__always)
+    static func plane(_ padded: UnsafePointer<Float>, _ pw: Int, _ w: UnsafePointer<Float>, _ kh: Int, _ kw: Int,
+                      _ sh: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ bias: Float?, _ out: UnsafeMutablePointer<Float>,
+                      _ oh: Int, _ ow: Int) {
+        for oy in 0..<oh {
+            let rowBase = padded + oy * sh * pw
+            let o = out + oy * ow
+            var ox = 0
+            if sw == 1 {
+                // Whole rows in 16-lane blocks; a partial last block computes lanes past the row
+                // (reads stay inside the padded buffer's slack) and stores only the valid ones.
+                while ox < ow {
+                    var acc = F16()
+                    for ky in 0..<kh {
+                        let r = rowBase + ky * dh * pw + ox
+                        for kx in 0..<kw { acc = acc.addingProduct(F16(repeating: w[ky * kw + kx]), load16(r + kx * dw)) }
+                    }
+                    if let bias { acc = acc + F16(repeating: bias) }
+                    if ox + 16 <= ow {
+                        store16(acc, o + ox)
+                    } else {
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
+                            store16(acc, t.baseAddress!)
+                            for l in 0..<(ow - ox) { o[ox + l] = t[l] }
+                        }
+                    }
+                    ox += 16
+                }
+                continue
+            }
+            while ox < ow {
+                var acc: Float = 0
+                for ky in 0..<kh {
+                    let r = rowBase + ky * dh * pw + ox * sw
+                    for kx in 0..<kw { acc = acc.addingProduct(w[ky * kw + kx], r[kx * dw]) }
+                }
+                if let bias { acc = acc + bias }
+                o[ox] = acc
+                ox += 1
+            }
+        }
     }
 }

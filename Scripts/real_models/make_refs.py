@@ -75,7 +75,7 @@ cases = []
 def save(name, arr, case_dir, tag):
     os.makedirs(os.path.join(OUT, case_dir), exist_ok=True)
     rel = f"{case_dir}/{tag}.pb"
-    t = numpy_helper.from_array(np.ascontiguousarray(arr), name)
+    t = numpy_helper.from_array(np.array(arr, order="C", copy=True), name)  # keeps 0-d scalars 0-d
     with open(os.path.join(OUT, rel), "wb") as f:
         f.write(t.SerializeToString())
     return rel
@@ -126,7 +126,9 @@ g = text_image("x7Kp9", 96, 64, 40, rgb=False)[None, None]
 GRAY = ([f32(2 / 255)], [-1.0])
 add_case("ddddocr_common", "ddddocr_common", [{"input1": (np.ascontiguousarray(g), GRAY)}],
          note="64x96 grey captcha-like text; declared output [1, seqlen], real output [seq, 1, 8210]")
-add_case("ddddocr_old", "ddddocr_old", [{"input1": (np.ascontiguousarray(g), GRAY)}], note="dynamically quantised model, same input")
+# The quantised model's integer kernels are slow in debug builds: a narrower image keeps the test short.
+g_old = np.ascontiguousarray(g[..., :48])
+add_case("ddddocr_old", "ddddocr_old", [{"input1": (g_old, GRAY)}], note="dynamically quantised model, the first 48 columns of the same image")
 add_case("ddddocr_det", "ddddocr_det", [{"images": (chw(scene(416, 416)), ([1.0] * 3, [0.0] * 3))}],
          note="416x416 synthetic scene (fixed input size), raw 0..255")
 

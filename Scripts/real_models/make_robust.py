@@ -6,6 +6,7 @@ Writes Tests/Fixtures/real/robust/<name>.onnx, <name>.in_<i>.pb, <name>.out_<i>.
   wrong_out_shape   declares output [1, 2] but computes [3, 4] (the engine trusts what it computes)
   unused_init       carries initializers no node reads (one of them a huge-looking shape)
   opset_NN          the same small graph (Unsqueeze, ReduceSum, Softmax, Clip, Split) written for opsets 11..20
+  negative_dim      declares a dim as -1 (paddle2onnx's way of saying "dynamic")
   unknown_op        an op no engine knows (com.example.Frobnicate v3): must be refused at load time
 """
 import json, os
@@ -110,6 +111,12 @@ for opset in range(11, 21):
     m.ir_version = min(m.ir_version, 9)
     onnx.checker.check_model(m)
     case(f"opset_{opset}", m, [{"x": rng.standard_normal((2, 3)).astype(np.float32)}])
+
+# paddle2onnx writes dynamic dims as dim_value -1 (ppocr_mobile_v2_cls declares x as [-1, 3, ?, ?]):
+# a negative declared dim means "unknown", not a size to check against.
+g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "negative_dim", [X([-1, 3])], [Y([-1, 3])])
+case("negative_dim", helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)]),
+     [{"x": rng.standard_normal((2, 3)).astype(np.float32)}])
 
 # unknown op
 g = helper.make_graph([helper.make_node("Frobnicate", ["x"], ["y"], domain="com.example")], "unknown", [X([2])], [Y([2])])

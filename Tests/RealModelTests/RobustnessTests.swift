@@ -13,7 +13,7 @@ final class RobustnessTests: XCTestCase {
 
     static let dir = RealFixtures.fixtureDir + "/robust"
 
-    func runCase(_ name: String, file: String = #filePath, line: UInt = #line) throws -> [InferenceResult] {
+    func runCase(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> [InferenceResult] {
         let data = try Data(contentsOf: URL(fileURLWithPath: Self.dir + "/robust.json"))
         let all = try JSONDecoder().decode(File.self, from: data)
         guard let c = all.cases.first(where: { $0.name == name }) else {
@@ -48,6 +48,16 @@ final class RobustnessTests: XCTestCase {
     }
 
     func testUnusedInitializersAreHarmless() throws { _ = try runCase("unused_init") }
+
+    /// GAPS.md #1: paddle2onnx's dim_value -1. Skipped while the engine refuses it; passes once
+    /// fixed (then drop the do/catch so a regression fails).
+    func testNegativeDeclaredDimMeansDynamic() throws {
+        do {
+            _ = try runCase("negative_dim")
+        } catch {
+            throw XCTSkip("known gap (GAPS.md #1): a declared dim of -1 is checked as a size: \(error)")
+        }
+    }
 
     func testOpsets11To20() throws {
         for opset in 11...20 { _ = try runCase("opset_\(opset)") }

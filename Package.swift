@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Kernels: one copy per ISA level, chosen at run time (Specs/kernels.md). The same
-/// `@inlinable` bodies (MurmurKernelBodies) are inlined into each ISA module and compiled with its
+/// Kernels: one copy per ISA level, chosen at run time (Specs/kernels.md). The same sources
+/// (Sources/MurmurKernels/Shared, symlinked into ISA/*) are compiled into each ISA module with its
 /// -march; results do not depend on the level (fixed reduction order, one FMA per product).
+/// MurmurKernelBodies holds only the shared types; MurmurKernels is the public API and dispatch.
 #if arch(x86_64)
 let kernelsV4: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Ounchecked"])]
 let kernelsV3: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3", "-Ounchecked"])]

@@ -13,8 +13,6 @@ public enum Conformance {
     /// conformance test fails on any failure not listed here (and on a listed case that passes,
     /// so the list cannot go stale).
     public static let knownGaps: [String: String] = [
-        "test_batchnorm_epsilon_training_mode": "BatchNormalization training_mode=1 (batch statistics) is not implemented: inference only",
-        "test_batchnorm_example_training_mode": "BatchNormalization training_mode=1 (batch statistics) is not implemented: inference only",
         "test_training_dropout": "Dropout training_mode=true draws random masks: refused (inference only)",
         "test_training_dropout_default": "Dropout training_mode=true draws random masks: refused (inference only)",
         "test_training_dropout_default_mask": "Dropout training_mode=true draws random masks: refused (inference only)",
@@ -94,9 +92,13 @@ public enum Conformance {
 
         /// Human-readable table: one line per op, then the failures.
         public func table() -> String {
-            var s = String(format: "%-28@ %7@ %7@ %8@\n", "op" as NSString, "passed" as NSString, "failed" as NSString, "skipped" as NSString)
+            func pad(_ t: String, _ w: Int, left: Bool = false) -> String {
+                let p = String(repeating: " ", count: max(0, w - t.count))
+                return left ? t + p : p + t
+            }
+            var s = pad("op", 32, left: true) + pad("passed", 8) + pad("failed", 8) + pad("skipped", 9) + "\n"
             for (op, c) in perOp.sorted(by: { $0.key < $1.key }) {
-                s += String(format: "%-28@ %7d %7d %8d\n", op as NSString, c.passed, c.failed, c.skipped)
+                s += pad(op, 32, left: true) + pad(String(c.passed), 8) + pad(String(c.failed), 8) + pad(String(c.skipped), 9) + "\n"
             }
             s += "total: \(passed) passed, \(failed) failed, \(skipped) skipped (\(cases.count) cases)\n"
             for c in cases { if case let .failed(why) = c.outcome {

@@ -143,5 +143,6 @@ public struct OpRegistry: Sendable {
         ResizeOps.all,
         RecurrentOps.all,
         ControlFlowOps.all,
+        LossOps.all,
     ])
 }

@@ -67,23 +67,32 @@ public enum ScalarMath {
         return x < 0 ? -t : t
     }
 
-    /// erf by its Maclaurin series for |x| < 4 (erf(4) rounds to 1 in Float), ±1 beyond.
+    /// erf: Maclaurin series for |x| < 2.5; beyond, 1 − erfc with erfc from its continued
+    /// fraction (100 terms, evaluated backwards); ±1 from |x| ≥ 6.
     public static func erfD(_ x: Double) -> Double {
         if x.isNaN { return x }
         let a = abs(x)
         if a >= 6 { return x > 0 ? 1 : -1 }
-        let x2 = a * a
-        var term = a
-        var sum = a
-        var n: Double = 0
-        while n < 200 {
-            n += 1
-            term *= -x2 / n
-            let c = term / (2 * n + 1)
-            sum += c
-            if abs(c) < 1e-18 * abs(sum) { break }
+        var r: Double
+        if a < 2.5 {
+            let x2 = a * a
+            var term = a
+            var sum = a
+            var n: Double = 0
+            while n < 200 {
+                n += 1
+                term *= -x2 / n
+                let c = term / (2 * n + 1)
+                sum += c
+                if abs(c) < 1e-18 * abs(sum) { break }
+            }
+            r = min(1, sum * 1.1283791670955126)
+        } else {
+            var t = a
+            var k: Double = 100
+            while k >= 1 { t = a + (k / 2) / t; k -= 1 }
+            r = 1 - expD(-a * a) / (1.7724538509055159 * t)
         }
-        let r = min(1, sum * 1.1283791670955126)
         return x < 0 ? -r : r
     }
 
@@ -129,6 +138,99 @@ public enum ScalarMath {
             return y < 0 ? 1 / r : r
         }
         return expD(y * logD(x))
+    }
+
+    // MARK: trigonometric and hyperbolic (binary64, basic operations only)
+
+    static let pio2Hi: Double = 1.57079632673412561417e+00
+    static let pio2Lo: Double = 6.07710050650619224932e-11
+    static let pio2: Double = 1.5707963267948966
+    static let pio4: Double = 0.7853981633974483
+
+    /// sin and cos of r, |r| ≤ π/4, by Taylor series to r^23 / r^22.
+    static func sinCosKernel(_ r: Double) -> (Double, Double) {
+        let z = r * r
+        var s: Double = 0, c: Double = 0
+        var k = 23.0
+        while k >= 3 { s = (s + 1) * (-z / (k * (k - 1))); k -= 2 }
+        k = 22
+        while k >= 2 { c = (c + 1) * (-z / (k * (k - 1))); k -= 2 }
+        return (r + r * s, 1 + c)
+    }
+
+    /// (sin x, cos x): x = k·π/2 + r (two-part Cody–Waite), quadrant from k mod 4.
+    static func sinCos(_ x: Double) -> (Double, Double) {
+        if !x.isFinite { return (.nan, .nan) }
+        if abs(x) > 1e9 { return (.nan, .nan) }  // beyond the reduction's accuracy: documented
+        let k = (x / pio2).rounded(.toNearestOrEven)
+        let r = (x - k * pio2Hi) - k * pio2Lo
+        let (s, c) = sinCosKernel(r)
+        switch ((Int(k) % 4) + 4) % 4 {
+        case 0: return (s, c)
+        case 1: return (c, -s)
+        case 2: return (-s, -c)
+        default: return (-c, s)
+        }
+    }
+
+    public static func sinD(_ x: Double) -> Double { x == 0 ? x : sinCos(x).0 }
+    public static func cosD(_ x: Double) -> Double { sinCos(x).1 }
+    public static func tanD(_ x: Double) -> Double { let (s, c) = sinCos(x); return x == 0 ? x : s / c }
+
+    /// atan: |x| > 1 → π/2 − atan(1/|x|); t > tan(π/8) → π/4 + atan((t−1)/(t+1)); series.
+    public static func atanD(_ x: Double) -> Double {
+        if x.isNaN { return x }
+        if x == 0 { return x }
+        var t = abs(x)
+        var offset: Double = 0
+        var flip = false
+        if t > 1 { t = 1 / t; flip = true }
+        if t > 0.41421356237309503 { offset = pio4; t = (t - 1) / (t + 1) }
+        let z = t * t
+        var sum: Double = 0
+        var k = 61.0
+        while k >= 3 { sum = (sum + (k.truncatingRemainder(dividingBy: 4) == 1 ? 1 : -1) / k) * z; k -= 2 }
+        var r = offset + (t + t * sum)
+        if flip { r = pio2 - r }
+        return x < 0 ? -r : r
+    }
+
+    public static func asinD(_ x: Double) -> Double {
+        if x.isNaN || abs(x) > 1 { return .nan }
+        if abs(x) == 1 { return x * pio2 }
+        return atanD(x / ((1 - x) * (1 + x)).squareRoot())
+    }
+
+    public static func acosD(_ x: Double) -> Double {
+        if x.isNaN || abs(x) > 1 { return .nan }
+        if x == -1 { return 2 * pio2 }
+        return 2 * atanD(((1 - x) / (1 + x)).squareRoot())
+    }
+
+    public static func sinhD(_ x: Double) -> Double {
+        if abs(x) < 1e-3 { return x + x * x * x / 6 + x * x * x * x * x / 120 }
+        let e = expD(x)
+        return (e - 1 / e) / 2
+    }
+
+    public static func coshD(_ x: Double) -> Double { let e = expD(x); return (e + 1 / e) / 2 }
+
+    public static func asinhD(_ x: Double) -> Double {
+        if abs(x) < 1e-3 { return x - x * x * x / 6 + 3 * x * x * x * x * x / 40 }
+        let a = abs(x)
+        let r = logD(a + (a * a + 1).squareRoot())
+        return x < 0 ? -r : r
+    }
+
+    public static func acoshD(_ x: Double) -> Double {
+        if x.isNaN || x < 1 { return .nan }
+        return logD(x + ((x - 1) * (x + 1)).squareRoot())
+    }
+
+    public static func atanhD(_ x: Double) -> Double {
+        if x.isNaN || abs(x) > 1 { return .nan }
+        if abs(x) < 1e-3 { return x + x * x * x / 3 + x * x * x * x * x / 5 }
+        return 0.5 * logD((1 + x) / (1 - x))
     }
 
     // float32: DetMath.

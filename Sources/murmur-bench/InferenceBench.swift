@@ -299,7 +299,7 @@ func bestCPUTime(_ repeats: Int, _ body: () -> Void) -> Double {
 func cpuTimeSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
     var rows: [InferenceRow] = []
     var g = SystemRandomNumberGenerator()
-    for (m, k, n) in [(1024, 1024, 1024), (64, 768, 3072), (1, 1024, 1024)] {
+    for (m, k, n) in [(1024, 1024, 1024), (64, 768, 3072), (1, 1024, 1024), (6, 256, 32)] {
         let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k), b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
         let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
         defer { a.deallocate(); b.deallocate(); c.deallocate() }

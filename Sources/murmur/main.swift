@@ -5,14 +5,14 @@ import MurmurCore
 
 /// Every subcommand. Add yours here (one line) and put it in `Commands/<Name>.swift`.
 let commands: [Command] = [
+    conformanceCommand,
+    inferCommand,
+    inspectCommand,
     keygenCommand,
     nodeCommand,
     pingCommand,
     demoCommand,
     traceCommand,
-    conformanceCommand,
-    inferCommand,
-    inspectCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

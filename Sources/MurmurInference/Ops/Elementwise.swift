@@ -230,7 +230,15 @@ enum ElementwiseOps {
         unary("Tanh", ScalarMath.tanh, ScalarMath.tanhD, vector: .tanh),
         unary("Sigmoid", ScalarMath.sigmoid, ScalarMath.sigmoidD, vector: .sigmoid),
         OpDefinition("Identity", make: K.simple { ins, _ in [try K.input(ins, 0)] }),
-    ]
+    ] + trig
+
+    /// Trigonometric and hyperbolic functions: binary64 `ScalarMath`, rounded once to float32.
+    static let trig: [OpDefinition] = [
+        ("Sin", ScalarMath.sinD), ("Cos", ScalarMath.cosD), ("Tan", ScalarMath.tanD),
+        ("Asin", ScalarMath.asinD), ("Acos", ScalarMath.acosD), ("Atan", ScalarMath.atanD),
+        ("Sinh", ScalarMath.sinhD), ("Cosh", ScalarMath.coshD), ("Asinh", ScalarMath.asinhD),
+        ("Acosh", ScalarMath.acoshD), ("Atanh", ScalarMath.atanhD),
+    ].map { (name, d) in unary(name, { Float(d(Double($0))) }, d) }
 
     // MARK: activations with attributes
 

@@ -96,7 +96,9 @@ enum NormalizationOps {
     /// y = (x − mean) / √(var + ε) × scale + B, left to right, per channel (inference mode).
     static let batchNorm = OpDefinition("BatchNormalization") { n in
         let eps = n.float("epsilon", default: 1e-5)
-        if n.int("training_mode", default: 0) != 0 { throw OpError("training_mode=1 is not supported (inference only)") }
+        let training = n.int("training_mode", default: 0) != 0
+        let momentum = n.float("momentum", default: 0.9)
+        if training { return ClosureKernel { ins, _ in try batchNormTraining(ins, eps: eps, momentum: momentum) } }
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
             let scale = try K.input(ins, 1), bias = try K.input(ins, 2), mean = try K.input(ins, 3), variance = try K.input(ins, 4)
@@ -124,9 +126,37 @@ enum NormalizationOps {
         }
     }
 
-    /// Per row of the normalised dims: mean = (Σ x ascending) / n; d = x − mean;
-    /// var = (Σ d·d ascending, one FMA each) / n; r = 1 / √(var + ε);
-    /// y = ((d × r) × scale) + bias.
+    /// training_mode=1: batch statistics per channel over (N, spatial) in ascending order —
+    /// mean = (Σ x) / m; var = (Σ fma(x − mean, x − mean)) / m (population) — then the
+    /// inference formula with them; running stats = (input × momentum) + (batch × (1 − momentum)).
+    static func batchNormTraining(_ ins: [Tensor?], eps: Float, momentum: Float) throws -> [Tensor] {
+        let x = try K.input(ins, 0)
+        let xs = try K.floats(x, "X")
+        let scale = try K.floats(K.input(ins, 1), "scale"), bias = try K.floats(K.input(ins, 2), "B")
+        let rm = try K.floats(K.input(ins, 3), "input_mean"), rv = try K.floats(K.input(ins, 4), "input_var")
+        guard x.rank >= 2 else { throw OpError("X must have rank ≥ 2") }
+        let nb = x.shape[0], c = x.shape[1], inner = x.shape.dropFirst(2).reduce(1, *)
+        guard scale.count == c, bias.count == c, rm.count == c, rv.count == c, nb * inner > 0 else { throw OpError("per-channel inputs must have \(c) values") }
+        let m = Float(nb * inner)
+        var y = xs, mean = [Float](repeating: 0, count: c), variance = [Float](repeating: 0, count: c)
+        for ch in 0..<c {
+            var s: Float = 0
+            for i in 0..<nb { for j in 0..<inner { s = s + xs[(i * c + ch) * inner + j] } }
+            mean[ch] = s / m
+            var v: Float = 0
+            for i in 0..<nb { for j in 0..<inner { let d = xs[(i * c + ch) * inner + j] - mean[ch]; v = v.addingProduct(d, d) } }
+            variance[ch] = v / m
+            let den = (variance[ch] + eps).squareRoot()
+            for i in 0..<nb { for j in 0..<inner {
+                let k = (i * c + ch) * inner + j
+                y[k] = (xs[k] - mean[ch]) / den * scale[ch] + bias[ch]
+            } }
+        }
+        let runMean = (0..<c).map { rm[$0] * momentum + mean[$0] * (1 - momentum) }
+        let runVar = (0..<c).map { rv[$0] * momentum + variance[$0] * (1 - momentum) }
+        return [Tensor(shape: x.shape, floats: y), Tensor(shape: [c], floats: runMean), Tensor(shape: [c], floats: runVar)]
+    }
+
     /// One row: mean = Reduce.sum(x) / n; d = x − mean (stored in y); var = Reduce.dot(d, d) / n;
     /// r = 1 / √(var + ε); y = ((d × r) × scale) + bias.
     static func layerNormRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int, eps: Float,

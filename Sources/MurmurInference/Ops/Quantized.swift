@@ -121,42 +121,77 @@ enum QuantizedOps {
     })
 
     /// int32 A·B of (A − a_zero_point) and (B − b_zero_point); zero points scalar, per row of
-    /// A (1-D, length M) or per column of B (1-D, length N).
-    static let matMulInteger = OpDefinition("MatMulInteger", versions: 10...22, make: K.simple { ins, ctx in
-        let a = try K.input(ins, 0), b = try K.input(ins, 1)
-        func widen(_ t: Tensor, _ what: String) throws -> [Int32] {
-            switch t.storage {
-            case let .uint8(v): return v.map { Int32($0) }
-            case let .int8(v): return v.map { Int32($0) }
-            default: throw OpError("\(what) must be uint8 or int8, got \(t.dtype)")
-            }
+    /// A (1-D, length M) or per column of B (1-D, length N). A constant B (with a constant or
+    /// absent zero point) is widened once at load.
+    static let matMulInteger = OpDefinition("MatMulInteger", versions: 10...22) { n in
+        var prepared: [Int32]? = nil
+        if let b = n.constantInput(1), n.node.inputs.count <= 3 || n.node.inputs[3].isEmpty || n.constantInput(3) != nil {
+            prepared = try? bMinusZero(b, n.constantInput(3))
         }
-        var av = try widen(a, "A"), bv = try widen(b, "B")
-        if let z = K.optional(ins, 2) {
-            let zs = try widen(z, "a_zero_point")
-            guard a.rank >= 1 else { throw OpError("A must have rank ≥ 1") }
-            let k = a.shape[a.rank - 1]
-            if zs.count == 1 {
-                for i in av.indices { av[i] = av[i] &- zs[0] }
-            } else {
-                let m = a.rank >= 2 ? a.shape[a.rank - 2] : 1
-                guard zs.count == m else { throw OpError("a_zero_point has \(zs.count) values, A has \(m) rows") }
-                for i in av.indices { av[i] = av[i] &- zs[(i / Swift.max(k, 1)) % m] }
+        let constantB = prepared
+        return ClosureKernel { ins, ctx in
+            let a = try K.input(ins, 0), b = try K.input(ins, 1)
+            var av = try widen(a, "A")
+            if let z = K.optional(ins, 2) {
+                let zs = try widen(z, "a_zero_point")
+                guard a.rank >= 1 else { throw OpError("A must have rank ≥ 1") }
+                let k = a.shape[a.rank - 1]
+                if zs.count == 1 {
+                    for i in av.indices { av[i] = av[i] &- zs[0] }
+                } else {
+                    let m = a.rank >= 2 ? a.shape[a.rank - 2] : 1
+                    guard zs.count == m else { throw OpError("a_zero_point has \(zs.count) values, A has \(m) rows") }
+                    for i in av.indices { av[i] = av[i] &- zs[(i / Swift.max(k, 1)) % m] }
+                }
             }
-        }
-        if let z = K.optional(ins, 3) {
-            let zs = try widen(z, "b_zero_point")
-            guard b.rank >= 1 else { throw OpError("B must have rank ≥ 1") }
-            let n = b.rank >= 2 ? b.shape[b.rank - 1] : 1
-            if zs.count == 1 {
-                for i in bv.indices { bv[i] = bv[i] &- zs[0] }
-            } else {
-                guard zs.count == n else { throw OpError("b_zero_point has \(zs.count) values, B has \(n) columns") }
-                for i in bv.indices { bv[i] = bv[i] &- zs[i % n] }
+            let bv = try constantB ?? bMinusZero(b, K.optional(ins, 3))
+            if b.rank == 2 && a.rank >= 1 && a.shape[a.rank - 1] == b.shape[0] {
+                let k = b.shape[0], nCols = b.shape[1]
+                let rows = a.count / Swift.max(k, 1)
+                let outShape = a.rank == 1 ? [nCols] : Array(a.shape.dropLast()) + [nCols]
+                return [Tensor(shape: outShape, int32s: imatmul(av, bv, rows: rows, k: k, n: nCols, ctx))]
             }
+            return [try MatMulOps.matmul(Tensor(shape: a.shape, int32s: av), Tensor(shape: b.shape, int32s: bv), ctx)]
         }
-        return [try MatMulOps.matmul(Tensor(shape: a.shape, int32s: av), Tensor(shape: b.shape, int32s: bv), ctx)]
-    })
+    }
+
+    /// B − b_zero_point as int32 (scalar or per-column zero point).
+    static func bMinusZero(_ b: Tensor, _ z: Tensor?) throws -> [Int32] {
+        var bv = try widen(b, "B")
+        guard let z else { return bv }
+        let zs = try widen(z, "b_zero_point")
+        guard b.rank >= 1 else { throw OpError("B must have rank ≥ 1") }
+        let n = b.rank >= 2 ? b.shape[b.rank - 1] : 1
+        if zs.count == 1 {
+            for i in bv.indices { bv[i] = bv[i] &- zs[0] }
+        } else {
+            guard zs.count == n else { throw OpError("b_zero_point has \(zs.count) values, B has \(n) columns") }
+            for i in bv.indices { bv[i] = bv[i] &- zs[i % n] }
+        }
+        return bv
+    }
+
+    /// C[rows×n] = A[rows×k]·B[k×n] in int32 (exact, wrapping); rows split across threads.
+    static func imatmul(_ a: [Int32], _ b: [Int32], rows: Int, k: Int, n: Int, _ ctx: RunContext) -> [Int32] {
+        var c = [Int32](repeating: 0, count: rows * n)
+        guard rows > 0, n > 0, k > 0 else { return c }
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+            let cs = SendablePointer(cp.baseAddress!)
+            let (pa, pb) = (UncheckedBox(ap.baseAddress!), UncheckedBox(bp.baseAddress!))
+            ctx.parallelFor(rows, minChunk: Swift.max(1, 65536 / Swift.max(1, n * k))) { range in
+                for i in range {
+                    let row = cs.p + i * n
+                    for p in 0..<k {
+                        let av = pa.value[i * k + p]
+                        if av == 0 { continue }
+                        let br = pb.value + p * n
+                        for j in 0..<n { row[j] = row[j] &+ av &* br[j] }
+                    }
+                }
+            }
+        } } }
+        return c
+    }
 
     // MARK: integer convolution and QLinear operators
 
@@ -172,8 +207,9 @@ enum QuantizedOps {
 
     /// int32 convolution of (x − xZero) with (w − wZero[m]); taps in the padding contribute
     /// nothing (they hold the zero point). Exact integer sums, any order gives the same value.
-    static func convInt32(_ x: Tensor, _ w: Tensor, xZero: Int32, wZero: [Int32], window: Window, group: Int) throws -> Tensor {
-        let xs = try widen(x, "x"), ws = try widen(w, "w")
+    static func convInt32(_ x: Tensor, _ w: Tensor, xZero: Int32, wZero: [Int32], window: Window, group: Int,
+                          prepared: [Int32]? = nil, context: RunContext = RunContext()) throws -> Tensor {
+        let xs = try widen(x, "x")
         guard x.rank >= 3, w.rank == x.rank else { throw OpError("x \(x.shape) and w \(w.shape) must have the same rank ≥ 3") }
         let r = x.rank - 2
         let batch = x.shape[0], cIn = x.shape[1], mOut = w.shape[0]
@@ -181,6 +217,7 @@ enum QuantizedOps {
             throw OpError("w \(w.shape) does not match \(cIn) input channels in \(group) groups")
         }
         guard wZero.count == 1 || wZero.count == mOut else { throw OpError("w_zero_point has \(wZero.count) values for \(mOut) output channels") }
+        let ws = try prepared ?? weightsMinusZero(w, wZero)
         var win = window
         if win.kernel.isEmpty { win.kernel = Array(w.shape[2...]) }
         let bound = 1 << 20
@@ -196,9 +233,9 @@ enum QuantizedOps {
         let kernel = win.kernel
         if r == 2 {
             return Tensor(shape: [batch, mOut] + outSp, int32s: convInt32Planar(
-                xs, ws, xZero: xZero, wZero: wZero, batch: batch, cIn: cIn, mOut: mOut, group: group,
+                xs, ws, xZero: xZero, batch: batch, cIn: cIn, mOut: mOut, group: group,
                 inH: inSp[0], inW: inSp[1], outH: outSp[0], outW: outSp[1], kH: kernel[0], kW: kernel[1],
-                strides: rw.strides, dilations: rw.dilations, padTop: pb[0], padLeft: pb[1]))
+                strides: rw.strides, dilations: rw.dilations, padTop: pb[0], padLeft: pb[1], context: context))
         }
         // For each output position, (kernel offset, input offset) of the taps inside the input.
         var tapStart = [Int](repeating: 0, count: outPlane + 1)
@@ -227,14 +264,13 @@ enum QuantizedOps {
         for n in 0..<batch {
             for m in 0..<mOut {
                 let g = m / mPerGroup
-                let wz = wZero.count == 1 ? wZero[0] : wZero[m]
                 for p in 0..<outPlane {
                     var acc: Int32 = 0
                     for cg in 0..<cPerGroup {
                         let c = g * cPerGroup + cg
                         let xb = (n * cIn + c) * inPlane, wb = (m * cPerGroup + cg) * kPlane
                         for t in tapStart[p]..<tapStart[p + 1] {
-                            acc = acc &+ (xs[xb + tapX[t]] &- xZero) &* (ws[wb + tapK[t]] &- wz)
+                            acc = acc &+ (xs[xb + tapX[t]] &- xZero) &* ws[wb + tapK[t]]
                         }
                     }
                     y[(n * mOut + m) * outPlane + p] = acc
@@ -244,57 +280,64 @@ enum QuantizedOps {
         return Tensor(shape: [batch, mOut] + outSp, int32s: y)
     }
 
-    /// 2-D integer convolution, tap by tap over whole output rows (integer sums are exact, so
-    /// the loop order is free; this one vectorises).
-    static func convInt32Planar(_ xs: [Int32], _ ws: [Int32], xZero: Int32, wZero: [Int32], batch: Int, cIn: Int, mOut: Int, group: Int,
+    /// 2-D integer convolution as im2col (padding taps hold 0 = x − x_zero_point) followed by
+    /// the int32 product W[m, (c, kh, kw)] · col[(c, kh, kw), p] per group. Integer sums are
+    /// exact, so this order gives the same values as any other.
+    static func convInt32Planar(_ xs: [Int32], _ ws: [Int32], xZero: Int32, batch: Int, cIn: Int, mOut: Int, group: Int,
                                 inH: Int, inW: Int, outH: Int, outW: Int, kH: Int, kW: Int,
-                                strides: [Int], dilations: [Int], padTop: Int, padLeft: Int) -> [Int32] {
+                                strides: [Int], dilations: [Int], padTop: Int, padLeft: Int,
+                                context: RunContext = RunContext()) -> [Int32] {
         let cPerGroup = cIn / group, mPerGroup = mOut / group
         let (sh, sw, dh, dw) = (strides[0], strides[1], dilations[0], dilations[1])
-        let x = xs.map { $0 &- xZero }
-        var y = [Int32](repeating: 0, count: batch * mOut * outH * outW)
-        // Valid output column range for each kernel column (input column inside the image).
-        var colLo = [Int](repeating: 0, count: kW), colHi = [Int](repeating: 0, count: kW)
-        for kw in 0..<kW {
-            var lo = 0, hi = outW
-            while lo < outW && lo * sw - padLeft + kw * dw < 0 { lo += 1 }
-            while hi > lo && (hi - 1) * sw - padLeft + kw * dw >= inW { hi -= 1 }
-            colLo[kw] = lo; colHi[kw] = hi
-        }
-        x.withUnsafeBufferPointer { xb in ws.withUnsafeBufferPointer { wb in y.withUnsafeMutableBufferPointer { yb in
-            for n in 0..<batch {
-                for m in 0..<mOut {
-                    let g = m / mPerGroup
-                    let wz = wZero.count == 1 ? wZero[0] : wZero[m]
-                    let out = yb.baseAddress! + (n * mOut + m) * outH * outW
-                    for cg in 0..<cPerGroup {
-                        let c = g * cPerGroup + cg
-                        let xc = xb.baseAddress! + (n * cIn + c) * inH * inW
-                        let wc = wb.baseAddress! + (m * cPerGroup + cg) * kH * kW
-                        for kh in 0..<kH {
-                            for kw in 0..<kW {
-                                let wv = wc[kh * kW + kw] &- wz
-                                if wv == 0 { continue }
-                                let lo = colLo[kw], hi = colHi[kw]
-                                if lo >= hi { continue }
+        let plane = outH * outW, kk = cPerGroup * kH * kW
+        var y = [Int32](repeating: 0, count: batch * mOut * plane)
+        guard plane > 0, kk > 0, mPerGroup > 0 else { return y }
+        let pointwise = kH == 1 && kW == 1 && sh == 1 && sw == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW
+        var col = [Int32](repeating: 0, count: pointwise ? 0 : kk * plane)
+        for n in 0..<batch {
+            for g in 0..<group {
+                let b: [Int32]
+                if pointwise {
+                    let start = (n * cIn + g * cPerGroup) * plane
+                    b = xs[start..<(start + kk * plane)].map { $0 &- xZero }
+                } else {
+                    col.withUnsafeMutableBufferPointer { cb in xs.withUnsafeBufferPointer { xb in
+                        let cp = cb.baseAddress!
+                        for cg in 0..<cPerGroup {
+                            let xc = xb.baseAddress! + (n * cIn + g * cPerGroup + cg) * inH * inW
+                            for kh in 0..<kH { for kw in 0..<kW {
+                                let row = cp + ((cg * kH + kh) * kW + kw) * plane
                                 for oh in 0..<outH {
                                     let ih = oh * sh - padTop + kh * dh
-                                    if ih < 0 || ih >= inH { continue }
-                                    let xrow = xc + ih * inW - padLeft + kw * dw
-                                    let orow = out + oh * outW
-                                    if sw == 1 {
-                                        for ow in lo..<hi { orow[ow] = orow[ow] &+ xrow[ow] &* wv }
-                                    } else {
-                                        for ow in lo..<hi { orow[ow] = orow[ow] &+ xrow[ow * sw] &* wv }
+                                    let dst = row + oh * outW
+                                    if ih < 0 || ih >= inH { dst.update(repeating: 0, count: outW); continue }
+                                    for ow in 0..<outW {
+                                        let iw = ow * sw - padLeft + kw * dw
+                                        dst[ow] = iw < 0 || iw >= inW ? 0 : xc[ih * inW + iw] &- xZero
                                     }
                                 }
-                            }
+                            } }
                         }
-                    }
+                    } }
+                    b = col
                 }
+                let wg = Array(ws[(g * mPerGroup * kk)..<((g + 1) * mPerGroup * kk)])
+                let part = imatmul(wg, b, rows: mPerGroup, k: kk, n: plane, context)
+                let dst = (n * mOut + g * mPerGroup) * plane
+                y.replaceSubrange(dst..<(dst + mPerGroup * plane), with: part)
             }
-        } } }
+        }
         return y
+    }
+
+    /// w − w_zero_point[m] as int32 (zero point scalar or per output channel m).
+    static func weightsMinusZero(_ w: Tensor, _ wZero: [Int32]) throws -> [Int32] {
+        var ws = try widen(w, "w")
+        guard w.rank >= 1, w.shape[0] > 0 else { return ws }
+        let per = ws.count / w.shape[0]
+        guard wZero.count == 1 || wZero.count == w.shape[0] else { throw OpError("w_zero_point has \(wZero.count) values for \(w.shape[0]) output channels") }
+        for i in ws.indices { ws[i] = ws[i] &- (wZero.count == 1 ? wZero[0] : wZero[i / Swift.max(per, 1)]) }
+        return ws
     }
 
     static func zeroPoint(_ t: Tensor?, _ what: String) throws -> [Int32] {
@@ -305,11 +348,17 @@ enum QuantizedOps {
     static let convInteger = OpDefinition("ConvInteger", versions: 10...22) { n in
         let window = Window(n, kernel: n.ints("kernel_shape"))
         let group = n.int("group", default: 1)
-        return ClosureKernel { ins, _ in
+        // Constant weights (and zero point) are widened once at load.
+        var prepared: [Int32]? = nil
+        if let w = n.constantInput(1), n.node.inputs.count <= 3 || n.node.inputs[3].isEmpty || n.constantInput(3) != nil {
+            prepared = try? weightsMinusZero(w, zeroPoint(n.constantInput(3), "w_zero_point"))
+        }
+        let constantW = prepared
+        return ClosureKernel { ins, ctx in
             let xz = try zeroPoint(K.optional(ins, 2), "x_zero_point")
             guard xz.count == 1 else { throw OpError("x_zero_point must be a scalar") }
             return [try convInt32(K.input(ins, 0), K.input(ins, 1), xZero: xz[0], wZero: zeroPoint(K.optional(ins, 3), "w_zero_point"),
-                                  window: window, group: group)]
+                                  window: window, group: group, prepared: constantW, context: ctx)]
         }
     }
 

@@ -304,10 +304,26 @@ struct RecurrentKernel: OpKernel {
 /// pre = (x part + h part) + (Wb + Rb); then the LSTM cell. Layout 0 only.
 struct DynamicQuantizeLSTMKernel: OpKernel {
     let lstm: RecurrentKernel
+    /// Per direction (W − zp, W scales, R − zp, R scales), prepared at load when all are constants.
+    let prepared: [([Int32], [Float], [Int32], [Float])]?
 
     init(_ n: NodeContext) throws {
         lstm = try RecurrentKernel(n, cell: .lstm)
         guard lstm.layout == 0 else { throw OpError("layout 1 is not supported") }
+        var prep: [([Int32], [Float], [Int32], [Float])]? = nil
+        if let w = n.constantInput(1), let r = n.constantInput(2), let ws = n.constantInput(8), let rs = n.constantInput(10),
+           w.rank == 3, r.rank == 3, r.shape[1] >= 1, w.shape[2] == r.shape[2], w.shape[0] == lstm.directions.count {
+            let wz = n.constantInput(9), rz = n.constantInput(11)
+            let hasWZ = n.node.inputs.count > 9 && !n.node.inputs[9].isEmpty, hasRZ = n.node.inputs.count > 11 && !n.node.inputs[11].isEmpty
+            if (!hasWZ || wz != nil) && (!hasRZ || rz != nil) {
+                prep = try? (0..<w.shape[0]).map { d in
+                    let (a, b) = try Self.weights(w, scale: ws, zero: wz, d: d, rows: w.shape[1], cols: w.shape[2])
+                    let (c, e) = try Self.weights(r, scale: rs, zero: rz, d: d, rows: r.shape[1], cols: r.shape[2])
+                    return (a, b, c, e)
+                }
+            }
+        }
+        prepared = prep
     }
 
     /// (values − zero point) as int32, scale: onnxruntime's GetQuantizationParameter.
@@ -343,11 +359,17 @@ struct DynamicQuantizeLSTMKernel: OpKernel {
     /// out[col] = Float(Σ_k q[k]·w[k, col]) · (scale · wScale[col]).
     static func project(_ q: ArraySlice<Int32>, _ scale: Float, _ w: [Int32], _ ws: [Float], cols: Int) -> [Float] {
         var acc = [Int32](repeating: 0, count: cols)
-        var k = 0
-        for v in q {
-            if v != 0 { for c in 0..<cols { acc[c] = acc[c] &+ v &* w[k * cols + c] } }
-            k += 1
-        }
+        acc.withUnsafeMutableBufferPointer { ap in w.withUnsafeBufferPointer { wp in
+            let a = ap.baseAddress!
+            var k = 0
+            for v in q {
+                if v != 0 {
+                    let row = wp.baseAddress! + k * cols
+                    for c in 0..<cols { a[c] = a[c] &+ v &* row[c] }
+                }
+                k += 1
+            }
+        } }
         return (0..<cols).map { Float(acc[$0]) * (scale * ws[$0]) }
     }
 
@@ -383,8 +405,13 @@ struct DynamicQuantizeLSTMKernel: OpKernel {
         var y = [Float](repeating: 0, count: seq * dirs * batch * h)
         var yh = [Float](repeating: 0, count: dirs * batch * h), yc = yh
         for d in 0..<dirs {
-            let (w, wsc) = try Self.weights(wT, scale: K.input(inputs, 8, "W_scale"), zero: K.optional(inputs, 9), d: d, rows: inSize, cols: 4 * h)
-            let (r, rsc) = try Self.weights(rT, scale: K.input(inputs, 10, "R_scale"), zero: K.optional(inputs, 11), d: d, rows: h, cols: 4 * h)
+            let (w, wsc, r, rsc): ([Int32], [Float], [Int32], [Float])
+            if let p = prepared, d < p.count, p[d].0.count == inSize * 4 * h, p[d].2.count == h * 4 * h {
+                (w, wsc, r, rsc) = p[d]
+            } else {
+                (w, wsc) = try Self.weights(wT, scale: K.input(inputs, 8, "W_scale"), zero: K.optional(inputs, 9), d: d, rows: inSize, cols: 4 * h)
+                (r, rsc) = try Self.weights(rT, scale: K.input(inputs, 10, "R_scale"), zero: K.optional(inputs, 11), d: d, rows: h, cols: 4 * h)
+            }
             let b = (0..<(4 * h)).map { bias[d * 8 * h + $0] + bias[d * 8 * h + 4 * h + $0] }
             let acts = Array(lstm.activations[(d * 3)..<(d * 3 + 3)])
             let pd = peep.map { Array($0[(d * 3 * h)..<((d + 1) * 3 * h)]) }

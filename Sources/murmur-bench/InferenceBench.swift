@@ -5,7 +5,7 @@ import Foundation
 import MurmurKernels
 
 /// One measured line: Murmur's figure next to a reference's, same unit, same run.
-struct InferenceRow: Codable {
+struct InferenceRow: Encodable {
     var section: String
     var name: String
     var threads: Int
@@ -19,6 +19,17 @@ struct InferenceRow: Codable {
     var ratio: Double? {
         guard let r = reference, r > 0, murmur > 0 else { return nil }
         return unit == "ms" ? r / murmur : murmur / r
+    }
+
+    enum CodingKeys: String, CodingKey { case section, name, threads, unit, murmur, reference, referenceName, note, ratio }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(section, forKey: .section); try c.encode(name, forKey: .name)
+        try c.encode(threads, forKey: .threads); try c.encode(unit, forKey: .unit)
+        try c.encode(murmur, forKey: .murmur); try c.encodeIfPresent(reference, forKey: .reference)
+        try c.encodeIfPresent(referenceName, forKey: .referenceName); try c.encodeIfPresent(note, forKey: .note)
+        try c.encodeIfPresent(ratio, forKey: .ratio)
     }
 }
 
@@ -72,7 +83,7 @@ func runInferenceBench(_ args: [String]) throws -> Int32 {
         rows += try section.run(opts)
     }
     if opts.json {
-        struct Out: Codable { var isa: String; var rows: [InferenceRow] }
+        struct Out: Encodable { var isa: String; var rows: [InferenceRow] }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(String(decoding: try enc.encode(Out(isa: KernelISA.active.description, rows: rows)), as: UTF8.self))
@@ -299,7 +310,7 @@ func bestCPUTime(_ repeats: Int, _ body: () -> Void) -> Double {
 func cpuTimeSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
     var rows: [InferenceRow] = []
     var g = SystemRandomNumberGenerator()
-    for (m, k, n) in [(1024, 1024, 1024), (64, 768, 3072), (1, 1024, 1024), (6, 256, 32)] {
+    for (m, k, n) in [(1024, 1024, 1024), (64, 768, 3072), (1, 1024, 1024), (6, 256, 32), (32, 144, 196), (36, 144, 224)] {
         let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k), b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
         let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
         defer { a.deallocate(); b.deallocate(); c.deallocate() }

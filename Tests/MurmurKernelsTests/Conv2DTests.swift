@@ -36,6 +36,10 @@ func referenceConv(_ p: Conv2DParams, _ x: [Float], _ w: [Float], _ bias: [Float
 final class Conv2DTests: XCTestCase {
     static let pools: [WorkerPool] = [1, 2, 3, 4].map { WorkerPool(threads: $0) }
 
+    // Split even tiny shapes across threads, so the multi-threaded paths are what is tested.
+    override func setUp() { Gemm.minParallelMultiplyAdds = 0 }
+    override func tearDown() { Gemm.minParallelMultiplyAdds = 1 << 20 }
+
     func testRandomGeometriesBitExact() {
         var g = SplitMix(seed: 21)
         func r(_ n: UInt64) -> Int { Int(g.next() % n) }

@@ -41,6 +41,10 @@ func randomFloats(_ count: Int, _ g: inout SplitMix) -> [Float] {
 final class GemmTests: XCTestCase {
     static let pools: [WorkerPool] = [1, 2, 3, 4].map { WorkerPool(threads: $0) }
 
+    // Split even tiny shapes across threads, so the multi-threaded paths are what is tested.
+    override func setUp() { Gemm.minParallelMultiplyAdds = 0 }
+    override func tearDown() { Gemm.minParallelMultiplyAdds = 1 << 20 }
+
     func check(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, addendKind: Int, seed: UInt64,
                file: StaticString = #filePath, line: UInt = #line) {
         var g = SplitMix(seed: seed)

@@ -57,7 +57,7 @@ public enum Conv2D {
         // Batches of at least `threads` images: each thread takes whole images (own scratch).
         // Otherwise every image's panels are split across threads. Same bits either way.
         let byImage = threads > 1 && p.batch >= threads
-        let parallelPanels = threads > 1 && !byImage && mg * cols * k >= 1 << 16
+        let parallelPanels = threads > 1 && !byImage && mg * cols * k >= Gemm.minParallelMultiplyAdds
         let images = { (imageRange: Range<Int>, pool: WorkerPool?) in
             let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, panels * k * nr))
             defer { packed.deallocate() }
@@ -93,9 +93,12 @@ public enum Conv2D {
         let cols = oh * ow
         let kh = p.kernelHeight, kw = p.kernelWidth, sw = p.strideW
         let k = cg * kh * kw
-        // Runs: (oy, ox0, count, offset in panel).
+        // Runs: (oy, ox0, count, offset in panel); per kernel column kx and run, the clip
+        // [a, b) of columns whose input x is inside the image (it does not depend on c or ky).
         var runs: [(oy: Int, ox0: Int, count: Int, at: Int)] = []
         runs.reserveCapacity(nr + 1)
+        var clips: [(a: Int, b: Int)] = []
+        clips.reserveCapacity((nr + 1) * kw)
         for q in range {
             let panel = out + q * k * nr
             let j0 = q * nr
@@ -108,34 +111,48 @@ public enum Conv2D {
                 runs.append((oy, ox0, count, j - j0))
                 j += count
             }
-            var row = 0
-            for c in 0..<cg {
-                let plane = x + c * h * w
-                for ky in 0..<kh {
-                    for kx in 0..<kw {
-                        let dst = panel + row * nr
-                        let ixBase = kx * p.dilationW - p.padLeft
-                        for run in runs {
-                            let d = dst + run.at
-                            let iy = run.oy * p.strideH - p.padTop + ky * p.dilationH
-                            if iy < 0 || iy >= h { d.update(repeating: 0, count: run.count); continue }
-                            let src = plane + iy * w
-                            // ox with 0 ≤ ox·sw + ixBase < w.
-                            let lo = ixBase >= 0 ? 0 : (-ixBase + sw - 1) / sw
-                            let hi = w - 1 - ixBase < 0 ? -1 : (w - 1 - ixBase) / sw   // inclusive
-                            let a = max(lo - run.ox0, 0), b = min(hi - run.ox0 + 1, run.count)
-                            if b <= a { d.update(repeating: 0, count: run.count); continue }
-                            if a > 0 { d.update(repeating: 0, count: a) }
-                            let s0 = src + (run.ox0 + a) * sw + ixBase
-                            if sw == 1 {
-                                (d + a).update(from: s0, count: b - a)
-                            } else {
-                                for l in 0..<(b - a) { d[a + l] = s0[l * sw] }
+            clips.removeAll(keepingCapacity: true)
+            for kx in 0..<kw {
+                let ixBase = kx * p.dilationW - p.padLeft
+                let lo = ixBase >= 0 ? 0 : (-ixBase + sw - 1) / sw
+                let hi = w - 1 - ixBase < 0 ? -1 : (w - 1 - ixBase) / sw   // inclusive
+                for run in runs {
+                    let a = max(lo - run.ox0, 0)
+                    clips.append((a, max(a, min(hi - run.ox0 + 1, run.count))))
+                }
+            }
+            let runCount = runs.count
+            runs.withUnsafeBufferPointer { runs in
+                clips.withUnsafeBufferPointer { clips in
+                    var row = 0
+                    for c in 0..<cg {
+                        let plane = x + c * h * w
+                        for ky in 0..<kh {
+                            for kx in 0..<kw {
+                                let dst = panel + row * nr
+                                let ixBase = kx * p.dilationW - p.padLeft
+                                for r in 0..<runCount {
+                                    let run = runs[r]
+                                    let d = dst + run.at
+                                    let iy = run.oy * p.strideH - p.padTop + ky * p.dilationH
+                                    var l = 0
+                                    if iy >= 0 && iy < h {
+                                        let clip = clips[kx * runCount + r]
+                                        while l < clip.a { d[l] = 0; l += 1 }
+                                        let s0 = plane + iy * w + run.ox0 * sw + ixBase
+                                        if sw == 1 {
+                                            while l < clip.b { d[l] = s0[l]; l += 1 }
+                                        } else {
+                                            while l < clip.b { d[l] = s0[l * sw]; l += 1 }
+                                        }
+                                    }
+                                    while l < run.count { d[l] = 0; l += 1 }
+                                }
+                                var t = valid
+                                while t < nr { dst[t] = 0; t += 1 }
+                                row += 1
                             }
-                            if b < run.count { (d + b).update(repeating: 0, count: run.count - b) }
                         }
-                        if valid < nr { (dst + valid).update(repeating: 0, count: nr - valid) }
-                        row += 1
                     }
                 }
             }
@@ -167,7 +184,7 @@ public enum Conv2D {
                                 output + plane * p.outHeight * p.outWidth)
             }
         }
-        if let pool, pool.threads > 1, planes > 1, planes * p.outHeight * p.outWidth * taps >= 1 << 15 {
+        if let pool, pool.threads > 1, planes > 1, planes * p.outHeight * p.outWidth * taps >= Gemm.minParallelMultiplyAdds {
             pool.parallelRanges(planes, work)
         } else {
             work(0..<planes)

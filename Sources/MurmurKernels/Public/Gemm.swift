@@ -1,4 +1,5 @@
 import MurmurKernelBodies
+import Synchronization
 
 /// The term added after the dot product: element (i, j) is `pointer[i·rowStride + j·colStride]`
 /// (a stride of 0 broadcasts), scaled by `beta`. Output: `(alpha·d) + (beta·E[i,j])`.
@@ -103,15 +104,22 @@ public enum Gemm {
         }
     }
 
-    /// Below this many multiply-adds a product runs on one thread (thread hand-off costs more).
-    static let parallelThreshold = 1 << 17
+    private static let minParallelWork = Atomic<Int>(1 << 20)
+
+    /// Products (and convolutions) with fewer multiply-adds than this run on the calling thread:
+    /// waking workers costs more. A speed knob only — results never depend on it. Tests set it to
+    /// 0 so that small shapes exercise the multi-threaded splits.
+    public static var minParallelMultiplyAdds: Int {
+        get { minParallelWork.load(ordering: .relaxed) }
+        set { minParallelWork.store(newValue, ordering: .relaxed) }
+    }
 
     static func run(_ args: GemmArgs, _ table: KernelTable, _ pool: WorkerPool?) {
         precondition(args.m >= 0 && args.n >= 0 && args.k >= 0, "sgemm: negative size")
         if args.m == 0 || args.n == 0 { return }
         let threads = pool?.threads ?? 1
         let work = args.m * args.n * max(args.k, 1)
-        guard let pool, threads > 1, work >= parallelThreshold else {
+        guard let pool, threads > 1, work >= minParallelMultiplyAdds else {
             table.gemm(args, 0..<args.m, 0..<args.n)
             return
         }

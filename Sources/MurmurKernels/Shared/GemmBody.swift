@@ -145,20 +145,43 @@ enum GemmBody {
 
     // MARK: epilogue
 
+    /// y = (alpha·d) + (beta·E[i,j]) with an addend, alpha·d without; vectorised across j
+    /// (lane-wise, so the same bits). Multiplying by exactly 1 is skipped: it is the identity.
     @inline(__always)
     static func epilogue(_ g: GemmArgs, _ i0: Int, _ rows: Int, _ j0: Int, _ cols: Int) {
+        let alpha = g.alpha, beta = g.beta
+        let va = F16(repeating: alpha), vb = F16(repeating: beta)
+        let jVec = j0 + cols / 16 * 16
         if let e = g.addend {
-            let alpha = g.alpha, beta = g.beta
+            let cs = g.addColStride
             for i in i0..<(i0 + rows) {
                 let c = g.c + i * g.ldc
                 let er = e + i * g.addRowStride
-                for j in j0..<(j0 + cols) { c[j] = (alpha * c[j]) + (beta * er[j * g.addColStride]) }
+                var j = j0
+                if cs == 0 || cs == 1 {
+                    let eb = F16(repeating: er[0])
+                    while j < jVec {
+                        var d = load16(c + j)
+                        if alpha != 1 { d = va * d }
+                        var ev = cs == 0 ? eb : load16(er + j)
+                        if beta != 1 { ev = vb * ev }
+                        store16(d + ev, c + j)
+                        j += 16
+                    }
+                }
+                while j < j0 + cols {
+                    let d = alpha == 1 ? c[j] : alpha * c[j]
+                    let ev = beta == 1 ? er[j * cs] : beta * er[j * cs]
+                    c[j] = d + ev
+                    j += 1
+                }
             }
-        } else if g.alpha != 1 {
-            let alpha = g.alpha
+        } else if alpha != 1 {
             for i in i0..<(i0 + rows) {
                 let c = g.c + i * g.ldc
-                for j in j0..<(j0 + cols) { c[j] = alpha * c[j] }
+                var j = j0
+                while j < jVec { store16(va * load16(c + j), c + j); j += 16 }
+                while j < j0 + cols { c[j] = alpha * c[j]; j += 1 }
             }
         }
     }

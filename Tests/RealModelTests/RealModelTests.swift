@@ -13,25 +13,29 @@ import MurmurCore
 /// `MURMUR_RECORD_GOLDEN=1` rewrites the golden file from this engine's outputs (only for cases
 /// that match onnxruntime).
 final class RealModelTests: XCTestCase {
-    // Tolerances against onnxruntime, per case: float32 results differ in summation order
-    // (onnxruntime's MLAS kernels block and reorder sums; we sum k in ascending order with FMA).
-    // Deep convolution stacks and LSTMs accumulate that difference; probabilities are bounded.
+    // Tolerances against onnxruntime, per case (measured max abs error in brackets, onnxruntime
+    // 1.32.0, this engine at 1 thread; Tests/Fixtures/real/README.md has the table). float32 results
+    // differ in summation order (onnxruntime's MLAS blocks and reorders sums; we sum k in ascending
+    // order with one FMA each); deep conv stacks and LSTMs carry that difference along. Box
+    // coordinates (nudenet, ddddocr_det) are in pixels, hence the relative part.
     static let tolerances: [String: (atol: Double, rtol: Double)] = [
-        "ppocr_v4_det": (1e-4, 1e-3),
-        "ppocr_v4_rec": (1e-4, 1e-3),
-        "ppocr_mobile_v2_cls": (1e-4, 1e-3),
-        "ddddocr_common": (1e-3, 1e-3),
+        "ppocr_v4_det": (1e-4, 1e-3),            // [1.2e-5]
+        "ppocr_v4_rec": (1e-4, 1e-3),            // [1.5e-5]
+        "ppocr_mobile_v2_cls": (1e-4, 1e-3),     // known gap, not run
+        "ddddocr_common": (2e-4, 1e-3),          // [2.2e-5]
+        // Dynamic quantisation: a float difference that moves a value across a rounding tie in
+        // DynamicQuantizeLinear changes one int8 step; today the outputs are identical [0.0].
         "ddddocr_old": (2e-2, 1e-2),
-        "ddddocr_det": (1e-3, 1e-3),
-        "nudenet_320n": (1e-3, 1e-3),
-        "magika_standard_v3_3": (1e-5, 1e-3),
-        "silero_vad": (1e-5, 1e-3),
-        "silero_vad_16k_op15": (1e-5, 1e-3),
-        "silero_vad_op18_ifless": (1e-5, 1e-3),
-        "silero_vad_half": (1e-3, 1e-2),
-        "silero_vad_openvino_16k": (1e-5, 1e-3),
-        "silero_vad_16k_sequence": (1e-5, 1e-3),
-        "minilm_l6_v2": (1e-4, 1e-3),
+        "ddddocr_det": (1e-4, 1e-3),             // [4.4e-6]
+        "nudenet_320n": (1e-3, 1e-3),            // [1.8e-4, on box coordinates up to 224]
+        "magika_standard_v3_3": (1e-5, 1e-3),    // [1.9e-11]
+        "silero_vad": (1e-5, 1e-3),              // [9.5e-7]
+        "silero_vad_16k_op15": (1e-5, 1e-3),     // [9.5e-7]
+        "silero_vad_op18_ifless": (1e-5, 1e-3),  // [1.4e-6]
+        "silero_vad_half": (1e-5, 1e-3),         // [1.7e-6]
+        "silero_vad_openvino_16k": (1e-5, 1e-3), // [9.5e-7]
+        "silero_vad_16k_sequence": (1e-5, 1e-3), // [8.9e-7]
+        "minilm_l6_v2": (1e-4, 1e-3),            // [1.0e-5]
     ]
 
     /// Cases the engine cannot run yet, with the reason (Tests/Fixtures/real/GAPS.md has repros).

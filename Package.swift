@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"], exclude: ["Fixtures"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
-        .testTarget(name: "RealModelTests", dependencies: ["MurmurInference", "MurmurCore"]),
+        .testTarget(name: "RealModelTests", dependencies: ["MurmurInference", "MurmurKernels", "MurmurCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode"]),
     ],
     swiftLanguageModes: [.v6]

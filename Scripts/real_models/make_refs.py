@@ -27,17 +27,23 @@ def font(size):
     return ImageFont.load_default(size=size)
 
 
-def text_image(text, w, h, size, rgb=True):
+# Inputs added later draw from their own generator so the earlier fixtures stay byte-identical.
+rng_extra = np.random.default_rng(1125)
+
+
+def text_image(text, w, h, size, rgb=True, r=None):
+    r = r or rng
     img = Image.new("RGB", (w, h), (235, 232, 225))
     d = ImageDraw.Draw(img)
     d.text((4, (h - size) // 2 - 2), text, fill=(20, 20, 30), font=font(size))
     a = np.asarray(img, dtype=np.uint8)
-    noise = rng.integers(-6, 7, size=a.shape)
+    noise = r.integers(-6, 7, size=a.shape)
     a = np.clip(a.astype(np.int16) + noise, 0, 255).astype(np.uint8)
     return a if rgb else np.asarray(Image.fromarray(a).convert("L"), dtype=np.uint8)
 
 
-def scene(w, h):
+def scene(w, h, r=None):
+    r = r or rng
     """A synthetic photo-like scene: gradient sky, a few shapes, a figure-like blob, text."""
     img = Image.new("RGB", (w, h))
     px = np.zeros((h, w, 3), np.uint8)
@@ -52,7 +58,7 @@ def scene(w, h):
     d.rectangle((w * 0.05, h * 0.6, w * 0.25, h * 0.95), fill=(60, 90, 40))
     d.text((w * 0.68, h * 0.1), "A7", fill=(250, 250, 250), font=font(h // 6))
     a = np.asarray(img, dtype=np.uint8)
-    return np.clip(a.astype(np.int16) + rng.integers(-8, 9, size=a.shape), 0, 255).astype(np.uint8)
+    return np.clip(a.astype(np.int16) + r.integers(-8, 9, size=a.shape), 0, 255).astype(np.uint8)
 
 
 def chw(a):
@@ -113,7 +119,9 @@ IMAGENET = ([f32(1 / (255 * s)) for s in STD], [f32(-m / s) for m, s in zip(MEAN
 
 # --- PP-OCR (rapidocr-onnxruntime) ---
 line = text_image("Murmur 2026: mesh", 256, 96, 30)
-add_case("ppocr_v4_det", "ppocr_v4_det", [{"x": (chw(line), IMAGENET)}], note="96x256 rendered text, ImageNet normalisation")
+line2 = text_image("OK", 128, 64, 28, r=rng_extra)
+add_case("ppocr_v4_det", "ppocr_v4_det", [{"x": (chw(line), IMAGENET)}, {"x": (chw(line2), IMAGENET)}],
+         note="96x256 rendered text line, then 64x128 (one loaded model, two input sizes), ImageNet normalisation")
 word = text_image("Verify 42", 128, 48, 30)
 add_case("ppocr_v4_rec", "ppocr_v4_rec", [{"x": (chw(word), HALF)}], note="48x128 rendered word, (x/255-0.5)/0.5")
 flipped = np.ascontiguousarray(word[::-1, ::-1])
@@ -133,7 +141,8 @@ add_case("ddddocr_det", "ddddocr_det", [{"images": (chw(scene(416, 416)), ([1.0]
          note="416x416 synthetic scene (fixed input size), raw 0..255")
 
 # --- nudenet YOLOv8n ---
-add_case("nudenet_320n", "nudenet_320n", [{"images": (chw(scene(224, 224)), UNIT)}], note="224x224 synthetic scene, x/255")
+add_case("nudenet_320n", "nudenet_320n", [{"images": (chw(scene(224, 224)), UNIT)}, {"images": (chw(scene(256, 160, r=rng_extra)), UNIT)}],
+         note="224x224 synthetic scene, then 160x256 (one loaded model, two input sizes), x/255")
 
 # --- magika ---
 src = open(os.path.join(ROOT, "Sources", "MurmurInference", "Tensor.swift"), "rb").read()
@@ -163,6 +172,13 @@ for m in ["silero_vad", "silero_vad_16k_op15", "silero_vad_op18_ifless", "silero
             f["state"] = (state0, None)
         calls.append(f)
     add_case(m, m, calls, carry={"stateN": "state"}, note="4 windows of 576 samples (64 context + 512), 16 kHz, state carried")
+# The 8 kHz branch of the If on sr: 256-sample windows with 32 samples of context.
+audio8 = audio[::2].copy()
+chunks8 = [audio8[i * 256: i * 256 + 288][None] for i in range(3)]
+for m in ["silero_vad", "silero_vad_16k_op15"]:
+    calls = [{"input": (c, None), "sr": (np.array(8000, np.int64), None)} for c in chunks8]
+    calls[0]["state"] = (state0, None)
+    add_case(m + "_8k", m, calls, carry={"stateN": "state"}, note="8 kHz: 3 windows of 288 samples (32 context + 256), the other If branch")
 calls = [{"input": (chunks[0], None), "state": (state0, None)}] + [{"input": (c, None)} for c in chunks[1:]]
 add_case("silero_vad_openvino_16k", "silero_vad_openvino_16k", calls, carry={"stateN": "state"}, note="as above")
 add_case("silero_vad_16k_sequence", "silero_vad_16k_sequence",

@@ -72,6 +72,7 @@ let package = Package(
         .testTarget(name: "MurmurTransferTests", dependencies: ["MurmurTransfer", "MurmurWire", "MurmurCore"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
+        .testTarget(name: "RealModelTests", dependencies: ["MurmurInference", "MurmurKernels", "MurmurCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire"]),
     ],
     swiftLanguageModes: [.v6]

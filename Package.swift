@@ -34,9 +34,13 @@ let package = Package(
         .target(name: "MurmurInference", dependencies: ["MurmurCore", "MurmurKernels"]),
         .target(name: "MurmurJobs", dependencies: ["MurmurCore", "MurmurWire"]),
         .target(name: "MurmurTrace", dependencies: ["MurmurCore"]),
+        .target(name: "MurmurStore", dependencies: ["MurmurCore", "MurmurWire", "CSQLite"]),
+        .target(name: "MurmurHTTP", dependencies: ["MurmurCore"]),
+        .target(name: "MurmurAPI", dependencies: ["MurmurCore", "MurmurWire", "MurmurJobs", "MurmurHTTP"]),
         .target(name: "MurmurNode", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurWire", "MurmurGossip", "MurmurJobs",
             "MurmurInference", "MurmurTrace", "CLinux", "CSQLite",
+            "MurmurStore", "MurmurHTTP", "MurmurAPI",
         ]),
         .target(name: "MurmurSim", dependencies: ["MurmurCore", "MurmurWire", "MurmurGossip", "MurmurJobs", "MurmurTrace"]),
         .executableTarget(name: "murmur", dependencies: [
@@ -53,6 +57,9 @@ let package = Package(
         .testTarget(name: "MurmurJobsTests", dependencies: ["MurmurJobs", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurInferenceTests", dependencies: ["MurmurInference", "MurmurKernels"]),
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"]),
+        .testTarget(name: "MurmurStoreTests", dependencies: ["MurmurStore", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
+        .testTarget(name: "MurmurHTTPTests", dependencies: ["MurmurHTTP", "MurmurCore"]),
+        .testTarget(name: "MurmurAPITests", dependencies: ["MurmurAPI", "MurmurHTTP", "MurmurJobs", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto"]),

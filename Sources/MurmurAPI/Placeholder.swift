@@ -1,0 +1,1 @@
+// MurmurAPI: pure route logic for the node's HTTP API (see Specs/api.md).

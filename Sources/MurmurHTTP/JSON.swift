@@ -2,7 +2,8 @@ import MurmurCore
 
 /// A JSON value for the HTTP API: parsed by `JSONParser` (strict RFC 8259, bounded) and written
 /// by `serialized()` (compact, object keys sorted by their UTF-8 bytes, so equal values give
-/// equal bytes). Integers that fit in `Int64` stay exact (`.int`); other numbers are `.double`.
+/// equal bytes). Integers that fit in `Int64` stay exact (`.int`); other numbers are `.double`,
+/// written in Swift's shortest round-tripping form, so parse ∘ serialize is the identity.
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -101,14 +102,9 @@ extension JSONValue {
         case let .bool(b): out.append(contentsOf: b ? Self.trueBytes : Self.falseBytes)
         case let .int(i): out.append(contentsOf: String(i).utf8)
         case let .double(d):
-            if !d.isFinite { out.append(contentsOf: Self.nullBytes); break }
-            if d == d.rounded(), abs(d) < 1e15 {
-                // Whole numbers without the ".0" Swift would print: 3.0 → 3 (same JSON number).
-                out.append(contentsOf: String(Int64(d)).utf8)
-                if d == 0, d.sign == .minus { out.removeLast(); out.append(contentsOf: "-0".utf8) }
-            } else {
-                out.append(contentsOf: d.description.utf8)
-            }
+            // Swift's shortest round-tripping form; always with a point or exponent ("3.0",
+            // "-0.0", "1e+300"), so a double re-parses as a double, bit for bit.
+            out.append(contentsOf: (d.isFinite ? d.description : "null").utf8)
         case let .string(s): Self.writeString(s, into: &out)
         case let .array(a):
             out.append(UInt8(ascii: "["))
@@ -409,7 +405,8 @@ public struct JSONParser {
             }
             guard offset - start <= parser.maxNumberChars else { throw .numberOutOfRange(offset: start) }
             let text = String(decoding: bytes[start..<offset], as: UTF8.self)
-            if isInteger, let i = Int64(text) { return .int(i) }
+            // "-0" is kept as the double −0.0 (its sign matters for float tensor data).
+            if isInteger, text != "-0", let i = Int64(text) { return .int(i) }
             guard let d = Double(text), d.isFinite else { throw .numberOutOfRange(offset: start) }
             return .double(d)
         }

@@ -1,1 +1,0 @@
-// MurmurAPI: pure route logic for the node's HTTP API (see Specs/api.md).

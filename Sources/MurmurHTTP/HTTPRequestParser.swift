@@ -40,6 +40,8 @@ public struct HTTPRequestParser: Sendable {
     private var start = 0
     /// Where the search for the blank line resumes (absolute index into `buffer`).
     private var scanFrom = 0
+    /// Absolute index of the CR ending the request line, once seen.
+    private var requestLineEnd: Int?
     private var state: State = .head
     private var continuePending = false
 
@@ -67,6 +69,7 @@ public struct HTTPRequestParser: Sendable {
         if start > 0 && start >= buffer.count / 2 {
             buffer.removeFirst(start)
             scanFrom -= start
+            requestLineEnd = requestLineEnd.map { $0 - start }
             start = 0
         }
         buffer.append(contentsOf: bytes)
@@ -113,44 +116,33 @@ public struct HTTPRequestParser: Sendable {
         // RFC 9112 §2.2: ignore at least one empty line before the request line.
         while bufferedBytes >= 2, buffer[start] == 0x0D, buffer[start + 1] == 0x0A { start += 2 }
         if scanFrom < start { scanFrom = start }
-        // Find CRLF CRLF.
+        // Find CRLF CRLF, noting the first CRLF (end of the request line) on the way. The scan
+        // resumes where it stopped, so a head fed byte by byte costs O(n) in total.
         var end: Int? = nil
-        var i = max(scanFrom, start + 3)
+        var i = max(scanFrom, start + 1)
         while i < buffer.count {
-            if buffer[i] == 0x0A && buffer[i - 1] == 0x0D && buffer[i - 2] == 0x0A && buffer[i - 3] == 0x0D {
-                end = i + 1
-                break
+            if buffer[i] == 0x0A && buffer[i - 1] == 0x0D {
+                if requestLineEnd == nil { requestLineEnd = i - 1 }
+                if i >= start + 3 && buffer[i - 2] == 0x0A && buffer[i - 3] == 0x0D {
+                    end = i + 1
+                    break
+                }
             }
             i += 1
         }
+        let lineLength = (requestLineEnd ?? buffer.count) - start
+        if lineLength > limits.maxRequestLine { throw .requestLineTooLong(limit: limits.maxRequestLine) }
         guard let headEnd = end else {
-            scanFrom = max(start, buffer.count - 3)
-            // Bound the wait for the request line and for the whole head.
-            let lineEnd = firstCRLF(from: start, to: buffer.count)
-            if lineEnd == nil && bufferedBytes > limits.maxRequestLine { throw .requestLineTooLong(limit: limits.maxRequestLine) }
-            if let l = lineEnd, l - start > limits.maxRequestLine { throw .requestLineTooLong(limit: limits.maxRequestLine) }
+            scanFrom = buffer.count
             if bufferedBytes > limits.maxHeaderBytes { throw .headersTooLarge(limit: limits.maxHeaderBytes) }
             return nil
         }
-        if headEnd - start > limits.maxHeaderBytes {
-            if let l = firstCRLF(from: start, to: headEnd), l - start > limits.maxRequestLine {
-                throw .requestLineTooLong(limit: limits.maxRequestLine)
-            }
-            throw .headersTooLarge(limit: limits.maxHeaderBytes)
-        }
+        if headEnd - start > limits.maxHeaderBytes { throw .headersTooLarge(limit: limits.maxHeaderBytes) }
         let head = buffer[start..<headEnd - 4]
         start = headEnd
         scanFrom = start
+        requestLineEnd = nil
         return try Self.parse(head: head, limits: limits)
-    }
-
-    private func firstCRLF(from: Int, to: Int) -> Int? {
-        var i = from + 1
-        while i < to {
-            if buffer[i] == 0x0A && buffer[i - 1] == 0x0D { return i - 1 }
-            i += 1
-        }
-        return nil
     }
 
     // MARK: Head grammar (RFC 9112)

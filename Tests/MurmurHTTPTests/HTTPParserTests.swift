@@ -146,6 +146,21 @@ final class HTTPParserTests: XCTestCase {
         XCTAssertFalse(p.wantsMoreInput)
     }
 
+    /// A client trickling a maximal head one byte at a time is served (the scan resumes, O(n)).
+    func testTrickledLargeHead() throws {
+        var text = "GET /x HTTP/1.1\r\nHost: h\r\n"
+        for i in 0..<60 { text += "X-\(i): " + String(repeating: "v", count: 400) + "\r\n" }
+        text += "\r\n"
+        XCTAssertLessThan(text.utf8.count, Limits.maxHTTPHeaderBytes)
+        var p = HTTPRequestParser()
+        var got: HTTPRequest?
+        for b in text.utf8 {
+            p.feed(CollectionOfOne(b))
+            if let r = try p.next() { got = r }
+        }
+        XCTAssertEqual(got?.headers.count, 61)
+    }
+
     func testLeadingEmptyLinesIgnored() throws {
         XCTAssertEqual(try parseAll("\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n").map(\.path), ["/x"])
     }

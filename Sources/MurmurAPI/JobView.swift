@@ -16,7 +16,7 @@ public enum JobView {
         return h
     }
 
-    /// `?wait=SECONDS` (0…`Limits.maxAPIWaitSeconds`, decimals allowed): how long to park the
+    /// `?wait=SECONDS` (a number in 0…`Limits.maxAPIWaitSeconds`): how long to park the
     /// request until the job is final. Nil when absent; 400 on anything else.
     public static func waitSeconds(_ query: String) throws(APIError) -> Double? {
         let params: [String: String]
@@ -29,8 +29,8 @@ public enum JobView {
             throw .badRequest("invalid_query", "unknown query parameter \(unknown.prefix(32)); only wait=SECONDS is supported")
         }
         guard let text = params["wait"] else { return nil }
-        guard text.utf8.count <= 16, text.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") }),
-              let s = Double(text), s.isFinite, s >= 0, s <= Double(Limits.maxAPIWaitSeconds) else {
+        // Any decimal or exponent form of a number in range ("2", "2.5", "1e-3").
+        guard text.utf8.count <= 32, let s = Double(text), s.isFinite, s >= 0, s <= Double(Limits.maxAPIWaitSeconds) else {
             throw .badRequest("invalid_wait", "wait must be a number of seconds in 0…\(Limits.maxAPIWaitSeconds)")
         }
         return s

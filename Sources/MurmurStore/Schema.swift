@@ -4,6 +4,8 @@ import MurmurWire
 /// The versioned schema of `state.sqlite` (Specs/store.md). Migrations run in order on open,
 /// each in its own transaction together with the `schema_version` update, so a crash during a
 /// migration leaves the previous version intact. Never edit a shipped migration: add one.
+/// Small-row tables are `WITHOUT ROWID` (one B-tree keyed by the hash); tables holding record
+/// bytes or blobs keep a rowid, as SQLite advises for rows larger than ~1/20 of a page.
 enum Schema {
     struct Migration: Sendable {
         let version: Int
@@ -22,7 +24,7 @@ enum Schema {
                 issued_at INTEGER NOT NULL,         -- Unix ms
                 expires_at INTEGER NOT NULL,        -- Unix ms
                 bytes BLOB NOT NULL                 -- the complete signed record
-            ) WITHOUT ROWID;
+            );                                      -- rowid table: rows up to 256 KiB
             CREATE INDEX records_by_kind ON records(kind, issued_at);
             CREATE INDEX records_by_expiry ON records(expires_at);
             CREATE TABLE jobs (
@@ -64,7 +66,7 @@ enum Schema {
                 hash BLOB PRIMARY KEY NOT NULL,
                 bytes BLOB NOT NULL,
                 expires_at INTEGER NOT NULL
-            ) WITHOUT ROWID;
+            );                                      -- rowid table: blobs up to 16 MiB
             CREATE INDEX blobs_by_expiry ON blobs(expires_at);
             """)
             // Backfill job_id from the stored record bytes.

@@ -181,7 +181,8 @@ final class APITests: XCTestCase {
         XCTAssertNil(try JobView.waitSeconds(""))
         XCTAssertEqual(try JobView.waitSeconds("wait=2.5"), 2.5)
         XCTAssertEqual(try JobView.waitSeconds("wait=60"), 60)
-        for bad in ["wait=61", "wait=-1", "wait=abc", "wait=1e3", "wait=nan", "other=1", "wait=1&wait=2", "wait=%zz"] {
+        XCTAssertEqual(try JobView.waitSeconds("wait=1e-3"), 0.001)
+        for bad in ["wait=61", "wait=-1", "wait=abc", "wait=1e3", "wait=nan", "wait=inf", "wait=", "other=1", "wait=1&wait=2", "wait=%zz"] {
             XCTAssertThrowsError(try JobView.waitSeconds(bad), bad) { XCTAssertEqual(($0 as? APIError)?.status, .badRequest) }
         }
     }

@@ -66,27 +66,42 @@ public final class FrameOpener {
     private var start = 0
     private var end = 0
     private let plain: UnsafeMutableRawBufferPointer
-    private let decompressed: UnsafeMutableRawBufferPointer
+    /// Allocated when the first compressed frame arrives.
+    private var decompressedStorage: UnsafeMutableRawBufferPointer?
+    private var decompressed: UnsafeMutableRawBufferPointer {
+        if let d = decompressedStorage { return d }
+        let d = UnsafeMutableRawBufferPointer.allocate(byteCount: options.maxPlaintext, alignment: 16)
+        decompressedStorage = d
+        return d
+    }
     private let maxCipher: Int
     private var failure: FrameError?
     public private(set) var isClosed = false
     public private(set) var framesOpened: UInt64 = 0
 
-    /// `readBufferBytes`: how much the socket may deliver per read (at least one maximum frame).
-    init(key: SecretBytes, header: [UInt8], options: FramingOptions, readBufferBytes: Int = 256 * 1024) {
+    init(key: SecretBytes, header: [UInt8], options: FramingOptions) {
         self.options = options
         stream = SecretStreamState(key: key, header: header)
         maxCipher = options.maxPlaintext + FrameFormat.cipherOverhead
-        let capacity = max(readBufferBytes, FrameFormat.maxFrameBytes(maxPlaintext: options.maxPlaintext))
+        let capacity = max(options.readBufferBytes, FrameFormat.maxFrameBytes(maxPlaintext: options.maxPlaintext))
         buffer = .allocate(byteCount: capacity, alignment: 16)
         plain = .allocate(byteCount: options.maxPlaintext + 4, alignment: 16)
-        decompressed = .allocate(byteCount: options.maxPlaintext, alignment: 16)
     }
 
+    /// How much of each buffer was ever written: only that is zeroed on release, so an idle
+    /// connection's untouched pages are never faulted in just to be wiped.
+    private var bufferHighWater = 0
+    private var plainHighWater = 0
+    private var decompressedHighWater = 0
+
     deinit {
-        for b in [buffer, plain, decompressed] {
-            sodium_memzero(b.baseAddress, b.count)
-            b.deallocate()
+        sodium_memzero(buffer.baseAddress, bufferHighWater)
+        sodium_memzero(plain.baseAddress, plainHighWater)
+        buffer.deallocate()
+        plain.deallocate()
+        if let d = decompressedStorage {
+            sodium_memzero(d.baseAddress, decompressedHighWater)
+            d.deallocate()
         }
     }
 
@@ -105,10 +120,12 @@ public final class FrameOpener {
         guard n > 0 else { return n }
         precondition(n <= space.count, "readInto body claimed more bytes than it was given")
         end += n
+        bufferHighWater = max(bufferHighWater, end)
         return n
     }
 
-    /// Copies `bytes` in and returns every frame they complete (allocating each plaintext).
+    /// Copies `bytes` in and returns every frame they complete (allocating each plaintext);
+    /// `.closed` is the last element when the FINAL frame is among them.
     public func feed<C: Collection>(_ bytes: C) throws(FrameError) -> [OpenedFrame] where C.Element == UInt8 {
         let input = Array(bytes)
         var offset = 0
@@ -117,16 +134,27 @@ public final class FrameOpener {
             if let failure { throw failure }
             readInto { space in
                 let n = min(space.count, input.count - offset)
-                if n > 0 { input.withUnsafeBytes { space.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) } }
+                guard n > 0, let dst = space.baseAddress else { return 0 }
+                input.withUnsafeBytes { src in
+                    guard let base = src.baseAddress else { return }
+                    dst.copyMemory(from: base + offset, byteCount: n)
+                }
                 offset += n
                 return n
             }
-            while let frame = try next() { out.append(frame) }
+            while let frame = try next() {
+                out.append(frame)
+                if frame == .closed {
+                    if offset < input.count { throw fail(.dataAfterFinal) }
+                    return out
+                }
+            }
         } while offset < input.count
         return out
     }
 
-    /// The next complete frame as an array, or nil when more bytes are needed.
+    /// The next complete frame as an array, or nil when more bytes are needed. After the FINAL
+    /// frame, every call returns `.closed`.
     public func next() throws(FrameError) -> OpenedFrame? {
         var message: [UInt8] = []
         switch try nextMessage({ message = Array($0) }) {
@@ -156,6 +184,7 @@ public final class FrameOpener {
                                              ad: frame, adlen: FrameFormat.lengthBytes) else {
             throw fail(.authenticationFailed)
         }
+        plainHighWater = max(plainHighWater, count)
         start += FrameFormat.lengthBytes + declared
         if start == end { start = 0; end = 0 }
         framesOpened += 1
@@ -174,6 +203,8 @@ public final class FrameOpener {
             guard let dst = decompressed.baseAddress else { throw fail(.decompressionFailed(declared: rawCount)) }
             let n = LZ4_decompress_safe((plainBase + 4).assumingMemoryBound(to: CChar.self), dst.assumingMemoryBound(to: CChar.self),
                                         Int32(count - 4), Int32(options.maxPlaintext))
+            // On failure LZ4 may have written anywhere in the buffer.
+            decompressedHighWater = Int(n) == rawCount ? max(decompressedHighWater, rawCount) : options.maxPlaintext
             guard n >= 0, Int(n) == rawCount else { throw fail(.decompressionFailed(declared: rawCount)) }
             payload = UnsafeRawBufferPointer(start: dst, count: rawCount)
         }

@@ -11,8 +11,15 @@ import MurmurCore
 public final class FrameSealer {
     public let options: FramingOptions
     private let stream: SecretStreamState
-    /// Compression output (`u32 rawLength ‖ lz4 block`), allocated once.
-    private let scratch: UnsafeMutableRawBufferPointer
+    /// Compression output (`u32 rawLength ‖ lz4 block`), allocated on the first attempt
+    /// (a link that never compresses never pays for it).
+    private var scratchStorage: UnsafeMutableRawBufferPointer?
+    private var scratch: UnsafeMutableRawBufferPointer {
+        if let s = scratchStorage { return s }
+        let s = UnsafeMutableRawBufferPointer.allocate(byteCount: options.maxPlaintext + 4, alignment: 16)
+        scratchStorage = s
+        return s
+    }
     private var framesSinceRekey: UInt64 = 0
     private var bytesSinceRekey: UInt64 = 0
     private var compressionSkip = 0
@@ -28,12 +35,16 @@ public final class FrameSealer {
     init(key: SecretBytes, header: [UInt8], options: FramingOptions) {
         self.options = options
         stream = SecretStreamState(key: key, header: header)
-        scratch = .allocate(byteCount: options.maxPlaintext + 4, alignment: 16)
     }
 
+    /// Bytes of `scratch` ever written (only those are zeroed on release).
+    private var scratchHighWater = 0
+
     deinit {
-        sodium_memzero(scratch.baseAddress, scratch.count)
-        scratch.deallocate()
+        if let s = scratchStorage {
+            sodium_memzero(s.baseAddress, scratchHighWater)
+            s.deallocate()
+        }
     }
 
     /// Largest frame this sealer produces (the size to reserve for `seal(_:into:)`).
@@ -133,6 +144,8 @@ public final class FrameSealer {
         // Must end up strictly smaller than the plaintext: u32 prefix + block < count.
         let capacity = plaintext.count - 5
         guard capacity > 0, let src = plaintext.baseAddress, let dst = scratch.baseAddress else { return nil }
+        // LZ4 may write up to `capacity` bytes even when it gives up.
+        scratchHighWater = max(scratchHighWater, 4 + capacity)
         let n = LZ4_compress_default(src.assumingMemoryBound(to: CChar.self),
                                      (dst + 4).assumingMemoryBound(to: CChar.self),
                                      Int32(plaintext.count), Int32(capacity))

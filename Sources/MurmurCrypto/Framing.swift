@@ -24,15 +24,20 @@ public struct FramingOptions: Sendable, Equatable {
     public var rekeyAfterFrames: UInt64
     /// …or this many plaintext bytes, whichever comes first.
     public var rekeyAfterBytes: UInt64
+    /// The opener's receive buffer: how much one `readInto` may take from the socket (raised
+    /// to at least one maximum frame). Local choice; bigger means fewer reads on bulk links.
+    public var readBufferBytes: Int
 
     public init(maxPlaintext: Int = Limits.maxFramePlaintext, compression: FrameCompression = .adaptive,
                 rekeyAfterFrames: UInt64 = Limits.frameRekeyIntervalFrames,
-                rekeyAfterBytes: UInt64 = Limits.frameRekeyIntervalBytes) {
+                rekeyAfterBytes: UInt64 = Limits.frameRekeyIntervalBytes,
+                readBufferBytes: Int = 256 * 1024) {
         precondition(maxPlaintext > 0 && maxPlaintext <= 1 << 24, "maxPlaintext must be in 1...16 MiB")
         self.maxPlaintext = maxPlaintext
         self.compression = compression
         self.rekeyAfterFrames = max(1, rekeyAfterFrames)
         self.rekeyAfterBytes = max(1, rekeyAfterBytes)
+        self.readBufferBytes = readBufferBytes
     }
 
     public static let `default` = FramingOptions()
@@ -49,4 +54,14 @@ public enum FrameFormat {
     public static let compressedFlag: UInt8 = 0x80
     /// Largest frame on the wire for a given plaintext maximum.
     public static func maxFrameBytes(maxPlaintext: Int) -> Int { lengthBytes + cipherOverhead + maxPlaintext }
+}
+
+/// LZ4 block compression (internal: tests use it to craft hostile frames).
+enum LZ4Shim {
+    /// Compresses `src` into `dst`; 0 when it does not fit.
+    static func compress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer) -> Int {
+        guard let s = src.baseAddress, let d = dst.baseAddress else { return 0 }
+        return Int(LZ4_compress_default(s.assumingMemoryBound(to: CChar.self), d.assumingMemoryBound(to: CChar.self),
+                                        Int32(src.count), Int32(dst.count)))
+    }
 }

@@ -115,7 +115,7 @@ public struct Handshake {
     private let networkKey: NetworkKey
     private let ephemeralSource: EphemeralKeySource
     private let framing: FramingOptions
-    private let symmetric: NoiseSymmetricState
+    private var symmetricStorage: NoiseSymmetricState
     private var ephemeralSecret: SecretBytes?
     private var remoteEphemeral: [UInt8] = []
 
@@ -127,11 +127,20 @@ public struct Handshake {
         self.ephemeralSource = ephemeral
         self.framing = framing
         self.deadline = now + timeout
-        self.symmetric = NoiseSymmetricState(protocolName: Handshake.protocolName,
+        self.symmetricStorage = NoiseSymmetricState(protocolName: Handshake.protocolName,
                                              prologue: Handshake.prologue(networkKey: networkKey))
         switch role {
         case .initiator: state = .initial
         case .responder: state = .awaitingMessage1
+        }
+    }
+
+    /// The Noise state, copied first if another copy of this handshake shares it, so that
+    /// copies of a `Handshake` evolve independently like any value.
+    private var symmetric: NoiseSymmetricState {
+        mutating get {
+            if !isKnownUniquelyReferenced(&symmetricStorage) { symmetricStorage = symmetricStorage.copy() }
+            return symmetricStorage
         }
     }
 

@@ -21,6 +21,16 @@ final class NoiseSymmetricState {
         mixHash(prologue)
     }
 
+    private init(copying other: NoiseSymmetricState) {
+        h = other.h
+        ck = other.ck
+        k = other.k
+        n = other.n
+    }
+
+    /// An independent copy (the handshake's copy-on-write keeps `Handshake` a value type).
+    func copy() -> NoiseSymmetricState { NoiseSymmetricState(copying: self) }
+
     deinit { wipe() }
 
     func wipe() {

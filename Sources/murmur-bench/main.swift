@@ -12,6 +12,8 @@ struct BenchSuite: Sendable {
 
 /// Every suite: add yours here (one line), implemented in `<Name>Bench.swift`.
 let suites: [BenchSuite] = [
+    channelSuite,
+    cryptoSuite,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

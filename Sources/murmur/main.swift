@@ -5,6 +5,11 @@ import MurmurCore
 
 /// Every subcommand. Add yours here (one line) and put it in `Commands/<Name>.swift`.
 let commands: [Command] = [
+    keygenCommand,
+    nodeCommand,
+    pingCommand,
+    demoCommand,
+    traceCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Independent generator of Specs/vectors/handshake.json and Specs/vectors/framing.json.
+
+Written from Specs/handshake.md and Specs/framing.md alone, on other implementations
+(the `noiseprotocol` package for Noise, PyNaCl for Ed25519/secretstream, hashlib for BLAKE2b,
+the `lz4` package for LZ4), so the Swift tests that check these vectors byte for byte compare
+two implementations, not one implementation with itself.
+
+    pip install noiseprotocol pynacl lz4
+    python3 Scripts/crypto_vectors.py        # rewrites the two JSON files
+"""
+import hashlib, hmac, json, os, struct, sys
+
+import lz4.block
+import nacl.bindings as sodium
+from noise.connection import NoiseConnection, Keypair
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VERSION = 1
+PROTOCOL = b"Noise_XXpsk3_25519_ChaChaPoly_SHA256"
+DEFAULT_KEY_STRING = b"murmur public mesh network key v1"
+
+TAG_MESSAGE, TAG_REKEY, TAG_FINAL, COMPRESSED = 0, 2, 3, 0x80
+
+
+def blake2b256(data, key=b""):
+    return hashlib.blake2b(data, digest_size=32, key=key).digest()
+
+
+def prologue(network_key):
+    return b"murmur/handshake" + struct.pack(">H", VERSION) + blake2b256(b"murmur/handshake/network-id", network_key)
+
+
+def identity(seed):
+    pk, sk = sodium.crypto_sign_seed_keypair(seed)
+    return {"seed": seed, "ed25519": pk, "x25519_secret": sodium.crypto_sign_ed25519_sk_to_curve25519(sk),
+            "x25519_public": sodium.crypto_sign_ed25519_pk_to_curve25519(pk)}
+
+
+def noise(role_initiator, me, ephemeral_secret, network_key):
+    c = NoiseConnection.from_name(PROTOCOL)
+    c.set_psks(psk=network_key)
+    c.set_prologue(prologue(network_key))
+    c.set_keypair_from_private_bytes(Keypair.STATIC, me["x25519_secret"])
+    c.set_keypair_from_private_bytes(Keypair.EPHEMERAL, ephemeral_secret)
+    c.set_as_initiator() if role_initiator else c.set_as_responder()
+    c.start_handshake()
+    return c
+
+
+def stream_params(transport_key):
+    key = hmac.new(transport_key, b"murmur/secretstream/key", hashlib.sha256).digest()
+    header = hmac.new(transport_key, b"murmur/secretstream/header", hashlib.sha256).digest()[:24]
+    return key, header
+
+
+class Sealer:
+    """Specs/framing.md, sender side, with compression tried on every frame ("always")."""
+
+    def __init__(self, key, header, rekey_after_frames, compression=True):
+        self.state = sodium.crypto_secretstream_xchacha20poly1305_state()
+        # init_pull builds the same state init_push would for this header.
+        sodium.crypto_secretstream_xchacha20poly1305_init_pull(self.state, header, key)
+        self.rekey_after = rekey_after_frames
+        self.since_rekey = 0
+        self.compression = compression
+
+    def seal(self, plaintext, final=False):
+        tag, body = TAG_MESSAGE, plaintext
+        if self.compression and len(plaintext) > 5:
+            block = lz4.block.compress(plaintext, mode="default", store_size=False)
+            if 4 + len(block) < len(plaintext):
+                tag, body = COMPRESSED, struct.pack(">I", len(plaintext)) + block
+        self.since_rekey += 1
+        if final:
+            tag = (tag & COMPRESSED) | TAG_FINAL
+        elif self.since_rekey >= self.rekey_after:
+            tag |= TAG_REKEY
+            self.since_rekey = 0
+        length = struct.pack(">I", len(body) + 17)
+        c = sodium.crypto_secretstream_xchacha20poly1305_push(self.state, body, length, tag)
+        return length + c, tag
+
+
+def handshake_vectors():
+    network_key = blake2b256(DEFAULT_KEY_STRING)
+    ini = identity(bytes(range(1, 33)))
+    res = identity(bytes(range(101, 133)))
+    ini_e = bytes([0x11] * 32)
+    res_e = bytes([0x22] * 32)
+    i = noise(True, ini, ini_e, network_key)
+    r = noise(False, res, res_e, network_key)
+
+    # Message 1: u16 version ‖ Noise(e, empty payload) ‖ BLAKE2b-256_networkKey(label ‖ previous 50 bytes)
+    n1 = bytes(i.write_message(b""))
+    body = struct.pack(">H", VERSION) + n1
+    m1 = body + blake2b256(b"murmur/handshake/message1" + body, network_key)
+    assert bytes(r.read_message(m1[2:50])) == b""
+    m2 = bytes(r.write_message(res["ed25519"]))
+    assert bytes(i.read_message(m2)) == res["ed25519"]
+    m3 = bytes(i.write_message(ini["ed25519"]))
+    assert bytes(r.read_message(m3)) == ini["ed25519"]
+    assert i.handshake_finished and r.handshake_finished
+    assert i.get_handshake_hash() == r.get_handshake_hash()
+
+    i2r = i.noise_protocol.cipher_state_encrypt.k
+    r2i = i.noise_protocol.cipher_state_decrypt.k
+    i2r_key, i2r_header = stream_params(i2r)
+    r2i_key, r2i_header = stream_params(r2i)
+    first_i = Sealer(i2r_key, i2r_header, 1 << 16).seal(b"ping from initiator")[0]
+    first_r = Sealer(r2i_key, r2i_header, 1 << 16).seal(b"pong from responder")[0]
+
+    h = lambda b: b.hex()
+    return {
+        "description": "Murmur handshake (Specs/handshake.md): Noise_XXpsk3_25519_ChaChaPoly_SHA256 with a "
+                       "keyed BLAKE2b check on message 1. Generated by Scripts/crypto_vectors.py.",
+        "protocol_name": PROTOCOL.decode(),
+        "version": VERSION,
+        "network_key_string": DEFAULT_KEY_STRING.decode(),
+        "network_key": h(network_key),
+        "prologue": h(prologue(network_key)),
+        "initiator": {"ed25519_seed": h(ini["seed"]), "ed25519_public": h(ini["ed25519"]),
+                      "x25519_static_public": h(ini["x25519_public"]), "ephemeral_secret": h(ini_e),
+                      "ephemeral_public": h(sodium.crypto_scalarmult_base(ini_e))},
+        "responder": {"ed25519_seed": h(res["seed"]), "ed25519_public": h(res["ed25519"]),
+                      "x25519_static_public": h(res["x25519_public"]), "ephemeral_secret": h(res_e),
+                      "ephemeral_public": h(sodium.crypto_scalarmult_base(res_e))},
+        "message1": h(m1),
+        "message2": h(m2),
+        "message3": h(m3),
+        "handshake_hash": h(i.get_handshake_hash()),
+        "transport_key_initiator_to_responder": h(i2r),
+        "transport_key_responder_to_initiator": h(r2i),
+        "stream_initiator_to_responder": {"key": h(i2r_key), "header": h(i2r_header)},
+        "stream_responder_to_initiator": {"key": h(r2i_key), "header": h(r2i_header)},
+        "first_frame_initiator": {"plaintext": h(b"ping from initiator"), "frame": h(first_i)},
+        "first_frame_responder": {"plaintext": h(b"pong from responder"), "frame": h(first_r)},
+    }
+
+
+def framing_vectors():
+    key = bytes(range(0x40, 0x60))
+    header = bytes(range(0xa0, 0xb8))
+    rekey_after = 3
+    s = Sealer(key, header, rekey_after)
+    plaintexts = [
+        b"hello",                                                   # too small to compress
+        b"murmur " * 200,                                           # compresses
+        bytes((i * 197 + 13) & 0xFF ^ (i >> 3) for i in range(300)),  # LZ4 does not shrink it
+        b"after the rekey: " + b"abc" * 100,                       # first frame under the new key
+        b"",                                                        # empty message
+    ]
+    frames = []
+    for p in plaintexts:
+        f, tag = s.seal(p)
+        frames.append({"plaintext": p.hex(), "tag": tag, "compressed": bool(tag & COMPRESSED),
+                       "rekey": bool(tag & TAG_REKEY) and (tag & 3) != TAG_FINAL, "frame": f.hex()})
+    f, tag = s.seal(b"", final=True)
+    frames.append({"plaintext": "", "tag": tag, "compressed": False, "rekey": False, "final": True, "frame": f.hex()})
+    return {
+        "description": "Murmur encrypted framing (Specs/framing.md): secretstream frames with authenticated "
+                       "length, LZ4 when it shrinks, REKEY every 3 frames, FINAL. Compression tried on every "
+                       "frame. Generated by Scripts/crypto_vectors.py.",
+        "key": key.hex(),
+        "header": header.hex(),
+        "max_plaintext": 65536,
+        "rekey_after_frames": rekey_after,
+        "frames": frames,
+    }
+
+
+def main():
+    out = os.path.join(ROOT, "Specs", "vectors")
+    os.makedirs(out, exist_ok=True)
+    for name, v in [("handshake.json", handshake_vectors()), ("framing.json", framing_vectors())]:
+        with open(os.path.join(out, name), "w") as f:
+            json.dump(v, f, indent=2)
+            f.write("\n")
+        print("wrote", os.path.join("Specs", "vectors", name))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,0 @@
-// MurmurNode: see DESIGN.md

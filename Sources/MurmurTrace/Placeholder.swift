@@ -1,1 +1,0 @@
-// MurmurTrace: see DESIGN.md

@@ -1,0 +1,237 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MurmurCore
+
+/// Encodes events as trace lines (Specs/trace.md) without Foundation: keys in a fixed order,
+/// nil keys omitted, strings escaped. Writes through a pointer into space reserved once per line
+/// (this runs on the node's event loop for every traced event).
+public enum TraceEncoder {
+    public static func append(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil, to out: inout [UInt8]) {
+        let maxLen = 480 + 6 * ((e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLen) { buf in
+            let base = buf.baseAddress!
+            var c = Cursor(p: base)
+            encode(e, seq: seq, wall: wall, &c)
+            out.append(contentsOf: UnsafeBufferPointer(start: base, count: c.p - base))
+        }
+    }
+
+    public static func line(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil) -> String {
+        var b = [UInt8](); append(e, seq: seq, wall: wall, to: &b)
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    @inline(__always) static func encode(_ e: TraceEvent, seq: Int64?, wall: Int64?, _ c: inout Cursor) {
+        c.put(#"{"v":1,"t":"#)
+        c.int(e.time.nanoseconds)
+        if let seq { c.put(#","seq":"#); c.int(seq) }
+        if let wall { c.put(#","wall":"#); c.int(wall) }
+        c.put(#","node":""#)
+        c.hex(e.node.key)
+        c.put(#"","ev":""#)
+        c.raw(e.kind.rawValue)
+        c.byte(UInt8(ascii: "\""))
+        if let k = e.recordKind { c.put(#","kind":"#); c.string(k) }
+        if let id = e.recordID { c.put(#","id":""#); c.hex(id.value); c.byte(UInt8(ascii: "\"")) }
+        if let p = e.peer { c.put(#","peer":""#); c.hex(p.key); c.byte(UInt8(ascii: "\"")) }
+        if let b = e.bytes { c.put(#","bytes":"#); c.int(Int64(b)) }
+        if let h = e.hops { c.put(#","hops":"#); c.int(Int64(h)) }
+        if let r = e.reason { c.put(#","reason":"#); c.string(r) }
+        c.byte(UInt8(ascii: "}")); c.byte(10)
+    }
+
+    /// A write position in a buffer that the caller sized for the worst case.
+    struct Cursor {
+        var p: UnsafeMutablePointer<UInt8>
+        @inline(__always) mutating func byte(_ b: UInt8) { p.pointee = b; p += 1 }
+        @inline(__always) mutating func put(_ s: StaticString) {
+            let n = s.utf8CodeUnitCount
+            p.update(from: s.utf8Start, count: n); p += n
+        }
+        @inline(__always) mutating func raw(_ s: String) { for b in s.utf8 { byte(b) } }
+        @inline(__always) mutating func int(_ v: Int64) {
+            if v == 0 { byte(48); return }
+            if v < 0 { byte(UInt8(ascii: "-")) }
+            var m = v.magnitude
+            var digits = 0
+            var t = m
+            while t > 0 { digits += 1; t /= 10 }
+            var q = p + digits
+            p = q
+            while m > 0 { q -= 1; q.pointee = UInt8(48 + m % 10); m /= 10 }
+        }
+        @inline(__always) mutating func hex(_ v: Bytes32) { word(v.w0); word(v.w1); word(v.w2); word(v.w3) }
+        @inline(__always) mutating func word(_ w: UInt64) {
+            var hi: UInt64 = 0, lo: UInt64 = 0
+            for i in 0..<8 {
+                let nh = (w >> UInt64(60 - 4 * i)) & 0xf, nl = (w >> UInt64(28 - 4 * i)) & 0xf
+                hi |= (nh < 10 ? 48 + nh : 87 + nh) << UInt64(8 * i)
+                lo |= (nl < 10 ? 48 + nl : 87 + nl) << UInt64(8 * i)
+            }
+            UnsafeMutableRawPointer(p).storeBytes(of: hi.littleEndian, as: UInt64.self)
+            UnsafeMutableRawPointer(p + 8).storeBytes(of: lo.littleEndian, as: UInt64.self)
+            p += 16
+        }
+        /// A JSON string: quotes, `"` and `\\` escaped, control characters as \u00XX (≤ 6 bytes each).
+        @inline(__always) mutating func string(_ s: String) {
+            byte(UInt8(ascii: "\""))
+            for ch in s.utf8 {
+                switch ch {
+                case UInt8(ascii: "\""): byte(UInt8(ascii: "\\")); byte(ch)
+                case UInt8(ascii: "\\"): byte(ch); byte(ch)
+                case 0..<0x20:
+                    put(#"\u00"#)
+                    byte(TraceHex.digits[Int(ch >> 4)]); byte(TraceHex.digits[Int(ch & 15)])
+                default: byte(ch)
+                }
+            }
+            byte(UInt8(ascii: "\""))
+        }
+    }
+
+    /// A JSON string literal (used by the exports).
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 + 6 * s.utf8.count) { buf in
+            let base = buf.baseAddress!
+            var c = Cursor(p: base)
+            c.string(s)
+            out.append(contentsOf: UnsafeBufferPointer(start: base, count: c.p - base))
+        }
+    }
+}
+
+/// Why the writer could not write. The node keeps running without traces when this happens.
+public enum TraceWriteError: Error, CustomStringConvertible, Sendable {
+    case open(path: String, errno: Int32)
+    case write(path: String, errno: Int32)
+    case rename(path: String, errno: Int32)
+    public var description: String {
+        switch self {
+        case .open(let p, let e): return "cannot open trace file \(p): \(String(cString: strerror(e)))"
+        case .write(let p, let e): return "cannot write trace file \(p): \(String(cString: strerror(e)))"
+        case .rename(let p, let e): return "cannot rotate trace file \(p): \(String(cString: strerror(e)))"
+        }
+    }
+}
+
+/// Appends trace events to a file, off the hot path: `append` only encodes into an in-memory
+/// buffer; the buffer is written in one `write(2)` when it holds `bufferBytes`, when
+/// `flushIntervalNs` of node time passed since the last write, or on `flush()` (call it at
+/// shutdown). Plug it into the node with `node.traceSink = { try? writer.append($0) }`.
+/// When the file would exceed `maxFileBytes` it is rotated: `trace.jsonl` → `trace.jsonl.1` → … ,
+/// keeping `keepFiles` old files. Assigns the per-node `seq` and stamps `wall` on the first line
+/// written after each (re)open and then at most once per second of node time (no `wall` when
+/// `wallClock` is nil, e.g. simulated time), so files can be put back in order
+/// and aligned with wall clocks. One writer per node; not thread-safe (owned by the event loop).
+public final class TraceWriter {
+    public let path: String
+    public let maxFileBytes: Int
+    public let keepFiles: Int
+    public let bufferBytes: Int
+    private var fd: Int32 = -1
+    private var buffer: [UInt8] = []
+    private var fileBytes = 0
+    private var seq: Int64 = 0
+    private var lastWallStamp: Int64 = .min
+    private var lastFlushTime: Int64 = .min
+    /// Buffered events are also written once this much node time passed since the last write,
+    /// so a quiet node's trace is at most this stale (no clock is read: event times are used).
+    public let flushIntervalNs: Int64
+    private var stampNextWall = true
+    private let wallClock: (@Sendable () -> Int64)?
+    /// Events written and rotations done (for metrics).
+    public private(set) var eventsWritten: Int64 = 0
+    public private(set) var rotations = 0
+
+    public init(path: String, maxFileBytes: Int = Limits.traceDefaultFileBytes,
+                keepFiles: Int = Limits.traceDefaultRotatedFiles, bufferBytes: Int = Limits.traceWriterBufferBytes,
+                flushIntervalNs: Int64 = 1_000_000_000,
+                wallClock: (@Sendable () -> Int64)? = TraceWriter.unixNanoseconds) throws(TraceWriteError) {
+        self.path = path
+        self.maxFileBytes = max(maxFileBytes, 4096)
+        self.keepFiles = max(keepFiles, 0)
+        self.bufferBytes = max(bufferBytes, 4096)
+        self.flushIntervalNs = flushIntervalNs
+        self.wallClock = wallClock
+        buffer.reserveCapacity(self.bufferBytes + 1024)
+        try openFile()
+    }
+
+    deinit {
+        try? flush()
+        if fd >= 0 { close(fd) }
+    }
+
+    public static let unixNanoseconds: @Sendable () -> Int64 = {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    private func openFile() throws(TraceWriteError) {
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .open(path: path, errno: errno) }
+        var st = stat()
+        fileBytes = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+        stampNextWall = true
+    }
+
+    /// Encodes the event into the buffer; writes the buffer when it is full.
+    public func append(_ event: TraceEvent) throws(TraceWriteError) {
+        seq += 1
+        var wall: Int64? = nil
+        if let wallClock, stampNextWall || event.time.nanoseconds &- lastWallStamp >= 1_000_000_000 {
+            wall = wallClock()
+            lastWallStamp = event.time.nanoseconds
+            stampNextWall = false
+        }
+        TraceEncoder.append(event, seq: seq, wall: wall, to: &buffer)
+        eventsWritten += 1
+        let t = event.time.nanoseconds
+        if lastFlushTime == .min { lastFlushTime = t }
+        if buffer.count >= bufferBytes || t &- lastFlushTime >= flushIntervalNs {
+            lastFlushTime = t
+            try flush()
+        }
+    }
+
+    /// Writes the buffer (whole lines only), rotating first if the file would grow past its cap.
+    public func flush() throws(TraceWriteError) {
+        guard !buffer.isEmpty else { return }
+        if fileBytes > 0 && fileBytes + buffer.count > maxFileBytes { try rotate() }
+        var offset = 0
+        let total = buffer.count
+        while offset < total {
+            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, total - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                buffer.removeAll(keepingCapacity: true)
+                throw .write(path: path, errno: e)
+            }
+            offset += n
+        }
+        fileBytes += total
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func rotate() throws(TraceWriteError) {
+        close(fd)
+        fd = -1
+        if keepFiles == 0 {
+            unlink(path)
+        } else {
+            unlink("\(path).\(keepFiles)")
+            var k = keepFiles - 1
+            while k >= 1 {
+                rename("\(path).\(k)", "\(path).\(k + 1)") // missing files are fine
+                k -= 1
+            }
+            if rename(path, "\(path).1") != 0 { throw .rename(path: path, errno: errno) }
+        }
+        rotations += 1
+        try openFile()
+        fileBytes = 0
+    }
+}

@@ -39,7 +39,7 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]),
         .target(name: "MurmurStore", dependencies: ["MurmurCore", "MurmurWire", "CSQLite"]),
         .target(name: "MurmurHTTP", dependencies: ["MurmurCore"]),
-        .target(name: "MurmurAPI", dependencies: ["MurmurCore", "MurmurWire", "MurmurJobs", "MurmurHTTP"]),
+        .target(name: "MurmurAPI", dependencies: ["MurmurCore", "MurmurWire", "MurmurJobs", "MurmurHTTP", "MurmurStore"]),
         .target(name: "MurmurNode", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurWire", "MurmurGossip", "MurmurJobs",
             "MurmurInference", "MurmurTrace", "CLinux", "CSQLite",
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "MurmurTraceTests", dependencies: ["MurmurTrace"], exclude: ["Fixtures"]),
         .testTarget(name: "MurmurStoreTests", dependencies: ["MurmurStore", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurHTTPTests", dependencies: ["MurmurHTTP", "MurmurCore"]),
-        .testTarget(name: "MurmurAPITests", dependencies: ["MurmurAPI", "MurmurHTTP", "MurmurJobs", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
+        .testTarget(name: "MurmurAPITests", dependencies: ["MurmurAPI", "MurmurHTTP", "MurmurJobs", "MurmurStore", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode"]),

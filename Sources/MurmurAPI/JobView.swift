@@ -1,6 +1,7 @@
 import MurmurCore
 import MurmurHTTP
 import MurmurJobs
+import MurmurStore
 import MurmurWire
 
 /// `GET /v1/jobs/{id}`: the job's state as this node sees it, with everything a client needs to
@@ -42,16 +43,60 @@ public enum JobView {
     /// has them (otherwise taken from an inline attestation output when one matches).
     public static func json(jobID: Hash, job: Signed<Job>?, state: JobState?, known: [Signed<Attestation>] = [],
                             output: [UInt8]? = nil) -> JSONValue {
+        switch state {
+        case let .verified(result)?:
+            return build(jobID: jobID, job: job, state: "verified", reason: nil, failure: .null, outputHash: result.outputHash,
+                         disputed: result.disputed, attestations: result.attestations, output: output)
+        case let .failed(failure)?:
+            return build(jobID: jobID, job: job, state: "failed", reason: failure.description, failure: failureJSON(failure),
+                         outputHash: nil, disputed: false, attestations: known, output: nil)
+        default:
+            return build(jobID: jobID, job: job, state: state?.name ?? "pending", reason: nil, failure: .null, outputHash: nil,
+                         disputed: false, attestations: known, output: nil)
+        }
+    }
+
+    public static func response(jobID: Hash, job: Signed<Job>?, state: JobState?, known: [Signed<Attestation>] = [],
+                                output: [UInt8]? = nil) -> HTTPResponse {
+        .json(.ok, json(jobID: jobID, job: job, state: state, known: known, output: output))
+    }
+
+    /// The same body from the store, for jobs the state machine no longer tracks (evicted, or
+    /// after a restart: a replayed job past its deadline would otherwise read `seenAfterDeadline`).
+    /// `attestations`: the records named by `stored.attestationIDs`, in that order.
+    public static func json(stored: StoredJob, job: Signed<Job>?, attestations: [Signed<Attestation>], output: [UInt8]?) -> JSONValue {
+        let failure = stored.failure.flatMap { try? JSONParser.parse(Array($0.utf8)) } ?? .null
+        return build(jobID: stored.id, job: job, state: stored.state, reason: stored.reason, failure: failure,
+                     outputHash: stored.state == "verified" ? stored.outputHash : nil, disputed: stored.disputed,
+                     attestations: attestations, output: output)
+    }
+
+    /// Looks the job up in the store (job record, the result's attestation records, the output
+    /// blob) and builds the body; nil if the store has no state for it.
+    public static func json(from store: NodeStore, jobID: Hash) throws(StoreError) -> JSONValue? {
+        guard let stored = try store.job(id: jobID) else { return nil }
+        let job = try store.record(id: jobID).flatMap { try? Signed<Job>($0) }
+        var attestations: [Signed<Attestation>] = []
+        for id in stored.attestationIDs {
+            if let a = try store.record(id: id).flatMap({ try? Signed<Attestation>($0) }) { attestations.append(a) }
+        }
+        let output = try stored.outputHash.flatMap { h throws(StoreError) in try store.blob(hash: h) }
+        return json(stored: stored, job: job, attestations: attestations, output: output)
+    }
+
+    static func build(jobID: Hash, job: Signed<Job>?, state: String, reason: String?, failure: JSONValue, outputHash: Hash?,
+                      disputed: Bool, attestations: [Signed<Attestation>], output: [UInt8]?) -> JSONValue {
         var o: [String: JSONValue] = [
             "job_id": .string(jobID.hex),
-            "state": .string(state?.name ?? "pending"),
-            "reason": .null,
-            "failure": .null,
+            "state": .string(state),
+            "reason": .optional(reason),
+            "failure": failure,
             "output_hash": .null,
             "output": .null,
             "output_bytes": .null,
-            "disputed": false,
+            "disputed": .bool(disputed),
             "executors": [],
+            "attestations": .array(attestations.map(attestationJSON)),
         ]
         if let job {
             o["job"] = .object([
@@ -69,35 +114,20 @@ public enum JobView {
         } else {
             o["job"] = .null
         }
-        var attestations = known
-        switch state {
-        case let .verified(result)?:
-            attestations = result.attestations
-            o["output_hash"] = .string(result.outputHash.hex)
-            o["disputed"] = .bool(result.disputed)
-            o["executors"] = .array(result.attesters.map { .string($0.hex) })
-            let bytes = output.flatMap { Hash.of($0) == result.outputHash ? $0 : nil }
-                ?? result.attestations.lazy.compactMap(\.body.inlineOutput).first { Hash.of($0) == result.outputHash }
+        if let outputHash {
+            o["output_hash"] = .string(outputHash.hex)
+            o["executors"] = .array(attestations.map { .string($0.author.hex) })
+            let bytes = output.flatMap { Hash.of($0) == outputHash ? $0 : nil }
+                ?? attestations.lazy.compactMap(\.body.inlineOutput).first { Hash.of($0) == outputHash }
             if let bytes {
                 o["output_bytes"] = .string(Hex.encode(bytes))
                 o["output"] = OutputTensors.json(bytes) ?? .null
             }
-        case let .failed(failure)?:
-            o["reason"] = .string(failure.description)
-            o["failure"] = failureJSON(failure)
-        default:
-            break
         }
-        o["attestations"] = .array(attestations.map(attestationJSON))
         return .object(o)
     }
 
-    public static func response(jobID: Hash, job: Signed<Job>?, state: JobState?, known: [Signed<Attestation>] = [],
-                                output: [UInt8]? = nil) -> HTTPResponse {
-        .json(.ok, json(jobID: jobID, job: job, state: state, known: known, output: output))
-    }
-
-    static func failureJSON(_ f: JobFailure) -> JSONValue {
+    public static func failureJSON(_ f: JobFailure) -> JSONValue {
         switch f {
         case .noExecutors: return ["code": "no_executors"]
         case let .notEnoughAttestations(a, n): return ["code": "not_enough_attestations", "agreeing": .int(a), "needed": .int(n)]
@@ -200,5 +230,21 @@ public enum OutputTensors {
         if d.isNaN { return "NaN" }
         if d.isInfinite { return d > 0 ? "Infinity" : "-Infinity" }
         return .double(d)
+    }
+}
+
+extension StoredJob {
+    /// What the node persists on `JobsEffect.stateChanged` (API name, reason and failure JSON,
+    /// output hash, the agreeing attestations' record ids in rank order).
+    public init(jobID: Hash, state: JobState, updatedAt: Int64) {
+        switch state {
+        case let .verified(r):
+            self.init(id: jobID, state: "verified", updatedAt: updatedAt, outputHash: r.outputHash, disputed: r.disputed,
+                      attestationIDs: r.attestations.map(\.id))
+        case let .failed(f):
+            self.init(id: jobID, state: "failed", reason: f.description, failure: JobView.failureJSON(f).text, updatedAt: updatedAt)
+        default:
+            self.init(id: jobID, state: state.name, updatedAt: updatedAt)
+        }
     }
 }

@@ -10,14 +10,16 @@ public struct StoredJob: Sendable, Equatable {
     public var state: String
     /// Failure reason (for `failed`), in words.
     public var reason: String?
+    /// Failure details (for `failed`) as the API's JSON text, e.g. `{"code":"no_executors"}`.
+    public var failure: String?
     public var updatedAt: Int64
     public var outputHash: Hash?
     public var disputed: Bool
     public var attestationIDs: [Hash]
 
-    public init(id: Hash, state: String, reason: String? = nil, updatedAt: Int64, outputHash: Hash? = nil,
+    public init(id: Hash, state: String, reason: String? = nil, failure: String? = nil, updatedAt: Int64, outputHash: Hash? = nil,
                 disputed: Bool = false, attestationIDs: [Hash] = []) {
-        self.id = id; self.state = state; self.reason = reason; self.updatedAt = updatedAt
+        self.id = id; self.state = state; self.reason = reason; self.failure = failure; self.updatedAt = updatedAt
         self.outputHash = outputHash; self.disputed = disputed; self.attestationIDs = attestationIDs
     }
 
@@ -216,10 +218,10 @@ public final class NodeStore {
 
     public func enqueue(job: StoredJob) throws(StoreError) {
         try write("""
-            INSERT INTO jobs (id, state, reason, updated_at, output_hash, result) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET state = excluded.state, reason = excluded.reason, updated_at = excluded.updated_at,
+            INSERT INTO jobs (id, state, reason, failure, updated_at, output_hash, result) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET state = excluded.state, reason = excluded.reason, failure = excluded.failure, updated_at = excluded.updated_at,
                 output_hash = excluded.output_hash, result = excluded.result
-            """, [.blob(job.id.bytes), .text(job.state), job.reason.map { .text($0) } ?? .null, .int(job.updatedAt),
+            """, [.blob(job.id.bytes), .text(job.state), job.reason.map { .text($0) } ?? .null, job.failure.map { .text($0) } ?? .null, .int(job.updatedAt),
                   job.outputHash.map { .blob($0.bytes) } ?? .null, .blob(job.encodeResult())])
     }
 
@@ -310,7 +312,7 @@ public final class NodeStore {
     }
 
     public func job(id: Hash) throws(StoreError) -> StoredJob? {
-        try db.run("SELECT id, state, reason, updated_at, output_hash, result FROM jobs WHERE id = ?", [.blob(id.bytes)])
+        try db.run("SELECT id, state, reason, updated_at, output_hash, result, failure FROM jobs WHERE id = ?", [.blob(id.bytes)])
             .first.map { row throws(StoreError) in try decodeJob(row) }
     }
 
@@ -318,10 +320,10 @@ public final class NodeStore {
     public func jobs(state: String? = nil, limit: Int = Int.max) throws(StoreError) -> [StoredJob] {
         let rows: [SQLiteRow]
         if let state {
-            rows = try db.run("SELECT id, state, reason, updated_at, output_hash, result FROM jobs WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
+            rows = try db.run("SELECT id, state, reason, updated_at, output_hash, result, failure FROM jobs WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
                               [.text(state), .int(Int64(clamping: limit))])
         } else {
-            rows = try db.run("SELECT id, state, reason, updated_at, output_hash, result FROM jobs ORDER BY updated_at DESC LIMIT ?",
+            rows = try db.run("SELECT id, state, reason, updated_at, output_hash, result, failure FROM jobs ORDER BY updated_at DESC LIMIT ?",
                               [.int(Int64(clamping: limit))])
         }
         var out: [StoredJob] = []
@@ -394,7 +396,7 @@ public final class NodeStore {
         guard let id = row.hash(0), let state = row.text(1), let updated = row.int(3) else {
             throw .corruptRow(table: "jobs", detail: "missing column")
         }
-        var job = StoredJob(id: id, state: state, reason: row.text(2), updatedAt: updated, outputHash: row.hash(4))
+        var job = StoredJob(id: id, state: state, reason: row.text(2), failure: row.text(6), updatedAt: updated, outputHash: row.hash(4))
         if let result = row.blob(5) {
             do throws(DecodeError) {
                 (job.disputed, job.attestationIDs) = try StoredJob.decodeResult(result)

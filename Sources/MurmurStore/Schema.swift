@@ -30,7 +30,8 @@ enum Schema {
             CREATE TABLE jobs (
                 id BLOB PRIMARY KEY NOT NULL,
                 state TEXT NOT NULL,                -- pending running disputed verified failed
-                reason TEXT,                        -- failure reason (failed)
+                reason TEXT,                        -- failure reason in words (failed)
+                failure TEXT,                       -- failure details, the API's JSON (failed)
                 updated_at INTEGER NOT NULL,        -- Unix ms
                 output_hash BLOB,
                 result BLOB                         -- StoredJob.encodeResult

@@ -3,6 +3,7 @@ import XCTest
 import MurmurCore
 import MurmurCrypto
 import MurmurHTTP
+import MurmurStore
 import MurmurWire
 @testable import MurmurJobs
 @testable import MurmurAPI
@@ -175,6 +176,30 @@ final class APITests: XCTestCase {
         XCTAssertEqual(try JobView.jobID(job.id.hex), job.id)
         XCTAssertEqual(try JobView.jobID(job.id.hex.uppercased()), job.id)
         XCTAssertThrowsError(try JobView.jobID("abc")) { XCTAssertEqual(($0 as? APIError)?.code, "invalid_job_id") }
+    }
+
+    /// After a restart (or eviction) the store answers exactly what the state machine answered.
+    func testJobViewFromTheStoreMatchesTheLiveView() throws {
+        var template = Array("/tmp/murmur-api-test-XXXXXX".utf8CString)
+        let dir = try XCTUnwrap(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try NodeStore(path: dir + "/state.sqlite")
+        let output = outputBytes([3, 4])
+        let (job, result) = try verifiedFixture(output: output)
+        let failedJob = try Job(modelHash: modelHash, input: [9], redundancy: 3, quorum: 2, deadline: Self.t0 + 30_000,
+                                nonce: [UInt8](repeating: 2, count: 16)).signed(by: client, issuedAt: Self.t0, expiresAt: Self.t0 + 40_000)
+        let failure = JobState.failed(.disputeUnresolved(best: 5, needed: 7))
+        try store.enqueue(record: .job(job))
+        try store.enqueue(record: .job(failedJob))
+        for a in result.attestations { try store.enqueue(record: .attestation(a)) }
+        _ = try store.enqueue(blob: Array(output.reversed()), expiresAt: Self.t0)  // unrelated blob
+        try store.enqueue(job: StoredJob(jobID: job.id, state: .verified(result), updatedAt: Self.t0 + 500))
+        try store.enqueue(job: StoredJob(jobID: failedJob.id, state: failure, updatedAt: Self.t0 + 500))
+        try store.commit()
+
+        XCTAssertEqual(try JobView.json(from: store, jobID: job.id), JobView.json(jobID: job.id, job: job, state: .verified(result)))
+        XCTAssertEqual(try JobView.json(from: store, jobID: failedJob.id), JobView.json(jobID: failedJob.id, job: failedJob, state: failure))
+        XCTAssertNil(try JobView.json(from: store, jobID: Hash.of([1])))
     }
 
     func testWaitParameter() throws {

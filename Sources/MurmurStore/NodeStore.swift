@@ -257,6 +257,7 @@ public final class NodeStore {
     }
 
     /// Stores a content-addressed blob (job input or output) until `expiresAt` (Unix ms).
+    @discardableResult
     public func enqueue(blob bytes: [UInt8], expiresAt: Int64) throws(StoreError) -> Hash {
         let hash = Hash.of(bytes)
         try write("""

@@ -154,6 +154,8 @@ public final class NodeStore {
     /// Commits what is pending and closes. Further calls throw `.closed`.
     public func close() {
         if db.inTransaction { try? db.execute("COMMIT") }
+        // Fold the WAL back into the database so the next start reads one file.
+        try? db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pendingOperations = 0
         batchOpenedAt = nil
         db.close()
@@ -301,6 +303,18 @@ public final class NodeStore {
     /// then claims, attestations, verdicts (each by issue time), for rebuilding state on start.
     public func unexpiredRecords(nowUnixMs: Int64) throws(StoreError) -> [SignedRecord] {
         try decodeRecords(db.run("SELECT bytes FROM records WHERE expires_at > ? ORDER BY kind, issued_at, id", [.int(nowUnixMs)]))
+    }
+
+    /// `unexpiredRecords` decoded into typed records that pass every rule at `nowUnixMs`
+    /// (`Record(validating:nowUnixMs:)`): what the node replays into its state machines on
+    /// start. `refused` counts stored records that no longer pass (never expected; traced).
+    public func replayRecords(nowUnixMs: Int64) throws(StoreError) -> (records: [Record], refused: Int) {
+        var out: [Record] = []
+        var refused = 0
+        for e in try unexpiredRecords(nowUnixMs: nowUnixMs) {
+            if let r = try? Record(validating: e, nowUnixMs: nowUnixMs) { out.append(r) } else { refused += 1 }
+        }
+        return (out, refused)
     }
 
     /// Stored records by kind (metrics).

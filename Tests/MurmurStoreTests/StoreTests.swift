@@ -33,6 +33,9 @@ final class StoreTests: XCTestCase {
         // Every stored record decodes and validates as a typed record.
         for e in try reopened.unexpiredRecords(nowUnixMs: StoreFixture.t0 + 30) { XCTAssertNoThrow(try Record(e)) }
         XCTAssertNil(try reopened.record(id: Hash.of([1])))
+        let replay = try reopened.replayRecords(nowUnixMs: StoreFixture.t0 + 30)
+        XCTAssertEqual(replay.records.map(\.id), [manifest.id, job.id, claim.id, att.id])
+        XCTAssertEqual(replay.refused, 0)
     }
 
     func testJobsPeersExclusionsModelFilesBlobsRoundTrip() throws {

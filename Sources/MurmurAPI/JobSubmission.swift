@@ -125,8 +125,8 @@ public struct JobSubmission: Sendable, Equatable {
                 }
                 var declared: Int64 = 1
                 if let shape = form["shape"] {
-                    guard let dims = shape.arrayValue, dims.count <= Limits.maxTensorRank else {
-                        throw .badRequest("invalid_input", "input '\(name)': shape must be an array of at most \(Limits.maxTensorRank) integers")
+                    guard let dims = shape.arrayValue, dims.count <= Limits.maxManifestTensorRank else {
+                        throw .badRequest("invalid_input", "input '\(name)': shape must be an array of at most \(Limits.maxManifestTensorRank) integers")
                     }
                     for d in dims {
                         guard let n = d.intValue, n >= 0, n <= Int64(Int32.max) else {
@@ -160,8 +160,8 @@ public struct JobSubmission: Sendable, Equatable {
             }
             return (1, [])
         case let .array(items):
-            guard depth < Limits.maxTensorRank else {
-                throw .badRequest("invalid_input", "input '\(name)': nested deeper than rank \(Limits.maxTensorRank)")
+            guard depth < Limits.maxManifestTensorRank else {
+                throw .badRequest("invalid_input", "input '\(name)': nested deeper than rank \(Limits.maxManifestTensorRank)")
             }
             var inner: [Int]? = nil
             var total = 0

@@ -32,7 +32,7 @@ public struct FetcherConfig: Sendable, Equatable {
     /// How often `progress` is reported per fetch.
     public var progressInterval = TimeSpan.seconds(Int64(1))
     /// Bytes of models (stored and being fetched) this node may keep on disk.
-    public var diskBudgetBytes: UInt64 = Limits.maxModelBytes * 4
+    public var diskBudgetBytes: UInt64 = Limits.maxManifestModelBytes * 4
     /// Models fetched at once.
     public var maxConcurrentFetches = 4
     /// A fetch with fewer usable linked holders than this asks the shell for links to more.

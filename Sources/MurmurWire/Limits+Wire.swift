@@ -14,7 +14,7 @@ extension Limits {
     /// Model hashes per announcement.
     public static let maxAnnouncedModels = 256
     /// Largest model a manifest may describe (16 GiB).
-    public static let maxModelBytes: UInt64 = 16 << 30
+    public static let maxManifestModelBytes: UInt64 = 16 << 30
     /// Chunk size bounds for model transfer.
     public static let minModelChunkBytes = 4 * 1024
     public static let maxModelChunkBytes = 16 * 1024 * 1024
@@ -23,7 +23,7 @@ extension Limits {
     /// Inputs, and separately outputs, per manifest.
     public static let maxTensorSpecs = 64
     /// Rank of a declared tensor shape.
-    public static let maxTensorRank = 8
+    public static let maxManifestTensorRank = 8
     /// Largest input a job may have, inline or fetched by hash.
     public static let maxJobInputBytes: UInt64 = 16 * 1024 * 1024
     /// Largest input carried inside the job record (fits one 64 KiB frame with the envelope).

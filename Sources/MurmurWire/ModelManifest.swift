@@ -41,7 +41,7 @@ public struct TensorSpec: Hashable, Sendable {
         guard let dtype = TensorDType(rawValue: raw) else { throw .unknownTag(field: "tensor dtype", tag: UInt64(raw)) }
         self.dtype = dtype
         let rank = Int(try r.u8())
-        if rank > Limits.maxTensorRank { throw .tooLarge(field: "tensor rank", limit: Limits.maxTensorRank, actual: rank) }
+        if rank > Limits.maxManifestTensorRank { throw .tooLarge(field: "tensor rank", limit: Limits.maxManifestTensorRank, actual: rank) }
         var shape: [Int64] = []
         shape.reserveCapacity(rank)
         for _ in 0..<rank {
@@ -146,7 +146,7 @@ public struct ModelManifest: RecordBody {
     public func check(issuedAt: Int64, expiresAt: Int64) throws(RecordError) {
         if name.isEmpty || name.utf8.count > Limits.maxModelNameBytes { throw .invalid("model name must be 1…\(Limits.maxModelNameBytes) bytes") }
         if modelVersion.utf8.count > Limits.maxVersionStringBytes { throw .invalid("model version longer than \(Limits.maxVersionStringBytes) bytes") }
-        if size == 0 || size > Limits.maxModelBytes { throw .invalid("model size \(size) outside 1…\(Limits.maxModelBytes)") }
+        if size == 0 || size > Limits.maxManifestModelBytes { throw .invalid("model size \(size) outside 1…\(Limits.maxManifestModelBytes)") }
         if chunkSize < Limits.minModelChunkBytes || chunkSize > Limits.maxModelChunkBytes {
             throw .invalid("chunk size \(chunkSize) outside \(Limits.minModelChunkBytes)…\(Limits.maxModelChunkBytes)")
         }
@@ -158,7 +158,7 @@ public struct ModelManifest: RecordBody {
             if Set(specs.map(\.name)).count != specs.count { throw .invalid("\(field): duplicate tensor name") }
             for s in specs {
                 if s.name.isEmpty || s.name.utf8.count > Limits.maxModelNameBytes { throw .invalid("\(field): bad tensor name length") }
-                if s.shape.count > Limits.maxTensorRank || s.shape.contains(where: { $0 < TensorSpec.dynamic }) {
+                if s.shape.count > Limits.maxManifestTensorRank || s.shape.contains(where: { $0 < TensorSpec.dynamic }) {
                     throw .invalid("\(field): bad shape for \(s.name)")
                 }
             }

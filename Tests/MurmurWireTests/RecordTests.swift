@@ -44,7 +44,7 @@ final class RecordTests: XCTestCase {
             let n = ModelManifest.chunkCount(size: size, chunkSize: chunk)
             func spec() -> TensorSpec {
                 TensorSpec(name: string(20), dtype: TensorDType.allCases.randomElement(using: &rng)!,
-                           shape: (0..<Int.random(in: 0...Limits.maxTensorRank, using: &rng)).map { _ in Int64.random(in: -1...4096, using: &rng) })
+                           shape: (0..<Int.random(in: 0...Limits.maxManifestTensorRank, using: &rng)).map { _ in Int64.random(in: -1...4096, using: &rng) })
             }
             let manifest = ModelManifest(modelHash: hash(), name: string(40), modelVersion: string(10), size: size, chunkSize: chunk,
                                          chunkHashes: (0..<n).map { _ in hash() }, inputs: [spec()], outputs: [spec(), spec()].uniqued())

@@ -341,9 +341,13 @@ public final class InferenceModel: Sendable {
             }
             for (i, d) in dims.enumerated() {
                 switch d {
-                case let .value(n) where n != t.shape[i]:
+                // A declared size below zero means "unknown" (paddle2onnx writes -1 for dynamic
+                // dimensions; onnxruntime accepts any size there), so only sizes ≥ 0 are checked.
+                case let .value(n) where n >= 0 && n != t.shape[i]:
                     throw .invalidInput("input '\(v.name)' has shape \(t.shape), the model expects \(Self.describe(v))")
-                case let .symbol(s):
+                case let .symbol(s) where s != "?":
+                    // "?" is what exporters write for "unknown" (paddle2onnx uses it for several
+                    // independent dims), so it binds nothing; every other name must agree.
                     if let prev = symbols[s], prev != t.shape[i] {
                         throw .invalidInput("input '\(v.name)' dimension \(i) ('\(s)') is \(t.shape[i]), but another input set '\(s)' = \(prev)")
                     }

@@ -44,9 +44,7 @@ final class RealModelTests: XCTestCase {
     /// Remove an entry when the op helpers have fixed it.
     /// A listed case still runs: while it fails the test is skipped with the reason; once it
     /// passes, the test fails to say the entry should go.
-    static let knownGaps: [String: String] = [
-        "ppocr_mobile_v2_cls": "input 'x' is declared [-1, 3, ?, ?] (paddle2onnx writes dynamic dims as dim_value -1); the engine's input validation takes -1 as a fixed size and refuses [1, 3, 48, 192] (GAPS.md #1)",
-    ]
+    static let knownGaps: [String: String] = [:]
 
     func testPPOCRv4Detection() throws { try check("ppocr_v4_det") }
     func testPPOCRv4Recognition() throws { try check("ppocr_v4_rec") }

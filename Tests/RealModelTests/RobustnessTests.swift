@@ -49,14 +49,9 @@ final class RobustnessTests: XCTestCase {
 
     func testUnusedInitializersAreHarmless() throws { _ = try runCase("unused_init") }
 
-    /// GAPS.md #1: paddle2onnx's dim_value -1. Skipped while the engine refuses it; passes once
-    /// fixed (then drop the do/catch so a regression fails).
+    /// GAPS.md #1 (fixed): paddle2onnx's dim_value -1 means a dynamic dimension.
     func testNegativeDeclaredDimMeansDynamic() throws {
-        do {
-            _ = try runCase("negative_dim")
-        } catch {
-            throw XCTSkip("known gap (GAPS.md #1): a declared dim of -1 is checked as a size: \(error)")
-        }
+        _ = try runCase("negative_dim")
     }
 
     func testOpsets11To20() throws {

@@ -52,6 +52,8 @@ public struct SimReport: Sendable {
     /// Filled in by the caller (process-level measurement).
     public var memoryBytesPerNode: Double?
     public var wallSeconds: Double?
+    /// The job workload's measurements (nil without one).
+    public var jobs: JobsReport?
 
     public init() {}
 
@@ -86,6 +88,7 @@ public struct SimReport: Sendable {
             ("active_view_mean", num(activeViewMean)), ("directory_min", "\(directoryMin)"),
             ("directory_mean", num(directoryMean)),
         ]
+        if let j = jobs { fields += j.jsonFields }
         if let m = memoryBytesPerNode { fields.append(("memory_bytes_per_node", num(m))) }
         if let w = wallSeconds { fields.append(("wall_s", num(w))) }
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
@@ -108,6 +111,7 @@ public struct SimReport: Sendable {
         s += "broadcast tree at the end: \(eagerComponents) component(s), \(format1(eagerLinksPerNode, 2)) eager links per node, \(eagerAsymmetric) one-sided\n"
         s += "active view at the end: mean \(format1(activeViewMean, 2)) peers, \(isolatedNodes) live node(s) without any; \(overlayComponents) overlay component(s), smallest \(smallestOverlayComponent)\n"
         if directoryMean > 0 { s += "directory (live announced peers): min \(directoryMin), mean \(format1(directoryMean, 1)) of \(liveNodesAtEnd) live\n" }
+        if let j = jobs { s += j.text }
         if let m = memoryBytesPerNode { s += "memory per simulated node: \(format1(m / 1024, 1)) KiB\n" }
         if let w = wallSeconds { s += "wall time: \(format1(w, 2)) s\n" }
         return s
@@ -207,6 +211,7 @@ extension Simulator {
             r.antiEntropyPulled += node.counters.antiEntropyPulled
         }
         treeShape(&r)
+        r.jobs = jobsReport()
         return r
     }
 

@@ -236,7 +236,15 @@ public final class Simulator {
         case let .broadcast(b):
             publishBroadcast(Int(b))
         case let .publishLocal(node, inc, record):
-            if alive[Int(node)] && incarnation[Int(node)] == inc { dispatch(Int(node), .publish(record)) }
+            guard alive[Int(node)] && incarnation[Int(node)] == inc else { return }
+            if jobWorld != nil && record.kind == .nodeAnnouncement && nodes[Int(node)]?.activeView.isEmpty == true {
+                // Announced at start, before any link is up, the record would reach nobody until
+                // anti-entropy (records younger than its minimum age are not reconciled): hold it
+                // until the node has joined, as a node's shell would on its first link.
+                queue.push(action, at: now + 250_000_000)
+                return
+            }
+            dispatch(Int(node), .publish(record))
         case let .crash(i):
             crash(Int(i))
         case let .restart(i):

@@ -98,11 +98,13 @@ public struct SimReport: Sendable {
     public var text: String {
         func pct(_ v: Double) -> String { String(format1(v * 100, 3)) + " %" }
         var s = "nodes \(nodes), broadcasts \(broadcasts), seed \(seed), simulated \(format1(simulatedSeconds, 1)) s, \(events) events, \(liveNodesAtEnd) live at end\n"
-        s += "coverage by broadcast:      min \(pct(coverageMin)), median \(pct(coverageMedian)), mean \(pct(coverageMean))\n"
-        s += "coverage after anti-entropy: min \(pct(coverageMinAfterAntiEntropy)), median \(pct(coverageMedianAfterAntiEntropy))\n"
-        s += "latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms (shortest-path tree: p50 \(format1(sptLatencyMsP50, 1)) ms, p99 \(format1(sptLatencyMsP99, 1)) ms; stretch p50 \(format1(latencyStretchP50, 2))×, p99 \(format1(latencyStretchP99, 2))×)\n"
-        s += "hops: p50 \(format1(hopsP50, 0)), p99 \(format1(hopsP99, 0)), mean \(format1(hopsMean, 2)) (shortest-path tree: p50 \(format1(sptHopsP50, 0)), p99 \(format1(sptHopsP99, 0)), mean \(format1(sptHopsMean, 2)); ratio \(format1(hopsStretch, 2))×)\n"
-        s += "payload copies per node per broadcast: \(format1(payloadCopiesPerNode, 3))\n"
+        if broadcasts > 0 {
+            s += "coverage by broadcast:      min \(pct(coverageMin)), median \(pct(coverageMedian)), mean \(pct(coverageMean))\n"
+            s += "coverage after anti-entropy: min \(pct(coverageMinAfterAntiEntropy)), median \(pct(coverageMedianAfterAntiEntropy))\n"
+            s += "latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms (shortest-path tree: p50 \(format1(sptLatencyMsP50, 1)) ms, p99 \(format1(sptLatencyMsP99, 1)) ms; stretch p50 \(format1(latencyStretchP50, 2))×, p99 \(format1(latencyStretchP99, 2))×)\n"
+            s += "hops: p50 \(format1(hopsP50, 0)), p99 \(format1(hopsP99, 0)), mean \(format1(hopsMean, 2)) (shortest-path tree: p50 \(format1(sptHopsP50, 0)), p99 \(format1(sptHopsP99, 0)), mean \(format1(sptHopsMean, 2)); ratio \(format1(hopsStretch, 2))×)\n"
+            s += "payload copies per node per broadcast: \(format1(payloadCopiesPerNode, 3))\n"
+        }
         s += "control messages per node per second: \(format1(controlMsgsPerNodeS, 2))\n"
         if let h = healConvergenceS {
             s += h < 0 ? "partition heal: NOT converged by the end of the run\n" : "partition heal: converged \(format1(h, 2)) s after the heal\n"

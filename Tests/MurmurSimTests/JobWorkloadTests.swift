@@ -60,7 +60,7 @@ final class JobWorkloadTests: XCTestCase {
 
     func testSameSeedSameReport() {
         func run(_ seed: UInt64) -> String {
-            var c = config(nodes: 50, jobs: 15, seed: seed, liars: 0.1, collude: true, crash: 0.1, loss: 0.05)
+            var c = config(nodes: 40, jobs: 12, seed: seed, liars: 0.1, collude: true, crash: 0.1, loss: 0.05)
             c.jobs?.interval = .milliseconds(100)
             return Simulator(config: c).run().json
         }

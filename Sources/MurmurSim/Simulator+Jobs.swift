@@ -166,3 +166,13 @@ extension Simulator {
         jobsDispatch(entry, .record(.job(job)))
     }
 }
+
+extension Simulator {
+    /// "jobs: S submitted, V verified, F failed at their entry node" for progress lines (nil without jobs).
+    public var jobsProgress: String? {
+        guard let w = jobWorld else { return nil }
+        var verified = 0, failed = 0
+        for f in w.entryFinal { if let f { if f.verified { verified += 1 } else { failed += 1 } } }
+        return "jobs: \(w.jobIDs.count) / \(w.config.jobs) submitted, \(verified) verified, \(failed) failed"
+    }
+}

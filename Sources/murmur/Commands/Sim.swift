@@ -133,7 +133,8 @@ let simCommand = Command(
         let json = a.has("--json")
         let total = Double(sim.endTime) / 1e9
         sim.progress = { t, events in
-            printError("sim: \(Int(t)) / \(Int(total)) s simulated, \(events) events, \(Int(wallClockSeconds() - started)) s wall")
+            let jobs = sim.jobsProgress.map { "; \($0)" } ?? ""
+            printError("sim: \(Int(t)) / \(Int(total)) s simulated, \(events) events, \(Int(wallClockSeconds() - started)) s wall\(jobs)")
         }
         var report = sim.run()
         let after = max(residentBytes(), peakResidentBytes())

@@ -42,6 +42,8 @@ final class JobWorld {
     /// Outcome in the entry node's view: first final state (time, verified?).
     var entryFinal: [(at: Int64, verified: Bool)?] = []
     var entryCrashed: [Bool] = []
+    /// Why jobs failed at their entry node (`JobFailure` case names).
+    var failureReasons: [String: Int] = [:]
     /// Earliest verified and failed state in any node's view (used when the entry node crashed first).
     var anyVerifiedAt: [Int64] = []
 

@@ -11,6 +11,8 @@ public struct JobsReport: Sendable, Equatable {
     public var collude = false
     /// Ended `verified` (at any time) / by the deadline / `failed` / neither by the end of the run.
     public var verified = 0, verifiedByDeadline = 0, failed = 0, undecided = 0
+    /// Failures at the entry node by reason, e.g. "dispute_unresolved:2" (sorted, comma-separated).
+    public var failureReasons = ""
     /// Jobs some node (any node's view) accepted with a wrong output, at any moment.
     public var wrongResultsAccepted = 0
     /// Jobs that some node saw disputed.
@@ -42,7 +44,7 @@ public struct JobsReport: Sendable, Equatable {
          ("collude", collude ? "true" : "false"),
          ("jobs_verified", "\(verified)"), ("jobs_verified_by_deadline", "\(verifiedByDeadline)"),
          ("jobs_verified_share", jsonNumber(verifiedShare)),
-         ("jobs_failed", "\(failed)"), ("jobs_undecided", "\(undecided)"),
+         ("jobs_failed", "\(failed)"), ("jobs_failed_reasons", "\"\(failureReasons)\""), ("jobs_undecided", "\(undecided)"),
          ("wrong_results_accepted", "\(wrongResultsAccepted)"), ("jobs_disputed", "\(disputed)"),
          ("jobs_top_r_all_liars", "\(topRAllLiars)"), ("jobs_top_r_all_liars_expected", jsonNumber(topRAllLiarsExpected)),
          ("executions_per_job", jsonNumber(executionsPerJob)), ("executions_max", "\(executionsMax)"),
@@ -55,7 +57,7 @@ public struct JobsReport: Sendable, Equatable {
 
     var text: String {
         var s = "jobs \(jobs) (r \(redundancy), q \(quorum)), \(liars) \(collude ? "colluding" : "independent") liars\n"
-        s += "verified \(verified) (\(verifiedByDeadline) by the deadline, \(format1(verifiedShare * 100, 3)) %), failed \(failed), undecided \(undecided), disputed \(disputed)\n"
+        s += "verified \(verified) (\(verifiedByDeadline) by the deadline, \(format1(verifiedShare * 100, 3)) %), failed \(failed)\(failureReasons.isEmpty ? "" : " (\(failureReasons))"), undecided \(undecided), disputed \(disputed)\n"
         s += "wrong results accepted: \(wrongResultsAccepted); jobs whose top \(redundancy) were all liars: \(topRAllLiars) (expected \(format1(topRAllLiarsExpected, 2)))\n"
         s += "executions per job: \(format1(executionsPerJob, 3)) (max \(executionsMax); second half of the jobs: \(format1(executionsPerJobSecondHalf, 3)))\n"
         s += "job latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms, max \(format1(latencyMsMax, 1)) ms\n"
@@ -79,6 +81,7 @@ extension Simulator {
         r.redundancy = c.redundancy; r.quorum = c.quorum
         r.liars = w.liar.filter { $0 }.count
         r.collude = c.collude
+        r.failureReasons = w.failureReasons.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
         var latencies: [Double] = []
         for k in 0..<r.jobs {
             var outcome: (at: Int64, verified: Bool)? = w.entryFinal[k]

@@ -68,8 +68,11 @@ extension Simulator {
             if result.outputHash != world.correct[k] { world.wrongAccepted[k] = true }
             if world.anyVerifiedAt[k] < 0 { world.anyVerifiedAt[k] = now }
             if Int(world.entry[k]) == i && world.entryFinal[k] == nil { world.entryFinal[k] = (now, true) }
-        case .failed:
-            if Int(world.entry[k]) == i && world.entryFinal[k] == nil { world.entryFinal[k] = (now, false) }
+        case let .failed(why):
+            if Int(world.entry[k]) == i && world.entryFinal[k] == nil {
+                world.entryFinal[k] = (now, false)
+                world.failureReasons[failureName(why), default: 0] += 1
+            }
         case .pending, .running:
             break
         }
@@ -174,5 +177,14 @@ extension Simulator {
         var verified = 0, failed = 0
         for f in w.entryFinal { if let f { if f.verified { verified += 1 } else { failed += 1 } } }
         return "jobs: \(w.jobIDs.count) / \(w.config.jobs) submitted, \(verified) verified, \(failed) failed"
+    }
+}
+
+func failureName(_ f: JobFailure) -> String {
+    switch f {
+    case .noExecutors: return "no_executors"
+    case .notEnoughAttestations: return "not_enough_attestations"
+    case .disputeUnresolved: return "dispute_unresolved"
+    case .seenAfterDeadline: return "seen_after_deadline"
     }
 }

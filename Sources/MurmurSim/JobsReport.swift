@@ -27,6 +27,8 @@ public struct JobsReport: Sendable, Equatable {
     /// The same over the second half of the jobs by submission order: once most liars are
     /// caught, disputes (e = 4r + 1 executions each) become rare.
     public var executionsPerJobSecondHalf = 0.0
+    /// The same over jobs no node saw disputed (r plus takeovers) and over disputed ones.
+    public var executionsPerUndisputedJob = 0.0, executionsPerDisputedJob = 0.0
     /// Submission to the verified state in the outcome's view.
     public var latencyMsP50 = 0.0, latencyMsP99 = 0.0, latencyMsMax = 0.0
     /// Liars excluded by at least one node / by every node alive at the end; honest nodes
@@ -49,6 +51,8 @@ public struct JobsReport: Sendable, Equatable {
          ("jobs_top_r_all_liars", "\(topRAllLiars)"), ("jobs_top_r_all_liars_expected", jsonNumber(topRAllLiarsExpected)),
          ("executions_per_job", jsonNumber(executionsPerJob)), ("executions_max", "\(executionsMax)"),
          ("executions_per_job_second_half", jsonNumber(executionsPerJobSecondHalf)),
+         ("executions_per_undisputed_job", jsonNumber(executionsPerUndisputedJob)),
+         ("executions_per_disputed_job", jsonNumber(executionsPerDisputedJob)),
          ("job_latency_ms_p50", jsonNumber(latencyMsP50)), ("job_latency_ms_p99", jsonNumber(latencyMsP99)),
          ("job_latency_ms_max", jsonNumber(latencyMsMax)),
          ("liars_excluded", "\(liarsExcluded)"), ("liars_excluded_by_all_live", "\(liarsExcludedByAllLive)"),
@@ -59,7 +63,7 @@ public struct JobsReport: Sendable, Equatable {
         var s = "jobs \(jobs) (r \(redundancy), q \(quorum)), \(liars) \(collude ? "colluding" : "independent") liars\n"
         s += "verified \(verified) (\(verifiedByDeadline) by the deadline, \(format1(verifiedShare * 100, 3)) %), failed \(failed)\(failureReasons.isEmpty ? "" : " (\(failureReasons))"), undecided \(undecided), disputed \(disputed)\n"
         s += "wrong results accepted: \(wrongResultsAccepted); jobs whose top \(redundancy) were all liars: \(topRAllLiars) (expected \(format1(topRAllLiarsExpected, 2)))\n"
-        s += "executions per job: \(format1(executionsPerJob, 3)) (max \(executionsMax); second half of the jobs: \(format1(executionsPerJobSecondHalf, 3)))\n"
+        s += "executions per job: \(format1(executionsPerJob, 3)) (max \(executionsMax); second half of the jobs: \(format1(executionsPerJobSecondHalf, 3)); undisputed jobs: \(format1(executionsPerUndisputedJob, 3)), disputed: \(format1(executionsPerDisputedJob, 3)))\n"
         s += "job latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms, max \(format1(latencyMsMax, 1)) ms\n"
         s += "liars excluded: \(liarsExcluded) of \(liars) (by every live node: \(liarsExcludedByAllLive)); honest nodes excluded: \(honestExcluded); entry nodes crashed mid-job: \(entryCrashed)\n"
         return s
@@ -112,6 +116,12 @@ extension Simulator {
         r.executionsPerJob = r.jobs == 0 ? 0 : Double(w.executions.reduce(0, +)) / Double(r.jobs)
         let secondHalf = w.executions.suffix(r.jobs - r.jobs / 2)
         r.executionsPerJobSecondHalf = secondHalf.isEmpty ? 0 : Double(secondHalf.reduce(0, +)) / Double(secondHalf.count)
+        var undisputed = (0, 0), disputedRuns = (0, 0)
+        for k in 0..<r.jobs {
+            if w.disputed[k] { disputedRuns.0 += w.executions[k]; disputedRuns.1 += 1 } else { undisputed.0 += w.executions[k]; undisputed.1 += 1 }
+        }
+        r.executionsPerUndisputedJob = undisputed.1 == 0 ? 0 : Double(undisputed.0) / Double(undisputed.1)
+        r.executionsPerDisputedJob = disputedRuns.1 == 0 ? 0 : Double(disputedRuns.0) / Double(disputedRuns.1)
         latencies.sort()
         r.latencyMsP50 = percentile(latencies, 0.5)
         r.latencyMsP99 = percentile(latencies, 0.99)

@@ -35,6 +35,9 @@ final class JobWorld {
     var entry: [Int32] = []
     var correct: [Hash] = []
     var executions: [Int] = []
+    /// Inferences started by honest nodes (a liar excluded by everyone still runs the jobs its
+    /// own view gives it: its own waste, not the mesh's).
+    var honestExecutions: [Int] = []
     var disputed: [Bool] = []
     var wrongAccepted: [Bool] = []
     /// Liars hold all r top places of the job's ranking over every node.

@@ -15,7 +15,7 @@ public struct JobsReport: Sendable, Equatable {
     public var failureReasons = ""
     /// Jobs some node (any node's view) accepted with a wrong output, at any moment.
     public var wrongResultsAccepted = 0
-    /// Jobs that some node saw disputed.
+    /// Jobs that some honest node saw disputed.
     public var disputed = 0
     /// Jobs whose r top-ranked places (over all nodes) were all held by liars, and the
     /// expectation J · f^r.
@@ -23,6 +23,8 @@ public struct JobsReport: Sendable, Equatable {
     public var topRAllLiarsExpected = 0.0
     /// Inferences started per job (all nodes, cancelled ones included).
     public var executionsPerJob = 0.0
+    /// The same counting honest nodes' inferences only.
+    public var honestExecutionsPerJob = 0.0
     public var executionsMax = 0
     /// The same over the second half of the jobs by submission order: once most liars are
     /// caught, disputes (e = 4r + 1 executions each) become rare.
@@ -49,7 +51,8 @@ public struct JobsReport: Sendable, Equatable {
          ("jobs_failed", "\(failed)"), ("jobs_failed_reasons", "\"\(failureReasons)\""), ("jobs_undecided", "\(undecided)"),
          ("wrong_results_accepted", "\(wrongResultsAccepted)"), ("jobs_disputed", "\(disputed)"),
          ("jobs_top_r_all_liars", "\(topRAllLiars)"), ("jobs_top_r_all_liars_expected", jsonNumber(topRAllLiarsExpected)),
-         ("executions_per_job", jsonNumber(executionsPerJob)), ("executions_max", "\(executionsMax)"),
+         ("executions_per_job", jsonNumber(executionsPerJob)),
+         ("executions_per_job_honest", jsonNumber(honestExecutionsPerJob)), ("executions_max", "\(executionsMax)"),
          ("executions_per_job_second_half", jsonNumber(executionsPerJobSecondHalf)),
          ("executions_per_undisputed_job", jsonNumber(executionsPerUndisputedJob)),
          ("executions_per_disputed_job", jsonNumber(executionsPerDisputedJob)),
@@ -63,7 +66,7 @@ public struct JobsReport: Sendable, Equatable {
         var s = "jobs \(jobs) (r \(redundancy), q \(quorum)), \(liars) \(collude ? "colluding" : "independent") liars\n"
         s += "verified \(verified) (\(verifiedByDeadline) by the deadline, \(format1(verifiedShare * 100, 3)) %), failed \(failed)\(failureReasons.isEmpty ? "" : " (\(failureReasons))"), undecided \(undecided), disputed \(disputed)\n"
         s += "wrong results accepted: \(wrongResultsAccepted); jobs whose top \(redundancy) were all liars: \(topRAllLiars) (expected \(format1(topRAllLiarsExpected, 2)))\n"
-        s += "executions per job: \(format1(executionsPerJob, 3)) (max \(executionsMax); second half of the jobs: \(format1(executionsPerJobSecondHalf, 3)); undisputed jobs: \(format1(executionsPerUndisputedJob, 3)), disputed: \(format1(executionsPerDisputedJob, 3)))\n"
+        s += "executions per job: \(format1(executionsPerJob, 3)), by honest nodes \(format1(honestExecutionsPerJob, 3)) (max \(executionsMax); second half of the jobs: \(format1(executionsPerJobSecondHalf, 3)); undisputed jobs: \(format1(executionsPerUndisputedJob, 3)), disputed: \(format1(executionsPerDisputedJob, 3)))\n"
         s += "job latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms, max \(format1(latencyMsMax, 1)) ms\n"
         s += "liars excluded: \(liarsExcluded) of \(liars) (by every live node: \(liarsExcludedByAllLive)); honest nodes excluded: \(honestExcluded); entry nodes crashed mid-job: \(entryCrashed)\n"
         return s
@@ -114,6 +117,7 @@ extension Simulator {
         for _ in 0..<c.redundancy { fr *= f }
         r.topRAllLiarsExpected = Double(r.jobs) * fr
         r.executionsPerJob = r.jobs == 0 ? 0 : Double(w.executions.reduce(0, +)) / Double(r.jobs)
+        r.honestExecutionsPerJob = r.jobs == 0 ? 0 : Double(w.honestExecutions.reduce(0, +)) / Double(r.jobs)
         let secondHalf = w.executions.suffix(r.jobs - r.jobs / 2)
         r.executionsPerJobSecondHalf = secondHalf.isEmpty ? 0 : Double(secondHalf.reduce(0, +)) / Double(secondHalf.count)
         var undisputed = (0, 0), disputedRuns = (0, 0)

@@ -37,7 +37,10 @@ extension Simulator {
     private func applyJobs(_ effect: JobsEffect, from i: Int, _ world: JobWorld) {
         switch effect {
         case let .runInference(job, _):
-            if let k = world.jobIndex[job.id] { world.executions[Int(k)] += 1 }
+            if let k = world.jobIndex[job.id] {
+                world.executions[Int(k)] += 1
+                if !world.liar[i] { world.honestExecutions[Int(k)] += 1 }
+            }
             world.running[i][job.id] = 0
             queue.push(.inferenceDone(Int32(i), incarnation[i], job.id), at: now + world.inferenceNanos(job: job.id, node: ids[i]))
         case let .cancelInference(id):
@@ -63,7 +66,8 @@ extension Simulator {
         let k = Int(k32)
         switch state {
         case .disputed:
-            world.disputed[k] = true
+            // An excluded liar still sees its own attestation and disputes in its own view.
+            if !world.liar[i] { world.disputed[k] = true }
         case let .verified(result):
             if result.outputHash != world.correct[k] { world.wrongAccepted[k] = true }
             if world.anyVerifiedAt[k] < 0 { world.anyVerifiedAt[k] = now }
@@ -148,6 +152,7 @@ extension Simulator {
         world.entry.append(Int32(entry))
         world.correct.append(Hash.of(world.output(job: job, node: ids[entry], isLiar: false)))
         world.executions.append(0)
+        world.honestExecutions.append(0)
         world.disputed.append(false)
         world.wrongAccepted.append(false)
         world.entryFinal.append(nil)

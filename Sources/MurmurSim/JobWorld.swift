@@ -39,6 +39,8 @@ final class JobWorld {
     /// own view gives it: its own waste, not the mesh's).
     var honestExecutions: [Int] = []
     var disputed: [Bool] = []
+    /// First time (sim ns) an honest node saw the job disputed, -1 if never.
+    var disputedAt: [Int64] = []
     var wrongAccepted: [Bool] = []
     /// Liars hold all r top places of the job's ranking over every node.
     var topRAllLiars: [Bool] = []

@@ -38,6 +38,10 @@ public struct JobsReport: Sendable, Equatable {
     public var liarsExcluded = 0, liarsExcludedByAllLive = 0, honestExcluded = 0
     /// Entry nodes that crashed before their job ended.
     public var entryCrashed = 0
+    /// For each failed job: seconds from submission to its first dispute (nil: never disputed),
+    /// and its deadline in seconds (text output only: where the time went).
+    public var failedJobs: [(disputedAfterS: Double?, deadlineS: Double)] = []
+    public static func == (a: JobsReport, b: JobsReport) -> Bool { a.jsonFields.elementsEqual(b.jsonFields) { $0 == $1 } }
 
     public init() {}
 
@@ -69,6 +73,9 @@ public struct JobsReport: Sendable, Equatable {
         s += "executions per job: \(format1(executionsPerJob, 3)), by honest nodes \(format1(honestExecutionsPerJob, 3)) (max \(executionsMax); second half of the jobs: \(format1(executionsPerJobSecondHalf, 3)); undisputed jobs: \(format1(executionsPerUndisputedJob, 3)), disputed: \(format1(executionsPerDisputedJob, 3)))\n"
         s += "job latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms, max \(format1(latencyMsMax, 1)) ms\n"
         s += "liars excluded: \(liarsExcluded) of \(liars) (by every live node: \(liarsExcludedByAllLive)); honest nodes excluded: \(honestExcluded); entry nodes crashed mid-job: \(entryCrashed)\n"
+        for f in failedJobs {
+            s += "failed job: " + (f.disputedAfterS.map { "disputed \(format1($0, 2)) s after submission" } ?? "never disputed") + ", deadline \(format1(f.deadlineS, 0)) s\n"
+        }
         return s
     }
 }
@@ -104,7 +111,10 @@ extension Simulator {
                 r.verified += 1
                 if at <= w.deadlineAt[k] { r.verifiedByDeadline += 1 }
                 latencies.append(Double(at - w.submittedAt[k]) / 1e6)
-            case (_, false)?: r.failed += 1
+            case (_, false)?:
+                r.failed += 1
+                r.failedJobs.append((w.disputedAt[k] < 0 ? nil : Double(w.disputedAt[k] - w.submittedAt[k]) / 1e9,
+                                     Double(w.deadlineAt[k] - w.submittedAt[k]) / 1e9))
             case nil: r.undecided += 1
             }
             if w.wrongAccepted[k] { r.wrongResultsAccepted += 1 }

@@ -67,7 +67,10 @@ extension Simulator {
         switch state {
         case .disputed:
             // An excluded liar still sees its own attestation and disputes in its own view.
-            if !world.liar[i] { world.disputed[k] = true }
+            if !world.liar[i] {
+                world.disputed[k] = true
+                if world.disputedAt[k] < 0 { world.disputedAt[k] = now }
+            }
         case let .verified(result):
             if result.outputHash != world.correct[k] { world.wrongAccepted[k] = true }
             if world.anyVerifiedAt[k] < 0 { world.anyVerifiedAt[k] = now }
@@ -154,6 +157,7 @@ extension Simulator {
         world.executions.append(0)
         world.honestExecutions.append(0)
         world.disputed.append(false)
+        world.disputedAt.append(-1)
         world.wrongAccepted.append(false)
         world.entryFinal.append(nil)
         world.entryCrashed.append(false)

@@ -128,13 +128,16 @@ extension Simulator {
         jobsDispatch(i, .record(.nodeAnnouncement(signed)))
     }
 
-    /// A client hands job k to a random live node (the entry), which signs and gossips it.
+    /// A client hands job k to a random live honest node (the entry: its own node, say), which
+    /// signs and gossips it. The outcome is read in the entry's view, so the entry is not a liar:
+    /// a liar's own view keeps its wrong attestation (it never excludes itself) and disputes
+    /// alone what every honest node verified.
     func submitJob(_ k: Int) {
         guard let world = jobWorld, let keys else { return }
         var entry = -1
         for _ in 0..<64 {
             let j = Int(world.rng.next() % UInt64(n))
-            if alive[j] { entry = j; break }
+            if alive[j] && !world.liar[j] { entry = j; break }
         }
         if entry < 0 { entry = alive.firstIndex(of: true) ?? 0 }
         var input = ByteWriter(capacity: 16)

@@ -118,7 +118,7 @@ let simCommand = Command(
             c.jobs = w
             c.announcements = true
             if a.value("--broadcasts") == nil { c.broadcasts = 0 }
-        } else if a.has("--collude") || a.value("--liars") != nil || a.value("--redundancy") != nil {
+        } else if a.has("--collude") || a.value("--liars") != nil || a.value("--redundancy") != nil || a.value("--quorum") != nil {
             throw UsageError("sim: --redundancy, --quorum, --liars and --collude need --jobs J")
         }
         var sink: FileTraceSink?

@@ -41,6 +41,8 @@ public struct SimConfig: Sendable {
     /// Emit trace events (into the sink given to the simulator).
     public var trace = false
     public var gossip = GossipConfig()
+    /// A job workload on top of the gossip mesh (nil: gossip only). Turns announcements on.
+    public var jobs: JobWorkloadConfig? = nil
 
     public init() {}
 

@@ -52,6 +52,8 @@ public struct SimReport: Sendable {
     /// Filled in by the caller (process-level measurement).
     public var memoryBytesPerNode: Double?
     public var wallSeconds: Double?
+    /// The job workload's measurements (nil without one).
+    public var jobs: JobsReport?
 
     public init() {}
 
@@ -86,6 +88,7 @@ public struct SimReport: Sendable {
             ("active_view_mean", num(activeViewMean)), ("directory_min", "\(directoryMin)"),
             ("directory_mean", num(directoryMean)),
         ]
+        if let j = jobs { fields += j.jsonFields }
         if let m = memoryBytesPerNode { fields.append(("memory_bytes_per_node", num(m))) }
         if let w = wallSeconds { fields.append(("wall_s", num(w))) }
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
@@ -95,11 +98,13 @@ public struct SimReport: Sendable {
     public var text: String {
         func pct(_ v: Double) -> String { String(format1(v * 100, 3)) + " %" }
         var s = "nodes \(nodes), broadcasts \(broadcasts), seed \(seed), simulated \(format1(simulatedSeconds, 1)) s, \(events) events, \(liveNodesAtEnd) live at end\n"
-        s += "coverage by broadcast:      min \(pct(coverageMin)), median \(pct(coverageMedian)), mean \(pct(coverageMean))\n"
-        s += "coverage after anti-entropy: min \(pct(coverageMinAfterAntiEntropy)), median \(pct(coverageMedianAfterAntiEntropy))\n"
-        s += "latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms (shortest-path tree: p50 \(format1(sptLatencyMsP50, 1)) ms, p99 \(format1(sptLatencyMsP99, 1)) ms; stretch p50 \(format1(latencyStretchP50, 2))×, p99 \(format1(latencyStretchP99, 2))×)\n"
-        s += "hops: p50 \(format1(hopsP50, 0)), p99 \(format1(hopsP99, 0)), mean \(format1(hopsMean, 2)) (shortest-path tree: p50 \(format1(sptHopsP50, 0)), p99 \(format1(sptHopsP99, 0)), mean \(format1(sptHopsMean, 2)); ratio \(format1(hopsStretch, 2))×)\n"
-        s += "payload copies per node per broadcast: \(format1(payloadCopiesPerNode, 3))\n"
+        if broadcasts > 0 {
+            s += "coverage by broadcast:      min \(pct(coverageMin)), median \(pct(coverageMedian)), mean \(pct(coverageMean))\n"
+            s += "coverage after anti-entropy: min \(pct(coverageMinAfterAntiEntropy)), median \(pct(coverageMedianAfterAntiEntropy))\n"
+            s += "latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms (shortest-path tree: p50 \(format1(sptLatencyMsP50, 1)) ms, p99 \(format1(sptLatencyMsP99, 1)) ms; stretch p50 \(format1(latencyStretchP50, 2))×, p99 \(format1(latencyStretchP99, 2))×)\n"
+            s += "hops: p50 \(format1(hopsP50, 0)), p99 \(format1(hopsP99, 0)), mean \(format1(hopsMean, 2)) (shortest-path tree: p50 \(format1(sptHopsP50, 0)), p99 \(format1(sptHopsP99, 0)), mean \(format1(sptHopsMean, 2)); ratio \(format1(hopsStretch, 2))×)\n"
+            s += "payload copies per node per broadcast: \(format1(payloadCopiesPerNode, 3))\n"
+        }
         s += "control messages per node per second: \(format1(controlMsgsPerNodeS, 2))\n"
         if let h = healConvergenceS {
             s += h < 0 ? "partition heal: NOT converged by the end of the run\n" : "partition heal: converged \(format1(h, 2)) s after the heal\n"
@@ -108,6 +113,7 @@ public struct SimReport: Sendable {
         s += "broadcast tree at the end: \(eagerComponents) component(s), \(format1(eagerLinksPerNode, 2)) eager links per node, \(eagerAsymmetric) one-sided\n"
         s += "active view at the end: mean \(format1(activeViewMean, 2)) peers, \(isolatedNodes) live node(s) without any; \(overlayComponents) overlay component(s), smallest \(smallestOverlayComponent)\n"
         if directoryMean > 0 { s += "directory (live announced peers): min \(directoryMin), mean \(format1(directoryMean, 1)) of \(liveNodesAtEnd) live\n" }
+        if let j = jobs { s += j.text }
         if let m = memoryBytesPerNode { s += "memory per simulated node: \(format1(m / 1024, 1)) KiB\n" }
         if let w = wallSeconds { s += "wall time: \(format1(w, 2)) s\n" }
         return s
@@ -207,6 +213,7 @@ extension Simulator {
             r.antiEntropyPulled += node.counters.antiEntropyPulled
         }
         treeShape(&r)
+        r.jobs = jobsReport()
         return r
     }
 

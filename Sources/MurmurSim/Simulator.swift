@@ -43,6 +43,10 @@ public final class Simulator {
     let broadcastTimes: [Int64]
     let healTime: Int64?
     public let endTime: Int64
+    /// Submission times of the job workload (empty without one).
+    let jobTimes: [Int64]
+    /// The job workload's state and measurements (nil without `config.jobs`).
+    let jobWorld: JobWorld?
 
     // Measurements.
     var records: [SignedRecord] = []
@@ -72,6 +76,9 @@ public final class Simulator {
 
     public init(config: SimConfig, trace: TraceSink? = nil) {
         precondition(config.nodes >= 2, "a mesh needs at least two nodes")
+        var config = config
+        // Jobs need the directory: every node signs and gossips a real NodeAnnouncement.
+        if config.jobs != nil { config.announcements = true }
         self.config = config
         self.n = config.nodes
         self.trace = config.trace ? trace : nil
@@ -81,6 +88,7 @@ public final class Simulator {
         for _ in 0..<n { seeds.append(master.next()) }
         nodeSeeds = seeds
         rng = master.fork()
+        var jobRNG = master.fork()
 
         // Identities: real keys only when nodes must sign announcements.
         var idList: [NodeID] = []
@@ -137,8 +145,21 @@ public final class Simulator {
             healTime = nil
         }
         broadcastTimes = times
-        let lastActivity = max(times.last ?? broadcastStart, healTime ?? 0)
-        endTime = lastActivity + config.settle.nanoseconds
+        var submit: [Int64] = []
+        if let jobs = config.jobs {
+            for k in 0..<jobs.jobs { submit.append(broadcastStart + jobs.interval.nanoseconds * Int64(k)) }
+            jobWorld = JobWorld(config: jobs, nodes: n, seed: config.seed, rng: &jobRNG)
+        } else {
+            jobWorld = nil
+        }
+        jobTimes = submit
+        let lastActivity = max(times.last ?? broadcastStart, healTime ?? 0, submit.last ?? 0)
+        var end = lastActivity + config.settle.nanoseconds
+        if let jobs = config.jobs, let last = submit.last {
+            // Every job reaches its deadline (and its deadline timer fires) inside the run.
+            end = max(end, last + jobs.deadline.nanoseconds + 1_000_000_000)
+        }
+        endTime = end
 
         let cells = config.broadcasts * n
         deliveredAt = Array(repeating: -1, count: cells)
@@ -154,6 +175,7 @@ public final class Simulator {
         let join = config.effectiveJoinDuration.nanoseconds
         for i in 0..<n { queue.push(.start(Int32(i)), at: join * Int64(i) / Int64(n)) }
         for (b, t) in broadcastTimes.enumerated() { queue.push(.broadcast(Int32(b)), at: t) }
+        for (k, t) in jobTimes.enumerated() { queue.push(.submitJob(Int32(k)), at: t) }
         if config.partition, let heal = healTime {
             queue.push(.partition, at: broadcastStart)
             queue.push(.heal, at: heal)
@@ -162,7 +184,7 @@ public final class Simulator {
         if crashes > 0 {
             var pool = Array(0..<n)
             let lo = broadcastStart
-            let hi = max(broadcastTimes.last ?? lo, lo + 1)
+            let hi = max(broadcastTimes.last ?? lo, jobTimes.last ?? lo, lo + 1)
             let restarts = Int((config.restartFraction * Double(crashes)).rounded())
             for k in 0..<min(crashes, n - 2) {
                 let j = k + Int(rng.next() % UInt64(n - k))
@@ -214,7 +236,15 @@ public final class Simulator {
         case let .broadcast(b):
             publishBroadcast(Int(b))
         case let .publishLocal(node, inc, record):
-            if alive[Int(node)] && incarnation[Int(node)] == inc { dispatch(Int(node), .publish(record)) }
+            guard alive[Int(node)] && incarnation[Int(node)] == inc else { return }
+            if jobWorld != nil && record.kind == .nodeAnnouncement && nodes[Int(node)]?.activeView.isEmpty == true {
+                // Announced at start, before any link is up, the record would reach nobody until
+                // anti-entropy (records younger than its minimum age are not reconciled): hold it
+                // until the node has joined, as a node's shell would on its first link.
+                queue.push(action, at: now + 250_000_000)
+                return
+            }
+            dispatch(Int(node), .publish(record))
         case let .crash(i):
             crash(Int(i))
         case let .restart(i):
@@ -223,6 +253,12 @@ public final class Simulator {
             partitioned = true
         case .heal:
             partitioned = false
+        case let .submitJob(k):
+            submitJob(Int(k))
+        case let .jobTimer(node, inc, job, at):
+            if alive[Int(node)] && incarnation[Int(node)] == inc { jobTimerFired(Int(node), job: job, at: at) }
+        case let .inferenceDone(node, inc, job):
+            if alive[Int(node)] && incarnation[Int(node)] == inc { inferenceDone(Int(node), job: job) }
         }
     }
 
@@ -249,6 +285,7 @@ public final class Simulator {
         everStarted[i] = true
         currentStart[i] = now
         links[i] = []
+        startJobsNode(i)
         dispatch(i, .start)
     }
 
@@ -260,6 +297,7 @@ public final class Simulator {
         nodes[i] = nil
         links[i] = []
         incarnation[i] &+= 1
+        crashJobsNode(i)
     }
 
     private func publishBroadcast(_ b: Int) {
@@ -333,6 +371,7 @@ public final class Simulator {
         case let .setTimer(timer, at):
             queue.push(.timer(Int32(i), incarnation[i], timer), at: max(at.nanoseconds, now))
         case let .deliver(record, hops, path):
+            if jobWorld != nil { deliverToJobs(i, record) }
             guard let b32 = recordIndex[record.id] else { return }
             let cell = Int(b32) * n + i
             if deliveredAt[cell] < 0 {
@@ -344,6 +383,7 @@ public final class Simulator {
             break
         case .announcementDue:
             guard let keys else { return }
+            if jobWorld != nil { return announceForJobs(i) }
             announceSequence[i] &+= 1
             var w = ByteWriter(capacity: 16)
             w.u32(announceSequence[i]); w.string16(addresses[i])
@@ -445,7 +485,7 @@ public final class Simulator {
         return Int(address.dropFirst(4))
     }
 
-    private func writeTrace(_ e: TraceEvent) {
+    func writeTrace(_ e: TraceEvent) {
         guard let trace else { return }
         trace.write(traceEncoder.line(e))
     }
@@ -514,4 +554,9 @@ enum Action {
     case restart(Int32)
     case partition
     case heal
+    case submitJob(Int32)
+    /// A job timer of (node, incarnation, job) due at the given sim time.
+    case jobTimer(Int32, UInt32, Hash, Int64)
+    /// The stand-in inference of (node, incarnation) for a job finished.
+    case inferenceDone(Int32, UInt32, Hash)
 }

@@ -11,6 +11,8 @@ let simCommand = Command(
     usage: murmur sim [--nodes N] [--broadcasts B] [--loss P] [--crash F] [--restart F] [--seed S]
                       [--partition] [--partition-seconds S] [--latency MIN-MAX] [--jitter MS]
                       [--payload BYTES] [--settle S] [--warmup S] [--announce] [--json] [--trace FILE]
+                      [--jobs J [--redundancy R] [--quorum Q] [--liars F] [--collude] [--deadline S]
+                       [--job-interval MS] [--inference MIN-MAX] [--slots N] [--dispute-factor K]]
 
     Runs N copies of the gossip state machine (the same code as `murmur node`) on simulated
     time over a simulated network, then prints what it measured. The same seed gives the same
@@ -42,12 +44,28 @@ let simCommand = Command(
       --passive N           passive view size (default 30)
       --json                print one JSON object instead of text
       --trace FILE          write the JSON Lines trace (every send, receive, delivery, ...)
+
+    Job workload (every node also runs the MurmurJobs state machine; inference is a stand-in:
+    output = hash(model, input) after a simulated time; liars return another output):
+      --jobs J              submit J jobs at random live nodes (turns --announce on; --broadcasts
+                            defaults to 0 then); crashes happen while jobs are submitted
+      --redundancy R        executors per job (default 3)
+      --quorum Q            agreeing attestations needed at least (default 2)
+      --liars F             share of nodes returning wrong outputs (default 0)
+      --collude             liars all return the same wrong output for a job
+      --deadline S          job deadline after submission (default 60)
+      --job-interval MS     gap between submissions (default 50)
+      --inference MIN-MAX   simulated inference time in ms (default 50-500)
+      --slots N             execution slots per node (default 4)
+      --dispute-factor K    dispute set size K·r + 1 (default 4)
     """,
     run: { args in
-        let a = try Arguments(args, command: "sim", booleans: ["--partition", "--json", "--announce", "--new-links-lazy", "--one-sided-prune", "--per-author-trees"],
+        let a = try Arguments(args, command: "sim", booleans: ["--partition", "--json", "--announce", "--collude", "--new-links-lazy", "--one-sided-prune", "--per-author-trees"],
                               valued: ["--nodes", "--broadcasts", "--loss", "--crash", "--restart", "--seed",
                                        "--partition-seconds", "--latency", "--jitter", "--payload", "--settle",
-                                       "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet", "--sources"])
+                                       "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet", "--sources",
+                                       "--jobs", "--redundancy", "--quorum", "--liars", "--deadline", "--job-interval",
+                                       "--inference", "--slots", "--dispute-factor"])
         var c = SimConfig()
         c.nodes = try a.int("--nodes", default: 1000, range: 2...1_000_000)
         c.broadcasts = try a.int("--broadcasts", default: 100, range: 0...100_000)
@@ -79,6 +97,30 @@ let simCommand = Command(
         c.sources = try a.int("--sources", default: 0, range: 0...1_000_000)
         c.gossip.activeViewSize = try a.int("--active", default: c.gossip.activeViewSize, range: 1...32)
         c.gossip.passiveViewSize = try a.int("--passive", default: c.gossip.passiveViewSize, range: 1...256)
+        if a.value("--jobs") != nil {
+            var w = JobWorkloadConfig()
+            w.jobs = try a.int("--jobs", default: 100, range: 1...1_000_000)
+            w.redundancy = try a.int("--redundancy", default: 3, range: 1...16)
+            w.quorum = try a.int("--quorum", default: min(2, w.redundancy), range: 1...w.redundancy)
+            w.liarFraction = try a.double("--liars", default: 0, range: 0...0.9)
+            w.collude = a.has("--collude")
+            w.deadline = .seconds(Int64(try a.int("--deadline", default: 60, range: 1...3600)))
+            w.interval = .milliseconds(Int64(try a.int("--job-interval", default: 50, range: 1...3_600_000)))
+            if let l = a.value("--inference") {
+                let parts = l.split(separator: "-").compactMap { Double($0) }
+                guard parts.count == 2, parts[0] >= 0, parts[1] >= parts[0], parts[1] <= 3_600_000 else {
+                    throw UsageError("sim: --inference must be MIN-MAX in milliseconds, e.g. 50-500, got '\(l)'")
+                }
+                w.inferenceMinMs = parts[0]; w.inferenceMaxMs = parts[1]
+            }
+            w.slots = try a.int("--slots", default: 4, range: 1...1000)
+            w.disputeFactor = try a.int("--dispute-factor", default: 4, range: 1...16)
+            c.jobs = w
+            c.announcements = true
+            if a.value("--broadcasts") == nil { c.broadcasts = 0 }
+        } else if a.has("--collude") || a.value("--liars") != nil || a.value("--redundancy") != nil || a.value("--quorum") != nil {
+            throw UsageError("sim: --redundancy, --quorum, --liars and --collude need --jobs J")
+        }
         var sink: FileTraceSink?
         if let path = a.value("--trace") {
             guard let s = FileTraceSink(path: path) else { throw CommandFailure("cannot create trace file \(path)") }
@@ -91,7 +133,8 @@ let simCommand = Command(
         let json = a.has("--json")
         let total = Double(sim.endTime) / 1e9
         sim.progress = { t, events in
-            printError("sim: \(Int(t)) / \(Int(total)) s simulated, \(events) events, \(Int(wallClockSeconds() - started)) s wall")
+            let jobs = sim.jobsProgress.map { "; \($0)" } ?? ""
+            printError("sim: \(Int(t)) / \(Int(total)) s simulated, \(events) events, \(Int(wallClockSeconds() - started)) s wall\(jobs)")
         }
         var report = sim.run()
         let after = max(residentBytes(), peakResidentBytes())

@@ -1,0 +1,165 @@
+import MurmurCore
+import MurmurJobs
+
+/// What the job workload measured. A job's outcome is its entry node's view (the node the client
+/// submitted to); if the entry node crashed before the job ended there, the job counts as verified
+/// when any node verified it by its deadline.
+public struct JobsReport: Sendable, Equatable {
+    public var jobs = 0
+    public var redundancy = 0, quorum = 0
+    public var liars = 0
+    public var collude = false
+    /// Ended `verified` (at any time) / by the deadline / `failed` / neither by the end of the run.
+    public var verified = 0, verifiedByDeadline = 0, failed = 0, undecided = 0
+    /// Failures at the entry node by reason, e.g. "dispute_unresolved:2" (sorted, comma-separated).
+    public var failureReasons = ""
+    /// Jobs some node (any node's view) accepted with a wrong output, at any moment.
+    public var wrongResultsAccepted = 0
+    /// Jobs that some honest node saw disputed.
+    public var disputed = 0
+    /// Jobs whose r top-ranked places (over all nodes) were all held by liars, and the
+    /// expectation J · f^r.
+    public var topRAllLiars = 0
+    public var topRAllLiarsExpected = 0.0
+    /// Inferences started per job (all nodes, cancelled ones included).
+    public var executionsPerJob = 0.0
+    /// The same counting honest nodes' inferences only.
+    public var honestExecutionsPerJob = 0.0
+    public var executionsMax = 0
+    /// The same over the second half of the jobs by submission order: once most liars are
+    /// caught, disputes (e = 4r + 1 executions each) become rare.
+    public var executionsPerJobSecondHalf = 0.0
+    /// The same over jobs no node saw disputed (r plus takeovers) and over disputed ones.
+    public var executionsPerUndisputedJob = 0.0, executionsPerDisputedJob = 0.0
+    /// Submission to the verified state in the outcome's view.
+    public var latencyMsP50 = 0.0, latencyMsP99 = 0.0, latencyMsMax = 0.0
+    /// Liars excluded by at least one node / by every node alive at the end; honest nodes
+    /// excluded by any node (must be 0).
+    public var liarsExcluded = 0, liarsExcludedByAllLive = 0, honestExcluded = 0
+    /// Entry nodes that crashed before their job ended.
+    public var entryCrashed = 0
+    /// For each failed job: seconds from submission to its first dispute (nil: never disputed),
+    /// and its deadline in seconds (text output only: where the time went).
+    public var failedJobs: [(disputedAfterS: Double?, deadlineS: Double)] = []
+    public static func == (a: JobsReport, b: JobsReport) -> Bool { a.jsonFields.elementsEqual(b.jsonFields) { $0 == $1 } }
+
+    public init() {}
+
+    var verifiedShare: Double { jobs == 0 ? 1 : Double(verifiedByDeadline) / Double(jobs) }
+
+    var jsonFields: [(String, String)] {
+        [("jobs", "\(jobs)"), ("redundancy", "\(redundancy)"), ("quorum", "\(quorum)"), ("liars", "\(liars)"),
+         ("collude", collude ? "true" : "false"),
+         ("jobs_verified", "\(verified)"), ("jobs_verified_by_deadline", "\(verifiedByDeadline)"),
+         ("jobs_verified_share", jsonNumber(verifiedShare)),
+         ("jobs_failed", "\(failed)"), ("jobs_failed_reasons", "\"\(failureReasons)\""), ("jobs_undecided", "\(undecided)"),
+         ("wrong_results_accepted", "\(wrongResultsAccepted)"), ("jobs_disputed", "\(disputed)"),
+         ("jobs_top_r_all_liars", "\(topRAllLiars)"), ("jobs_top_r_all_liars_expected", jsonNumber(topRAllLiarsExpected)),
+         ("executions_per_job", jsonNumber(executionsPerJob)),
+         ("executions_per_job_honest", jsonNumber(honestExecutionsPerJob)), ("executions_max", "\(executionsMax)"),
+         ("executions_per_job_second_half", jsonNumber(executionsPerJobSecondHalf)),
+         ("executions_per_undisputed_job", jsonNumber(executionsPerUndisputedJob)),
+         ("executions_per_disputed_job", jsonNumber(executionsPerDisputedJob)),
+         ("job_latency_ms_p50", jsonNumber(latencyMsP50)), ("job_latency_ms_p99", jsonNumber(latencyMsP99)),
+         ("job_latency_ms_max", jsonNumber(latencyMsMax)),
+         ("liars_excluded", "\(liarsExcluded)"), ("liars_excluded_by_all_live", "\(liarsExcludedByAllLive)"),
+         ("honest_excluded", "\(honestExcluded)"), ("entry_nodes_crashed", "\(entryCrashed)")]
+    }
+
+    var text: String {
+        var s = "jobs \(jobs) (r \(redundancy), q \(quorum)), \(liars) \(collude ? "colluding" : "independent") liars\n"
+        s += "verified \(verified) (\(verifiedByDeadline) by the deadline, \(format1(verifiedShare * 100, 3)) %), failed \(failed)\(failureReasons.isEmpty ? "" : " (\(failureReasons))"), undecided \(undecided), disputed \(disputed)\n"
+        s += "wrong results accepted: \(wrongResultsAccepted); jobs whose top \(redundancy) were all liars: \(topRAllLiars) (expected \(format1(topRAllLiarsExpected, 2)))\n"
+        s += "executions per job: \(format1(executionsPerJob, 3)), by honest nodes \(format1(honestExecutionsPerJob, 3)) (max \(executionsMax); second half of the jobs: \(format1(executionsPerJobSecondHalf, 3)); undisputed jobs: \(format1(executionsPerUndisputedJob, 3)), disputed: \(format1(executionsPerDisputedJob, 3)))\n"
+        s += "job latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms, max \(format1(latencyMsMax, 1)) ms\n"
+        s += "liars excluded: \(liarsExcluded) of \(liars) (by every live node: \(liarsExcludedByAllLive)); honest nodes excluded: \(honestExcluded); entry nodes crashed mid-job: \(entryCrashed)\n"
+        for f in failedJobs {
+            s += "failed job: " + (f.disputedAfterS.map { "disputed \(format1($0, 2)) s after submission" } ?? "never disputed") + ", deadline \(format1(f.deadlineS, 0)) s\n"
+        }
+        return s
+    }
+}
+
+func jsonNumber(_ v: Double) -> String {
+    if v.isNaN || v.isInfinite { return "null" }
+    let r = (v * 10_000).rounded() / 10_000
+    return r == r.rounded() && abs(r) < 1e15 ? String(Int64(r)) : String(r)
+}
+
+extension Simulator {
+    func jobsReport() -> JobsReport? {
+        guard let w = jobWorld else { return nil }
+        var r = JobsReport()
+        let c = w.config
+        r.jobs = w.jobIDs.count
+        r.redundancy = c.redundancy; r.quorum = c.quorum
+        r.liars = w.liar.filter { $0 }.count
+        r.collude = c.collude
+        r.failureReasons = w.failureReasons.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
+        var latencies: [Double] = []
+        for k in 0..<r.jobs {
+            var outcome: (at: Int64, verified: Bool)? = w.entryFinal[k]
+            if outcome == nil && w.entryCrashed[k] {
+                r.entryCrashed += 1
+                if w.anyVerifiedAt[k] >= 0 { outcome = (w.anyVerifiedAt[k], true) }
+                else if now >= w.deadlineAt[k] { outcome = (w.deadlineAt[k], false) }
+            } else if w.entryCrashed[k] {
+                r.entryCrashed += 1
+            }
+            switch outcome {
+            case let (at, true)?:
+                r.verified += 1
+                if at <= w.deadlineAt[k] { r.verifiedByDeadline += 1 }
+                latencies.append(Double(at - w.submittedAt[k]) / 1e6)
+            case (_, false)?:
+                r.failed += 1
+                r.failedJobs.append((w.disputedAt[k] < 0 ? nil : Double(w.disputedAt[k] - w.submittedAt[k]) / 1e9,
+                                     Double(w.deadlineAt[k] - w.submittedAt[k]) / 1e9))
+            case nil: r.undecided += 1
+            }
+            if w.wrongAccepted[k] { r.wrongResultsAccepted += 1 }
+            if w.disputed[k] { r.disputed += 1 }
+            if w.topRAllLiars[k] { r.topRAllLiars += 1 }
+            r.executionsMax = max(r.executionsMax, w.executions[k])
+        }
+        let f = Double(r.liars) / Double(max(n, 1))
+        var fr = 1.0
+        for _ in 0..<c.redundancy { fr *= f }
+        r.topRAllLiarsExpected = Double(r.jobs) * fr
+        r.executionsPerJob = r.jobs == 0 ? 0 : Double(w.executions.reduce(0, +)) / Double(r.jobs)
+        r.honestExecutionsPerJob = r.jobs == 0 ? 0 : Double(w.honestExecutions.reduce(0, +)) / Double(r.jobs)
+        let secondHalf = w.executions.suffix(r.jobs - r.jobs / 2)
+        r.executionsPerJobSecondHalf = secondHalf.isEmpty ? 0 : Double(secondHalf.reduce(0, +)) / Double(secondHalf.count)
+        var undisputed = (0, 0), disputedRuns = (0, 0)
+        for k in 0..<r.jobs {
+            if w.disputed[k] { disputedRuns.0 += w.executions[k]; disputedRuns.1 += 1 } else { undisputed.0 += w.executions[k]; undisputed.1 += 1 }
+        }
+        r.executionsPerUndisputedJob = undisputed.1 == 0 ? 0 : Double(undisputed.0) / Double(undisputed.1)
+        r.executionsPerDisputedJob = disputedRuns.1 == 0 ? 0 : Double(disputedRuns.0) / Double(disputedRuns.1)
+        latencies.sort()
+        r.latencyMsP50 = percentile(latencies, 0.5)
+        r.latencyMsP99 = percentile(latencies, 0.99)
+        r.latencyMsMax = latencies.last ?? 0
+        var excludedBy = [Int](repeating: 0, count: n)
+        var liveCount = 0
+        var everExcluded = Set<NodeID>()
+        for i in 0..<n {
+            let ex = w.machines[i]?.excluded ?? w.persistedExclusions[i]
+            everExcluded.formUnion(ex)
+            everExcluded.formUnion(w.persistedExclusions[i])
+            guard alive[i], let m = w.machines[i] else { continue }
+            liveCount += 1
+            for x in m.excluded { if let j = idIndex[x] { excludedBy[Int(j)] += 1 } }
+        }
+        for x in everExcluded.sorted() {
+            guard let j = idIndex[x] else { continue }
+            if w.liar[Int(j)] { r.liarsExcluded += 1 } else { r.honestExcluded += 1 }
+        }
+        for j in 0..<n where w.liar[j] && liveCount > 0 {
+            // A node does not exclude itself: "every live node" means every other one.
+            let others = liveCount - (alive[j] ? 1 : 0)
+            if others > 0 && excludedBy[j] >= others { r.liarsExcludedByAllLive += 1 }
+        }
+        return r
+    }
+}

@@ -12,9 +12,9 @@ struct BenchSuite: Sendable {
 
 /// Every suite: add yours here (one line), implemented in `<Name>Bench.swift`.
 let suites: [BenchSuite] = [
+    inferenceSuite,
     channelSuite,
     cryptoSuite,
-    inferenceSuite,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

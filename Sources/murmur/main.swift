@@ -5,6 +5,9 @@ import MurmurCore
 
 /// Every subcommand. Add yours here (one line) and put it in `Commands/<Name>.swift`.
 let commands: [Command] = [
+    conformanceCommand,
+    inferCommand,
+    inspectCommand,
     keygenCommand,
     nodeCommand,
     pingCommand,

@@ -1,0 +1,358 @@
+import MurmurCore
+
+/// A graph compiled for execution: value slots, prepared kernels in topological order and the
+/// step after which each value is released.
+public final class CompiledGraph: Sendable {
+    struct Step: Sendable {
+        let kernel: any OpKernel
+        let opType: String
+        let name: String
+        let inputs: [Int?]
+        let outputs: [Int?]
+        /// Slots whose last reader is this step (released right after it runs).
+        let release: [Int]
+    }
+
+    let slotNames: [String]
+    let constants: [(slot: Int, tensor: Tensor)]
+    /// Graph inputs the caller must (or may, when an initializer provides a default) feed.
+    public let inputs: [ValueInfo]
+    let inputSlots: [Int]
+    public let outputs: [ValueInfo]
+    let outputSlots: [Int]
+    let steps: [Step]
+    /// Names read by this graph but defined outside it (outer-scope values of a subgraph).
+    public let freeVariables: [String]
+
+    /// Compiles `graph`. `outerNames` are values visible from enclosing graphs.
+    public init(graph: GraphProto, opsetImports: [OpsetImport], registry: OpRegistry,
+                outerNames: Set<String> = []) throws(InferenceError) {
+        let missing = CompiledGraph.missingOperators(graph: graph, opsetImports: opsetImports, registry: registry)
+        if !missing.isEmpty { throw .unsupportedOperators(missing) }
+
+        var slotOf: [String: Int] = [:]
+        var names: [String] = []
+        func slot(_ n: String) -> Int {
+            if let s = slotOf[n] { return s }
+            slotOf[n] = names.count
+            names.append(n)
+            return names.count - 1
+        }
+        var defined = Set<String>()
+        var consts: [(Int, Tensor)] = []
+        let initNames = Set(graph.initializers.map(\.name))
+        for t in graph.initializers {
+            consts.append((slot(t.name), try Tensor(proto: t)))
+            defined.insert(t.name)
+        }
+        // Initializers that are also graph inputs can be overridden by a feed: not constants.
+        let overridable = Set(graph.inputs.map(\.name))
+        var constantByName: [String: Tensor] = [:]
+        for (s, t) in consts where !overridable.contains(names[s]) { constantByName[names[s]] = t }
+        var ins: [ValueInfo] = []
+        var inSlots: [Int] = []
+        for v in graph.inputs where !initNames.contains(v.name) {
+            guard v.isTensor else { throw .invalidModel("input '\(v.name)' is not a tensor (sequences and maps are not supported)") }
+            if DType(rawValue: v.elementType) == nil, v.elementType != 0 {
+                throw .unsupportedDataType(v.elementType, context: "input '\(v.name)'")
+            }
+            ins.append(v)
+            inSlots.append(slot(v.name))
+            defined.insert(v.name)
+        }
+
+        // Topological order (Kahn), stable with respect to file order.
+        let nodes = graph.nodes
+        var producer: [String: Int] = [:]
+        for (i, n) in nodes.enumerated() {
+            for o in n.outputs where !o.isEmpty {
+                if producer[o] != nil || defined.contains(o) {
+                    throw .invalidModel("value '\(o)' is defined more than once")
+                }
+                producer[o] = i
+            }
+        }
+        var implicit: [[String]] = Array(repeating: [], count: nodes.count)
+        for (i, n) in nodes.enumerated() {
+            for a in n.attributes {
+                switch a.value {
+                case let .graph(g): implicit[i] += CompiledGraph.freeNames(of: g)
+                case let .graphs(gs): for g in gs { implicit[i] += CompiledGraph.freeNames(of: g) }
+                default: break
+                }
+            }
+        }
+        var indegree = [Int](repeating: 0, count: nodes.count)
+        var dependents: [[Int]] = Array(repeating: [], count: nodes.count)
+        var free = Set<String>()
+        for (i, n) in nodes.enumerated() {
+            for inp in n.inputs + implicit[i] where !inp.isEmpty {
+                if let p = producer[inp] {
+                    indegree[i] += 1
+                    dependents[p].append(i)
+                } else if !defined.contains(inp) {
+                    if outerNames.contains(inp) { free.insert(inp) } else {
+                        throw .invalidModel("node '\(n.name)' (\(n.opType)) reads '\(inp)', which nothing defines")
+                    }
+                }
+            }
+        }
+        var ready = (0..<nodes.count).filter { indegree[$0] == 0 }
+        var order: [Int] = []
+        order.reserveCapacity(nodes.count)
+        var head = 0
+        // Keep file order among ready nodes: a min-heap would be tidier; the ready list is
+        // appended in dependency order, which is deterministic.
+        while head < ready.count {
+            let i = ready[head]; head += 1
+            order.append(i)
+            for d in dependents[i] {
+                indegree[d] -= 1
+                if indegree[d] == 0 { ready.append(d) }
+            }
+        }
+        guard order.count == nodes.count else { throw .invalidModel("the graph has a cycle") }
+
+        for v in graph.outputs where producer[v.name] == nil && !defined.contains(v.name) && !outerNames.contains(v.name) {
+            throw .invalidModel("graph output '\(v.name)' is never computed")
+        }
+
+        // Prepare kernels (with bit-neutral fusions).
+        let fused = Fusion.matMulBias(nodes: nodes, constants: constantByName, graphOutputs: Set(graph.outputs.map(\.name)),
+                                      implicitReads: Set(implicit.flatMap { $0 }))
+        let absorbed = Set(fused.values.map(\.addNode))
+        var prepared: [(kernel: any OpKernel, inputs: [Int?], outputs: [Int?], reads: [Int], opType: String)] = []
+        for i in order where !absorbed.contains(i) {
+            let n = nodes[i]
+            if let f = fused[i], let w = constantByName[n.inputs[1]], let kernel = MatMulOps.packed(w, bias: f.bias) {
+                let add = nodes[f.addNode]
+                let inS: [Int?] = [slot(n.inputs[0])]
+                prepared.append((kernel, inS, [slot(add.outputs[0])], [slot(n.inputs[0])], "MatMul+Add"))
+                continue
+            }
+            let version = CompiledGraph.opsetVersion(n.domain, opsetImports) ?? 0
+            guard let def = registry.lookup(opType: n.opType, domain: n.domain, version: version) else {
+                throw .unsupportedOperators([OperatorRef(opType: n.opType, domain: n.domain, version: version)])
+            }
+            let ctx = NodeContext(node: n, opset: version, registry: registry, opsetImports: opsetImports, constants: constantByName)
+            let kernel: any OpKernel
+            do { kernel = try def.make(ctx) } catch let e as InferenceError { throw e } catch {
+                throw .invalidOperation(op: n.opType, node: n.name, detail: "\(error)")
+            }
+            let inS: [Int?] = n.inputs.map { $0.isEmpty ? nil : slot($0) }
+            let outS: [Int?] = n.outputs.map { $0.isEmpty ? nil : slot($0) }
+            let reads = inS.compactMap { $0 } + implicit[i].map { slot($0) }
+            prepared.append((kernel, inS, outS, reads, n.opType))
+        }
+        let outSlots = graph.outputs.map { slot($0.name) }
+        // Last use of each slot; graph outputs are never released.
+        var lastUse = [Int](repeating: -1, count: names.count)
+        for (si, p) in prepared.enumerated() { for s in p.reads { lastUse[s] = si } }
+        for s in outSlots { lastUse[s] = Int.max }
+        var steps: [Step] = []
+        for (si, p) in prepared.enumerated() {
+            let rel = Array(Set(p.reads.filter { lastUse[$0] == si })).sorted()
+            let firstOut = p.outputs.compactMap { $0 }.first.map { names[$0] } ?? ""
+            steps.append(Step(kernel: p.kernel, opType: p.opType, name: firstOut,
+                              inputs: p.inputs, outputs: p.outputs, release: rel))
+        }
+        slotNames = names
+        constants = consts
+        inputs = ins
+        inputSlots = inSlots
+        outputs = graph.outputs
+        outputSlots = outSlots
+        self.steps = steps
+        freeVariables = free.sorted()
+    }
+
+    static func opsetVersion(_ domain: String, _ imports: [OpsetImport]) -> Int? {
+        let d = domain == "ai.onnx" ? "" : domain
+        return imports.first { ($0.domain == "ai.onnx" ? "" : $0.domain) == d }?.version
+    }
+
+    /// Operators in `graph` (and its subgraphs) that `registry` lacks, sorted, without duplicates.
+    public static func missingOperators(graph: GraphProto, opsetImports: [OpsetImport], registry: OpRegistry) -> [OperatorRef] {
+        var missing = Set<OperatorRef>()
+        func visit(_ g: GraphProto) {
+            for n in g.nodes {
+                let v = opsetVersion(n.domain, opsetImports) ?? 0
+                if registry.lookup(opType: n.opType, domain: n.domain, version: v) == nil {
+                    missing.insert(OperatorRef(opType: n.opType, domain: n.domain, version: v))
+                }
+                for a in n.attributes {
+                    if case let .graph(sg) = a.value { visit(sg) }
+                    if case let .graphs(gs) = a.value { gs.forEach(visit) }
+                }
+            }
+        }
+        visit(graph)
+        return missing.sorted()
+    }
+
+    /// Names a (sub)graph reads that it does not define itself.
+    static func freeNames(of g: GraphProto) -> [String] {
+        var defined = Set(g.initializers.map(\.name) + g.inputs.map(\.name))
+        for n in g.nodes { for o in n.outputs { defined.insert(o) } }
+        var free: [String] = []
+        var seen = Set<String>()
+        for n in g.nodes {
+            var reads = n.inputs
+            for a in n.attributes {
+                if case let .graph(sg) = a.value { reads += freeNames(of: sg) }
+                if case let .graphs(gs) = a.value { for sg in gs { reads += freeNames(of: sg) } }
+            }
+            for r in reads where !r.isEmpty && !defined.contains(r) && !seen.contains(r) {
+                seen.insert(r); free.append(r)
+            }
+        }
+        for o in g.outputs where !defined.contains(o.name) && !seen.contains(o.name) {
+            seen.insert(o.name); free.append(o.name)
+        }
+        return free
+    }
+
+    /// Runs the graph. `feeds` must already be validated (see `InferenceModel.validate`).
+    public func run(feeds: [String: Tensor], context: RunContext) throws(InferenceError) -> [Tensor] {
+        var values = [Tensor?](repeating: nil, count: slotNames.count)
+        for (s, t) in constants { values[s] = t }
+        for (i, s) in inputSlots.enumerated() {
+            if let t = feeds[inputs[i].name] { values[s] = t }
+        }
+        for step in steps {
+            var args: [Tensor?] = []
+            args.reserveCapacity(step.inputs.count)
+            for s in step.inputs {
+                if let s {
+                    if let v = values[s] { args.append(v) }
+                    else if let v = context.outerScope[slotNames[s]] { args.append(v) }
+                    else { throw .invalidOperation(op: step.opType, node: step.name, detail: "input '\(slotNames[s])' has no value") }
+                } else {
+                    args.append(nil)
+                }
+            }
+            let results: [Tensor]
+            do {
+                results = try step.kernel.run(args, context)
+            } catch let e as InferenceError {
+                throw e
+            } catch {
+                throw .invalidOperation(op: step.opType, node: step.name, detail: "\(error)")
+            }
+            args.removeAll()
+            for s in step.release { values[s] = nil }
+            for (i, s) in step.outputs.enumerated() {
+                guard let s else { continue }
+                guard i < results.count else {
+                    throw .invalidOperation(op: step.opType, node: step.name, detail: "output \(i) was not produced")
+                }
+                values[s] = results[i]
+            }
+        }
+        var out: [Tensor] = []
+        for (i, s) in outputSlots.enumerated() {
+            if let v = values[s] ?? context.outerScope[slotNames[s]] { out.append(v) } else {
+                throw .invalidModel("graph output '\(outputs[i].name)' was not computed")
+            }
+        }
+        return out
+    }
+}
+
+/// A named output tensor.
+public struct NamedTensor: Sendable, Equatable {
+    public let name: String
+    public let tensor: Tensor
+    public init(name: String, tensor: Tensor) { self.name = name; self.tensor = tensor }
+}
+
+/// The outputs of one inference, in graph order, and their canonical hash.
+public struct InferenceResult: Sendable {
+    public let outputs: [NamedTensor]
+    /// BLAKE2b-256 of `OutputHash.encode(outputs)` (see Specs/inference.md).
+    public var hash: Hash { OutputHash.of(outputs) }
+    public subscript(name: String) -> Tensor? { outputs.first { $0.name == name }?.tensor }
+}
+
+/// A loaded, validated ONNX model, ready to run any number of times from any thread.
+public final class InferenceModel: Sendable {
+    /// BLAKE2b-256 of the model file's bytes.
+    public let modelHash: Hash
+    public let proto: ModelProto
+    public let graph: CompiledGraph
+
+    /// Inputs the caller must feed (graph inputs without an initializer).
+    public var inputs: [ValueInfo] { graph.inputs }
+    public var outputs: [ValueInfo] { graph.outputs }
+
+    /// Parses, checks and compiles a model. Throws `InferenceError` (never traps) on malformed
+    /// bytes, external data, unsupported operators or an invalid graph.
+    public init(bytes: [UInt8], registry: OpRegistry = .standard) throws(InferenceError) {
+        let proto = try ModelProto(bytes: bytes)
+        self.proto = proto
+        modelHash = Hash.of(bytes)
+        var imports = proto.opsetImports
+        if imports.isEmpty { imports = [OpsetImport(domain: "", version: 1)] }
+        graph = try CompiledGraph(graph: proto.graph, opsetImports: imports, registry: registry)
+    }
+
+    /// Reads and loads a model file.
+    public convenience init(path: String, registry: OpRegistry = .standard) throws(InferenceError) {
+        let bytes = try FileBytes.read(path, limit: Limits.maxModelBytes)
+        try self.init(bytes: bytes, registry: registry)
+    }
+
+    /// Operators the model uses that `registry` lacks (empty for a loadable model).
+    public static func missingOperators(_ proto: ModelProto, registry: OpRegistry = .standard) -> [OperatorRef] {
+        CompiledGraph.missingOperators(graph: proto.graph, opsetImports: proto.opsetImports, registry: registry)
+    }
+
+    /// Checks feeds against the declared inputs: every required name present, no unknown
+    /// names, same element type, same rank and the same size on every fixed dimension; a
+    /// symbolic dimension must have one size across all inputs.
+    public func validate(_ feeds: [String: Tensor]) throws(InferenceError) {
+        let known = Set(inputs.map(\.name))
+        for name in feeds.keys.sorted() where !known.contains(name) {
+            throw .invalidInput("unknown input '\(name)'; the model's inputs are: \(inputs.map(\.name).joined(separator: ", "))")
+        }
+        var symbols: [String: Int] = [:]
+        for v in inputs {
+            guard let t = feeds[v.name] else {
+                throw .invalidInput("missing input '\(v.name)' (\(Self.describe(v)))")
+            }
+            if v.elementType != 0 && t.dtype.rawValue != v.elementType {
+                throw .invalidInput("input '\(v.name)' has dtype \(t.dtype), the model expects \(DType.onnxName(v.elementType).lowercased()) (\(Self.describe(v)))")
+            }
+            guard let dims = v.shape else { continue }
+            guard dims.count == t.rank else {
+                throw .invalidInput("input '\(v.name)' has shape \(t.shape) (rank \(t.rank)), the model expects rank \(dims.count): \(Self.describe(v))")
+            }
+            for (i, d) in dims.enumerated() {
+                switch d {
+                case let .value(n) where n != t.shape[i]:
+                    throw .invalidInput("input '\(v.name)' has shape \(t.shape), the model expects \(Self.describe(v))")
+                case let .symbol(s):
+                    if let prev = symbols[s], prev != t.shape[i] {
+                        throw .invalidInput("input '\(v.name)' dimension \(i) ('\(s)') is \(t.shape[i]), but another input set '\(s)' = \(prev)")
+                    }
+                    symbols[s] = t.shape[i]
+                default: break
+                }
+            }
+        }
+    }
+
+    static func describe(_ v: ValueInfo) -> String {
+        let dt = DType(rawValue: v.elementType)?.name ?? DType.onnxName(v.elementType)
+        let sh = v.shape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "any shape"
+        return "\(dt) \(sh)"
+    }
+
+    /// Validates the inputs and runs the model. The result does not depend on `threads`.
+    public func run(_ feeds: [String: Tensor], threads: Int = 1) throws(InferenceError) -> InferenceResult {
+        try validate(feeds)
+        let ctx = RunContext(threads: threads)
+        let tensors = try graph.run(feeds: feeds, context: ctx)
+        return InferenceResult(outputs: zip(graph.outputs, tensors).map { NamedTensor(name: $0.0.name, tensor: $0.1) })
+    }
+}

@@ -1,0 +1,282 @@
+import MurmurKernels
+
+/// Sliding-window geometry shared by Conv and the pooling operators.
+struct Window: Sendable {
+    var kernel: [Int]
+    var strides: [Int]
+    var dilations: [Int]
+    /// begin pads then end pads, as ONNX writes them.
+    var pads: [Int]
+    var autoPad: String
+    var ceilMode: Bool
+
+    init(_ n: NodeContext, kernel: [Int]?) {
+        self.kernel = kernel ?? []
+        strides = n.ints("strides") ?? []
+        dilations = n.ints("dilations") ?? []
+        pads = n.ints("pads") ?? []
+        autoPad = n.string("auto_pad") ?? "NOTSET"
+        ceilMode = n.int("ceil_mode", default: 0) != 0
+    }
+
+    /// Output spatial sizes and resolved begin pads for `input` spatial sizes.
+    func resolve(_ input: [Int]) throws -> (out: [Int], padBegin: [Int], padEnd: [Int], window: Window) {
+        let r = input.count
+        let bound = 1 << 24
+        for v in kernel + strides + dilations + pads where v < 0 || v > bound {
+            throw OpError("window attribute \(v) outside 0...\(bound)")
+        }
+        guard kernel.count == r else { throw OpError("kernel_shape \(kernel) does not match \(r) spatial dimensions") }
+        var w = self
+        if w.strides.isEmpty { w.strides = Array(repeating: 1, count: r) }
+        if w.dilations.isEmpty { w.dilations = Array(repeating: 1, count: r) }
+        guard w.strides.count == r, w.dilations.count == r else { throw OpError("strides/dilations rank mismatch") }
+        guard w.strides.allSatisfy({ $0 > 0 }), w.dilations.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }) else {
+            throw OpError("strides, dilations and kernel sizes must be positive")
+        }
+        var pb = [Int](repeating: 0, count: r), pe = [Int](repeating: 0, count: r)
+        var out = [Int](repeating: 0, count: r)
+        for i in 0..<r {
+            let ek = (kernel[i] - 1) * w.dilations[i] + 1
+            switch autoPad {
+            case "SAME_UPPER", "SAME_LOWER":
+                out[i] = (input[i] + w.strides[i] - 1) / w.strides[i]
+                let total = max(0, (out[i] - 1) * w.strides[i] + ek - input[i])
+                if autoPad == "SAME_UPPER" { pb[i] = total / 2 } else { pb[i] = total - total / 2 }
+                pe[i] = total - pb[i]
+            case "VALID":
+                out[i] = max(0, (input[i] - ek) / w.strides[i] + 1)
+            case "NOTSET", "":
+                if !pads.isEmpty {
+                    guard pads.count == 2 * r else { throw OpError("pads \(pads) must have \(2 * r) values") }
+                    pb[i] = pads[i]; pe[i] = pads[i + r]
+                }
+                let span = input[i] + pb[i] + pe[i] - ek
+                guard span >= 0 else { throw OpError("kernel larger than padded input") }
+                if ceilMode {
+                    out[i] = (span + w.strides[i] - 1) / w.strides[i] + 1
+                    // The last window must start inside the input or its begin padding.
+                    if (out[i] - 1) * w.strides[i] >= input[i] + pb[i] { out[i] -= 1 }
+                } else {
+                    out[i] = span / w.strides[i] + 1
+                }
+            default: throw OpError("unknown auto_pad '\(autoPad)'")
+            }
+        }
+        return (out, pb, pe, w)
+    }
+}
+
+/// Conv (1-D, 2-D, 3-D; groups, pads, auto_pad, strides, dilations). Determinism contract:
+/// y[n, m, p] = (Σ over c ascending, then kernel taps in row-major order, one FMA each from
+/// +0.0; taps in the padding contribute an FMA with +0.0) + bias[m]. This is exactly
+/// im2col followed by the GEMM contract, which is how it is computed here.
+enum ConvOps {
+    static let all: [OpDefinition] = [conv, convTranspose]
+
+    /// ConvTranspose, computed in gather form. Contract: y[n, m, o] = (Σ over input channel c
+    /// of the group ascending, then kernel taps in row-major order, of fma(x[n, c, i], w[c, m, tap])
+    /// for the taps where o = i·stride − pad_begin + tap·dilation has an input position i;
+    /// from +0.0) + bias[m].
+    static let convTranspose = OpDefinition("ConvTranspose") { n in
+        let group = n.int("group", default: 1)
+        let kAttr = n.ints("kernel_shape")
+        let stridesA = n.ints("strides"), dilA = n.ints("dilations"), padsA = n.ints("pads")
+        let outPadA = n.ints("output_padding"), outShapeA = n.ints("output_shape")
+        let autoPad = n.string("auto_pad") ?? "NOTSET"
+        return ClosureKernel { ins, _ in
+            let x = try K.input(ins, 0), w = try K.input(ins, 1), b = K.optional(ins, 2)
+            let xs = try K.floats(x, "X"), ws = try K.floats(w, "W")
+            guard x.rank >= 3, w.rank == x.rank else { throw OpError("X \(x.shape) and W \(w.shape) must have the same rank ≥ 3") }
+            let r = x.rank - 2
+            let batch = x.shape[0], cIn = x.shape[1]
+            guard group > 0, w.shape[0] == cIn, cIn % group == 0 else { throw OpError("channels do not match: X \(x.shape), W \(w.shape), group \(group)") }
+            let mg = w.shape[1], mOut = mg * group, cg = cIn / group
+            let kernel = kAttr ?? Array(w.shape.dropFirst(2))
+            guard kernel == Array(w.shape.dropFirst(2)) else { throw OpError("kernel_shape does not match W") }
+            let strides = stridesA ?? Array(repeating: 1, count: r), dil = dilA ?? Array(repeating: 1, count: r)
+            let outPad = outPadA ?? Array(repeating: 0, count: r)
+            guard strides.count == r, dil.count == r, outPad.count == r else { throw OpError("attribute rank mismatch") }
+            for v in strides + dil + kernel + outPad + (padsA ?? []) where v < 0 || v > (1 << 24) { throw OpError("attribute value \(v) out of range") }
+            guard strides.allSatisfy({ $0 > 0 }), dil.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }) else {
+                throw OpError("strides, dilations and kernel sizes must be positive")
+            }
+            let spatial = Array(x.shape.dropFirst(2))
+            var pb = [Int](repeating: 0, count: r), outSp = [Int](repeating: 0, count: r)
+            for d in 0..<r {
+                let ek = (kernel[d] - 1) * dil[d] + 1
+                let full = strides[d] * (spatial[d] - 1) + outPad[d] + ek
+                if let os = outShapeA {
+                    let target = os.count == r ? os[d] : (os.count == r + 2 ? os[d + 2] : -1)
+                    guard target >= 0 else { throw OpError("output_shape rank mismatch") }
+                    let total = full - target
+                    outSp[d] = target
+                    // Python floor division, as ONNX's reference: a negative total pads the end.
+                    let half = total >= 0 ? total / 2 : -((-total + 1) / 2)
+                    pb[d] = autoPad == "SAME_UPPER" ? half : total - half
+                } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
+                    outSp[d] = spatial[d] * strides[d]
+                    let total = max(0, full - outSp[d])
+                    pb[d] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2
+                } else {
+                    let pads = padsA ?? Array(repeating: 0, count: 2 * r)
+                    guard pads.count == 2 * r else { throw OpError("pads must have \(2 * r) values") }
+                    pb[d] = pads[d]
+                    outSp[d] = full - pads[d] - pads[d + r]
+                }
+                guard outSp[d] >= 0 else { throw OpError("negative output size") }
+            }
+            let bias = try b.map { try K.floats($0, "B") }
+            if let bias, bias.count != mOut { throw OpError("B has \(bias.count) values, expected \(mOut)") }
+            let outShape = [batch, mOut] + outSp
+            let p = try K.count(outSp), inSize = spatial.reduce(1, *), taps = try K.count(kernel)
+            _ = try K.count([p, taps])
+            let oSt = K.strides(outSp), iSt = K.strides(spatial), kSt = K.strides(kernel)
+            // For each (output position, tap): the input offset, or −1.
+            var src = [Int](repeating: -1, count: p * taps)
+            for o in 0..<p {
+                let oc = MovementOps.coords(o, oSt)
+                for t in 0..<taps {
+                    let tc = MovementOps.coords(t, kSt)
+                    var off = 0, ok = true
+                    for d in 0..<r {
+                        let num = oc[d] + pb[d] - tc[d] * dil[d]
+                        if num < 0 || num % strides[d] != 0 { ok = false; break }
+                        let i = num / strides[d]
+                        if i >= spatial[d] { ok = false; break }
+                        off += i * iSt[d]
+                    }
+                    if ok { src[o * taps + t] = off }
+                }
+            }
+            var out = [Float](repeating: 0, count: try K.count(outShape))
+            for nIdx in 0..<batch { for gi in 0..<group { for m in 0..<mg {
+                let mo = gi * mg + m
+                let obase = (nIdx * mOut + mo) * p
+                for o in 0..<p {
+                    var acc: Float = 0
+                    for c in 0..<cg {
+                        let ci = gi * cg + c
+                        let xb = (nIdx * cIn + ci) * inSize
+                        let wb = (ci * mg + m) * taps
+                        for t in 0..<taps {
+                            let s = src[o * taps + t]
+                            if s >= 0 { acc = acc.addingProduct(xs[xb + s], ws[wb + t]) }
+                        }
+                    }
+                    out[obase + o] = bias.map { acc + $0[mo] } ?? acc
+                }
+            } } }
+            return [Tensor(shape: outShape, floats: out)]
+        }
+    }
+
+    static let conv = OpDefinition("Conv") { n in
+        let group = n.int("group", default: 1)
+        let win = Window(n, kernel: n.ints("kernel_shape"))
+        return ClosureKernel { ins, ctx in
+            let x = try K.input(ins, 0), w = try K.input(ins, 1), b = K.optional(ins, 2)
+            let xs = try K.floats(x, "X"), ws = try K.floats(w, "W")
+            guard x.rank >= 3, w.rank == x.rank else { throw OpError("X \(x.shape) and W \(w.shape) must have the same rank ≥ 3") }
+            let batch = x.shape[0], cIn = x.shape[1], mOut = w.shape[0]
+            guard group > 0, cIn % group == 0, mOut % group == 0, cIn / group == w.shape[1] else {
+                throw OpError("channels do not match: X \(x.shape), W \(w.shape), group \(group)")
+            }
+            let spatial = Array(x.shape.dropFirst(2))
+            var wnd = win
+            if wnd.kernel.isEmpty { wnd.kernel = Array(w.shape.dropFirst(2)) }
+            guard wnd.kernel == Array(w.shape.dropFirst(2)) else { throw OpError("kernel_shape \(wnd.kernel) does not match W \(w.shape)") }
+            let (outSp, pb, pe, g) = try wnd.resolve(spatial)
+            let cg = cIn / group, mg = mOut / group
+            let bias = try b.map { try K.floats($0, "B") }
+            if let bias, bias.count != mOut { throw OpError("B has \(bias.count) values, expected \(mOut)") }
+            if spatial.count == 2, batch > 0, outSp.allSatisfy({ $0 > 0 }), spatial.allSatisfy({ $0 > 0 }) {
+                // 2-D: MurmurKernels.Conv2D (same contract: im2col + GEMM, then + bias).
+                var p = Conv2DParams(batch: batch, inChannels: cIn, inHeight: spatial[0], inWidth: spatial[1],
+                                     outChannels: mOut, kernelHeight: wnd.kernel[0], kernelWidth: wnd.kernel[1])
+                p.strideH = g.strides[0]; p.strideW = g.strides[1]
+                p.dilationH = g.dilations[0]; p.dilationW = g.dilations[1]
+                p.padTop = pb[0]; p.padLeft = pb[1]; p.padBottom = pe[0]; p.padRight = pe[1]
+                p.groups = group
+                if p.problem == nil && p.outHeight == outSp[0] && p.outWidth == outSp[1] {
+                    var out = [Float](repeating: 0, count: try K.count([batch, mOut] + outSp))
+                    xs.withUnsafeBufferPointer { px in ws.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
+                        if let bias {
+                            bias.withUnsafeBufferPointer { pbias in
+                                Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: pbias.baseAddress!, output: po.baseAddress!, pool: ctx.pool)
+                            }
+                        } else {
+                            Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: nil, output: po.baseAddress!, pool: ctx.pool)
+                        }
+                    } } }
+                    return [Tensor(shape: [batch, mOut] + outSp, floats: out)]
+                }
+            }
+            let taps = try K.count(wnd.kernel)
+            let kk = cg * taps
+            let p = try K.count(outSp)
+            _ = try K.count([taps, p]); _ = try K.count([kk, p])
+            let inSize = spatial.reduce(1, *)
+            let outShape = [batch, mOut] + outSp
+            var out = [Float](repeating: 0, count: try K.count(outShape))
+            let r = spatial.count
+            let inStrides = K.strides(spatial), kStrides = K.strides(wnd.kernel), oStrides = K.strides(outSp)
+            // For each (tap, output position): input offset within a channel, or −1 in padding.
+            var gather = [Int](repeating: -1, count: taps * p)
+            var tapIdx = [Int](repeating: 0, count: r), pos = [Int](repeating: 0, count: r)
+            for t in 0..<taps {
+                var rem = t
+                for d in 0..<r { tapIdx[d] = rem / kStrides[d]; rem %= kStrides[d] }
+                for o in 0..<p {
+                    var orem = o
+                    var off = 0
+                    var inside = true
+                    for d in 0..<r {
+                        pos[d] = orem / oStrides[d]; orem %= oStrides[d]
+                        let xi = pos[d] * g.strides[d] - pb[d] + tapIdx[d] * g.dilations[d]
+                        if xi < 0 || xi >= spatial[d] { inside = false; break }
+                        off += xi * inStrides[d]
+                    }
+                    gather[t * p + o] = inside ? off : -1
+                }
+            }
+            var col = [Float](repeating: 0, count: kk * p)
+            try xs.withUnsafeBufferPointer { px in
+                try ws.withUnsafeBufferPointer { pw in
+                    try out.withUnsafeMutableBufferPointer { po in
+                        guard let bx = px.baseAddress, let bw = pw.baseAddress, let bo = po.baseAddress else { return }
+                        for nIdx in 0..<batch {
+                            for gi in 0..<group {
+                                // im2col: row (c, tap), column = output position.
+                                col.withUnsafeMutableBufferPointer { pc in
+                                    for c in 0..<cg {
+                                        let chan = bx + (nIdx * cIn + gi * cg + c) * inSize
+                                        for t in 0..<taps {
+                                            let row = (c * taps + t) * p
+                                            for o in 0..<p {
+                                                let src = gather[t * p + o]
+                                                pc[row + o] = src >= 0 ? chan[src] : 0
+                                            }
+                                        }
+                                    }
+                                }
+                                try col.withUnsafeBufferPointer { pc in
+                                    guard let bc = pc.baseAddress else { throw OpError("empty convolution") }
+                                    MatMulOps.sgemm(bw + gi * mg * kk, bc, bo + (nIdx * mOut + gi * mg) * p,
+                                                    m: mg, n: p, k: kk, context: ctx)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let bias {
+                for nIdx in 0..<batch { for m in 0..<mOut {
+                    let base = (nIdx * mOut + m) * p
+                    for o in 0..<p { out[base + o] = out[base + o] + bias[m] }
+                } }
+            }
+            return [Tensor(shape: outShape, floats: out)]
+        }
+    }
+}

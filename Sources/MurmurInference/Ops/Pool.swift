@@ -1,0 +1,175 @@
+import Foundation
+
+/// MaxPool, AveragePool (N-d), GlobalAveragePool, GlobalMaxPool. Window elements are visited
+/// in row-major tap order; averages sum with plain additions from +0.0 in that order, then
+/// divide once by the count.
+enum PoolOps {
+    static let all: [OpDefinition] = [maxPool, averagePool, globalAverage, globalMax]
+
+    struct Plan {
+        let batchChannels: Int
+        let spatial: [Int]
+        let out: [Int]
+        /// For each (output position, tap): input offset within a channel; −1 = begin/end
+        /// padding counted by count_include_pad; −2 = beyond the padding (never counted).
+        let gather: [Int]
+        let taps: Int
+    }
+
+    /// The last plan computed by one kernel, reused while input shapes repeat.
+    final class PlanCache: @unchecked Sendable {
+        private let lock = NSLock()
+        private var last: (shape: [Int], plan: Plan)?
+        func plan(_ x: Tensor, _ win: Window) throws -> Plan {
+            lock.lock()
+            if let l = last, l.shape == x.shape { lock.unlock(); return l.plan }
+            lock.unlock()
+            let p = try PoolOps.plan(x, win)
+            lock.lock(); last = (x.shape, p); lock.unlock()
+            return p
+        }
+    }
+
+    static func plan(_ x: Tensor, _ win: Window) throws -> Plan {
+        guard x.rank >= 3 else { throw OpError("input must have rank ≥ 3, got \(x.shape)") }
+        let spatial = Array(x.shape.dropFirst(2))
+        let (outSp, pb, pe, g) = try win.resolve(spatial)
+        let r = spatial.count
+        let taps = try K.count(win.kernel)
+        let p = try K.count(outSp)
+        _ = try K.count([p, taps, x.shape[0], x.shape[1]])
+        let inStrides = K.strides(spatial), kStrides = K.strides(win.kernel), oStrides = K.strides(outSp)
+        var gather = [Int](repeating: -2, count: p * taps)
+        for o in 0..<p {
+            for t in 0..<taps {
+                var orem = o, trem = t, off = 0
+                var state = 0  // 0 inside, 1 padding, 2 beyond
+                for d in 0..<r {
+                    let od = orem / oStrides[d]; orem %= oStrides[d]
+                    let td = trem / kStrides[d]; trem %= kStrides[d]
+                    let xi = od * g.strides[d] - pb[d] + td * g.dilations[d]
+                    if xi < -pb[d] || xi >= spatial[d] + pe[d] { state = 2 } else if xi < 0 || xi >= spatial[d] { state = max(state, 1) }
+                    else { off += xi * inStrides[d] }
+                }
+                gather[o * taps + t] = state == 0 ? off : (state == 1 ? -1 : -2)
+            }
+        }
+        return Plan(batchChannels: x.shape[0] * x.shape[1], spatial: spatial, out: outSp, gather: gather, taps: taps)
+    }
+
+    static let maxPool = OpDefinition("MaxPool") { n in
+        let win = Window(n, kernel: try n.require(n.ints("kernel_shape"), "kernel_shape"))
+        let columnMajor = n.int("storage_order", default: 0) == 1
+        let cache = PlanCache()
+        let wantIndices = n.node.outputs.count > 1 && !n.node.outputs[1].isEmpty
+        return ClosureKernel { ins, _ in
+            let x = try K.input(ins, 0)
+            let pl = try cache.plan(x, win)
+            let inSize = pl.spatial.reduce(1, *), p = pl.out.reduce(1, *)
+            let outShape = Array(x.shape.prefix(2)) + pl.out
+            var indices = [Int64](repeating: 0, count: pl.batchChannels * p)
+            func run<T: Comparable>(_ xs: [T], lowest: T) -> [T] {
+                var out = [T](repeating: lowest, count: pl.batchChannels * p)
+                for bc in 0..<pl.batchChannels {
+                    let base = bc * inSize
+                    for o in 0..<p {
+                        var best = lowest, bestAt = -1
+                        for t in 0..<pl.taps {
+                            let s = pl.gather[o * pl.taps + t]
+                            if s < 0 { continue }
+                            let v = xs[base + s]
+                            if bestAt < 0 || v > best { best = v; bestAt = s }
+                        }
+                        out[bc * p + o] = best
+                        indices[bc * p + o] = Int64(base + max(bestAt, 0))
+                    }
+                }
+                return out
+            }
+            let y: Tensor
+            switch x.storage {
+            case let .float32(a): y = Tensor(shape: outShape, floats: run(a, lowest: -.infinity))
+            case let .float64(a): y = Tensor(shape: outShape, doubles: run(a, lowest: -.infinity))
+            case let .int8(a): y = Tensor(shape: outShape, values: run(a, lowest: .min))
+            case let .uint8(a): y = Tensor(shape: outShape, values: run(a, lowest: .min))
+            default: throw OpError("MaxPool does not support \(x.dtype)")
+            }
+            if !wantIndices { return [y] }
+            if columnMajor {
+                // Re-express each index with the spatial dimensions in column-major order.
+                let st = K.strides(pl.spatial)
+                for i in 0..<indices.count {
+                    let flat = Int(indices[i])
+                    let bc = flat / inSize
+                    var rem = flat % inSize
+                    var cm = 0, mult = 1
+                    var coords = [Int](repeating: 0, count: st.count)
+                    for d in 0..<st.count { coords[d] = rem / st[d]; rem %= st[d] }
+                    for d in 0..<st.count { cm += coords[d] * mult; mult *= pl.spatial[d] }
+                    indices[i] = Int64(bc * inSize + cm)
+                }
+            }
+            return [y, Tensor(shape: outShape, int64s: indices)]
+        }
+    }
+
+    static let averagePool = OpDefinition("AveragePool") { n in
+        let win = Window(n, kernel: try n.require(n.ints("kernel_shape"), "kernel_shape"))
+        let includePad = n.int("count_include_pad", default: 0) != 0
+        let cache = PlanCache()
+        return ClosureKernel { ins, _ in
+            let x = try K.input(ins, 0)
+            let pl = try cache.plan(x, win)
+            let inSize = pl.spatial.reduce(1, *), p = pl.out.reduce(1, *)
+            let outShape = Array(x.shape.prefix(2)) + pl.out
+            func run<T: BinaryFloatingPoint>(_ xs: [T]) -> [T] {
+                var out = [T](repeating: 0, count: pl.batchChannels * p)
+                for bc in 0..<pl.batchChannels {
+                    let base = bc * inSize
+                    for o in 0..<p {
+                        var sum: T = 0
+                        var cnt = 0
+                        for t in 0..<pl.taps {
+                            let s = pl.gather[o * pl.taps + t]
+                            if s >= 0 { sum = sum + xs[base + s]; cnt += 1 } else if s == -1 && includePad { cnt += 1 }
+                        }
+                        out[bc * p + o] = cnt > 0 ? sum / T(cnt) : 0
+                    }
+                }
+                return out
+            }
+            switch x.storage {
+            case let .float32(a): return [Tensor(shape: outShape, floats: run(a))]
+            case let .float64(a): return [Tensor(shape: outShape, doubles: run(a))]
+            default: throw OpError("AveragePool does not support \(x.dtype)")
+            }
+        }
+    }
+
+    static func global(_ x: Tensor, average: Bool) throws -> Tensor {
+        guard x.rank >= 3 else { throw OpError("input must have rank ≥ 3, got \(x.shape)") }
+        let bc = x.shape[0] * x.shape[1]
+        let inner = x.shape.dropFirst(2).reduce(1, *)
+        let outShape = Array(x.shape.prefix(2)) + Array(repeating: 1, count: x.rank - 2)
+        func run<T: BinaryFloatingPoint>(_ xs: [T]) -> [T] {
+            (0..<bc).map { c in
+                if average {
+                    var s: T = 0
+                    for i in 0..<inner { s = s + xs[c * inner + i] }
+                    return s / T(inner)
+                }
+                var m = -T.infinity
+                for i in 0..<inner where xs[c * inner + i] > m || xs[c * inner + i].isNaN { m = xs[c * inner + i] }
+                return m
+            }
+        }
+        switch x.storage {
+        case let .float32(a): return Tensor(shape: outShape, floats: run(a))
+        case let .float64(a): return Tensor(shape: outShape, doubles: run(a))
+        default: throw OpError("unsupported type \(x.dtype)")
+        }
+    }
+
+    static let globalAverage = OpDefinition("GlobalAveragePool", make: K.simple { ins, _ in [try global(K.input(ins, 0), average: true)] })
+    static let globalMax = OpDefinition("GlobalMaxPool", make: K.simple { ins, _ in [try global(K.input(ins, 0), average: false)] })
+}

@@ -1,1 +1,0 @@
-// MurmurInference: see DESIGN.md

@@ -99,6 +99,7 @@ public final class GossipService: NodeProtocol {
     /// Peers we closed: their link-down is ours, not news to the state machine.
     private var closing: Set<NodeID> = []
     private var announcementSequence: UInt64 = 0
+    private var lastAnnouncementMs: Int64 = 0
     private var assembler = FragmentAssembler()
     private var nextFragmentID: UInt32 = 1
     /// Wall clock (Unix ms) at loop instant zero, as last told to the state machine.
@@ -108,6 +109,12 @@ public final class GossipService: NodeProtocol {
 
     /// The `.delivered` tag whose payload is a signed record to publish (see `publish`).
     public static let publishTag: UInt64 = 0x6D75_7267_7075_6231 // "murgpub1"
+    /// The `.delivered` tag that makes the node sign and publish a fresh announcement now (its
+    /// models or slots changed).
+    public static let reannounceTag: UInt64 = 0x6D75_7267_616E_6E31 // "murgann1"
+    /// What the announcement lists when it is signed (models held, free and total slots); nil:
+    /// the static values of the config.
+    public var announcementContent: (() -> (models: [Hash], freeSlots: UInt16, totalSlots: UInt16))?
 
     public init(identity: SigningKey, config: GossipServiceConfig,
                 unixMilliseconds: @escaping @Sendable () -> Int64 = GossipService.systemUnixMilliseconds) {
@@ -179,6 +186,8 @@ public final class GossipService: NodeProtocol {
             run(.timer(entry.timer), into: &out)
         case .sendRefused:
             counters.sendsRefused += 1
+        case let .delivered(tag, _) where tag == Self.reannounceTag:
+            if let record = signAnnouncement() { publish(record, into: &out) }
         case let .delivered(tag, payload):
             guard tag == Self.publishTag else { break }
             do {
@@ -375,12 +384,16 @@ public final class GossipService: NodeProtocol {
 
     private func signAnnouncement() -> SignedRecord? {
         guard let me = gossip?.me else { return nil }
-        let nowMs = clock()
+        // Strictly increasing issue times: an announcement issued in the same millisecond as the
+        // previous one would be dropped as superseded.
+        let nowMs = max(clock(), lastAnnouncementMs + 1)
+        lastAnnouncementMs = nowMs
         announcementSequence = max(announcementSequence + 1, UInt64(max(nowMs, 0)))
         let interval = config.gossip.announceInterval ?? .seconds(Int64(600))
         let lifetime = min(Int64(interval.milliseconds) * 3, RecordKind.nodeAnnouncement.maxLifetimeMs)
-        let body = NodeAnnouncement(sequence: announcementSequence, addresses: [me.address], models: config.models,
-                                    freeSlots: config.freeSlots, totalSlots: config.totalSlots,
+        let content = announcementContent?() ?? (models: config.models, freeSlots: config.freeSlots, totalSlots: config.totalSlots)
+        let body = NodeAnnouncement(sequence: announcementSequence, addresses: [me.address], models: content.models,
+                                    freeSlots: content.freeSlots, totalSlots: content.totalSlots,
                                     engineVersion: "murmur/\(MurmurVersion.software)")
         do {
             let record = try SignedRecord.sign(body, by: identity, issuedAt: nowMs, expiresAt: nowMs + max(lifetime, 1000))

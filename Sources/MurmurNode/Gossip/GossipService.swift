@@ -85,6 +85,9 @@ public final class GossipService: NodeProtocol {
     public weak var recordSink: RecordSink?
     /// Called on the loop for each record delivered here (not for local publications).
     public var onDeliver: ((SignedRecord, UInt16, DeliveryPath) -> Void)?
+    /// Called for each valid record this node publishes itself (its announcements included):
+    /// gossip does not deliver a node's own records back to it.
+    public var onLocalPublish: ((SignedRecord) -> Void)?
 
     private let identity: SigningKey
     private let clock: @Sendable () -> Int64
@@ -215,6 +218,7 @@ public final class GossipService: NodeProtocol {
         }
         counters.publishedLocally += 1
         run(.publish(record), into: &out)
+        onLocalPublish?(record)
     }
 
     // MARK: Translation
@@ -374,7 +378,10 @@ public final class GossipService: NodeProtocol {
         case let .forget(id):
             recordSink?.recordForgotten(id)
         case .announcementDue:
-            if let record = signAnnouncement() { followUps.append(.publish(record)) }
+            if let record = signAnnouncement() {
+                followUps.append(.publish(record))
+                onLocalPublish?(record)
+            }
         case let .trace(event):
             // Links are traced by the node from the transport's point of view.
             if event.kind == .connect || event.kind == .disconnect { return }

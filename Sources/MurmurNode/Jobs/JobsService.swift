@@ -133,6 +133,15 @@ public final class JobsService: NodeProtocol {
         scheduleDrain()
     }
 
+    /// A record this node published itself: its jobs, manifests and announcements must reach
+    /// the machine too (its claims, attestations and verdicts are already applied there).
+    public func enqueueLocal(_ envelope: SignedRecord) {
+        switch envelope.kind {
+        case .job, .modelManifest, .nodeAnnouncement: enqueue(envelope)
+        default: break
+        }
+    }
+
     private func scheduleDrain() {
         guard !drainScheduled else { return }
         drainScheduled = true

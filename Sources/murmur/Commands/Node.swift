@@ -133,6 +133,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
         (models: modelStore.heldHashes, freeSlots: UInt16(clamping: jobs.freeSlots), totalSlots: UInt16(clamping: slots))
     }
     gossip.onDeliver = { [unowned jobs] record, _, _ in jobs.enqueue(record) }
+    gossip.onLocalPublish = { [unowned jobs] record in jobs.enqueueLocal(record) }
     do { try node.host(jobs) } catch { throw CommandFailure("\(error)") }
 
     let printEvents = args.has("--events")

@@ -65,6 +65,8 @@ public final class JobsService: NodeProtocol {
     public var lies = false
     /// Called (on the loop) when the held models changed: re-announce.
     public var onModelsChanged: (() -> Void)?
+    /// Called (on the loop, outside any protocol's handling) for a model this node published.
+    public var onModelPublished: ((Signed<ModelManifest>) -> Void)?
     /// Called (on the loop) for log-worthy events (CLI prints them with -v).
     public var log: ((String) -> Void)?
 
@@ -363,6 +365,7 @@ public final class JobsService: NodeProtocol {
             store.markHeld(manifest)
             node.loop.atEndOfIteration { [weak self] in
                 self?.node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: rest))
+                self?.onModelPublished?(manifest)
                 self?.onModelsChanged?()
             }
             done(.success(manifest))

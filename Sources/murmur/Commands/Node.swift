@@ -37,6 +37,9 @@ let nodeCommand = Command(
                             developer tool: publish N signed test job records 1 s after start
       -v, -vv               more log lines on stderr (default: warnings only)
       --events              print one line per link event and record delivery on stdout
+      --serve all|HASH      fetch and serve models: every manifest seen (all) or the listed model
+                            hashes (repeatable); chunks come from announcing peers, are checked
+                            against the manifest, resumed after a restart; progress on stderr
       --slots N             inferences this node runs at once and announces (default: CPU count)
       --lie                 TEST ONLY: attest wrong outputs (the demo's and tests' liar)
       --parent-pid PID      exit as soon as process PID is no longer our parent (the demo and
@@ -68,7 +71,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--gossip-fast", "--lie"],
                              valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid", "--control", "--trace",
-                                      "--trace-max-mb", "--advertise", "--publish-test-records", "--slots"])
+                                      "--trace-max-mb", "--advertise", "--publish-test-records", "--slots", "--serve"])
     if let extra = args.positionals.first { throw UsageError("node: unexpected argument '\(extra)'") }
     let listen = try parseAddress(args.value("--listen") ?? "127.0.0.1:7000", option: "--listen", command: "node")
     let joins = try args.values("--join").map { try parseAddress($0, option: "--join", command: "node") }
@@ -132,14 +135,33 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     gossip.announcementContent = { [unowned jobs, unowned modelStore] in
         (models: modelStore.heldHashes, freeSlots: UInt16(clamping: jobs.freeSlots), totalSlots: UInt16(clamping: slots))
     }
-    gossip.onDeliver = { [unowned jobs] record, _, _ in jobs.enqueue(record) }
+    var policy = TransferService.ServePolicy.none
+    for value in args.values("--serve") {
+        if value == "all" { policy = .all; continue }
+        guard value.count == 64, let hash = Bytes32(hex: value.lowercased()).map(Hash.init) else {
+            throw UsageError("node: --serve takes 'all' or a 64-hex-digit model hash, got '\(value)'")
+        }
+        if case let .models(set) = policy { policy = .models(set.union([hash])) } else if policy == .none { policy = .models([hash]) }
+    }
+    let transfer = TransferService(node: node, store: modelStore, workers: workers, policy: policy)
+    transfer.progress = { line in printError(line) }
+    transfer.onModelHeld = { [unowned jobs] _ in jobs.modelsChanged() }
+    jobs.onModelPublished = { [unowned transfer] manifest in transfer.serve(manifest) }
+    gossip.onDeliver = { [unowned jobs, unowned transfer] record, _, _ in
+        jobs.enqueue(record)
+        transfer.enqueue(record)
+    }
     gossip.onLocalPublish = { [unowned jobs] record in jobs.enqueueLocal(record) }
-    do { try node.host(jobs) } catch { throw CommandFailure("\(error)") }
+    do {
+        try node.host(jobs)
+        try node.host(transfer)
+    } catch { throw CommandFailure("\(error)") }
 
     let printEvents = args.has("--events")
     if printEvents {
-        gossip.onDeliver = { [unowned jobs] record, hops, path in
+        gossip.onDeliver = { [unowned jobs, unowned transfer] record, hops, path in
             jobs.enqueue(record)
+            transfer.enqueue(record)
             writeLine("deliver kind=\(record.kind) id=\(record.id.hex) hops=\(hops) path=\(path.rawValue)")
         }
     }

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Verified jobs on real `murmur node` processes on loopback (issue 6): a model published through
-/// the CLI, jobs submitted at every node with `murmur submit --wait`, each result checked offline
+/// the CLI at one node and fetched by the others (`--serve all`), jobs submitted at every node with `murmur submit --wait`, each result checked offline
 /// with `murmur verify`, and a tampered result rejected. Every wait has a deadline; every child
 /// is killed and reaped when the test ends (and exits by itself if the test process dies).
 final class JobsProcessTests: XCTestCase {
@@ -93,7 +93,7 @@ final class JobsProcessTests: XCTestCase {
         var seed = ""
         for i in 0..<Self.nodeCount {
             var args = ["node", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--data", "\(root)/n\(i)",
-                        "--gossip-fast", "--slots", "2", "--parent-pid", "\(getpid())"]
+                        "--gossip-fast", "--slots", "2", "--serve", "all", "--parent-pid", "\(getpid())"]
             if !seed.isEmpty { args += ["--join", seed] }
             let p = try Proc(exe, args)
             nodes.append(p)
@@ -102,21 +102,18 @@ final class JobsProcessTests: XCTestCase {
             let control = try XCTUnwrap(p.waitForLine(seconds: 15) { $0.hasPrefix("control ") })
             controls.append(String(control.dropFirst("control ".count)))
         }
-        // Three nodes publish the model (transfer to the others is not hosted yet).
+        // One node publishes the model; the others (--serve all) fetch it in chunks.
         let model = Self.fixtures + "/mlp.onnx"
-        var modelHash = ""
-        for i in 0..<3 {
-            let (status, lines) = try run(exe, ["publish", model, "--node", controls[i]])
-            XCTAssertEqual(status, 0, "publish at node \(i): \(lines)")
-            let words = try XCTUnwrap(lines.first { $0.hasPrefix("model ") }).split(separator: " ")
-            modelHash = String(words[1])
-        }
+        let (status, lines) = try run(exe, ["publish", model, "--node", controls[0]])
+        XCTAssertEqual(status, 0, "publish: \(lines)")
+        let words = try XCTUnwrap(lines.first { $0.hasPrefix("model ") }).split(separator: " ")
+        let modelHash = String(words[1])
         // A file the engine cannot run is refused with the reason.
         let junk = root + "/junk.onnx"
         try Data("not a model".utf8).write(to: URL(fileURLWithPath: junk))
         XCTAssertEqual(try run(exe, ["publish", junk, "--node", controls[0]]).0, 1)
 
-        // Wait until every node knows three holders through their announcements.
+        // Wait until every node holds the verified model.
         let deadline = Posix.monotonicNanoseconds() + 30_000_000_000
         var ready = false
         while !ready && Posix.monotonicNanoseconds() < deadline {
@@ -125,11 +122,11 @@ final class JobsProcessTests: XCTestCase {
                       let r = try? ControlClient.request(a, path: "/v1/models", timeout: .seconds(Int64(2))),
                       let o = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
                       let models = o["models"] as? [[String: Any]] else { return false }
-                return models.contains { $0["model_hash"] as? String == modelHash }
+                return models.contains { $0["model_hash"] as? String == modelHash && $0["held"] as? Bool == true }
             }
             if !ready { usleep(200_000) }
         }
-        XCTAssertTrue(ready, "the manifest did not reach every node")
+        XCTAssertTrue(ready, "the model was not replicated to every node")
         usleep(1_000_000) // announcements listing the model follow the manifest
 
         let input = Self.fixtures + "/mlp.input.json"

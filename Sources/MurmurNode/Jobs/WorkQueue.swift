@@ -30,6 +30,10 @@ public final class WorkQueue: @unchecked Sendable {
             var thread = pthread_t()
             pthread_create(&thread, nil, { raw in
                 let queue = Unmanaged<WorkQueue>.fromOpaque(raw!).takeRetainedValue()
+                // Signals belong to the loop thread (signalfd): a worker must never take SIGTERM.
+                var all = sigset_t()
+                sigfillset(&all)
+                pthread_sigmask(SIG_BLOCK, &all, nil)
                 queue.workerLoop()
                 return nil
             }, context)

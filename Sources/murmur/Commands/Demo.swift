@@ -18,7 +18,11 @@ let demoCommand = Command(
     the mesh. The demo waits until every node's directory lists all N nodes (signed
     announcements), prints each node's active view, publishes 3 signed test records at two nodes
     through their control endpoints, and waits until every node holds them (Plumtree broadcast,
-    anti-entropy). Exits 0 only if all of it worked. The nodes are always stopped, whatever
+    anti-entropy). Then (when run from the repository, which has Tests/Fixtures/models/mlp.onnx)
+    it publishes the sample model at node 0, waits until every node has fetched and verified it
+    (--serve all), submits one job per node (r = 3, q = 2) and prints, per job, the entry node,
+    the executors, the output hash, the outcome and the time, each result checked offline.
+    Exits 0 only if all of it worked. The nodes are always stopped, whatever
     happens (they also exit on their own if this process dies).
 
       --nodes N            nodes to start (2...16, default 6)
@@ -43,7 +47,7 @@ let demoCommand = Command(
 }
 
 /// One child node as the demo sees it.
-private final class DemoNode {
+final class DemoNode {
     let index: Int
     let process: ChildProcess
     var id: NodeID?
@@ -96,7 +100,7 @@ private final class DemoNode {
     }
 }
 
-private final class MeshDemo {
+final class MeshDemo {
     let executable: String
     let root: String
     let count: Int
@@ -141,7 +145,8 @@ private final class MeshDemo {
         // Node 0 is the seed; every other node knows only the seed's address.
         for i in 0..<count {
             var args = ["node", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--data", "\(root)/node\(i)",
-                        "--network-key", keyPath, "--gossip-fast", "--parent-pid", "\(getpid())"]
+                        "--network-key", keyPath, "--gossip-fast", "--serve", "all", "--slots", "2",
+                        "--parent-pid", "\(getpid())"]
             if i > 0, let seed = nodes[0].address { args += ["--join", seed] }
             let child: ChildProcess
             do { child = try ChildProcess(executable: executable, arguments: args) } catch {
@@ -191,11 +196,13 @@ private final class MeshDemo {
             writeLine("all \(count) nodes hold all 3 records \(since(publishedAt)) after publication")
         } else {
             writeLine("FAILED: records per node \(holders) (\(interrupted ? "interrupted" : "timeout"))")
+            return finish(false)
         }
-        return finish(spread)
+        // Verified jobs (DemoJobs.swift): publish the sample model, replicate it, run jobs.
+        return finish(runJobs(names: names))
     }
 
-    private func finish(_ ok: Bool) -> Bool {
+    func finish(_ ok: Bool) -> Bool {
         let statuses = stopAll()
         let clean = statuses.allSatisfy { $0 == 0 }
         writeLine("stopped \(nodes.count) nodes: \(clean ? "all exited cleanly" : "exit statuses \(statuses)")")

@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import MurmurCore
+import MurmurJobs
+import MurmurNode
+
+/// The jobs part of `murmur demo`: the sample model published at node 0, replicated by the
+/// nodes' `--serve all`, and one job submitted at every node, each result checked offline.
+extension MeshDemo {
+    /// `Tests/Fixtures/models` of the repository: from the working directory, or up from the
+    /// executable (`<repo>/.build/<triple>/debug/murmur`).
+    func sampleModels() -> String? {
+        var candidates = [FileManager.default.currentDirectoryPath]
+        var dir = executable
+        while let slash = dir.lastIndex(of: "/") {
+            dir = String(dir[..<slash])
+            if dir.hasSuffix("/.build") { candidates.append(String(dir.dropLast(7))); break }
+        }
+        for c in candidates where access(c + "/Tests/Fixtures/models/mlp.onnx", R_OK) == 0 { return c + "/Tests/Fixtures/models" }
+        return nil
+    }
+
+    func request(_ node: DemoNode, _ method: String, _ path: String, _ body: [UInt8] = [], seconds: Double = 5) -> (Int, [String: Any]) {
+        guard let control = node.control,
+              let r = try? ControlClient.request(control, method: method, path: path, body: body, timeout: .seconds(seconds)),
+              let o = (try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any] else { return (0, [:]) }
+        return (r.status, o)
+    }
+
+    func runJobs(names: [String: Int]) -> Bool {
+        guard let models = sampleModels() else {
+            writeLine("jobs: skipped (Tests/Fixtures/models/mlp.onnx not found: run the demo from the repository)")
+            return true
+        }
+        func name(_ hex: String) -> String { names[hex].map { "node \($0)" } ?? String(hex.prefix(8)) }
+        let body = Array((try? JSONSerialization.data(withJSONObject: ["path": models + "/mlp.onnx", "name": "mlp"])) ?? Data())
+        let (status, published) = request(nodes[0], "POST", "/v1/models", body, seconds: 60)
+        guard status == 201, let hash = published["model_hash"] as? String else {
+            writeLine("FAILED: publishing the sample model: \(published)")
+            return false
+        }
+        let publishedAt = loop.now
+        writeLine("published model mlp \(hash.prefix(16))… (\(published["size"] ?? "?") bytes) at node 0")
+        let replicated = poll(every: .milliseconds(50)) {
+            nodes.allSatisfy { n in
+                let (_, o) = request(n, "GET", "/v1/models")
+                return (o["models"] as? [[String: Any]])?.contains { $0["model_hash"] as? String == hash && $0["held"] as? Bool == true } == true
+            }
+        }
+        guard replicated else {
+            writeLine("FAILED: the model did not reach every node (\(interrupted ? "interrupted" : "timeout"))")
+            return false
+        }
+        writeLine("every node fetched and verified the model \(since(publishedAt)) after publication (chunks checked against the manifest)")
+        // Announcements listing the model spread a moment after the fetch completes.
+        let heldAt = loop.now
+        _ = poll(every: .milliseconds(50)) { loop.now - heldAt > .milliseconds(Int64(300)) }
+
+        guard let inputData = FileManager.default.contents(atPath: models + "/mlp.input.json"),
+              let input = try? JSONSerialization.jsonObject(with: inputData) else {
+            writeLine("FAILED: cannot read the sample input")
+            return false
+        }
+        let r = min(3, count), q = r / 2 + 1
+        var verified = 0
+        var outputs = Set<String>()
+        for (i, node) in nodes.enumerated() {
+            let submitted = loop.now
+            let job = Array((try? JSONSerialization.data(withJSONObject: ["model": "mlp", "input": input, "redundancy": r, "quorum": q,
+                                                                           "deadline_ms": 15_000] as [String: Any])) ?? Data())
+            let (s, accepted) = request(node, "POST", "/v1/jobs", job)
+            guard s == 202, let id = accepted["job_id"] as? String else {
+                writeLine("  job at node \(i): refused (\(s)): \(accepted)")
+                continue
+            }
+            let (_, view) = request(node, "GET", "/v1/jobs/\(id)?wait=20", seconds: 25)
+            let state = view["state"] as? String ?? "?"
+            let executors = (view["executors"] as? [String] ?? []).map(name)
+            let outputHash = view["output_hash"] as? String ?? "-"
+            var checked = "not checked"
+            if state == "verified", let jobRecord = (view["job"] as? [String: Any])?["record"] as? String, let jobBytes = Hex.decode(jobRecord) {
+                let atts = (view["attestations"] as? [[String: Any]] ?? []).compactMap { ($0["record"] as? String).flatMap(Hex.decode) }
+                let out = (view["output_bytes"] as? String).flatMap(Hex.decode)
+                do {
+                    _ = try ResultCheck.verify(job: jobBytes, attestations: atts, output: out)
+                    checked = "checked offline"
+                    verified += 1
+                    outputs.insert(outputHash)
+                } catch {
+                    checked = "REJECTED offline: \(error)"
+                }
+            }
+            writeLine("  job \(id.prefix(12)) entry node \(i): \(state) in \(since(submitted)), executors \(executors.joined(separator: ", ")), output \(outputHash.prefix(16)), \(checked)\((view["reason"] as? String).map { " — \($0)" } ?? "")")
+        }
+        let ok = verified == nodes.count && outputs.count == 1
+        writeLine("jobs: \(verified) of \(nodes.count) verified (r = \(r), q = \(q))\(outputs.count == 1 ? ", one output hash across all" : "")")
+        return ok
+    }
+}

@@ -14,6 +14,7 @@ import MurmurWire
 /// | `GET /v1/models` | `{"models": [{"model_hash", "name", "size", "held"}]}` |
 /// | `POST /v1/jobs` `{"model", "input", "redundancy", "quorum", "deadline_ms"}` | `202 {"job_id", …}` |
 /// | `GET /v1/jobs/ID[?wait=S]` | state, output, attestations (Specs/api.md) |
+/// | `GET /v1/reputation` | `{"excluded": [node ids]}`: proven liars this node no longer ranks |
 public enum JobRoutes {
     public static func deferredHandler(jobs: JobsService) -> (ControlRequest, @escaping (ControlResponse) -> Void) -> TimeSpan? {
         return { [unowned jobs] request, respond in
@@ -23,6 +24,10 @@ public enum JobRoutes {
                 return .seconds(Int64(120))
             case ("GET", "/v1/models"):
                 respond(models(jobs))
+                return .zero
+            case ("GET", "/v1/reputation"):
+                let ids = jobs.jobs.excluded.map(\.hex).sorted().map { "\"\($0)\"" }
+                respond(.json("{\"excluded\":[\(ids.joined(separator: ","))]}"))
                 return .zero
             case ("POST", "/v1/jobs"):
                 respond(submit(request, jobs: jobs))

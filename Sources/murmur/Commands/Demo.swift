@@ -110,6 +110,8 @@ final class MeshDemo {
     var interrupted = false
     var signals: SignalWatcher?
     let started: Instant
+    /// With ≥ 7 nodes the last one lies (r = 2: a dispute needs 2r + 1 = 5 fresh nodes).
+    var liarIndex: Int? { count >= 7 ? count - 1 : nil }
 
     init(executable: String, root: String, count: Int, timeout: TimeSpan) throws {
         self.executable = executable
@@ -148,6 +150,7 @@ final class MeshDemo {
                         "--network-key", keyPath, "--gossip-fast", "--serve", "all", "--slots", "2",
                         "--parent-pid", "\(getpid())"]
             if i > 0, let seed = nodes[0].address { args += ["--join", seed] }
+            if i == liarIndex { args.append("--lie") }
             let child: ChildProcess
             do { child = try ChildProcess(executable: executable, arguments: args) } catch {
                 printError("murmur demo: cannot start node \(i): \(error)")
@@ -159,7 +162,7 @@ final class MeshDemo {
                 printError("murmur demo: node \(i) did not start (\(interrupted ? "interrupted" : "timeout"))")
                 return false
             }
-            writeLine("  node \(i)  \(node.id?.short ?? "?")  listening on \(node.address ?? "?")\(i == 0 ? "  (seed)" : "  joins via the seed")")
+            writeLine("  node \(i)  \(node.id?.short ?? "?")  listening on \(node.address ?? "?")\(i == 0 ? "  (seed)" : "  joins via the seed")\(i == liarIndex ? "  LIAR (--lie: attests wrong outputs)" : "")")
         }
         let names = Dictionary(nodes.compactMap { n in n.id.map { ($0.hex, n.index) } }, uniquingKeysWith: { a, _ in a })
 

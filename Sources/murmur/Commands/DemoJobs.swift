@@ -63,11 +63,19 @@ extension MeshDemo {
             writeLine("FAILED: cannot read the sample input")
             return false
         }
-        let r = min(3, count), q = r / 2 + 1
-        var verified = 0
+        // With a liar, r = 2 so that a dispute round (2r + 1 = 5 fresh deciders) fits in the mesh.
+        let r = liarIndex != nil ? 2 : min(3, count), q = liarIndex != nil ? 2 : r / 2 + 1
+        let liarID = liarIndex.flatMap { nodes[$0].id?.hex }
+        var verified = 0, submitted = 0, liarCaught = 0
         var outputs = Set<String>()
-        for (i, node) in nodes.enumerated() {
-            let submitted = loop.now
+        // One job per node; with a liar, more (at rotating entry nodes) until it has been an
+        // executor and been outvoted, at most 3 × the node count.
+        while submitted < nodes.count || (liarID != nil && liarCaught == 0 && submitted < 3 * nodes.count) {
+            if interrupted { break }
+            let i = submitted % nodes.count
+            let node = nodes[i]
+            submitted += 1
+            let t0 = loop.now
             let job = Array((try? JSONSerialization.data(withJSONObject: ["model": "mlp", "input": input, "redundancy": r, "quorum": q,
                                                                            "deadline_ms": 15_000] as [String: Any])) ?? Data())
             let (s, accepted) = request(node, "POST", "/v1/jobs", job)
@@ -79,6 +87,8 @@ extension MeshDemo {
             let state = view["state"] as? String ?? "?"
             let executors = (view["executors"] as? [String] ?? []).map(name)
             let outputHash = view["output_hash"] as? String ?? "-"
+            let disputed = view["disputed"] as? Bool == true
+            let liarAttested = liarID.map { l in (view["attestations"] as? [[String: Any]] ?? []).contains { $0["executor"] as? String == l } } ?? false
             var checked = "not checked"
             if state == "verified", let jobRecord = (view["job"] as? [String: Any])?["record"] as? String, let jobBytes = Hex.decode(jobRecord) {
                 let atts = (view["attestations"] as? [[String: Any]] ?? []).compactMap { ($0["record"] as? String).flatMap(Hex.decode) }
@@ -92,10 +102,28 @@ extension MeshDemo {
                     checked = "REJECTED offline: \(error)"
                 }
             }
-            writeLine("  job \(id.prefix(12)) entry node \(i): \(state) in \(since(submitted)), executors \(executors.joined(separator: ", ")), output \(outputHash.prefix(16)), \(checked)\((view["reason"] as? String).map { " — \($0)" } ?? "")")
+            if disputed && state == "verified" { liarCaught += 1 }
+            let note = disputed ? " — DISPUTED: the dispute round decided it, \(executors.count) agreeing attestations; the liar is a proven minority" : ""
+            writeLine("  job \(id.prefix(12)) entry node \(i): \(state) in \(since(t0)), executors \(executors.joined(separator: ", ")), output \(outputHash.prefix(16)), \(checked)\((view["reason"] as? String).map { " — \($0)" } ?? "")\(note)\(liarAttested ? " (liar's attestation not counted)" : "")")
         }
-        let ok = verified == nodes.count && outputs.count == 1
-        writeLine("jobs: \(verified) of \(nodes.count) verified (r = \(r), q = \(q))\(outputs.count == 1 ? ", one output hash across all" : "")")
+        var ok = verified == submitted && outputs.count == 1
+        writeLine("jobs: \(verified) of \(submitted) verified (r = \(r), q = \(q))\(outputs.count == 1 ? ", one output hash across all" : "")")
+        if let liarID, let liar = liarIndex {
+            // Every honest node excludes the proven liar from its rankings.
+            var excluding: [Int] = []
+            let honest = nodes.filter { $0.index != liar }
+            _ = poll(every: .milliseconds(50)) {
+                excluding = honest.filter { n in
+                    let (_, o) = request(n, "GET", "/v1/reputation")
+                    return (o["excluded"] as? [String])?.contains(liarID) == true
+                }.map(\.index)
+                return excluding.count == honest.count
+            }
+            let caught = liarCaught > 0 && excluding.count == honest.count
+            writeLine(caught ? "liar node \(liar) caught: outvoted in \(liarCaught) dispute(s), excluded by all \(honest.count) honest nodes"
+                             : "FAILED: liar node \(liar) \(liarCaught == 0 ? "was never outvoted" : "excluded only by nodes \(excluding)")")
+            ok = ok && caught
+        }
         return ok
     }
 }

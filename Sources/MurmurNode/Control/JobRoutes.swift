@@ -201,6 +201,8 @@ public enum JobRoutes {
             "{\"record\":\"\(Hex.encode(a.envelope.encoded))\",\"id\":\"\(a.id.hex)\",\"executor\":\"\(a.author.hex)\",\"job_id\":\"\(a.body.jobID.hex)\",\"model_hash\":\"\(a.body.modelHash.hex)\",\"input_hash\":\"\(a.body.inputHash.hex)\",\"output_hash\":\"\(a.body.outputHash.hex)\",\"output_size\":\(a.body.outputSize),\"engine_version\":\(quote(a.body.engineVersion)),\"elapsed_us\":\(a.body.elapsedMicros),\"stage\":\(a.body.stage),\"issued_at\":\(a.issuedAt),\"expires_at\":\(a.expiresAt)}"
         }
         f.append("\"attestations\":[\(rows.joined(separator: ","))]")
+        // Not in Specs/api.md yet: the executor set this node sees now (demo, debugging).
+        f.append("\"assigned\":[\(jobs.jobs.executors(of: id, now: JobsService.wallNow()).map { "\"\($0.hex)\"" }.joined(separator: ","))]")
         return "{\(f.joined(separator: ","))}"
     }
 }

@@ -63,6 +63,9 @@ public final class JobsService: NodeProtocol {
     public let slots: Int
     /// Test-only: this node attests a wrong output (the demo's and tests' liar).
     public var lies = false
+    /// Test-only: each inference waits this long first (so that the demo can kill an executor
+    /// in the middle of a job).
+    public var inferenceDelay = TimeSpan.zero
     /// Called (on the loop) when the held models changed: re-announce.
     public var onModelsChanged: (() -> Void)?
     /// Called (on the loop, outside any protocol's handling) for a model this node published.
@@ -257,8 +260,10 @@ public final class JobsService: NodeProtocol {
         let inbox = node.inbox
         let jobID = job.id
         let lies = self.lies
+        let delayMicros = UInt32(clamping: inferenceDelay.nanoseconds / 1000)
         running.insert(jobID)
         let accepted = workers.submit {
+            if delayMicros > 0 { usleep(delayMicros) }
             let started = Posix.monotonicNanoseconds()
             var w = ByteWriter()
             w.raw(jobID.bytes)

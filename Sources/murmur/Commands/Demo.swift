@@ -110,6 +110,8 @@ final class MeshDemo {
     var interrupted = false
     var signals: SignalWatcher?
     let started: Instant
+    /// Nodes the demo killed on purpose (kill -9): not expected to exit cleanly.
+    var killed: Set<Int> = []
     /// With ≥ 7 nodes the last one lies (r = 2: a dispute needs 2r + 1 = 5 fresh nodes).
     var liarIndex: Int? { count >= 7 ? count - 1 : nil }
 
@@ -151,6 +153,8 @@ final class MeshDemo {
                         "--parent-pid", "\(getpid())"]
             if i > 0, let seed = nodes[0].address { args += ["--join", seed] }
             if i == liarIndex { args.append("--lie") }
+            // Each inference takes 200 ms, long enough to kill an executor in the middle.
+            args += ["--inference-delay-ms", "200"]
             let child: ChildProcess
             do { child = try ChildProcess(executable: executable, arguments: args) } catch {
                 printError("murmur demo: cannot start node \(i): \(error)")
@@ -208,7 +212,7 @@ final class MeshDemo {
     func finish(_ ok: Bool) -> Bool {
         let statuses = stopAll()
         let clean = statuses.allSatisfy { $0 == 0 }
-        writeLine("stopped \(nodes.count) nodes: \(clean ? "all exited cleanly" : "exit statuses \(statuses)")")
+        writeLine("stopped \(nodes.count - killed.count) nodes: \(clean ? "all exited cleanly" : "exit statuses \(statuses)")")
         let all = ok && clean
         writeLine(all ? "demo OK (\(elapsed()))" : "demo FAILED")
         return all
@@ -220,8 +224,9 @@ final class MeshDemo {
     func stopAll() -> [Int32] {
         guard !stopped else { return [] }
         stopped = true
-        for n in nodes { n.process.terminate() }
-        return nodes.map { $0.process.stop(grace: 3) }
+        let alive = nodes.filter { !killed.contains($0.index) }
+        for n in alive { n.process.terminate() }
+        return alive.map { $0.process.stop(grace: 3) }
     }
 
     /// Every exit path: no orphans, no temp files.

@@ -124,6 +124,44 @@ extension MeshDemo {
                              : "FAILED: liar node \(liar) \(liarCaught == 0 ? "was never outvoted" : "excluded only by nodes \(excluding)")")
             ok = ok && caught
         }
+        if ok && count >= 4 { ok = killExecutorMidJob(input: input, name: name) }
+        return ok
+    }
+
+    /// Submits a job, kills -9 one of its executors while it runs, and waits for the mesh to
+    /// finish it anyway (the lease lapses and the next node in rank takes over).
+    func killExecutorMidJob(input: Any, name: (String) -> String) -> Bool {
+        let entry = nodes[0]
+        let r = liarIndex != nil ? 2 : min(3, count)
+        let job = Array((try? JSONSerialization.data(withJSONObject: ["model": "mlp", "input": input, "redundancy": r, "quorum": r,
+                                                                       "deadline_ms": 40_000] as [String: Any])) ?? Data())
+        let t0 = loop.now
+        let (s, accepted) = request(entry, "POST", "/v1/jobs", job)
+        guard s == 202, let id = accepted["job_id"] as? String else {
+            writeLine("FAILED: job for the kill test refused (\(s)): \(accepted)")
+            return false
+        }
+        let ids = Dictionary(nodes.compactMap { n in n.id.map { ($0.hex, n.index) } }, uniquingKeysWith: { a, _ in a })
+        var victim: Int?
+        _ = poll(every: .milliseconds(10)) {
+            let (_, view) = request(entry, "GET", "/v1/jobs/\(id)")
+            guard view["state"] as? String == "running" else { return false }
+            victim = (view["assigned"] as? [String] ?? []).compactMap { ids[$0] }.first { $0 != 0 && $0 != liarIndex }
+            return victim != nil
+        }
+        guard let victim else {
+            writeLine("FAILED: never saw the kill-test job running")
+            return false
+        }
+        nodes[victim].process.kill()
+        killed.insert(victim)
+        writeLine("  job \(id.prefix(12)) entry node 0: killed executor node \(victim) (kill -9) \(since(t0)) after submission, while the job runs")
+        let (_, view) = request(entry, "GET", "/v1/jobs/\(id)?wait=45", seconds: 50)
+        let state = view["state"] as? String ?? "?"
+        let executors = (view["executors"] as? [String] ?? []).map(name)
+        let victimName = "node \(victim)"
+        let ok = state == "verified" && !executors.contains(victimName)
+        writeLine("  job \(id.prefix(12)): \(state) in \(since(t0)) (its lease lapsed, the next node in rank took over), executors \(executors.joined(separator: ", "))\((view["reason"] as? String).map { " — \($0)" } ?? "")")
         return ok
     }
 }

@@ -42,6 +42,9 @@ let nodeCommand = Command(
                             against the manifest, resumed after a restart; progress on stderr
       --slots N             inferences this node runs at once and announces (default: CPU count)
       --lie                 TEST ONLY: attest wrong outputs (the demo's and tests' liar)
+      --inference-delay-ms N
+                            TEST ONLY: wait N ms before each inference (the demo kills an
+                            executor in the middle of a job)
       --parent-pid PID      exit as soon as process PID is no longer our parent (the demo and
                             tests pass their own pid, so a killed parent leaves no orphans)
 
@@ -71,7 +74,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--gossip-fast", "--lie"],
                              valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid", "--control", "--trace",
-                                      "--trace-max-mb", "--advertise", "--publish-test-records", "--slots", "--serve"])
+                                      "--trace-max-mb", "--advertise", "--publish-test-records", "--slots", "--serve", "--inference-delay-ms"])
     if let extra = args.positionals.first { throw UsageError("node: unexpected argument '\(extra)'") }
     let listen = try parseAddress(args.value("--listen") ?? "127.0.0.1:7000", option: "--listen", command: "node")
     let joins = try args.values("--join").map { try parseAddress($0, option: "--join", command: "node") }
@@ -130,6 +133,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     jobsConfig.followAllJobs = true
     let jobs = JobsService(identity: identity, node: node, store: modelStore, workers: workers, slots: slots, config: jobsConfig)
     jobs.lies = args.has("--lie")
+    jobs.inferenceDelay = .milliseconds(Int64(try args.int("--inference-delay-ms", default: 0, range: 0...600_000)))
     jobs.log = { [unowned node] line in node.logger.info(line) }
     jobs.onModelsChanged = { [unowned node] in node.deliverLocally(NodeDelivery(tag: GossipService.reannounceTag, payload: [])) }
     gossip.announcementContent = { [unowned jobs, unowned modelStore] in

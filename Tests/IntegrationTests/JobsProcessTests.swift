@@ -166,4 +166,18 @@ final class JobsProcessTests: XCTestCase {
         }
         for n in nodes { n.process.kill(); _ = n.process.reap(blocking: true) }
     }
+
+    /// `murmur demo --nodes 7`: one node lies (`--lie`) and is outvoted in a dispute round and
+    /// excluded by every honest node; an executor is killed with SIGKILL in the middle of a job
+    /// and the mesh finishes the job anyway. The demo exits 0 only if all of that happened.
+    func testDemoCatchesTheLiarAndSurvivesAKilledExecutor() throws {
+        let exe = try murmurPath()
+        let demo = try Proc(exe, ["demo", "--nodes", "7", "--timeout", "50"])
+        let status = demo.finish(seconds: 90)
+        let text = demo.lines.joined(separator: "\n")
+        XCTAssertEqual(status, 0, text)
+        XCTAssertTrue(demo.lines.contains { $0.hasPrefix("liar node 6 caught") }, text)
+        XCTAssertTrue(demo.lines.contains { $0.contains("killed executor") }, text)
+        XCTAssertTrue(demo.lines.contains { $0.hasPrefix("demo OK") }, text)
+    }
 }

@@ -99,6 +99,8 @@ public final class GossipService: NodeProtocol {
     private var dialNames: [SocketAddress: String] = [:]
     /// Peers with at least one link.
     private var linked: Set<NodeID> = []
+    /// Peers by the address we dialled them at (outbound links that are up).
+    private var outboundPeers: [SocketAddress: NodeID] = [:]
     /// Peers we closed: their link-down is ours, not news to the state machine.
     private var closing: Set<NodeID> = []
     private var announcementSequence: UInt64 = 0
@@ -153,9 +155,13 @@ public final class GossipService: NodeProtocol {
                 name = dialled
                 outbound = true
             }
+            if link.direction == .outbound, let a = link.remoteAddress, outboundPeers.count < Limits.gossipMaxPendingLinks * 8 {
+                outboundPeers[a] = link.peer
+            }
             run(.linkUp(peer: link.peer, address: name, outbound: outbound), into: &out)
         case let .peerDisconnected(peer, reason):
             linked.remove(peer)
+            outboundPeers = outboundPeers.filter { $0.value != peer }
             assembler.forget(peer)
             if closing.remove(peer) != nil { break }
             run(.linkDown(peer: peer, reason: reason), into: &out)
@@ -354,6 +360,12 @@ public final class GossipService: NodeProtocol {
             guard dialNames.count < Limits.gossipMaxPendingLinks * 4 || dialNames[address] != nil else {
                 counters.tableOverflow += 1
                 followUps.append(.connectFailed(address: name, reason: "too many dials"))
+                return
+            }
+            if expected == nil, let peer = outboundPeers[address], linked.contains(peer) {
+                // A seed we already have a link to (re-joins go through the seeds): use that
+                // link rather than opening one more TCP connection per re-join.
+                followUps.append(.linkUp(peer: peer, address: name, outbound: true))
                 return
             }
             dialNames[address] = name

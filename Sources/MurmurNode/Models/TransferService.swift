@@ -8,7 +8,7 @@ import MurmurWire
 /// `MurmurTransfer.ModelTransfer` hosted on the node (Specs/transfer.md, "Mapping onto the
 /// node"): chunk requests and pieces on message types 0x60–0x6F; manifests and announcements
 /// from gossip; every disk read, write and whole-file hash on the `WorkQueue` (never on the
-/// loop), answered through `Node.inbox`. A fetched model is written to `models/<hash>.part`,
+/// loop), answered through `Node.inbox`. A fetched model is written to `models/<hash>.partial`,
 /// verified whole, renamed to `models/<hash>` and only then held and announced.
 public final class TransferService: NodeProtocol {
     public let messageTypes: ClosedRange<UInt8> = MessageType.modelTransferRange
@@ -178,13 +178,13 @@ public final class TransferService: NodeProtocol {
         case let .serve(.unservable(model, reason)):
             progress?("cannot serve \(model.short): \(reason)")
         case let .fetch(.writeChunk(model, index, offset, bytes)):
-            let path = store.path(of: model) + ".part"
+            let path = store.path(of: model) + ".partial"
             submit(Self.writeTag) { w in
                 w.raw(model.bytes); w.u64(UInt64(index))
                 if let why = Self.pwrite(path, offset: offset, bytes: bytes) { w.u8(1); w.raw(Array(why.utf8)) } else { w.u8(0) }
             }
         case let .fetch(.verifyFile(model, size, expected)):
-            let path = store.path(of: model) + ".part"
+            let path = store.path(of: model) + ".partial"
             submit(Self.verifyTag) { w in
                 w.raw(model.bytes)
                 let bytes = try? ModelStore.readFile(path, limit: Int(clamping: size))
@@ -199,7 +199,7 @@ public final class TransferService: NodeProtocol {
             // The server reads the final path at once: rename first (a metadata operation).
             guard let manifest = fetching.removeValue(forKey: model) else { return }
             let final = store.path(of: model)
-            if rename(final + ".part", final) != 0 {
+            if rename(final + ".partial", final) != 0 {
                 progress?("fetch \(model.short): cannot rename the verified file: \(String(cString: strerror(errno)))")
                 return
             }
@@ -215,7 +215,7 @@ public final class TransferService: NodeProtocol {
             progress?("fetch \(model.short) refused: \(reason)")
         case let .fetch(.failed(model, failure)):
             fetching[model] = nil
-            if failure.discardsPartial { unlink(store.path(of: model) + ".part") }
+            if failure.discardsPartial { unlink(store.path(of: model) + ".partial") }
             progress?("fetch \(model.short) failed: \(failure)")
         case let .fetch(.progress(p)):
             progress?(p.description)
@@ -233,7 +233,7 @@ public final class TransferService: NodeProtocol {
     }
 
     private func resumeScan(_ manifest: ModelManifest) {
-        let path = store.path(of: manifest.modelHash) + ".part"
+        let path = store.path(of: manifest.modelHash) + ".partial"
         submit(Self.resumeTag) { w in
             w.raw(manifest.modelHash.bytes)
             var st = stat()

@@ -52,13 +52,16 @@ public final class TransferService: NodeProtocol {
     private var starting: Set<Hash> = []
     private var started = false
 
-    public init(node: Node, store: ModelStore, workers: WorkQueue, policy: ServePolicy, seed: UInt64 = .random(in: .min ... .max)) {
+    /// `diskBudget`: bytes of models (held and being fetched) this node keeps at most.
+    public init(node: Node, store: ModelStore, workers: WorkQueue, policy: ServePolicy, diskBudget: UInt64? = nil,
+                seed: UInt64 = .random(in: .min ... .max)) {
         self.node = node
         self.store = store
         self.workers = workers
         self.policy = policy
         var config = FetcherConfig()
         config.stallTimeout = .seconds(Int64(3))
+        if let diskBudget { config.diskBudgetBytes = diskBudget }
         transfer = ModelTransfer(fetcher: config, rng: SeededRNG(seed: seed),
                                  storedBytes: store.held.values.reduce(0) { $0 + $1.body.size })
     }

@@ -40,6 +40,7 @@ let nodeCommand = Command(
       --serve all|HASH      fetch and serve models: every manifest seen (all) or the listed model
                             hashes (repeatable); chunks come from announcing peers, are checked
                             against the manifest, resumed after a restart; progress on stderr
+      --disk-cap-mb N       models this node keeps at most (held + being fetched; default 64 GiB)
       --slots N             inferences this node runs at once and announces (default: CPU count)
       --lie                 TEST ONLY: attest wrong outputs (the demo's and tests' liar)
       --inference-delay-ms N
@@ -74,7 +75,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--gossip-fast", "--lie"],
                              valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid", "--control", "--trace",
-                                      "--trace-max-mb", "--advertise", "--publish-test-records", "--slots", "--serve", "--inference-delay-ms"])
+                                      "--trace-max-mb", "--advertise", "--publish-test-records", "--slots", "--serve", "--inference-delay-ms", "--disk-cap-mb"])
     if let extra = args.positionals.first { throw UsageError("node: unexpected argument '\(extra)'") }
     let listen = try parseAddress(args.value("--listen") ?? "127.0.0.1:7000", option: "--listen", command: "node")
     let joins = try args.values("--join").map { try parseAddress($0, option: "--join", command: "node") }
@@ -147,7 +148,8 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
         }
         if case let .models(set) = policy { policy = .models(set.union([hash])) } else if policy == .none { policy = .models([hash]) }
     }
-    let transfer = TransferService(node: node, store: modelStore, workers: workers, policy: policy)
+    let diskCap = try args.value("--disk-cap-mb").map { _ in UInt64(try args.int("--disk-cap-mb", default: 0, range: 1...(1 << 30))) << 20 }
+    let transfer = TransferService(node: node, store: modelStore, workers: workers, policy: policy, diskBudget: diskCap)
     transfer.progress = { line in printError(line) }
     transfer.onModelHeld = { [unowned jobs] _ in jobs.modelsChanged() }
     jobs.onModelPublished = { [unowned transfer] manifest in transfer.serve(manifest) }

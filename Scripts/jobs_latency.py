@@ -1,6 +1,6 @@
 # Verified-job latency on N local nodes (r = 3, q = 2, the mlp fixture), jobs submitted one at a time
 # at rotating entry nodes: python3 Scripts/jobs_latency.py .build/release/murmur 8 200
-# (ports 17800+ and 17900+; a stand-in for `murmur-bench jobs`, which is not built yet)
+# [concurrent]: also measure throughput. (Ports 17800+ and 17900+; a stand-in for `murmur-bench jobs`, which is not built yet)
 import json, subprocess, sys, time, urllib.request, os, signal, tempfile, shutil
 B = sys.argv[1]; N = int(sys.argv[2]); J = int(sys.argv[3])
 M = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "models")
@@ -34,6 +34,14 @@ try:
         lat.append((time.time() - s) * 1000)
         ok += v["state"] == "verified"
     wall = time.time() - t0
+    if len(sys.argv) > 4 and sys.argv[4] == "concurrent":
+        # Throughput: submit all jobs first (round robin), then collect every outcome.
+        t1 = time.time()
+        ids = [(k % N, req(k % N, "POST", "/v1/jobs", {"model": "mlp", "input": inp, "redundancy": 3, "quorum": 2})["job_id"]) for k in range(J)]
+        submitted = time.time() - t1
+        done = sum(req(i, "GET", f"/v1/jobs/{j}?wait=30")["state"] == "verified" for i, j in ids)
+        total = time.time() - t1
+        print(f"concurrent: {J} jobs submitted in {submitted:.2f} s, {done} verified, all outcomes after {total:.2f} s = {done/total:.0f} verified jobs/s")
     lat.sort()
     print(f"nodes={N} jobs={J} verified={ok} p50={lat[len(lat)//2]:.1f}ms p99={lat[int(len(lat)*0.99)-1]:.1f}ms max={lat[-1]:.1f}ms sequential_jobs_per_s={J/wall:.1f}")
 finally:

@@ -106,9 +106,19 @@ public enum JobRoutes {
         guard (1000...3_600_000).contains(deadlineMs) else {
             return error(400, "invalid_deadline_ms", "\"deadline_ms\" must be in 1000…3600000, got \(deadlineMs)")
         }
+        // The manifest's declared element types apply where the client gave none (this node
+        // may not have the model loaded, or not hold it at all).
+        var typed = input
+        for spec in manifest.body.inputs where spec.dtype != .float16 {
+            if var object = typed[spec.name] as? [String: Any] {
+                if object["dtype"] == nil { object["dtype"] = spec.dtype.description; typed[spec.name] = object }
+            } else if let value = typed[spec.name] {
+                typed[spec.name] = ["data": value, "dtype": spec.dtype.description] as [String: Any]
+            }
+        }
         let inputBytes: [UInt8]
         do {
-            let raw = try JSONSerialization.data(withJSONObject: input)
+            let raw = try JSONSerialization.data(withJSONObject: typed)
             let declared = jobs.loadedModels.get(manifest.body.modelHash)?.inputs ?? []
             let tensors = try InputJSON.parse(Array(raw), for: declared)
             inputBytes = canonicalInput(tensors)

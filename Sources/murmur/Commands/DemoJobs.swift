@@ -70,10 +70,13 @@ extension MeshDemo {
         var outputs = Set<String>()
         // One job per node; with a liar, more (at rotating entry nodes) until it has been an
         // executor and been outvoted, at most 3 × the node count.
-        while submitted < nodes.count || (liarID != nil && liarCaught == 0 && submitted < 3 * nodes.count) {
+        // Entry nodes: every honest node (a client does not need to trust its entry node — it
+        // checks the result — but the liar's own view of a job is, of course, a lie).
+        let entries = nodes.filter { $0.index != liarIndex }
+        while submitted < entries.count || (liarID != nil && liarCaught == 0 && submitted < 3 * nodes.count) {
             if interrupted { break }
-            let i = submitted % nodes.count
-            let node = nodes[i]
+            let node = entries[submitted % entries.count]
+            let i = node.index
             submitted += 1
             let t0 = loop.now
             let job = Array((try? JSONSerialization.data(withJSONObject: ["model": "mlp", "input": input, "redundancy": r, "quorum": q,

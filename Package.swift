@@ -58,7 +58,7 @@ let package = Package(
         ]),
         .target(name: "MurmurSim", dependencies: ["MurmurCore", "MurmurWire", "MurmurGossip", "MurmurJobs", "MurmurTrace"]),
         .executableTarget(name: "murmur", dependencies: [
-            "MurmurCore", "MurmurCrypto", "MurmurGossip", "MurmurNode", "MurmurSim", "MurmurTrace", "MurmurInference",
+            "MurmurCore", "MurmurCrypto", "MurmurGossip", "MurmurNode", "MurmurSim", "MurmurTrace", "MurmurInference", "MurmurWire", "MurmurJobs",
         ]),
         .executableTarget(name: "murmur-bench", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurInference", "MurmurKernels", "MurmurSim", "CSodium", "CLinux",
@@ -76,10 +76,10 @@ let package = Package(
         .testTarget(name: "MurmurStoreTests", dependencies: ["MurmurStore", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurHTTPTests", dependencies: ["MurmurHTTP", "MurmurCore"]),
         .testTarget(name: "MurmurAPITests", dependencies: ["MurmurAPI", "MurmurHTTP", "MurmurJobs", "MurmurStore", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
-        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto"]),
+        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto", "MurmurInference"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
         .testTarget(name: "RealModelTests", dependencies: ["MurmurInference", "MurmurKernels", "MurmurCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire", "MurmurJobs"]),
     ],
     swiftLanguageModes: [.v6]
 )

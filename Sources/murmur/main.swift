@@ -15,6 +15,9 @@ let commands: [Command] = [
     simCommand,
     traceCommand,
     statusCommand,
+    publishCommand,
+    submitCommand,
+    verifyCommand,
 ]
 
 @MainActor func topLevelHelp() -> String {

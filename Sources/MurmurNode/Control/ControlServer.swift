@@ -67,6 +67,11 @@ public final class ControlServer: EventSource {
     public private(set) var requestsServed = 0
     public private(set) var rejected = 0
 
+    /// Answers some requests later (a parked `?wait=`, work on a worker): return nil to leave the
+    /// request to `handler`, else the longest the connection may stay parked; call the responder
+    /// once, on the loop.
+    public var deferredHandler: ((ControlRequest, @escaping (ControlResponse) -> Void) -> TimeSpan?)?
+
     public init(loop: EventLoop, handler: @escaping (ControlRequest) -> ControlResponse) {
         self.loop = loop
         self.handler = handler
@@ -136,6 +141,19 @@ public final class ControlServer: EventSource {
     }
 
     fileprivate var eventLoop: EventLoop { loop }
+
+    fileprivate func park(_ request: ControlRequest, _ c: ControlConnection) -> Bool {
+        guard let deferredHandler else { return false }
+        let parkedFor = deferredHandler(request) { [weak c] response in c?.answerParked(response) }
+        guard let parkedFor else { return false }
+        requestsServed += 1
+        if !c.responding {
+            c.parked = true
+            if let d = c.deadline { loop.cancelTimer(d) }
+            c.deadline = loop.schedule(after: parkedFor + Self.requestTimeout) { [weak c] in c?.close() }
+        }
+        return true
+    }
 }
 
 /// One client connection: read one request, write one response, close.
@@ -148,6 +166,7 @@ private final class ControlConnection: EventSource {
     var output: [UInt8] = []
     var written = 0
     var responding = false
+    var parked = false
     var closed = false
 
     init(fd: Int32, server: ControlServer) {
@@ -157,6 +176,15 @@ private final class ControlConnection: EventSource {
 
     func handle(_ events: IOEvents) {
         if responding { flush(); return }
+        if parked {
+            // Level-triggered: read (and drop) what arrives; the client hanging up ends it.
+            var sink = [UInt8](repeating: 0, count: 1024)
+            let r = sink.withUnsafeMutableBytes { try? Posix.read(fd, into: $0.baseAddress!, count: $0.count) }
+            if case .done(let n)? = r, n > 0 { return }
+            if case .wouldBlock? = r { return }
+            close()
+            return
+        }
         var chunk = [UInt8](repeating: 0, count: 8192)
         while true {
             let r = chunk.withUnsafeMutableBytes { try? Posix.read(fd, into: $0.baseAddress!, count: $0.count) }
@@ -213,6 +241,7 @@ private final class ControlConnection: EventSource {
         let request = ControlRequest(method: requestLine[0], path: path, query: query,
                                      body: Array(input[bodyStart..<(bodyStart + contentLength)]))
         guard let server else { close(); return }
+        if server.park(request, self) { return }
         reply(server.respond(to: request))
     }
 
@@ -224,9 +253,15 @@ private final class ControlConnection: EventSource {
         return nil
     }
 
+    func answerParked(_ response: ControlResponse) {
+        guard !closed, !responding else { return }
+        parked = false
+        reply(response)
+    }
+
     private func reply(_ response: ControlResponse) {
         responding = true
-        let reasons = [200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
+        let reasons = [200: "OK", 202: "Accepted", 422: "Unprocessable Content", 429: "Too Many Requests", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
                        431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"]
         let head = "HTTP/1.1 \(response.status) \(reasons[response.status] ?? "Status")\r\nContent-Type: \(response.contentType)\r\n"
             + "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"

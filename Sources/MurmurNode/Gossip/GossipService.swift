@@ -85,6 +85,9 @@ public final class GossipService: NodeProtocol {
     public weak var recordSink: RecordSink?
     /// Called on the loop for each record delivered here (not for local publications).
     public var onDeliver: ((SignedRecord, UInt16, DeliveryPath) -> Void)?
+    /// Called for each valid record this node publishes itself (its announcements included):
+    /// gossip does not deliver a node's own records back to it.
+    public var onLocalPublish: ((SignedRecord) -> Void)?
 
     private let identity: SigningKey
     private let clock: @Sendable () -> Int64
@@ -96,9 +99,12 @@ public final class GossipService: NodeProtocol {
     private var dialNames: [SocketAddress: String] = [:]
     /// Peers with at least one link.
     private var linked: Set<NodeID> = []
+    /// Peers by the address we dialled them at (outbound links that are up).
+    private var outboundPeers: [SocketAddress: NodeID] = [:]
     /// Peers we closed: their link-down is ours, not news to the state machine.
     private var closing: Set<NodeID> = []
     private var announcementSequence: UInt64 = 0
+    private var lastAnnouncementMs: Int64 = 0
     private var assembler = FragmentAssembler()
     private var nextFragmentID: UInt32 = 1
     /// Wall clock (Unix ms) at loop instant zero, as last told to the state machine.
@@ -108,6 +114,12 @@ public final class GossipService: NodeProtocol {
 
     /// The `.delivered` tag whose payload is a signed record to publish (see `publish`).
     public static let publishTag: UInt64 = 0x6D75_7267_7075_6231 // "murgpub1"
+    /// The `.delivered` tag that makes the node sign and publish a fresh announcement now (its
+    /// models or slots changed).
+    public static let reannounceTag: UInt64 = 0x6D75_7267_616E_6E31 // "murgann1"
+    /// What the announcement lists when it is signed (models held, free and total slots); nil:
+    /// the static values of the config.
+    public var announcementContent: (() -> (models: [Hash], freeSlots: UInt16, totalSlots: UInt16))?
 
     public init(identity: SigningKey, config: GossipServiceConfig,
                 unixMilliseconds: @escaping @Sendable () -> Int64 = GossipService.systemUnixMilliseconds) {
@@ -143,9 +155,13 @@ public final class GossipService: NodeProtocol {
                 name = dialled
                 outbound = true
             }
+            if link.direction == .outbound, let a = link.remoteAddress, outboundPeers.count < Limits.gossipMaxPendingLinks * 8 {
+                outboundPeers[a] = link.peer
+            }
             run(.linkUp(peer: link.peer, address: name, outbound: outbound), into: &out)
         case let .peerDisconnected(peer, reason):
             linked.remove(peer)
+            outboundPeers = outboundPeers.filter { $0.value != peer }
             assembler.forget(peer)
             if closing.remove(peer) != nil { break }
             run(.linkDown(peer: peer, reason: reason), into: &out)
@@ -179,6 +195,8 @@ public final class GossipService: NodeProtocol {
             run(.timer(entry.timer), into: &out)
         case .sendRefused:
             counters.sendsRefused += 1
+        case let .delivered(tag, _) where tag == Self.reannounceTag:
+            if let record = signAnnouncement() { publish(record, into: &out) }
         case let .delivered(tag, payload):
             guard tag == Self.publishTag else { break }
             do {
@@ -206,6 +224,7 @@ public final class GossipService: NodeProtocol {
         }
         counters.publishedLocally += 1
         run(.publish(record), into: &out)
+        onLocalPublish?(record)
     }
 
     // MARK: Translation
@@ -343,6 +362,12 @@ public final class GossipService: NodeProtocol {
                 followUps.append(.connectFailed(address: name, reason: "too many dials"))
                 return
             }
+            if expected == nil, let peer = outboundPeers[address], linked.contains(peer) {
+                // A seed we already have a link to (re-joins go through the seeds): use that
+                // link rather than opening one more TCP connection per re-join.
+                followUps.append(.linkUp(peer: peer, address: name, outbound: true))
+                return
+            }
             dialNames[address] = name
             out.append(.connect(address, expectedPeer: expected))
         case let .disconnect(peer, reason):
@@ -365,7 +390,10 @@ public final class GossipService: NodeProtocol {
         case let .forget(id):
             recordSink?.recordForgotten(id)
         case .announcementDue:
-            if let record = signAnnouncement() { followUps.append(.publish(record)) }
+            if let record = signAnnouncement() {
+                followUps.append(.publish(record))
+                onLocalPublish?(record)
+            }
         case let .trace(event):
             // Links are traced by the node from the transport's point of view.
             if event.kind == .connect || event.kind == .disconnect { return }
@@ -375,12 +403,16 @@ public final class GossipService: NodeProtocol {
 
     private func signAnnouncement() -> SignedRecord? {
         guard let me = gossip?.me else { return nil }
-        let nowMs = clock()
+        // Strictly increasing issue times: an announcement issued in the same millisecond as the
+        // previous one would be dropped as superseded.
+        let nowMs = max(clock(), lastAnnouncementMs + 1)
+        lastAnnouncementMs = nowMs
         announcementSequence = max(announcementSequence + 1, UInt64(max(nowMs, 0)))
         let interval = config.gossip.announceInterval ?? .seconds(Int64(600))
         let lifetime = min(Int64(interval.milliseconds) * 3, RecordKind.nodeAnnouncement.maxLifetimeMs)
-        let body = NodeAnnouncement(sequence: announcementSequence, addresses: [me.address], models: config.models,
-                                    freeSlots: config.freeSlots, totalSlots: config.totalSlots,
+        let content = announcementContent?() ?? (models: config.models, freeSlots: config.freeSlots, totalSlots: config.totalSlots)
+        let body = NodeAnnouncement(sequence: announcementSequence, addresses: [me.address], models: content.models,
+                                    freeSlots: content.freeSlots, totalSlots: content.totalSlots,
                                     engineVersion: "murmur/\(MurmurVersion.software)")
         do {
             let record = try SignedRecord.sign(body, by: identity, issuedAt: nowMs, expiresAt: nowMs + max(lifetime, 1000))

@@ -18,7 +18,11 @@ let demoCommand = Command(
     the mesh. The demo waits until every node's directory lists all N nodes (signed
     announcements), prints each node's active view, publishes 3 signed test records at two nodes
     through their control endpoints, and waits until every node holds them (Plumtree broadcast,
-    anti-entropy). Exits 0 only if all of it worked. The nodes are always stopped, whatever
+    anti-entropy). Then (when run from the repository, which has Tests/Fixtures/models/mlp.onnx)
+    it publishes the sample model at node 0, waits until every node has fetched and verified it
+    (--serve all), submits one job per node (r = 3, q = 2) and prints, per job, the entry node,
+    the executors, the output hash, the outcome and the time, each result checked offline.
+    Exits 0 only if all of it worked. The nodes are always stopped, whatever
     happens (they also exit on their own if this process dies).
 
       --nodes N            nodes to start (2...16, default 6)
@@ -43,7 +47,7 @@ let demoCommand = Command(
 }
 
 /// One child node as the demo sees it.
-private final class DemoNode {
+final class DemoNode {
     let index: Int
     let process: ChildProcess
     var id: NodeID?
@@ -96,7 +100,7 @@ private final class DemoNode {
     }
 }
 
-private final class MeshDemo {
+final class MeshDemo {
     let executable: String
     let root: String
     let count: Int
@@ -106,6 +110,10 @@ private final class MeshDemo {
     var interrupted = false
     var signals: SignalWatcher?
     let started: Instant
+    /// Nodes the demo killed on purpose (kill -9): not expected to exit cleanly.
+    var killed: Set<Int> = []
+    /// With ≥ 7 nodes the last one lies (r = 2: a dispute needs 2r + 1 = 5 fresh nodes).
+    var liarIndex: Int? { count >= 7 ? count - 1 : nil }
 
     init(executable: String, root: String, count: Int, timeout: TimeSpan) throws {
         self.executable = executable
@@ -141,8 +149,12 @@ private final class MeshDemo {
         // Node 0 is the seed; every other node knows only the seed's address.
         for i in 0..<count {
             var args = ["node", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--data", "\(root)/node\(i)",
-                        "--network-key", keyPath, "--gossip-fast", "--parent-pid", "\(getpid())"]
+                        "--network-key", keyPath, "--gossip-fast", "--serve", "all", "--slots", "2",
+                        "--parent-pid", "\(getpid())"]
             if i > 0, let seed = nodes[0].address { args += ["--join", seed] }
+            if i == liarIndex { args.append("--lie") }
+            // Each inference takes 200 ms, long enough to kill an executor in the middle.
+            args += ["--inference-delay-ms", "200"]
             let child: ChildProcess
             do { child = try ChildProcess(executable: executable, arguments: args) } catch {
                 printError("murmur demo: cannot start node \(i): \(error)")
@@ -154,7 +166,7 @@ private final class MeshDemo {
                 printError("murmur demo: node \(i) did not start (\(interrupted ? "interrupted" : "timeout"))")
                 return false
             }
-            writeLine("  node \(i)  \(node.id?.short ?? "?")  listening on \(node.address ?? "?")\(i == 0 ? "  (seed)" : "  joins via the seed")")
+            writeLine("  node \(i)  \(node.id?.short ?? "?")  listening on \(node.address ?? "?")\(i == 0 ? "  (seed)" : "  joins via the seed")\(i == liarIndex ? "  LIAR (--lie: attests wrong outputs)" : "")")
         }
         let names = Dictionary(nodes.compactMap { n in n.id.map { ($0.hex, n.index) } }, uniquingKeysWith: { a, _ in a })
 
@@ -191,14 +203,16 @@ private final class MeshDemo {
             writeLine("all \(count) nodes hold all 3 records \(since(publishedAt)) after publication")
         } else {
             writeLine("FAILED: records per node \(holders) (\(interrupted ? "interrupted" : "timeout"))")
+            return finish(false)
         }
-        return finish(spread)
+        // Verified jobs (DemoJobs.swift): publish the sample model, replicate it, run jobs.
+        return finish(runJobs(names: names))
     }
 
-    private func finish(_ ok: Bool) -> Bool {
+    func finish(_ ok: Bool) -> Bool {
         let statuses = stopAll()
         let clean = statuses.allSatisfy { $0 == 0 }
-        writeLine("stopped \(nodes.count) nodes: \(clean ? "all exited cleanly" : "exit statuses \(statuses)")")
+        writeLine("stopped \(nodes.count - killed.count) nodes: \(clean ? "all exited cleanly" : "exit statuses \(statuses)")")
         let all = ok && clean
         writeLine(all ? "demo OK (\(elapsed()))" : "demo FAILED")
         return all
@@ -210,8 +224,9 @@ private final class MeshDemo {
     func stopAll() -> [Int32] {
         guard !stopped else { return [] }
         stopped = true
-        for n in nodes { n.process.terminate() }
-        return nodes.map { $0.process.stop(grace: 3) }
+        let alive = nodes.filter { !killed.contains($0.index) }
+        for n in alive { n.process.terminate() }
+        return alive.map { $0.process.stop(grace: 3) }
     }
 
     /// Every exit path: no orphans, no temp files.

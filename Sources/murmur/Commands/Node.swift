@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MurmurCore
 import MurmurCrypto
+import MurmurJobs
 import MurmurNode
 
 let nodeCommand = Command(
@@ -36,6 +37,15 @@ let nodeCommand = Command(
                             developer tool: publish N signed test job records 1 s after start
       -v, -vv               more log lines on stderr (default: warnings only)
       --events              print one line per link event and record delivery on stdout
+      --serve all|HASH      fetch and serve models: every manifest seen (all) or the listed model
+                            hashes (repeatable); chunks come from announcing peers, are checked
+                            against the manifest, resumed after a restart; progress on stderr
+      --disk-cap-mb N       models this node keeps at most (held + being fetched; default 64 GiB)
+      --slots N             inferences this node runs at once and announces (default: CPU count)
+      --lie                 TEST ONLY: attest wrong outputs (the demo's and tests' liar)
+      --inference-delay-ms N
+                            TEST ONLY: wait N ms before each inference (the demo kills an
+                            executor in the middle of a job)
       --parent-pid PID      exit as soon as process PID is no longer our parent (the demo and
                             tests pass their own pid, so a killed parent leaves no orphans)
 
@@ -63,9 +73,9 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
 
 @Sendable func runNode(_ argv: [String]) throws -> Int32 {
     Posix.ignoreBrokenPipes()
-    let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--gossip-fast"],
+    let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--gossip-fast", "--lie"],
                              valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid", "--control", "--trace",
-                                      "--trace-max-mb", "--advertise", "--publish-test-records"])
+                                      "--trace-max-mb", "--advertise", "--publish-test-records", "--slots", "--serve", "--inference-delay-ms", "--disk-cap-mb"])
     if let extra = args.positionals.first { throw UsageError("node: unexpected argument '\(extra)'") }
     let listen = try parseAddress(args.value("--listen") ?? "127.0.0.1:7000", option: "--listen", command: "node")
     let joins = try args.values("--join").map { try parseAddress($0, option: "--join", command: "node") }
@@ -111,9 +121,53 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     let gossip = GossipService(identity: identity, config: gossipConfig)
     do { try node.host(gossip) } catch { throw CommandFailure("\(error)") }
 
+    // Models and jobs (issue 6): content-addressed models in DIR/models, JobsNode on the loop,
+    // inference on a bounded worker queue.
+    let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let slots = try args.int("--slots", default: cpus, range: 1...256)
+    let modelStore: ModelStore
+    do { modelStore = try ModelStore(dataDirectory: dataDir.path) } catch { throw CommandFailure("\(error)") }
+    let held = modelStore.scan()
+    if !held.isEmpty { node.logger.info("holding \(held.count) model(s) from \(modelStore.directory)") }
+    let workers = WorkQueue(threads: slots, capacity: slots * 16)
+    var jobsConfig = JobsConfig()
+    jobsConfig.followAllJobs = true
+    let jobs = JobsService(identity: identity, node: node, store: modelStore, workers: workers, slots: slots, config: jobsConfig)
+    jobs.lies = args.has("--lie")
+    jobs.inferenceDelay = .milliseconds(Int64(try args.int("--inference-delay-ms", default: 0, range: 0...600_000)))
+    jobs.log = { [unowned node] line in node.logger.info(line) }
+    jobs.onModelsChanged = { [unowned node] in node.deliverLocally(NodeDelivery(tag: GossipService.reannounceTag, payload: [])) }
+    gossip.announcementContent = { [unowned jobs, unowned modelStore] in
+        (models: modelStore.heldHashes, freeSlots: UInt16(clamping: jobs.freeSlots), totalSlots: UInt16(clamping: slots))
+    }
+    var policy = TransferService.ServePolicy.none
+    for value in args.values("--serve") {
+        if value == "all" { policy = .all; continue }
+        guard value.count == 64, let hash = Bytes32(hex: value.lowercased()).map(Hash.init) else {
+            throw UsageError("node: --serve takes 'all' or a 64-hex-digit model hash, got '\(value)'")
+        }
+        if case let .models(set) = policy { policy = .models(set.union([hash])) } else if policy == .none { policy = .models([hash]) }
+    }
+    let diskCap = try args.value("--disk-cap-mb").map { _ in UInt64(try args.int("--disk-cap-mb", default: 0, range: 1...(1 << 30))) << 20 }
+    let transfer = TransferService(node: node, store: modelStore, workers: workers, policy: policy, diskBudget: diskCap)
+    transfer.progress = { line in printError(line) }
+    transfer.onModelHeld = { [unowned jobs] _ in jobs.modelsChanged() }
+    jobs.onModelPublished = { [unowned transfer] manifest in transfer.serve(manifest) }
+    gossip.onDeliver = { [unowned jobs, unowned transfer] record, _, _ in
+        jobs.enqueue(record)
+        transfer.enqueue(record)
+    }
+    gossip.onLocalPublish = { [unowned jobs] record in jobs.enqueueLocal(record) }
+    do {
+        try node.host(jobs)
+        try node.host(transfer)
+    } catch { throw CommandFailure("\(error)") }
+
     let printEvents = args.has("--events")
     if printEvents {
-        gossip.onDeliver = { record, hops, path in
+        gossip.onDeliver = { [unowned jobs, unowned transfer] record, hops, path in
+            jobs.enqueue(record)
+            transfer.enqueue(record)
             writeLine("deliver kind=\(record.kind) id=\(record.id.hex) hops=\(hops) path=\(path.rawValue)")
         }
     }
@@ -134,10 +188,12 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     }
     let startedAt = loop.now
     let controlServer = ControlServer(loop: loop, handler: ControlRoutes.handler(node: node, gossip: gossip, identity: identity, startedAt: startedAt))
+    controlServer.deferredHandler = JobRoutes.deferredHandler(jobs: jobs)
     var stopping = false
     let stop = {
         guard !stopping else { return }
         stopping = true
+        workers.stop()
         controlServer.shutdown()
         node.shutdown()
         traceFile?.close()

@@ -1,0 +1,424 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MurmurCore
+import MurmurCrypto
+import MurmurGossip
+import MurmurInference
+import MurmurJobs
+import MurmurTransfer
+import MurmurWire
+import Synchronization
+
+/// Loaded models shared by the loop and the workers (loading happens on a worker).
+public final class LoadedModels: Sendable {
+    private let models = Mutex<[Hash: InferenceModel]>([:])
+    public init() {}
+    public func get(_ hash: Hash) -> InferenceModel? { models.withLock { $0[hash] } }
+    public func put(_ model: InferenceModel) { models.withLock { $0[model.modelHash] = model } }
+
+    /// The model, loading `path` (checked against `hash`) on first use. Call on a worker.
+    public func load(_ hash: Hash, path: String, size: UInt64) -> Result<InferenceModel, ModelStore.StoreError> {
+        if let m = get(hash) { return .success(m) }
+        do {
+            let bytes = try ModelStore.readFile(path, limit: Int(clamping: size))
+            guard Hash.of(bytes) == hash else { return .failure(.hashMismatch(expected: hash, actual: Hash.of(bytes))) }
+            let model = try ModelStore.load(bytes)
+            put(model)
+            return .success(model)
+        } catch {
+            return .failure(error)
+        }
+    }
+}
+
+/// Why `murmur publish` was refused, in words.
+public struct PublishRefusal: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// How a node runs jobs: `JobsNode` (MurmurJobs) hosted on the node. Records come from gossip
+/// (`GossipService.onDeliver` → `enqueue`, drained on the loop as a `.delivered` event); the
+/// machine's `publish` effects go back to gossip (`GossipService.publishTag`); its timers become
+/// node timers; inference runs on the `WorkQueue` and answers through `Node.inbox`.
+///
+/// The machine's clock is the wall clock (ns since the Unix epoch, Specs/jobs.md); node timers
+/// are on the loop's monotonic clock, so timer instants are converted at the moment they are set.
+public final class JobsService: NodeProtocol {
+    public let messageTypes: ClosedRange<UInt8> = MessageType.jobsRange
+
+    /// `.delivered` tags this service understands.
+    public static let drainTag: UInt64 = 0x6A6F_6273_6472_6E31       // "jobsdrn1"
+    public static let resultTag: UInt64 = 0x6A6F_6273_7273_6C31      // "jobsrsl1"
+    public static let refreshTag: UInt64 = 0x6A6F_6273_7266_7331     // "jobsrfs1"
+    public static let publishedTag: UInt64 = 0x6A6F_6273_7075_6231   // "jobspub1"
+
+    public private(set) var jobs: JobsNode
+    public let identity: SigningKey
+    public let store: ModelStore
+    public let loadedModels: LoadedModels
+    public let workers: WorkQueue
+    public unowned let node: Node
+    public let slots: Int
+    /// Test-only: this node attests a wrong output (the demo's and tests' liar).
+    public var lies = false
+    /// Test-only: each inference waits this long first (so that the demo can kill an executor
+    /// in the middle of a job).
+    public var inferenceDelay = TimeSpan.zero
+    /// Called (on the loop) when the held models changed: re-announce.
+    public var onModelsChanged: (() -> Void)?
+    /// Called (on the loop, outside any protocol's handling) for a model this node published.
+    public var onModelPublished: ((Signed<ModelManifest>) -> Void)?
+    /// Called (on the loop) for log-worthy events (CLI prints them with -v).
+    public var log: ((String) -> Void)?
+
+    private var pendingRecords: [Record] = []
+    private var drainScheduled = false
+    private var timerIDs: [Hash: UInt64] = [:]
+    private var timerJobs: [UInt64: Hash] = [:]
+    private var nextTimerID: UInt64 = 1
+    private var running: Set<Hash> = []
+    /// Job records this node knows (the API answers for them), bounded.
+    public private(set) var jobRecords: [Hash: Signed<Job>] = [:]
+    private var jobOrder: [Hash] = []
+    /// Output bytes by output hash (local inference or inline in an attestation), bounded.
+    private var outputs: [Hash: [UInt8]] = [:]
+    private var outputOrder: [Hash] = []
+    private var waiters: [Hash: [(Instant, (JobsService) -> Void)]] = [:]
+    private var publishWaiters: [UInt64: (Result<Signed<ModelManifest>, PublishRefusal>) -> Void] = [:]
+    private var nextPublish: UInt64 = 1
+    public private(set) var counters = Counters()
+
+    public struct Counters: Sendable {
+        public var inferencesRun = 0, inferencesFailed = 0, inferencesRefused = 0, resultsDropped = 0
+        public var recordsIn = 0, published = 0
+    }
+
+    public static let maxKnownJobs = 4096
+    public static let maxOutputs = 1024
+
+    public init(identity: SigningKey, node: Node, store: ModelStore, workers: WorkQueue, slots: Int,
+                config: JobsConfig? = nil) {
+        self.identity = identity
+        self.node = node
+        self.store = store
+        self.workers = workers
+        self.slots = slots
+        loadedModels = LoadedModels()
+        var c = config ?? JobsConfig()
+        c.maxConcurrentExecutions = slots
+        c.engineVersion = "murmur/\(MurmurVersion.software)"
+        jobs = JobsNode(key: identity, config: c)
+    }
+
+    /// Wall clock as the machine's `now`.
+    public static func wallNow() -> Instant {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Instant(nanoseconds: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec))
+    }
+
+    public var freeSlots: Int { max(0, slots - jobs.runningExecutions) }
+
+    // MARK: feeding records (loop thread, from gossip's delivery callback)
+
+    /// Takes a delivered record; the machine sees it at the end of this loop iteration (gossip is
+    /// in the middle of handling an event now).
+    public func enqueue(_ envelope: SignedRecord) {
+        guard let record = try? Record(envelope) else { return }
+        switch record {
+        case let .job(j): remember(j)
+        case let .attestation(a):
+            if let out = a.body.inlineOutput, Hash.of(out) == a.body.outputHash { keepOutput(a.body.outputHash, out) }
+        case let .modelManifest(m): store.learn(m)
+        default: break
+        }
+        pendingRecords.append(record)
+        scheduleDrain()
+    }
+
+    /// A record this node published itself: its jobs, manifests and announcements must reach
+    /// the machine too (its claims, attestations and verdicts are already applied there).
+    public func enqueueLocal(_ envelope: SignedRecord) {
+        switch envelope.kind {
+        case .job, .modelManifest, .nodeAnnouncement: enqueue(envelope)
+        default: break
+        }
+    }
+
+    private func scheduleDrain() {
+        guard !drainScheduled else { return }
+        drainScheduled = true
+        node.loop.atEndOfIteration { [weak self] in
+            guard let self else { return }
+            self.node.deliverLocally(NodeDelivery(tag: Self.drainTag, payload: []))
+        }
+    }
+
+    private func remember(_ job: Signed<Job>) {
+        guard jobRecords[job.id] == nil else { return }
+        jobRecords[job.id] = job
+        jobOrder.append(job.id)
+        if jobOrder.count > Self.maxKnownJobs {
+            let old = jobOrder.removeFirst()
+            jobRecords[old] = nil
+        }
+    }
+
+    private func keepOutput(_ hash: Hash, _ bytes: [UInt8]) {
+        guard outputs[hash] == nil else { return }
+        outputs[hash] = bytes
+        outputOrder.append(hash)
+        if outputOrder.count > Self.maxOutputs { outputs[outputOrder.removeFirst()] = nil }
+    }
+
+    public func output(_ hash: Hash) -> [UInt8]? { outputs[hash] }
+
+    // MARK: NodeProtocol
+
+    public func handle(_ event: ProtocolEvent, now loopNow: Instant) -> [ProtocolEffect] {
+        var out: [ProtocolEffect] = []
+        let now = Self.wallNow()
+        switch event {
+        case let .timer(id):
+            guard let job = timerJobs.removeValue(forKey: id) else { break }
+            timerIDs[job] = nil
+            run(.timer(jobID: job), now: now, loopNow: loopNow, into: &out)
+        case let .delivered(tag, payload):
+            switch tag {
+            case Self.drainTag:
+                drainScheduled = false
+                let records = pendingRecords
+                pendingRecords.removeAll()
+                for r in records {
+                    counters.recordsIn += 1
+                    run(.record(r), now: now, loopNow: loopNow, into: &out)
+                }
+            case Self.resultTag:
+                resultArrived(payload, now: now, loopNow: loopNow, into: &out)
+            case Self.refreshTag:
+                guard let value = Bytes32(payload) else { break }
+                apply(jobs.refresh(Hash(value), now: now), now: now, loopNow: loopNow, into: &out)
+            case Self.publishedTag:
+                publishFinished(payload)
+            default: break
+            }
+        default:
+            break
+        }
+        expireWaiters(loopNow)
+        return out
+    }
+
+    private func run(_ event: JobsEvent, now: Instant, loopNow: Instant, into out: inout [ProtocolEffect]) {
+        apply(jobs.handle(event, now: now), now: now, loopNow: loopNow, into: &out)
+    }
+
+    private func apply(_ effects: [JobsEffect], now: Instant, loopNow: Instant, into out: inout [ProtocolEffect]) {
+        var followUps: [JobsEvent] = []
+        for effect in effects {
+            switch effect {
+            case let .runInference(job, _):
+                if let failure = startInference(job) { followUps.append(.inferenceFailed(jobID: job.id, reason: failure)) }
+            case let .cancelInference(id):
+                running.remove(id)
+            case let .publish(record):
+                counters.published += 1
+                let bytes = record.encoded
+                node.loop.atEndOfIteration { [weak self] in
+                    self?.node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: bytes))
+                }
+            case let .setTimer(job, at):
+                if let old = timerIDs[job] { out.append(.cancelTimer(id: old)); timerJobs[old] = nil }
+                let id = nextTimerID
+                nextTimerID &+= 1
+                timerIDs[job] = id
+                timerJobs[id] = job
+                out.append(.setTimer(id: id, at: loopNow + (at - now)))
+            case let .stateChanged(job, state):
+                if state.isFinal { wake(job) }
+                log?("job \(job.short) \(state)")
+            case let .excluded(peer, evidence):
+                log?("excluding \(peer.short): proven wrong by \(evidence.short)")
+            case let .trace(event):
+                out.append(.trace(event))
+            }
+        }
+        for event in followUps { run(event, now: now, loopNow: loopNow, into: &out) }
+    }
+
+    // MARK: inference
+
+    /// Queues the inference; a reason when it cannot even start.
+    private func startInference(_ job: Signed<Job>) -> String? {
+        let hash = job.body.modelHash
+        guard let manifest = store.held[hash] else { return "model \(hash.short) not held here" }
+        guard let input = job.body.inlineInput else { return "input not inline (fetching inputs by hash is not built yet)" }
+        let path = store.path(of: hash)
+        let models = loadedModels
+        let inbox = node.inbox
+        let jobID = job.id
+        let lies = self.lies
+        let delayMicros = UInt32(clamping: inferenceDelay.nanoseconds / 1000)
+        running.insert(jobID)
+        let accepted = workers.submit {
+            if delayMicros > 0 { usleep(delayMicros) }
+            let started = Posix.monotonicNanoseconds()
+            var w = ByteWriter()
+            w.raw(jobID.bytes)
+            switch models.load(hash, path: path, size: manifest.body.size) {
+            case let .failure(e):
+                w.u8(1); w.u64(0); w.raw(Array("\(e)".utf8))
+            case let .success(model):
+                do {
+                    let feeds = try InputJSON.parse(input, for: model.inputs)
+                    let result = try model.run(feeds)
+                    var bytes = OutputHash.encode(result.outputs)
+                    if lies, !bytes.isEmpty { bytes[bytes.count - 1] ^= 0x5A }
+                    w.u8(0); w.u64(UInt64(max(0, Posix.monotonicNanoseconds() - started))); w.raw(bytes)
+                } catch {
+                    w.u8(1); w.u64(0); w.raw(Array("\(error)".utf8))
+                }
+            }
+            let delivery = NodeDelivery(tag: JobsService.resultTag, payload: w.bytes)
+            for _ in 0..<1000 {
+                if inbox.send(delivery) { return }
+                usleep(1000)
+            }
+        }
+        if !accepted {
+            running.remove(jobID)
+            counters.inferencesRefused += 1
+            return "inference queue full"
+        }
+        return nil
+    }
+
+    private func resultArrived(_ payload: [UInt8], now: Instant, loopNow: Instant, into out: inout [ProtocolEffect]) {
+        guard payload.count >= 41, let value = Bytes32(payload[0..<32]) else { return }
+        let jobID = Hash(value)
+        guard running.remove(jobID) != nil else { counters.resultsDropped += 1; return }
+        var elapsed: UInt64 = 0
+        for b in payload[33..<41] { elapsed = elapsed << 8 | UInt64(b) }
+        let rest = Array(payload[41...])
+        if payload[32] == 0 {
+            counters.inferencesRun += 1
+            keepOutput(Hash.of(rest), rest)
+            run(.inferenceFinished(jobID: jobID, output: rest, elapsed: TimeSpan(nanoseconds: Int64(clamping: elapsed))),
+                now: now, loopNow: loopNow, into: &out)
+        } else {
+            counters.inferencesFailed += 1
+            let reason = String(decoding: rest, as: UTF8.self)
+            log?("inference for job \(jobID.short) failed: \(reason)")
+            run(.inferenceFailed(jobID: jobID, reason: reason), now: now, loopNow: loopNow, into: &out)
+        }
+    }
+
+    // MARK: publishing models
+
+    /// Loads, stores and signs a model on a worker; `done` is called on the loop with the signed
+    /// manifest (already gossiped and announced) or the reason it was refused.
+    public func publishModel(path: String, name: String?, done: @escaping (Result<Signed<ModelManifest>, PublishRefusal>) -> Void) {
+        let id = nextPublish
+        nextPublish += 1
+        publishWaiters[id] = done
+        let identity = self.identity
+        let dir = store.directory
+        let models = loadedModels
+        let inbox = node.inbox
+        let accepted = workers.submit {
+            var w = ByteWriter()
+            w.u64(id)
+            do {
+                let bytes = try ModelStore.readFile(path, limit: Int(Int32.max))
+                let model = try ModelStore.load(bytes)
+                let base = String(path.split(separator: "/").last ?? "model")
+                let modelName = name ?? (base.hasSuffix(".onnx") ? String(base.dropLast(5)) : base)
+                let manifest = ModelManifest.describing(bytes, model: model, name: modelName,
+                                                        chunkSize: TransferDefaults.chunkSize(forModelSize: UInt64(bytes.count)))
+                let nowMs = JobsService.wallNow().unixMs
+                let record = try SignedRecord.sign(manifest, by: identity, issuedAt: nowMs,
+                                                   expiresAt: nowMs + RecordKind.modelManifest.maxLifetimeMs)
+                let hex = manifest.modelHash.hex
+                try ModelStore.writeFile(dir + "/" + hex, bytes)
+                try ModelStore.writeFile(dir + "/" + hex + ".manifest", record.encoded)
+                models.put(model)
+                w.u8(0); w.raw(record.encoded)
+            } catch {
+                w.u8(1); w.raw(Array("\(error)".utf8))
+            }
+            let delivery = NodeDelivery(tag: JobsService.publishedTag, payload: w.bytes)
+            for _ in 0..<1000 {
+                if inbox.send(delivery) { return }
+                usleep(1000)
+            }
+        }
+        if !accepted {
+            publishWaiters[id] = nil
+            done(.failure(PublishRefusal("the node's work queue is full; try again")))
+        }
+    }
+
+    private func publishFinished(_ payload: [UInt8]) {
+        var r = ByteReader(payload)
+        guard let id = try? r.u64(), let status = try? r.u8(), let done = publishWaiters.removeValue(forKey: id) else { return }
+        let rest = Array(payload[9...])
+        guard status == 0 else { done(.failure(PublishRefusal(String(decoding: rest, as: UTF8.self)))); return }
+        do {
+            let manifest = try Signed<ModelManifest>(try SignedRecord(decoding: rest))
+            store.markHeld(manifest)
+            node.loop.atEndOfIteration { [weak self] in
+                self?.node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: rest))
+                self?.onModelPublished?(manifest)
+                self?.onModelsChanged?()
+            }
+            done(.success(manifest))
+        } catch {
+            done(.failure(PublishRefusal("signed manifest does not decode: \(error)")))
+        }
+    }
+
+    /// A model fetched or found on disk is held: announce it.
+    public func modelsChanged() { onModelsChanged?() }
+
+    // MARK: API queries (loop thread)
+
+    /// Lets the machine catch up with time for this job (timers may lag), performing effects.
+    public func refreshNow(_ job: Hash) {
+        node.deliverLocally(NodeDelivery(tag: Self.refreshTag, payload: job.bytes))
+    }
+
+    public func state(of job: Hash) -> JobState? {
+        if let s = jobs.state(of: job) { return s }
+        return jobRecords[job] != nil ? .pending : nil
+    }
+
+    /// Calls `body` when the job is final or at `until` (loop instant), whichever first.
+    public func whenFinal(_ job: Hash, until: Instant, _ body: @escaping (JobsService) -> Void) {
+        if state(of: job)?.isFinal == true { body(self); return }
+        waiters[job, default: []].append((until, body))
+        _ = node.loop.schedule(at: until) { [weak self] in self?.expireWaiters(until) }
+    }
+
+    private func wake(_ job: Hash) {
+        guard let list = waiters.removeValue(forKey: job) else { return }
+        node.loop.atEndOfIteration { [weak self] in
+            guard let self else { return }
+            for (_, body) in list { body(self) }
+        }
+    }
+
+    private func expireWaiters(_ loopNow: Instant) {
+        for (job, list) in waiters {
+            let due = list.filter { $0.0 <= loopNow }
+            guard !due.isEmpty else { continue }
+            let keep = list.filter { $0.0 > loopNow }
+            waiters[job] = keep.isEmpty ? nil : keep
+            node.loop.atEndOfIteration { [weak self] in
+                guard let self else { return }
+                for (_, body) in due { body(self) }
+            }
+        }
+    }
+}

@@ -25,7 +25,7 @@ let demoCommand = Command(
     Exits 0 only if all of it worked. The nodes are always stopped, whatever
     happens (they also exit on their own if this process dies).
 
-      --nodes N            nodes to start (2...16, default 6)
+      --nodes N            nodes to start (2...16, default 8)
       --timeout SECONDS    give up after this long (default 20)
     """,
     run: runDemo
@@ -35,7 +35,7 @@ let demoCommand = Command(
     Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "demo", booleans: [], valued: ["--nodes", "--timeout"])
     if let extra = args.positionals.first { throw UsageError("demo: unexpected argument '\(extra)'") }
-    let count = try args.int("--nodes", default: 6, range: 2...16)
+    let count = try args.int("--nodes", default: 8, range: 2...16)
     let timeout = try args.double("--timeout", default: 20, range: 1...600)
     guard let executable = currentExecutablePath() else { throw CommandFailure("demo: cannot find this executable (/proc/self/exe)") }
     var template = Array("/tmp/murmur-demo-XXXXXX".utf8CString)

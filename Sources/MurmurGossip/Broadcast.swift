@@ -226,9 +226,10 @@ extension GossipNode {
     /// trees are dropped beyond `Limits.gossipMaxTrees`.
     @discardableResult
     mutating func touchTree(_ author: NodeID) -> AuthorTree {
-        if trees[author] != nil {
-            trees[author]!.lastUsed = now
-            return trees[author]!
+        if var tree = trees[author] {
+            tree.lastUsed = now
+            trees[author] = tree
+            return tree
         }
         if trees.count >= Limits.gossipMaxTrees {
             var victim: (Instant, NodeID)?

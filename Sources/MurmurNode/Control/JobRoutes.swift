@@ -149,8 +149,7 @@ public enum JobRoutes {
     /// floats as the shortest text that reads back to the same value (so equal tensors give
     /// equal bytes and one input hash).
     public static func canonicalInput(_ tensors: [String: Tensor]) -> [UInt8] {
-        let parts = tensors.keys.sorted().map { name -> String in
-            let t = tensors[name]!
+        let parts = tensors.sorted(by: { $0.key < $1.key }).map { name, t -> String in
             let values = OutputJSON.values(t).replacingOccurrences(of: " ", with: "")
             return "\(quote(name)):{\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"dtype\":\"\(t.dtype.name)\",\"data\":[\(values)]}"
         }

@@ -15,6 +15,7 @@ let suites: [BenchSuite] = [
     inferenceSuite,
     channelSuite,
     cryptoSuite,
+    jobsSuite,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

@@ -178,6 +178,10 @@ final class JobsProcessTests: XCTestCase {
         XCTAssertEqual(status, 0, text)
         XCTAssertTrue(demo.lines.contains { $0.hasPrefix("liar node 6 caught") }, text)
         XCTAssertTrue(demo.lines.contains { $0.contains("killed executor") }, text)
+        // The demo names the disputed job for `murmur trace --job`.
+        let traces = try XCTUnwrap(demoTraceDirectory(demo.lines), text)
+        defer { try? FileManager.default.removeItem(atPath: traces) }
+        XCTAssertTrue(demo.lines.contains { $0.hasPrefix("read them: murmur trace \(traces)/*.jsonl --job ") && $0.hasSuffix("(the disputed job)") }, text)
         XCTAssertTrue(demo.lines.contains { $0.hasPrefix("demo OK") }, text)
     }
 }

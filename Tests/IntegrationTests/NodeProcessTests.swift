@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import MurmurCore
 import MurmurNode
 #if canImport(Glibc)
@@ -167,5 +168,16 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertTrue(demo.lines.contains { $0.hasPrefix("demo OK") })
         XCTAssertTrue(demo.lines.contains { $0.hasPrefix("mesh formed after") })
         XCTAssertTrue(demo.lines.contains { $0.hasPrefix("all 4 nodes hold all 3 records") })
+        // The traces are kept (data directories are not): one file per node.
+        let traces = try XCTUnwrap(demoTraceDirectory(demo.lines), demo.lines.joined(separator: "\n"))
+        defer { try? FileManager.default.removeItem(atPath: traces) }
+        for i in 0..<4 { XCTAssertTrue(FileManager.default.fileExists(atPath: "\(traces)/node-\(i).jsonl")) }
     }
+}
+
+/// The directory of the `traces: DIR/node-*.jsonl` line `murmur demo` prints.
+func demoTraceDirectory(_ lines: [String]) -> String? {
+    guard let line = lines.first(where: { $0.hasPrefix("traces: ") }),
+          let path = line.dropFirst(8).split(separator: " ").first, path.hasSuffix("/node-*.jsonl") else { return nil }
+    return String(path.dropLast(13))
 }

@@ -61,6 +61,23 @@ final class GossipServiceTests: XCTestCase {
         XCTAssertTrue(members[2].traces.events.contains { $0.kind == .send && $0.recordID == record.id })
     }
 
+    /// The announcement signed at start reaches nobody; the node signs a fresh one on getting its
+    /// first active peer, so directories fill by broadcast (not only by anti-entropy, which skips
+    /// records younger than 5 s, nor at the next periodic announcement).
+    func testNodeReannouncesOnItsFirstActivePeer() throws {
+        let loop = try EventLoop()
+        let networkKey = NetworkKey.random()
+        let seed = try makeMember(loop: loop, networkKey: networkKey, seeds: [])
+        let joiner = try makeMember(loop: loop, networkKey: networkKey, seeds: ["\(try XCTUnwrap(seed.node.listenAddress))"])
+        defer { seed.node.shutdown(); joiner.node.shutdown() }
+        try runUntil(loop, timeout: .seconds(Int64(20))) {
+            [seed, joiner].allSatisfy { $0.gossip.gossip?.directorySize == 2 }
+        }
+        // One at start, one on the first active peer; the periodic one (20 s) has not come yet.
+        XCTAssertEqual(seed.gossip.counters.announcementsSigned, 2)
+        XCTAssertEqual(joiner.gossip.counters.announcementsSigned, 2)
+    }
+
     func testRefusedRecordsAreCountedTracedAndNeverStored() throws {
         let loop = try EventLoop()
         let networkKey = NetworkKey.random()

@@ -105,6 +105,9 @@ public final class GossipService: NodeProtocol {
     private var closing: Set<NodeID> = []
     private var announcementSequence: UInt64 = 0
     private var lastAnnouncementMs: Int64 = 0
+    /// Whether the node has re-announced on getting its first active peer (the announcement
+    /// signed at start reached nobody, and anti-entropy skips records younger than 5 s).
+    private var announcedOnFirstLink = false
     private var assembler = FragmentAssembler()
     private var nextFragmentID: UInt32 = 1
     /// Wall clock (Unix ms) at loop instant zero, as last told to the state machine.
@@ -207,6 +210,10 @@ public final class GossipService: NodeProtocol {
             }
         case .writable, .workRefused:
             break
+        }
+        if !announcedOnFirstLink, config.gossip.announceInterval != nil, gossip?.activeView.isEmpty == false {
+            announcedOnFirstLink = true
+            if let record = signAnnouncement() { publish(record, into: &out) }
         }
         return out
     }

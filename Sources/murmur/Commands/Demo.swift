@@ -23,7 +23,9 @@ let demoCommand = Command(
     (--serve all), submits one job per node (r = 3, q = 2) and prints, per job, the entry node,
     the executors, the output hash, the outcome and the time, each result checked offline.
     Exits 0 only if all of it worked. The nodes are always stopped, whatever
-    happens (they also exit on their own if this process dies).
+    happens (they also exit on their own if this process dies). Data directories are removed;
+    each node's trace (--trace) is kept in /tmp/murmur-demo-traces-XXXXXX, and the demo prints
+    the `murmur trace` command that shows the disputed (or killed-executor) job's timeline.
 
       --nodes N            nodes to start (2...16, default 8)
       --timeout SECONDS    give up after this long (default 20)
@@ -41,7 +43,13 @@ let demoCommand = Command(
     var template = Array("/tmp/murmur-demo-XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { throw CommandFailure("demo: cannot create a temporary directory") }
     let root = String(cString: made)
-    let demo = try MeshDemo(executable: executable, root: root, count: count, timeout: .seconds(timeout))
+    var traceTemplate = Array("/tmp/murmur-demo-traces-XXXXXX".utf8CString)
+    guard let madeTraces = mkdtemp(&traceTemplate) else {
+        _ = rmdir(root)
+        throw CommandFailure("demo: cannot create a temporary directory for traces")
+    }
+    let demo = try MeshDemo(executable: executable, root: root, traces: String(cString: madeTraces), count: count,
+                            timeout: .seconds(timeout))
     defer { demo.cleanUp() }
     return demo.run() ? 0 : 1
 }
@@ -103,6 +111,8 @@ final class DemoNode {
 final class MeshDemo {
     let executable: String
     let root: String
+    /// Per-node trace files (`node-<i>.jsonl`); kept after the demo, unlike `root`.
+    let traces: String
     let count: Int
     let timeout: TimeSpan
     let loop: EventLoop
@@ -114,10 +124,14 @@ final class MeshDemo {
     var killed: Set<Int> = []
     /// With ≥ 7 nodes the last one lies (r = 2: a dispute needs 2r + 1 = 5 fresh nodes).
     var liarIndex: Int? { count >= 7 ? count - 1 : nil }
+    /// The job worth reading in the traces: the first disputed one, else the killed-executor one.
+    var disputedJob: String?
+    var killedExecutorJob: String?
 
-    init(executable: String, root: String, count: Int, timeout: TimeSpan) throws {
+    init(executable: String, root: String, traces: String, count: Int, timeout: TimeSpan) throws {
         self.executable = executable
         self.root = root
+        self.traces = traces
         self.count = count
         self.timeout = timeout
         loop = try EventLoop()
@@ -150,6 +164,7 @@ final class MeshDemo {
         for i in 0..<count {
             var args = ["node", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--data", "\(root)/node\(i)",
                         "--network-key", keyPath, "--gossip-fast", "--serve", "all", "--slots", "2",
+                        "--trace", "\(traces)/node-\(i).jsonl",
                         "--parent-pid", "\(getpid())"]
             if i > 0, let seed = nodes[0].address { args += ["--join", seed] }
             if i == liarIndex { args.append("--lie") }
@@ -213,6 +228,14 @@ final class MeshDemo {
         let statuses = stopAll()
         let clean = statuses.allSatisfy { $0 == 0 }
         writeLine("stopped \(nodes.count - killed.count) nodes: \(clean ? "all exited cleanly" : "exit statuses \(statuses)")")
+        if !nodes.isEmpty {
+            // The nodes flush their traces on SIGTERM; a node killed with -9 loses its unflushed tail.
+            writeLine("traces: \(traces)/node-*.jsonl (kept; data directories are removed)")
+            let job = (disputedJob ?? killedExecutorJob).map { " --job \($0)" } ?? ""
+            let what = disputedJob != nil ? "  (the disputed job)" : killedExecutorJob != nil ? "  (the killed-executor job)" : ""
+            writeLine("read them: murmur trace \(traces)/*.jsonl\(job)\(what)")
+            writeLine("      page: murmur trace \(traces)/*.jsonl --html \(traces)/demo.html")
+        }
         let all = ok && clean
         writeLine(all ? "demo OK (\(elapsed()))" : "demo FAILED")
         return all

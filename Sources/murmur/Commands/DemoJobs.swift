@@ -106,6 +106,7 @@ extension MeshDemo {
                 }
             }
             if disputed && state == "verified" { liarCaught += 1 }
+            if disputed && disputedJob == nil { disputedJob = id }
             let note = disputed ? " — DISPUTED: the dispute round decided it, \(executors.count) agreeing attestations; the liar is a proven minority" : ""
             writeLine("  job \(id.prefix(12)) entry node \(i): \(state) in \(since(t0)), executors \(executors.joined(separator: ", ")), output \(outputHash.prefix(16)), \(checked)\((view["reason"] as? String).map { " — \($0)" } ?? "")\(note)\(liarAttested ? " (liar's attestation not counted)" : "")")
         }
@@ -158,6 +159,7 @@ extension MeshDemo {
         }
         nodes[victim].process.kill()
         killed.insert(victim)
+        killedExecutorJob = id
         writeLine("  job \(id.prefix(12)) entry node 0: killed executor node \(victim) (kill -9) \(since(t0)) after submission, while the job runs")
         let (_, view) = request(entry, "GET", "/v1/jobs/\(id)?wait=45", seconds: 50)
         let state = view["state"] as? String ?? "?"

@@ -110,8 +110,11 @@ public enum ChromeTrace {
             if (name == "send" || name == "recv") && row[3] >= 0 && row[4] >= 0 {
                 let key = name == "send" ? "\(row[1])>\(row[4])#\(row[3])" : "\(row[4])>\(row[1])#\(row[3])"
                 if name == "send" {
-                    if flows[key] == nil { flows[key] = nextFlow; nextFlow += 1
-                        emit("{\"ph\":\"s\",\"pid\":1,\"tid\":\(tid),\"ts\":\(ts),\"id\":\(flows[key]!),\"name\":\"msg\",\"cat\":\"flow\"}")
+                    if flows[key] == nil {
+                        let id = nextFlow
+                        flows[key] = id
+                        nextFlow += 1
+                        emit("{\"ph\":\"s\",\"pid\":1,\"tid\":\(tid),\"ts\":\(ts),\"id\":\(id),\"name\":\"msg\",\"cat\":\"flow\"}")
                     }
                 } else if let id = flows.removeValue(forKey: key) {
                     emit("{\"ph\":\"f\",\"bp\":\"e\",\"pid\":1,\"tid\":\(tid),\"ts\":\(ts),\"id\":\(id),\"name\":\"msg\",\"cat\":\"flow\"}")

@@ -350,8 +350,7 @@ extension TraceAnalyzer {
         var children: [Int32: [Int32]] = [:]
         var roots: [Int32] = []
         for (_, n) in since {
-            let d = first[n]!
-            if n == origin { continue }
+            guard let d = first[n], n != origin else { continue }
             if d.from >= 0, first[d.from] != nil, d.from != n { children[d.from, default: []].append(n) } else { roots.append(n) }
         }
         var tree: [TraceReport.TreeEntry] = []

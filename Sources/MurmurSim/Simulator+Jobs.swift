@@ -29,8 +29,7 @@ extension Simulator {
     }
 
     func jobsDispatch(_ i: Int, _ event: JobsEvent) {
-        guard let world = jobWorld, world.machines[i] != nil else { return }
-        let effects = world.machines[i]!.handle(event, now: jobsNow)
+        guard let world = jobWorld, let effects = world.machines[i]?.handle(event, now: jobsNow) else { return }
         for e in effects { applyJobs(e, from: i, world) }
     }
 

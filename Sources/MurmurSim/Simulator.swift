@@ -349,7 +349,7 @@ public final class Simulator {
     private func dispatch(_ i: Int, _ event: GossipEvent) {
         guard nodes[i] != nil else { return }
         effects.removeAll(keepingCapacity: true)
-        nodes[i]!.handle(event, now: Instant(nanoseconds: now), into: &effects)
+        nodes[i]?.handle(event, now: Instant(nanoseconds: now), into: &effects)
         for e in effects { apply(e, from: i) }
     }
 

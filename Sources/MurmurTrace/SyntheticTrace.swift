@@ -113,7 +113,7 @@ public struct SyntheticTrace: Sendable {
                     sink(TraceEvent(time: local(t, a), node: nodeIDs[a], kind: .send, recordKind: "announcement",
                                     recordID: id, peer: nodeIDs[b], bytes: config.recordBytes, hops: hops + 1))
                     if config.downNodes.contains(b) { continue }
-                    let delay = linkDelay[a * n + b]! + (config.jitterNs > 0 ? Int64(rng.next() % UInt64(config.jitterNs)) : 0)
+                    let delay = (linkDelay[a * n + b] ?? 0) + (config.jitterNs > 0 ? Int64(rng.next() % UInt64(config.jitterNs)) : 0)
                     heap.push(Arrival(time: t + delay, node: b, from: a, hops: hops + 1))
                 }
             }

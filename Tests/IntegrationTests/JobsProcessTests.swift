@@ -53,17 +53,6 @@ final class JobsProcessTests: XCTestCase {
         }
     }
 
-    func murmurPath() throws -> String {
-        let exe = try XCTUnwrap(currentExecutablePath())
-        var dir = exe
-        while let slash = dir.lastIndex(of: "/") {
-            dir = String(dir[..<slash])
-            let candidate = dir + "/murmur"
-            if access(candidate, X_OK) == 0 { return candidate }
-            if dir.hasSuffix("/.build") || dir.isEmpty { break }
-        }
-        throw XCTSkip("murmur executable not built next to the tests (run `swift build --build-tests`)")
-    }
 
     static let fixtures: String = {
         var path = "\(#filePath)"

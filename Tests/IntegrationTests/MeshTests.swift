@@ -73,17 +73,6 @@ final class MeshTests: XCTestCase {
         }
     }
 
-    func murmurPath() throws -> String {
-        let exe = try XCTUnwrap(currentExecutablePath())
-        var dir = exe
-        while let slash = dir.lastIndex(of: "/") {
-            dir = String(dir[..<slash])
-            let candidate = dir + "/murmur"
-            if access(candidate, X_OK) == 0 { return candidate }
-            if dir.hasSuffix("/.build") || dir.isEmpty { break }
-        }
-        throw XCTSkip("murmur executable not built next to the tests (run `swift build --build-tests`)")
-    }
 
     /// Polls until `condition` holds for the statuses of the live nodes; false at the deadline.
     func waitFor(_ nodes: [MeshNode], seconds: Double, _ condition: ([Int: MeshStatus]) -> Bool) -> [Int: MeshStatus] {

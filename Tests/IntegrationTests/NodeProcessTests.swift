@@ -9,20 +9,6 @@ import Glibc
 /// Real `murmur` processes on loopback. Every wait has a deadline; every child is killed and
 /// reaped when its `Child` goes away, whatever the test's outcome.
 final class NodeProcessTests: XCTestCase {
-    /// The `murmur` binary next to this test bundle (`.build/<triple>/debug/murmur`).
-    func murmurPath() throws -> String {
-        let exe = try XCTUnwrap(currentExecutablePath())
-        var dir = exe
-        // The bundle is .../debug/MurmurPackageTests.xctest (a file on Linux).
-        while let slash = dir.lastIndex(of: "/") {
-            dir = String(dir[..<slash])
-            let candidate = dir + "/murmur"
-            if access(candidate, X_OK) == 0 { return candidate }
-            if dir.hasSuffix("/.build") || dir.isEmpty { break }
-        }
-        throw XCTSkip("murmur executable not built next to the tests (run `swift build --build-tests`)")
-    }
-
     func tempDir() throws -> String {
         var template = Array("/tmp/murmur-it-XXXXXX".utf8CString)
         let made = try XCTUnwrap(mkdtemp(&template))

@@ -60,6 +60,10 @@ struct JobTrack: Sendable {
         var running: Bool
         /// True when this node gave the job up (no capacity, inference failed): it skips itself.
         var gaveUp: Bool
+        /// The first claim is signed and applied here but not yet gossiped: it goes out at
+        /// `claimDueAt` if the inference is still running then (`JobsConfig.claimDelay`).
+        var claimHeld = false
+        var claimDueAt: Int64 = 0
     }
 
     /// True when `node` claimed or attested in `stage`.

@@ -18,7 +18,14 @@ extension JobsNode {
         }
         waitingForSlot.remove(t.id)
         let lease = min(ms + config.leaseDuration.nanoseconds / 1_000_000, claimExpiry(t, nowMs: ms))
-        t.mine = JobTrack.MyRun(stage: stage, rank: rank, lastClaimAt: ms, leaseExpiry: lease, running: true, gaveUp: false)
+        if provenWrong {
+            // Every honest node excludes this one: its work would never count.
+            t.mine = JobTrack.MyRun(stage: stage, rank: rank, lastClaimAt: ms, leaseExpiry: ms, running: false, gaveUp: true)
+            return
+        }
+        let delay = config.claimDelay.nanoseconds / 1_000_000
+        t.mine = JobTrack.MyRun(stage: stage, rank: rank, lastClaimAt: ms, leaseExpiry: lease, running: true, gaveUp: false,
+                                claimHeld: delay > 0, claimDueAt: ms + delay)
         runningCount += 1
         publishClaim(&t, leaseExpiry: lease, now: now, fx: &fx)
         fx.append(.runInference(job: t.job, stage: stage))
@@ -41,6 +48,9 @@ extension JobsNode {
             t.claims[me] = c
             t.mine?.lastClaimAt = ms
             t.mine?.leaseExpiry = leaseExpiry
+            // A held first claim is applied locally only (a release is always sent: see renew).
+            if mine.claimHeld && leaseExpiry != ms { return }
+            t.mine?.claimHeld = false
             fx.append(.publish(c.envelope))
             fx.append(.trace(trace(.jobClaim, now: now, job: t.id, reason: leaseExpiry == ms ? "release" : "lease until \(leaseExpiry)")))
         } catch {
@@ -51,6 +61,14 @@ extension JobsNode {
     func renew(_ t: inout JobTrack, now: Instant, fx: inout [JobsEffect]) {
         guard let mine = t.mine, mine.running else { return }
         let ms = now.unixMs
+        if mine.claimHeld {
+            // Still running after the claim delay: gossip the held claim now.
+            guard ms >= mine.claimDueAt, let c = t.claims[me] else { return }
+            t.mine?.claimHeld = false
+            fx.append(.publish(c.envelope))
+            fx.append(.trace(trace(.jobClaim, now: now, job: t.id, reason: "lease until \(c.body.leaseExpiry)")))
+            return
+        }
         guard ms >= mine.lastClaimAt + config.renewEvery.nanoseconds / 1_000_000 else { return }
         publishClaim(&t, leaseExpiry: min(ms + config.leaseDuration.nanoseconds / 1_000_000, claimExpiry(t, nowMs: ms)), now: now, fx: &fx)
     }
@@ -133,7 +151,9 @@ extension JobsNode {
                     next = min(next, entered + grace)
                 }
             }
-            if let mine = t.mine, mine.running { next = min(next, mine.lastClaimAt + config.renewEvery.nanoseconds / 1_000_000) }
+            if let mine = t.mine, mine.running {
+                next = min(next, mine.claimHeld ? mine.claimDueAt : mine.lastClaimAt + config.renewEvery.nanoseconds / 1_000_000)
+            }
             // Short of executors (all busy or silent): look again every claim grace (wrap-around).
             if t.shortOfExecutors { next = min(next, ms + grace) }
         }

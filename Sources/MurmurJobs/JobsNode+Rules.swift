@@ -67,7 +67,7 @@ extension JobsNode {
     /// released), then eligible non-participants (live, free slot, not passed over), each in
     /// rank order, cut at r (or the dispute size).
     func executorSet(_ t: JobTrack, stage: UInt8, nowMs: Int64) -> ExecutorSet {
-        let need = stage == 0 ? t.r : config.disputeSize(r: t.r)
+        let need = stage == 0 ? t.r : disputeNeed(t)
         var participantCount = 0
         for n in Set(t.claims.keys).union(t.attestations.keys) where t.participated(n, stage: stage) { participantCount += 1 }
         var participants: [(NodeID, Int)] = []
@@ -96,6 +96,22 @@ extension JobsNode {
         set.truncated = t.ranking.count < t.rankingTotal
             && (set.members.count < need || seen < participantCount || window > t.ranking.count)
         return set
+    }
+
+    /// Size of the dispute round's executor set now (Specs/jobs.md, "Deciding"): the threshold
+    /// t = 2r + 1, plus one for every round-1 attestation that does not name the leading output,
+    /// at most e = 4r + 1. Unanimous first deciders settle a dispute with t executions; the set
+    /// is always a prefix of the e-set, so colluders never hold more places than with all e.
+    func disputeNeed(_ t: JobTrack) -> Int {
+        let e = config.disputeSize(r: t.r), threshold = config.disputeThreshold(r: t.r)
+        var tally: [Hash: Int] = [:]
+        var total = 0
+        for (n, a) in t.attestations where a.body.stage == 1 && a.issuedAt <= t.deadline {
+            if excluded.contains(n) || t.participated(n, stage: 0) { continue }
+            tally[a.body.outputHash, default: 0] += 1
+            total += 1
+        }
+        return min(e, threshold + total - (tally.values.max() ?? 0))
     }
 
     /// Wrap-around: when fewer than `floor` nodes are in the set, nodes passed over for not

@@ -40,7 +40,15 @@ extension JobsNode {
     }
 
     mutating func exclude(_ node: NodeID, evidence: Hash, now: Instant, fx: inout [JobsEffect]) {
-        guard node != me, excluded.insert(node).inserted else { return }
+        if node == me {
+            if !provenWrong {
+                provenWrong = true
+                fx.append(.trace(TraceEvent(time: now, node: me, kind: .verdict, recordKind: "job", recordID: evidence, peer: me,
+                                            reason: "this node was proven wrong: it stops executing jobs")))
+            }
+            return
+        }
+        guard excluded.insert(node).inserted else { return }
         fx.append(.excluded(node: node, evidence: evidence))
         fx.append(.trace(TraceEvent(time: now, node: me, kind: .verdict, recordKind: "job", recordID: evidence, peer: node, reason: "excluded: attested a losing output")))
         for id in activeJobIDs() { evaluate(id, now: now, fx: &fx) }

@@ -18,6 +18,9 @@ public struct JobsNode: Sendable {
     var pendingOrder: [Hash] = []
     var pendingVerdicts: [Signed<Verdict>] = []
     var runningCount = 0
+    /// Portable evidence against this node itself arrived (a verdict accusing it): every honest
+    /// node excludes it, so it stops executing (its attestations would never count).
+    public internal(set) var provenWrong = false
     /// Jobs this node is in the executor set of but had no slot for.
     var waitingForSlot: Set<Hash> = []
 

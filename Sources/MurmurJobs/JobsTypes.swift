@@ -115,6 +115,10 @@ public struct JobsConfig: Sendable {
     public var claimGrace: TimeSpan
     /// A lease counts as lapsed only this long after its expiry (clock skew, gossip delay).
     public var leaseSlack: TimeSpan
+    /// An executor gossips its first claim only if its inference is still running this long
+    /// after it started (well inside `claimGrace`): a fast job goes straight to the attestation,
+    /// saving one gossiped record per executor. Zero: claim at once.
+    public var claimDelay: TimeSpan
     /// The dispute set has `disputeFactor · r + 1` nodes; its strict majority decides.
     public var disputeFactor: Int
     /// How far past the last executor in rank an attestation still counts (view differences),
@@ -128,12 +132,13 @@ public struct JobsConfig: Sendable {
     public init(engineVersion: String = MurmurVersion.software, maxConcurrentExecutions: Int = 4,
                 leaseDuration: TimeSpan = .seconds(Int64(10)), renewEvery: TimeSpan = .seconds(Int64(4)),
                 claimGrace: TimeSpan = .seconds(Int64(3)), leaseSlack: TimeSpan = .seconds(Int64(2)),
+                claimDelay: TimeSpan = .milliseconds(Int64(250)),
                 disputeFactor: Int = 4, windowFactor: Int = 1, followAllJobs: Bool = false, rankingCache: RankingCache? = nil) {
         self.followAllJobs = followAllJobs
         self.rankingCache = rankingCache
         self.engineVersion = engineVersion; self.maxConcurrentExecutions = maxConcurrentExecutions
         self.leaseDuration = leaseDuration; self.renewEvery = renewEvery; self.claimGrace = claimGrace
-        self.leaseSlack = leaseSlack; self.disputeFactor = disputeFactor; self.windowFactor = windowFactor
+        self.leaseSlack = leaseSlack; self.claimDelay = claimDelay; self.disputeFactor = disputeFactor; self.windowFactor = windowFactor
     }
 
     /// Size of the dispute set for redundancy r.

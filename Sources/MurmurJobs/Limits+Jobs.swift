@@ -15,3 +15,10 @@ extension Limits {
     /// Most deciding attestations a verdict needs to carry (caps the r-dependent threshold).
     public static let maxVerdictDeciders = 16
 }
+
+extension Limits {
+    /// Bytes in one blob chunk (an output fetched by hash): fits in one 64 KiB frame.
+    public static let maxBlobChunkBytes = 48 * 1024
+    /// Largest output a node fetches by hash (bounded buffer per fetch).
+    public static let maxFetchedBlobBytes = 64 * 1024 * 1024
+}

@@ -110,10 +110,11 @@ final class JobsTests: XCTestCase {
             XCTAssertEqual(r.outputHash, honestHash)
             XCTAssertTrue(c.nodes[i].excluded.contains(c.keys[liar].publicKey), "node \(i) excludes the liar")
         }
-        // Round 1 (3) + a dispute set of 4r + 1 = 13 nodes further down the rank.
+        // Round 1 (3) + the dispute round: the threshold t = 2r + 1 = 7 fresh nodes further down
+        // the rank, unanimous, decide without the rest of the 4r + 1 = 13.
         let ran = c.executions.filter { $0.job == job.id }
         XCTAssertEqual(ran.filter { $0.stage == 0 }.count, 3)
-        XCTAssertEqual(Set(ran.filter { $0.stage == 1 }.map(\.node)), Set(jobOrder[3..<16]))
+        XCTAssertEqual(Set(ran.filter { $0.stage == 1 }.map(\.node)), Set(jobOrder[3..<10]))
         let verdicts = c.published.filter { $0.kind == .verdict }
         XCTAssertGreaterThanOrEqual(verdicts.count, 1)
         XCTAssertLessThanOrEqual(verdicts.count, 3, "only a decider that is first among the agreeing deciders it knows publishes")

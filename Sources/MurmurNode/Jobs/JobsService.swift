@@ -53,6 +53,9 @@ public final class JobsService: NodeProtocol {
     public static let resultTag: UInt64 = 0x6A6F_6273_7273_6C31      // "jobsrsl1"
     public static let refreshTag: UInt64 = 0x6A6F_6273_7266_7331     // "jobsrfs1"
     public static let publishedTag: UInt64 = 0x6A6F_6273_7075_6231   // "jobspub1"
+    public static let timeLimitTag: UInt64 = 0x6A6F_6273_746C_6D31   // "jobstlm1"
+    public static let fetchTimeoutTag: UInt64 = 0x6A6F_6273_6674_6F31 // "jobsfto1"
+    public static let fetchOutputTag: UInt64 = 0x6A6F_6273_666F_7531  // "jobsfou1"
 
     public private(set) var jobs: JobsNode
     public let identity: SigningKey
@@ -72,6 +75,11 @@ public final class JobsService: NodeProtocol {
     public var onModelPublished: ((Signed<ModelManifest>) -> Void)?
     /// Called (on the loop) for log-worthy events (CLI prints them with -v).
     public var log: ((String) -> Void)?
+    /// Per-job limits (Specs/node-jobs.md §5): an execution still running after this (or after
+    /// the job's deadline, if sooner) is abandoned; a model whose file is larger than
+    /// `memoryCapBytes` is refused (nil: no cap).
+    public var executionTimeLimit = JobsLimits.defaultExecutionTime
+    public var memoryCapBytes: UInt64?
 
     private var pendingRecords: [Record] = []
     private var drainScheduled = false
@@ -89,11 +97,38 @@ public final class JobsService: NodeProtocol {
     private var publishWaiters: [UInt64: (Result<Signed<ModelManifest>, PublishRefusal>) -> Void] = [:]
     private var nextPublish: UInt64 = 1
     public private(set) var counters = Counters()
+    /// Free-slot re-announcement (rate-limited): whether the last announcement this service
+    /// asked for showed free slots, when it was asked for, and whether a check is scheduled.
+    private var announcedFree = true
+    private var lastSlotAnnounce = Instant(nanoseconds: Int64.min / 2)
+    private var slotCheckScheduled = false
+    /// The time-limit timer of each running inference.
+    private var timeLimitTimers: [Hash: LoopToken] = [:]
+    /// Outputs over the inline limit being fetched from their executors, by output hash
+    /// (Specs/node-jobs.md §7), and the jobs whose `?wait` answers wait for them.
+    private var outputFetches: [Hash: OutputFetch] = [:]
+    private var connectedPeers: Set<NodeID> = []
+    private var outputBytesKept = 0
+
+    struct OutputFetch {
+        var assembly: BlobAssembly
+        /// Attesters still to ask, in order; `asking` is the current one.
+        var sources: [NodeID]
+        var asking: NodeID?
+        var requestSerial: UInt64 = 0
+        var jobs: Set<Hash>
+    }
 
     public struct Counters: Sendable {
         public var inferencesRun = 0, inferencesFailed = 0, inferencesRefused = 0, resultsDropped = 0
-        public var recordsIn = 0, published = 0
+        public var recordsIn = 0, published = 0, timeLimited = 0, slotAnnouncements = 0
+        public var outputsFetched = 0, outputFetchesFailed = 0, blobChunksServed = 0
     }
+
+    /// Output bytes kept for the API and for peers fetching them, all outputs together.
+    public static let maxOutputBytesKept = 256 * 1024 * 1024
+    /// An unanswered chunk request moves on to the next attester after this.
+    public static let blobRequestTimeout = TimeSpan.seconds(Int64(5))
 
     public static let maxKnownJobs = 4096
     public static let maxOutputs = 1024
@@ -170,7 +205,11 @@ public final class JobsService: NodeProtocol {
         guard outputs[hash] == nil else { return }
         outputs[hash] = bytes
         outputOrder.append(hash)
-        if outputOrder.count > Self.maxOutputs { outputs[outputOrder.removeFirst()] = nil }
+        outputBytesKept += bytes.count
+        while outputOrder.count > Self.maxOutputs || (outputBytesKept > Self.maxOutputBytesKept && outputOrder.count > 1) {
+            let old = outputOrder.removeFirst()
+            outputBytesKept -= outputs.removeValue(forKey: old)?.count ?? 0
+        }
     }
 
     public func output(_ hash: Hash) -> [UInt8]? { outputs[hash] }
@@ -202,13 +241,55 @@ public final class JobsService: NodeProtocol {
                 apply(jobs.refresh(Hash(value), now: now), now: now, loopNow: loopNow, into: &out)
             case Self.publishedTag:
                 publishFinished(payload)
+            case Self.fetchOutputTag:
+                guard let value = Bytes32(payload) else { break }
+                let job = Hash(value)
+                if let state = jobs.state(of: job), !fetchOutputIfNeeded(job, state, into: &out) { wake(job) }
+            case Self.fetchTimeoutTag:
+                var r = ByteReader(payload)
+                guard let value = try? r.bytes32(), let serial = try? r.u64(), outputFetches[Hash(value)]?.requestSerial == serial else { break }
+                nextSource(Hash(value), into: &out)
+            case Self.timeLimitTag:
+                guard let value = Bytes32(payload), running.remove(Hash(value)) != nil else { break }
+                counters.timeLimited += 1
+                let reason = "time limit exceeded (\(executionTimeLimit.milliseconds) ms or the deadline): abandoned"
+                log?("job \(Hash(value).short): \(reason)")
+                run(.inferenceFailed(jobID: Hash(value), reason: reason), now: now, loopNow: loopNow, into: &out)
             default: break
             }
+        case let .peerConnected(link):
+            connectedPeers.insert(link.peer)
+            for (hash, f) in outputFetches where f.asking == link.peer { ask(hash, into: &out) }
+        case let .peerDisconnected(peer, _):
+            connectedPeers.remove(peer)
+            for (hash, f) in outputFetches where f.asking == peer { nextSource(hash, into: &out) }
+        case let .message(from, type, payload):
+            blobMessage(from: from, type: type.rawValue, payload: payload, into: &out)
         default:
             break
         }
         expireWaiters(loopNow)
+        noteFreeSlots(loopNow)
         return out
+    }
+
+    /// Asks for a fresh announcement when the node went from free to full or back and stayed
+    /// so for `JobsLimits.slotSettle`, at most once per `JobsLimits.slotAnnounceEvery` (a
+    /// momentary full node must not make every view rank around it).
+    private func noteFreeSlots(_ loopNow: Instant) {
+        guard (freeSlots > 0) != announcedFree, !slotCheckScheduled else { return }
+        slotCheckScheduled = true
+        let at = max(loopNow + JobsLimits.slotSettle, lastSlotAnnounce + JobsLimits.slotAnnounceEvery)
+        _ = node.loop.schedule(at: at) { [weak self] in
+            guard let self else { return }
+            self.slotCheckScheduled = false
+            let free = self.freeSlots > 0
+            guard free != self.announcedFree else { return }
+            self.announcedFree = free
+            self.lastSlotAnnounce = self.node.loop.now
+            self.counters.slotAnnouncements += 1
+            self.onModelsChanged?()
+        }
     }
 
     private func run(_ event: JobsEvent, now: Instant, loopNow: Instant, into out: inout [ProtocolEffect]) {
@@ -223,6 +304,7 @@ public final class JobsService: NodeProtocol {
                 if let failure = startInference(job) { followUps.append(.inferenceFailed(jobID: job.id, reason: failure)) }
             case let .cancelInference(id):
                 running.remove(id)
+                if let token = timeLimitTimers.removeValue(forKey: id) { node.loop.cancelTimer(token) }
             case let .publish(record):
                 counters.published += 1
                 let bytes = record.encoded
@@ -237,7 +319,7 @@ public final class JobsService: NodeProtocol {
                 timerJobs[id] = job
                 out.append(.setTimer(id: id, at: loopNow + (at - now)))
             case let .stateChanged(job, state):
-                if state.isFinal { wake(job) }
+                if state.isFinal && (waiters[job] == nil || !fetchOutputIfNeeded(job, state, into: &out)) { wake(job) }
                 log?("job \(job.short) \(state)")
             case let .excluded(peer, evidence):
                 log?("excluding \(peer.short): proven wrong by \(evidence.short)")
@@ -255,6 +337,9 @@ public final class JobsService: NodeProtocol {
         let hash = job.body.modelHash
         guard let manifest = store.held[hash] else { return "model \(hash.short) not held here" }
         guard let input = job.body.inlineInput else { return "input not inline (fetching inputs by hash is not built yet)" }
+        if let cap = memoryCapBytes, manifest.body.size + UInt64(input.count) > cap {
+            return "model \(hash.short) (\(manifest.body.size) bytes) is over this node's memory cap of \(cap) bytes"
+        }
         let path = store.path(of: hash)
         let models = loadedModels
         let inbox = node.inbox
@@ -292,12 +377,23 @@ public final class JobsService: NodeProtocol {
             counters.inferencesRefused += 1
             return "inference queue full"
         }
+        // Inference cannot be interrupted between ops: past the limit the machine is told it
+        // failed (it releases its claim) and the late result is dropped when it comes.
+        let untilDeadline = TimeSpan(nanoseconds: max(0, (job.body.deadline - Self.wallNow().unixMs) * 1_000_000))
+        let limit = min(executionTimeLimit, untilDeadline)
+        timeLimitTimers[jobID] = node.loop.schedule(after: limit) { [weak self] in
+            guard let self else { return }
+            self.timeLimitTimers[jobID] = nil
+            guard self.running.contains(jobID) else { return }
+            self.node.deliverLocally(NodeDelivery(tag: Self.timeLimitTag, payload: jobID.bytes))
+        }
         return nil
     }
 
     private func resultArrived(_ payload: [UInt8], now: Instant, loopNow: Instant, into out: inout [ProtocolEffect]) {
         guard payload.count >= 41, let value = Bytes32(payload[0..<32]) else { return }
         let jobID = Hash(value)
+        if let token = timeLimitTimers.removeValue(forKey: jobID) { node.loop.cancelTimer(token) }
         guard running.remove(jobID) != nil else { counters.resultsDropped += 1; return }
         var elapsed: UInt64 = 0
         for b in payload[33..<41] { elapsed = elapsed << 8 | UInt64(b) }
@@ -396,7 +492,11 @@ public final class JobsService: NodeProtocol {
 
     /// Calls `body` when the job is final or at `until` (loop instant), whichever first.
     public func whenFinal(_ job: Hash, until: Instant, _ body: @escaping (JobsService) -> Void) {
-        if state(of: job)?.isFinal == true { body(self); return }
+        if state(of: job)?.isFinal == true && !awaitingOutput(job) {
+            guard needsOutputFetch(job) else { body(self); return }
+            // Verified with an output that did not travel inline: fetch it first (§7).
+            node.deliverLocally(NodeDelivery(tag: Self.fetchOutputTag, payload: job.bytes))
+        }
         waiters[job, default: []].append((until, body))
         _ = node.loop.schedule(at: until) { [weak self] in self?.expireWaiters(until) }
     }
@@ -419,6 +519,101 @@ public final class JobsService: NodeProtocol {
                 guard let self else { return }
                 for (_, body) in due { body(self) }
             }
+        }
+    }
+}
+
+// MARK: outputs over the inline limit (Specs/node-jobs.md §7)
+
+extension JobsService {
+    /// Starts fetching a verified job's output from its attesters when it did not travel inline.
+    /// True when the job's waiters must wait for it.
+    private func fetchOutputIfNeeded(_ job: Hash, _ state: JobState, into out: inout [ProtocolEffect]) -> Bool {
+        guard case let .verified(result) = state, outputs[result.outputHash] == nil,
+              let size = result.attestations.first?.body.outputSize, size > 0, size <= UInt64(Limits.maxFetchedBlobBytes) else { return false }
+        let hash = result.outputHash
+        if outputFetches[hash] != nil {
+            outputFetches[hash]?.jobs.insert(job)
+            return true
+        }
+        let sources = result.attesters.filter { $0 != identity.publicKey }
+        guard !sources.isEmpty else { return false }
+        outputFetches[hash] = OutputFetch(assembly: BlobAssembly(hash: hash, total: size), sources: sources, asking: nil, jobs: [job])
+        nextSource(hash, into: &out)
+        return outputFetches[hash] != nil
+    }
+
+    private func needsOutputFetch(_ job: Hash) -> Bool {
+        guard case let .verified(result)? = jobs.state(of: job), outputs[result.outputHash] == nil,
+              let size = result.attestations.first?.body.outputSize else { return false }
+        return size > 0 && size <= UInt64(Limits.maxFetchedBlobBytes) && result.attesters.contains { $0 != identity.publicKey }
+    }
+
+    private func awaitingOutput(_ job: Hash) -> Bool {
+        outputFetches.values.contains { $0.jobs.contains(job) }
+    }
+
+    /// Moves the fetch to its next attester (starting over: each serves the whole output), or
+    /// gives up and answers the waiting jobs without the output.
+    private func nextSource(_ hash: Hash, into out: inout [ProtocolEffect]) {
+        guard var f = outputFetches[hash] else { return }
+        guard !f.sources.isEmpty else {
+            outputFetches[hash] = nil
+            counters.outputFetchesFailed += 1
+            log?("output \(hash.short): no attester served it")
+            for job in f.jobs { wake(job) }
+            return
+        }
+        f.asking = f.sources.removeFirst()
+        f.assembly = BlobAssembly(hash: hash, total: f.assembly.total)
+        outputFetches[hash] = f
+        ask(hash, into: &out)
+    }
+
+    /// Sends the next chunk request to the current attester (dialling it first if needed).
+    private func ask(_ hash: Hash, into out: inout [ProtocolEffect]) {
+        guard var f = outputFetches[hash], let peer = f.asking, let request = f.assembly.nextRequest else { return }
+        f.requestSerial &+= 1
+        outputFetches[hash] = f
+        if connectedPeers.contains(peer) {
+            out.append(.send(to: peer, type: MessageType(request.type), payload: request.payload))
+        } else if let text = jobs.directory.announcements[peer]?.body.addresses.first, let address = try? SocketAddress(parsing: text) {
+            out.append(.connect(address, expectedPeer: peer))
+        }
+        var w = ByteWriter(capacity: 40)
+        w.hash(hash); w.u64(f.requestSerial)
+        let payload = w.bytes
+        _ = node.loop.schedule(after: Self.blobRequestTimeout) { [weak self] in
+            self?.node.deliverLocally(NodeDelivery(tag: Self.fetchTimeoutTag, payload: payload))
+        }
+    }
+
+    private func blobMessage(from peer: NodeID, type: UInt8, payload: [UInt8], into out: inout [ProtocolEffect]) {
+        guard let message = try? BlobMessage(type: type, payload: payload) else {
+            out.append(.log("jobs: undecodable message 0x\(String(type, radix: 16)) from \(peer.short)"))
+            return
+        }
+        if case .request = message {
+            let answer = BlobAssembly.answer(message, from: outputs[message.hash])
+            if case .chunk = answer { counters.blobChunksServed += 1 }
+            out.append(.send(to: peer, type: MessageType(answer.type), payload: answer.payload))
+            return
+        }
+        guard var f = outputFetches[message.hash], f.asking == peer else { return }
+        switch f.assembly.take(message) {
+        case .more:
+            outputFetches[message.hash] = f
+            ask(message.hash, into: &out)
+        case .complete:
+            outputFetches[message.hash] = nil
+            counters.outputsFetched += 1
+            keepOutput(message.hash, f.assembly.bytes)
+            for job in f.jobs { wake(job) }
+        case let .bad(why):
+            log?("output \(message.hash.short) from \(peer.short): \(why)")
+            f.asking = nil
+            outputFetches[message.hash] = f
+            nextSource(message.hash, into: &out)
         }
     }
 }

@@ -132,7 +132,7 @@ public struct JobsConfig: Sendable {
     public init(engineVersion: String = MurmurVersion.software, maxConcurrentExecutions: Int = 4,
                 leaseDuration: TimeSpan = .seconds(Int64(10)), renewEvery: TimeSpan = .seconds(Int64(4)),
                 claimGrace: TimeSpan = .seconds(Int64(3)), leaseSlack: TimeSpan = .seconds(Int64(2)),
-                claimDelay: TimeSpan = .milliseconds(Int64(250)),
+                claimDelay: TimeSpan = .zero,
                 disputeFactor: Int = 4, windowFactor: Int = 1, followAllJobs: Bool = false, rankingCache: RankingCache? = nil) {
         self.followAllJobs = followAllJobs
         self.rankingCache = rankingCache

@@ -12,8 +12,10 @@ final class JobsEfficiencyTests: XCTestCase {
         return nil
     }
 
+    private let held = JobsConfig(claimDelay: .milliseconds(Int64(100)))
+
     func testFastExecutorsAttestWithoutGossipingAClaim() throws {
-        let c = Cluster(count: 8)
+        let c = Cluster(count: 8, config: held)
         c.inferenceTime = .milliseconds(Int64(20)) // well inside the claim delay
         try c.announceAll()
         let job = try c.submit(r: 3, q: 2)
@@ -24,7 +26,7 @@ final class JobsEfficiencyTests: XCTestCase {
     }
 
     func testSlowExecutorsGossipTheirClaimAfterTheDelay() throws {
-        let c = Cluster(count: 8)
+        let c = Cluster(count: 8, config: held)
         c.inferenceTime = .seconds(Int64(2))
         try c.announceAll()
         let job = try c.submit(r: 3, q: 2)

@@ -143,6 +143,8 @@ public final class JobsService: NodeProtocol {
         loadedModels = LoadedModels()
         var c = config ?? JobsConfig()
         c.maxConcurrentExecutions = slots
+        // Inference on a node is usually far faster than a gossip round: hold first claims.
+        if c.claimDelay == .zero { c.claimDelay = JobsLimits.heldClaimDelay }
         c.engineVersion = "murmur/\(MurmurVersion.software)"
         jobs = JobsNode(key: identity, config: c)
     }

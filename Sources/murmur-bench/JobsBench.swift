@@ -103,6 +103,17 @@ private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
     return false
 }
 
+/// CPU time (user + system, ms) a process has used so far, from /proc/PID/stat (0 if unreadable).
+/// On a shared machine wall-clock rates swing with the load; CPU per job does not.
+private func cpuMs(_ pid: pid_t) -> Double {
+    guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+          let close = data.lastIndex(of: UInt8(ascii: ")")) else { return 0 }
+    let fields = String(decoding: data[(close + 2)...], as: UTF8.self).split(separator: " ")
+    // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based) → indices 11 and 12.
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) * 1000 / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 private func percentile(_ sorted: [Double], _ p: Double) -> Double {
     guard !sorted.isEmpty else { return 0 }
     let i = Int((p * Double(sorted.count)).rounded(.up)) - 1
@@ -231,6 +242,7 @@ private func repoModelPath() -> String? {
     // (b) Throughput: `clients` threads, each with one job in flight (blocking POSIX-socket client).
     let tally = JobsTally(total: jobs)
     let group = DispatchGroup()
+    let cpuBefore = nodes.map { cpuMs($0.process.pid) }.reduce(0, +), clientCpuBefore = cpuMs(getpid())
     let tpStart = monoMs()
     for _ in 0..<clients {
         group.enter()
@@ -244,6 +256,8 @@ private func repoModelPath() -> String? {
     group.wait()
     let tpWall = (monoMs() - tpStart) / 1000
     let perSecond = Double(tally.verified) / tpWall
+    let nodeCpuPerJob = (nodes.map { cpuMs($0.process.pid) }.reduce(0, +) - cpuBefore) / Double(max(1, tally.verified))
+    let clientCpuPerJob = (cpuMs(getpid()) - clientCpuBefore) / Double(max(1, tally.verified))
 
     let p50 = percentile(latencies, 0.5), p99 = percentile(latencies, 0.99)
     let overhead = inproc > 0 ? p50 / inproc : 0
@@ -255,6 +269,8 @@ private func repoModelPath() -> String? {
             "verified_jobs_per_s": perSecond, "throughput_verified": tally.verified, "throughput_failed": tally.failed,
             "throughput_wall_s": tpWall, "inprocess_ms": inproc, "overhead_ratio": overhead,
             "inprocess_jobs_per_s": inproc > 0 ? 1000 / inproc : 0,
+            "node_cpu_ms_per_job": nodeCpuPerJob, "client_cpu_ms_per_job": clientCpuPerJob,
+            "cpu_bound_jobs_per_s_2_cores": nodeCpuPerJob + clientCpuPerJob > 0 ? 2000 / (nodeCpuPerJob + clientCpuPerJob) : 0,
         ]
         let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
@@ -264,6 +280,7 @@ private func repoModelPath() -> String? {
         print("  latency p50 (sequential, \(jobs) jobs)   \(fmt(p50, 2)) ms\(String(repeating: " ", count: max(1, 10 - fmt(p50, 2).count)))\(fmt(inproc, 3)) ms               \(fmt(overhead, 1))× overhead")
         print("  latency p99                           \(fmt(p99, 2)) ms")
         print("  sequential verified                   \(seqVerified)/\(jobs) (\(fmt(Double(jobs) / seqWall, 1)) jobs/s)")
+        print("  CPU per verified job (throughput)     \(fmt(nodeCpuPerJob, 2)) ms in the \(count) nodes + \(fmt(clientCpuPerJob, 2)) ms in this client → at most \(fmt(2000 / max(0.001, nodeCpuPerJob + clientCpuPerJob), 0)) jobs/s on 2 idle cores")
         print("  throughput (\(clients) clients)             \(fmt(perSecond, 1)) verified jobs/s   \(fmt(inproc > 0 ? 1000 / inproc : 0, 0)) runs/s   (\(tally.verified) verified, \(tally.failed) failed, \(fmt(tpWall)) s)")
     }
     return seqVerified == jobs && tally.failed == 0 ? 0 : 1

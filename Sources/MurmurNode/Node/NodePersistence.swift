@@ -25,6 +25,8 @@ import MurmurWire
 public final class NodePersistence: RecordSink, JobsPersistence {
     public let store: NodeStore
     public let path: String
+    /// This node: its own announcements are not a peer to rejoin through.
+    public let localNode: NodeID
     private let loop: EventLoop
     private var commitTimer: LoopToken?
     private var sweepTimer: LoopToken?
@@ -76,9 +78,10 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         }
     }
 
-    init(store: NodeStore, path: String, loop: EventLoop) {
+    init(store: NodeStore, path: String, localNode: NodeID, loop: EventLoop) {
         self.store = store
         self.path = path
+        self.localNode = localNode
         self.loop = loop
     }
 
@@ -88,12 +91,12 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     /// empty store — everything in it can be fetched from the mesh again; `Replay.movedAside`
     /// says so, for a warning. A database from a newer murmur, or one locked by another
     /// process, is an error: nothing is moved.
-    public static func open(dataDirectory: String, loop: EventLoop, config: NodeStore.Config = NodeStore.Config(),
+    public static func open(dataDirectory: String, localNode: NodeID, loop: EventLoop, config: NodeStore.Config = NodeStore.Config(),
                             nowUnixMs: Int64) throws(Failure) -> (NodePersistence, Replay) {
         let path = dataDirectory + "/state.sqlite"
         do throws(StoreError) {
             let store = try NodeStore(path: path, config: config)
-            let persistence = NodePersistence(store: store, path: path, loop: loop)
+            let persistence = NodePersistence(store: store, path: path, localNode: localNode, loop: loop)
             do throws(StoreError) {
                 let replay = try persistence.readReplay(nowUnixMs: nowUnixMs)
                 persistence.armSweep()
@@ -108,7 +111,7 @@ public final class NodePersistence: RecordSink, JobsPersistence {
             for suffix in ["", "-wal", "-shm"] { _ = rename(path + suffix, aside + suffix) }
             do throws(StoreError) {
                 let store = try NodeStore(path: path, config: config)
-                let persistence = NodePersistence(store: store, path: path, loop: loop)
+                let persistence = NodePersistence(store: store, path: path, localNode: localNode, loop: loop)
                 persistence.armSweep()
                 var replay = Replay()
                 replay.movedAside = "\(path) was unreadable (\(error)); moved it to \(aside) and started with an empty store"
@@ -137,7 +140,7 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         try store.commit()
         (r.records, r.refused) = try store.replayRecords(nowUnixMs: nowUnixMs)
         r.excluded = try store.excludedNodes()
-        r.peerAddresses = try store.peers().prefix(Self.maxSeedPeers).map(\.address)
+        r.peerAddresses = try store.peers().filter { $0.node != localNode }.prefix(Self.maxSeedPeers).map(\.address)
         for stored in try store.jobs(state: "verified") {
             guard let hash = stored.outputHash else { continue }
             var attestations: [Signed<Attestation>] = []
@@ -212,7 +215,7 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         guard !closed, !replaying, let record = try? Record(envelope) else { return }
         attempt("store record") { () throws(StoreError) in
             try store.enqueue(record: record)
-            if case let .nodeAnnouncement(a) = record, let address = a.body.addresses.first {
+            if case let .nodeAnnouncement(a) = record, a.author != localNode, let address = a.body.addresses.first {
                 try store.enqueue(peer: StoredPeer(node: a.author, address: address, lastSeen: a.issuedAt))
             }
         }

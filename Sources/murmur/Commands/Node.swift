@@ -105,7 +105,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     let persistence: NodePersistence
     let replay: NodePersistence.Replay
     do {
-        (persistence, replay) = try NodePersistence.open(dataDirectory: dataDir.path, loop: loop, nowUnixMs: JobsService.wallNow().unixMs)
+        (persistence, replay) = try NodePersistence.open(dataDirectory: dataDir.path, localNode: identity.publicKey, loop: loop, nowUnixMs: JobsService.wallNow().unixMs)
     } catch { throw CommandFailure("\(error)") }
     if let why = replay.movedAside { Logger(level: level).warning(why) }
     // Links come from the membership protocol (no static join links).
@@ -116,7 +116,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     if args.has("--gossip-fast") { gossipConfig.gossip = GossipServiceConfig.fastGossip() }
     gossipConfig.seeds = joins.map { "\($0)" }
     // Peers known before a restart are extra ways back into the mesh.
-    for address in replay.peerAddresses where !gossipConfig.seeds.contains(address) && address != "\(listen)" {
+    for address in replay.peerAddresses where !gossipConfig.seeds.contains(address) {
         gossipConfig.seeds.append(address)
     }
     gossipConfig.advertise = advertise.map { "\($0)" }

@@ -23,7 +23,10 @@ let nodeCommand = Command(
                             when it has no peers left)
       --advertise HOST:PORT the address others dial this node at (default: the bound --listen)
       --data DIR            data directory (default $MURMUR_DATA or ~/.murmur); the node's
-                            identity is DIR/identity (created on first start, mode 0600)
+                            identity is DIR/identity (created on first start, mode 0600);
+                            records, jobs, peers and reputation in DIR/state.sqlite (replayed
+                            on start: a node killed with kill -9 resumes its jobs); models in
+                            DIR/models
       --network-key FILE    the mesh's 32-byte key (64 hex characters); default: the public mesh
       --control HOST:PORT   serve the local control endpoint (HTTP/1.1, loopback addresses only):
                             GET /v1/status (what `murmur status` shows) and, for developers,

@@ -63,7 +63,7 @@ final class NodePersistenceMeasurements: XCTestCase {
         try node.host(jobs)
         try node.start()
         t = Date()
-        p.replay(replay, node: node, jobs: jobs, transfer: nil)
+        p.replay(replay, node: node, gossip: gossip, jobs: jobs, transfer: nil)
         try loop.runOnce(maxWait: .zero) // the jobs machine drains its queue
         let feedMs = Date().timeIntervalSince(t) * 1000
         p.close()

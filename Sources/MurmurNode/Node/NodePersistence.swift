@@ -171,17 +171,21 @@ public final class NodePersistence: RecordSink, JobsPersistence {
 
     /// Feeds the stored records to the running node: call right after `Node.start()` (gossip's
     /// state machine exists from then on), before the loop runs. Records go into gossip's store
-    /// through the local-publish path (no peers are linked yet, so nothing is sent; anti-entropy
-    /// serves them later), into the jobs machine, and into model transfer (manifests,
-    /// announcements: downloads resume). This node's own old announcements are skipped: it has
-    /// just signed a fresh one.
-    public func replay(_ replay: Replay, node: Node, jobs: JobsService, transfer: TransferService?) {
+    /// through its local-publish path (`GossipService.publish`: body and clock rules; the
+    /// signature was checked when the store read the record; no peers are linked yet, so nothing
+    /// is sent; anti-entropy serves them later), into the jobs state machine, and into model
+    /// transfer (manifests, announcements: downloads resume). This node's own old announcements
+    /// are skipped: it has just signed a fresh one.
+    public func replay(_ replay: Replay, node: Node, gossip: GossipService, jobs: JobsService, transfer: TransferService?) {
         replaying = true
         defer { replaying = false }
+        var effects: [ProtocolEffect] = []
         for record in replay.records {
             let envelope = record.envelope
             if envelope.kind == .nodeAnnouncement && envelope.author == node.localID { continue }
-            node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: envelope.encoded))
+            effects.removeAll(keepingCapacity: true)
+            gossip.publish(envelope, into: &effects)
+            node.perform(effects, from: gossip)
             jobs.enqueue(envelope)
             transfer?.enqueue(envelope)
         }

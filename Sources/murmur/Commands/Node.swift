@@ -239,7 +239,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     let bound: SocketAddress
     do { bound = try node.start() } catch { throw CommandFailure("cannot listen on \(listen): \(error)") }
     let replayStarted = Posix.monotonicNanoseconds()
-    persistence.replay(replay, node: node, jobs: jobs, transfer: transfer)
+    persistence.replay(replay, node: node, gossip: gossip, jobs: jobs, transfer: transfer)
     if !replay.records.isEmpty || !replay.excluded.isEmpty {
         let ms = Double(Posix.monotonicNanoseconds() - replayStarted) / 1e6
         node.logger.info("replayed \(replay.records.count) stored record(s), \(replay.finalStates.count) final job state(s), \(replay.excluded.count) exclusion(s) from \(persistence.path) in \(format3(ms)) ms")

@@ -107,4 +107,19 @@ final class RestartProcessTests: XCTestCase {
             XCTAssertEqual(try get(control, "/v1/status").1["excluded_nodes"] as? Int, 1)
         }
     }
+
+    /// A damaged `state.sqlite` never stops a node: it is moved aside and the node starts fresh.
+    func testNodeStartsFreshWhenItsStateIsDamaged() throws {
+        let exe = try murmurPath()
+        let data = try tempDir() + "/node"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try Data(repeating: 0xA5, count: 20_000).write(to: URL(fileURLWithPath: data + "/state.sqlite"))
+        let (node, control) = try startNode(exe, data: data)
+        XCTAssertEqual(try get(control, "/v1/status").0, 200)
+        let names = try FileManager.default.contentsOfDirectory(atPath: data)
+        XCTAssertTrue(names.contains("state.sqlite"), "\(names)")
+        XCTAssertTrue(names.contains { $0.hasPrefix("state.sqlite.corrupt-") }, "\(names)")
+        node.process.kill()
+        _ = node.process.reap(blocking: true)
+    }
 }

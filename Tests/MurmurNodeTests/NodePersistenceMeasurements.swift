@@ -17,10 +17,11 @@ final class NodePersistenceMeasurements: XCTestCase {
         defer { _ = try? ChildProcess(executable: "/bin/rm", arguments: ["-rf", dir]).reap(blocking: true) }
         let me = SigningKey()
         let client = SigningKey()
+        let executor = SigningKey()
         let now = JobsService.wallNow().unixMs
         let n = 20_000
         let model = Hash.of([1, 2, 3])
-        // Jobs and one claim each (signing outside the timed parts).
+        // Jobs and one claim each by another node (signing outside the timed parts).
         var records: [SignedRecord] = []
         for i in 0..<n / 2 {
             var nonce = [UInt8](repeating: 0, count: 16)
@@ -29,7 +30,7 @@ final class NodePersistenceMeasurements: XCTestCase {
                               nonce: nonce).signed(by: client, issuedAt: now - 1000, expiresAt: now + 600_000)
             records.append(job.envelope)
             records.append(try Claim(jobID: job.id, leaseExpiry: now + 9_000, stage: 0, rank: 0)
-                .signed(by: me, issuedAt: now - 900, expiresAt: job.expiresAt).envelope)
+                .signed(by: executor, issuedAt: now - 900, expiresAt: job.expiresAt).envelope)
         }
         let loop = try EventLoop()
 

@@ -85,6 +85,8 @@ final class NodePersistenceTests: XCTestCase {
             p.jobStateChanged(r.job.id, .running, output: nil)
             p.jobStateChanged(r.job.id, .verified(result), output: output)
             p.nodeExcluded(executors[3].publicKey, evidence: r.attestations[1].id)
+            // What a later replay past the deadline reports must not overwrite the outcome.
+            p.jobStateChanged(r.job.id, .failed(.seenAfterDeadline), output: nil)
             p.close() // commits the open batch
         }
         let (p, replay) = try open(dir, loop: loop)

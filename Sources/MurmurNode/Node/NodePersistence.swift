@@ -232,6 +232,11 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         guard !closed else { return }
         let now = JobsService.wallNow().unixMs
         attempt("store job state") { () throws(StoreError) in
+            // A replay after the deadline reads `seenAfterDeadline`: that is this restart's view,
+            // not the job's outcome; a stored final state stays.
+            if state == .failed(.seenAfterDeadline), let stored = try store.job(id: job), ["verified", "failed"].contains(stored.state) {
+                return
+            }
             try store.enqueue(job: StoredJob(jobID: job, state: state, updatedAt: now))
             if let output, case let .verified(r) = state, Hash.of(output) == r.outputHash,
                !r.attestations.contains(where: { $0.body.inlineOutput != nil }) {

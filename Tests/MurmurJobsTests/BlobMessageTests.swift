@@ -60,4 +60,28 @@ final class BlobMessageTests: XCTestCase {
         guard case .bad = last else { return XCTFail("forged output accepted") }
         XCTAssertEqual(BlobAssembly.answer(a.nextRequest ?? .missing(hash: .zero), from: nil), .missing(hash: .zero))
     }
+
+    /// Random and mutated payloads never trap; whatever decodes re-encodes to the same bytes.
+    func testDecoderFuzz() throws {
+        var rng = SeededRNG(seed: 77)
+        let seeds: [BlobMessage] = [
+            .request(hash: Hash.of([1]), offset: 5, maxLength: 100),
+            .chunk(hash: Hash.of([2]), offset: 3, total: 10, bytes: [1, 2, 3, 4]),
+            .missing(hash: Hash.of([3])),
+        ]
+        for i in 0..<3000 {
+            let base = seeds[i % seeds.count]
+            var payload = base.payload
+            switch rng.next() % 3 {
+            case 0: if !payload.isEmpty { payload[Int(rng.next() % UInt64(payload.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1) }
+            case 1: payload = Array(payload.prefix(Int(rng.next() % UInt64(payload.count + 1))))
+            default: payload = (0..<Int(rng.next() % 80)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            let type = UInt8(0x40 + rng.next() % 4)
+            if let m = try? BlobMessage(type: type, payload: payload) {
+                XCTAssertEqual(m.type, type)
+                XCTAssertEqual(m.payload, payload)
+            }
+        }
+    }
 }

@@ -123,7 +123,11 @@ public final class JobsService: NodeProtocol {
         var asking: NodeID?
         var requestSerial: UInt64 = 0
         var jobs: Set<Hash>
+        /// Jobs whose inference waits for this blob as its input.
+        var inputFor: [Signed<Job>] = []
     }
+    /// Jobs this node executes whose input is being fetched (a cancel removes them).
+    private var awaitingInput: Set<Hash> = []
 
     public struct Counters: Sendable {
         public var inferencesRun = 0, inferencesFailed = 0, inferencesRefused = 0, resultsDropped = 0
@@ -222,6 +226,11 @@ public final class JobsService: NodeProtocol {
 
     public func output(_ hash: Hash) -> [UInt8]? { outputs[hash] }
 
+    /// An input over `Limits.maxInlineInputBytes` that this (entry) node signs a job for: kept
+    /// by hash so that the executors can fetch it (Specs/node-jobs.md §7). Call before gossiping
+    /// the job record.
+    public func offerInput(_ bytes: [UInt8]) { keepOutput(Hash.of(bytes), bytes) }
+
     private func verifiedOutput(_ state: JobState) -> [UInt8]? {
         if case let .verified(r) = state { return outputs[r.outputHash] }
         return nil
@@ -314,9 +323,10 @@ public final class JobsService: NodeProtocol {
         for effect in effects {
             switch effect {
             case let .runInference(job, _):
-                if let failure = startInference(job) { followUps.append(.inferenceFailed(jobID: job.id, reason: failure)) }
+                if let failure = startInference(job, into: &out) { followUps.append(.inferenceFailed(jobID: job.id, reason: failure)) }
             case let .cancelInference(id):
                 running.remove(id)
+                awaitingInput.remove(id)
                 if let token = timeLimitTimers.removeValue(forKey: id) { node.loop.cancelTimer(token) }
             case let .publish(record):
                 counters.published += 1
@@ -348,10 +358,17 @@ public final class JobsService: NodeProtocol {
     // MARK: inference
 
     /// Queues the inference; a reason when it cannot even start.
-    private func startInference(_ job: Signed<Job>) -> String? {
+    private func startInference(_ job: Signed<Job>, into out: inout [ProtocolEffect]) -> String? {
         let hash = job.body.modelHash
         guard let manifest = store.held[hash] else { return "model \(hash.short) not held here" }
-        guard let input = job.body.inlineInput else { return "input not inline (fetching inputs by hash is not built yet)" }
+        let input: [UInt8]
+        if let inline = job.body.inlineInput {
+            input = inline
+        } else if let held = outputs[job.body.inputHash] {
+            input = held
+        } else {
+            return fetchInput(job, into: &out)
+        }
         if let cap = memoryCapBytes, manifest.body.size + UInt64(input.count) > cap {
             return "model \(hash.short) (\(manifest.body.size) bytes) is over this node's memory cap of \(cap) bytes"
         }
@@ -595,8 +612,9 @@ extension JobsService {
         guard !f.sources.isEmpty else {
             outputFetches[hash] = nil
             counters.outputFetchesFailed += 1
-            log?("output \(hash.short): no attester served it")
+            log?("blob \(hash.short): no peer served it")
             for job in f.jobs { wake(job) }
+            inputArrived(f.inputFor, bytes: nil, into: &out)
             return
         }
         f.asking = f.sources.removeFirst()
@@ -644,11 +662,42 @@ extension JobsService {
             counters.outputsFetched += 1
             keepOutput(message.hash, f.assembly.bytes)
             for job in f.jobs { wake(job) }
+            inputArrived(f.inputFor, bytes: f.assembly.bytes, into: &out)
         case let .bad(why):
             log?("output \(message.hash.short) from \(peer.short): \(why)")
             f.asking = nil
             outputFetches[message.hash] = f
             nextSource(message.hash, into: &out)
+        }
+    }
+
+    /// Starts fetching a job's input from the job's author (the entry node, which offered it);
+    /// nil while it is fetched (the inference is started when it arrives), or why it cannot be.
+    private func fetchInput(_ job: Signed<Job>, into out: inout [ProtocolEffect]) -> String? {
+        let hash = job.body.inputHash, size = job.body.inputSize
+        guard size > 0, size <= UInt64(Limits.maxFetchedBlobBytes) else {
+            return "input of \(size) bytes is over the fetch limit of \(Limits.maxFetchedBlobBytes) bytes"
+        }
+        guard job.author != identity.publicKey else { return "input \(hash.short) is not held here" }
+        awaitingInput.insert(job.id)
+        if outputFetches[hash] != nil {
+            outputFetches[hash]?.inputFor.append(job)
+            return nil
+        }
+        var f = OutputFetch(assembly: BlobAssembly(hash: hash, total: size), sources: [job.author], asking: nil, jobs: [])
+        f.inputFor = [job]
+        outputFetches[hash] = f
+        nextSource(hash, into: &out)
+        return nil
+    }
+
+    /// The input of these jobs arrived (or could not be had): run them, or tell the machine.
+    private func inputArrived(_ jobsWaiting: [Signed<Job>], bytes: [UInt8]?, into out: inout [ProtocolEffect]) {
+        let now = Self.wallNow(), loopNow = node.loop.now
+        for job in jobsWaiting where awaitingInput.remove(job.id) != nil {
+            let failure = bytes == nil ? "input \(job.body.inputHash.short) could not be fetched from the job's author"
+                                       : startInference(job, into: &out)
+            if let failure { run(.inferenceFailed(jobID: job.id, reason: failure), now: now, loopNow: loopNow, into: &out) }
         }
     }
 }

@@ -142,6 +142,8 @@ public final class APIServer: EventSource {
 /// One request on its way to an answer. Answer once with `respond`, or `startStream` and then
 /// `send` chunks until `finish` (or the client leaves: `isOpen` turns false, `onClose` runs).
 /// Everything runs on the loop thread; an exchange whose connection is gone ignores calls.
+/// The server keeps no reference to it: whoever answers later (a parked wait, a worker's
+/// result, a stream) holds it until then.
 public final class APIExchange {
     public let request: HTTPRequest
     /// The client connected from a loopback address (it may skip the bearer token).

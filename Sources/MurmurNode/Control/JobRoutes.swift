@@ -83,8 +83,8 @@ public enum JobRoutes {
             exchange.respond(.json(.ok, view(id, jobs: jobs)))
             return
         }
-        jobs.whenFinal(id, until: jobs.node.loop.now + .seconds(wait)) { [weak exchange] jobs in
-            guard let exchange, exchange.isOpen else { return }
+        jobs.whenFinal(id, until: jobs.node.loop.now + .seconds(wait)) { jobs in
+            guard exchange.isOpen else { return }
             jobs.refreshNow(id)
             exchange.respond(.json(.ok, view(id, jobs: jobs)))
         }
@@ -148,8 +148,7 @@ public enum JobRoutes {
         guard st.st_size <= Limits.maxPublishedModelBytes else {
             throw .unprocessable("cannot_publish", "\(path) is larger than \(Limits.maxPublishedModelBytes) bytes")
         }
-        jobs.publishModel(path: path, name: name) { [weak exchange] result in
-            guard let exchange else { return }
+        jobs.publishModel(path: path, name: name) { result in
             switch result {
             case let .success(m):
                 exchange.respond(.json(APIStatus.created, [

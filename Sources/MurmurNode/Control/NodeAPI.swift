@@ -80,11 +80,9 @@ public final class NodeAPI {
         case .publishModel:
             try JobRoutes.publish(exchange, jobs: jobs)
         case .peers:
-            exchange.respond(.json(.ok, peersJSON()))
+            exchange.respond(peers())
         case .status:
-            let status = MeshStatus(node: node, gossip: gossip, startedAt: startedAt, jobs: jobs)
-            exchange.respond(HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]),
-                                          body: Array((status.json() + "\n").utf8)))
+            exchange.respond(APIViews.status(status()))
         case .reputation:
             exchange.respond(JobRoutes.reputation(jobs))
         case .metrics:
@@ -150,11 +148,24 @@ public final class NodeAPI {
         exchange.respond(.json(.ok, ["published": .array(ids)]))
     }
 
-    // MARK: peers
+    // MARK: status and peers
+
+    /// `GET /v1/status`: the API's `Status` and the mesh view `murmur status` shows (`MeshStatus`).
+    func status() -> MurmurAPI.NodeStatus {
+        let m = MeshStatus(node: node, gossip: gossip, startedAt: startedAt, jobs: jobs)
+        let ids = { (hex: [String]) in hex.compactMap { Bytes32(hex: $0).map(NodeID.init) } }
+        return MurmurAPI.NodeStatus(
+            node: node.localID, version: m.version, uptimeSeconds: m.uptime_seconds, addresses: m.addresses,
+            peersConnected: m.peers_connected, modelsHeld: m.models_held, freeSlots: m.free_slots, totalSlots: m.total_slots,
+            jobsByState: m.jobs, recordsByKind: m.records, excludedNodes: m.excluded_nodes,
+            mesh: MeshView(listen: m.listen, activeView: ids(m.active_view), passiveView: ids(m.passive_view),
+                           directorySize: m.directory_size, counters: m.counters, linkedPeers: m.linked_peers,
+                           eagerPeers: m.eager_peers, localHealth: m.local_health))
+    }
 
     /// `GET /v1/peers`: every peer known from the directory, the views or a link; the views;
     /// the links with their traffic both ways.
-    func peersJSON() -> JSONValue {
+    func peers() -> HTTPResponse {
         let g = gossip.gossip
         let active = g?.activeView ?? []
         let passive = g?.passiveView ?? []
@@ -168,40 +179,21 @@ public final class NodeAPI {
         var ids = Set(announcements.keys).union(activeIDs).union(passiveIDs).union(linked)
         ids.remove(node.localID)
         let excluded = jobs.jobs.excluded
-        var peers: [JSONValue] = []
-        for id in ids.sorted().prefix(Limits.maxAPIListItems) {
+        let listings: [PeerListing] = ids.sorted().prefix(Limits.maxAPIListItems).map { id in
             let a = announcements[id].flatMap { $0.expiresAt > nowMs ? $0 : nil }
-            let view = activeIDs.contains(id) ? "active" : passiveIDs.contains(id) ? "passive" : "none"
-            peers.append([
-                "node_id": .string(id.hex),
-                "address": .string(a?.body.addresses.first ?? addresses[id] ?? ""),
-                "connected": .bool(linked.contains(id)),
-                "last_seen": .int(a?.issuedAt ?? 0),
-                "models": .array((a?.body.models ?? []).map { .string($0.hex) }),
-                "free_slots": a.map { .int(Int64($0.body.freeSlots)) } ?? .null,
-                "excluded": .bool(excluded.contains(id)),
-                "view": .string(view),
-            ])
+            return PeerListing(node: id, address: a?.body.addresses.first ?? addresses[id] ?? "", connected: linked.contains(id),
+                               lastSeen: a?.issuedAt ?? 0, models: a?.body.models ?? [], freeSlots: a.map { Int($0.body.freeSlots) },
+                               excluded: excluded.contains(id),
+                               view: activeIDs.contains(id) ? "active" : passiveIDs.contains(id) ? "passive" : "none")
         }
-        func ref(_ p: PeerRef) -> JSONValue { ["node_id": .string(p.id.hex), "address": .string(p.address)] }
-        let links: [JSONValue] = node.transport.linkStats.prefix(Limits.maxAPIListItems).map { s in
-            [
-                "peer": s.link.peer.map { .string($0.hex) } ?? .null,
-                "link": .int(Int64(clamping: s.link.id.raw)),
-                "direction": .string(s.link.direction == .inbound ? "inbound" : "outbound"),
-                "remote_address": s.link.remoteAddress.map { .string("\($0)") } ?? .null,
-                "bytes_in": .int(s.bytesIn), "bytes_out": .int(s.bytesOut),
-                "frames_in": .int(s.framesIn), "frames_out": .int(s.framesOut),
-                "messages_in": .int(s.messagesIn), "messages_out": .int(s.messagesOut),
-                "queued_bytes": .int(s.queuedBytes),
-            ]
+        let links = node.transport.linkStats.map { s in
+            LinkListing(peer: s.link.peer, link: Int64(clamping: s.link.id.raw), inbound: s.link.direction == .inbound,
+                        remoteAddress: s.link.remoteAddress.map { "\($0)" }, bytesIn: s.bytesIn, bytesOut: s.bytesOut,
+                        framesIn: s.framesIn, framesOut: s.framesOut, messagesIn: s.messagesIn, messagesOut: s.messagesOut,
+                        queuedBytes: s.queuedBytes)
         }
-        return [
-            "peers": .array(peers),
-            "active_view": .array(active.map(ref)),
-            "passive_view": .array(passive.map(ref)),
-            "links": .array(links),
-        ]
+        return APIViews.peers(listings, activeView: active.map { ($0.id, $0.address) }, passiveView: passive.map { ($0.id, $0.address) },
+                              links: links)
     }
 
     // MARK: metrics

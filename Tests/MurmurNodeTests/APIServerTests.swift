@@ -43,6 +43,7 @@ final class APIServerTests: XCTestCase {
         let gossip = GossipService(identity: key, config: config)
         try node.host(gossip)
         let dir = NSTemporaryDirectory() + "murmur-api-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let workers = WorkQueue(threads: 1, capacity: 4)
         let jobs = JobsService(identity: key, node: node, store: try ModelStore(dataDirectory: dir), workers: workers, slots: 1)

@@ -181,6 +181,36 @@ final class APIServerTests: XCTestCase {
         }
     }
 
+    /// A client that starts a request and stalls gets 408 and is closed; connections beyond the
+    /// limit are closed at once; neither stops the server answering others.
+    func testRequestTimeoutAndConnectionLimit() throws {
+        let h = try makeNode()
+        h.api.server.requestTimeout = .milliseconds(200)
+        h.api.server.maxConnections = 2
+        let address = h.address
+        let slow = try RawClient.connect(address)
+        defer { Posix.close(slow) }
+        RawClient.write(slow, "GET /v1/status HTTP/1.1\r\nHost: x\r\n")   // no blank line: incomplete
+        let idle = try RawClient.connect(address)
+        defer { Posix.close(idle) }
+        try runUntil(h.loop) { h.api.server.connectionCount == 2 }
+        let third = try RawClient.connect(address)
+        defer { Posix.close(third) }
+        try runUntil(h.loop) { h.api.server.counters.rejectedLimit == 1 }
+        var answer: [UInt8] = []
+        try runUntil(h.loop) {
+            answer += RawClient.drain(slow)
+            return h.api.server.counters.requestTimeouts == 1 && !answer.isEmpty
+        }
+        XCTAssertEqual(RawClient.statuses(answer), [408])
+        try runUntil(h.loop) { h.api.server.connectionCount == 1 }
+        // The idle keep-alive connection still works.
+        RawClient.write(idle, "GET /v1/reputation HTTP/1.1\r\nHost: x\r\n\r\n")
+        var reply: [UInt8] = []
+        try runUntil(h.loop) { reply += RawClient.drain(idle); return !reply.isEmpty }
+        XCTAssertEqual(RawClient.statuses(reply), [200])
+    }
+
     /// Off loopback the token is required (401 without or with a wrong one); loopback clients
     /// need none. Needs a non-loopback address on this machine (skipped otherwise).
     func testBearerTokenIsRequiredOffLoopbackOnly() throws {

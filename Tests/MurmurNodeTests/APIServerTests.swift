@@ -211,6 +211,48 @@ final class APIServerTests: XCTestCase {
         XCTAssertEqual(RawClient.statuses(reply), [200])
     }
 
+    /// Mangled requests (seeded: bytes flipped, inserted, cut) on many connections: every
+    /// answer is a well-formed HTTP response or a close, and the server keeps serving.
+    func testMangledRequestsNeverStopTheServer() throws {
+        let h = try makeNode()
+        var rng = SeededRNG(seed: 8812)
+        let seeds = ["GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n",
+                     "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 38\r\n\r\n{\"model\": \"m\", \"input\": {\"x\": [1, 2]}}",
+                     "GET /v1/jobs/\(String(repeating: "a", count: 64))?wait=0.1 HTTP/1.1\r\nHost: x\r\n\r\n",
+                     "GET /v1/trace?kind=send HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]
+        for _ in 0..<60 {
+            var bytes = Array(seeds[Int(rng.next() % UInt64(seeds.count))].utf8)
+            for _ in 0..<Int(rng.next() % 4) {
+                let i = Int(rng.next() % UInt64(bytes.count))
+                switch rng.next() % 3 {
+                case 0: bytes[i] = UInt8(truncatingIfNeeded: rng.next())
+                case 1: bytes.insert(contentsOf: [13, 10, UInt8(truncatingIfNeeded: rng.next())], at: i)
+                default: bytes.removeSubrange(i...)
+                }
+                if bytes.isEmpty { bytes = [0] }
+            }
+            let fd = try RawClient.connect(h.address)
+            RawClient.write(fd, String(decoding: bytes, as: UTF8.self))
+            var answer: [UInt8] = []
+            for _ in 0..<5 {
+                try h.loop.runOnce(maxWait: .milliseconds(5))
+                answer += RawClient.drain(fd)
+            }
+            if !answer.isEmpty {
+                XCTAssertTrue(answer.starts(with: Array("HTTP/1.1 ".utf8)), String(decoding: answer.prefix(80), as: UTF8.self))
+            }
+            Posix.close(fd)
+        }
+        let box = Box()
+        let address = h.address
+        DispatchQueue.global().async {
+            do { box.add(try ControlClient.request(address, path: "/v1/status", token: nil)) } catch { box.fail("\(error)") }
+        }
+        try runUntil(h.loop) { box.count == 1 }
+        XCTAssertEqual(box.results.first?.0, 200)
+        try runUntil(h.loop) { h.api.server.connectionCount == 0 && h.api.traceHub.subscriberCount == 0 }
+    }
+
     /// Off loopback the token is required (401 without or with a wrong one); loopback clients
     /// need none. Needs a non-loopback address on this machine (skipped otherwise).
     func testBearerTokenIsRequiredOffLoopbackOnly() throws {

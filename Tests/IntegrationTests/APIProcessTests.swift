@@ -200,9 +200,26 @@ final class APIProcessTests: XCTestCase {
             throw XCTSkip(why)
         }
         let base = "http://127.0.0.1:\(port)"
+        // The node's own document, with `?wait=` capped at 2 s so that a parked request ends
+        // well within the 5 s request timeout (a longer wait is not a hang).
+        let served = try ControlClient.request(try SocketAddress(parsing: "127.0.0.1:\(port)"), path: "/v1/openapi.json", token: nil)
+        XCTAssertEqual(served.status, 200)
+        var doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(served.body)) as? [String: Any])
+        var routes = try XCTUnwrap(doc["paths"] as? [String: Any])
+        var getJob = try XCTUnwrap((routes["/v1/jobs/{id}"] as? [String: Any])?["get"] as? [String: Any])
+        var parameters = try XCTUnwrap(getJob["parameters"] as? [[String: Any]])
+        for i in parameters.indices where parameters[i]["name"] as? String == "wait" {
+            parameters[i]["schema"] = ["type": "number", "minimum": 0, "maximum": 2]
+        }
+        getJob["parameters"] = parameters
+        routes["/v1/jobs/{id}"] = ["get": getJob]
+        doc["paths"] = routes
+        let docPath = NSTemporaryDirectory() + "murmur-openapi-\(getpid())-\(port).json"
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: docPath))
+        defer { try? FileManager.default.removeItem(atPath: docPath) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = ["run", base + "/v1/openapi.json", "--url", base, "--max-examples", "10", "--request-timeout", "5",
+        p.arguments = ["run", docPath, "--url", base, "--max-examples", "10", "--request-timeout", "5",
                        "--exclude-path", "/v1/trace", "--seed", "1", "--no-color",
                        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"]
         var env = ProcessInfo.processInfo.environment

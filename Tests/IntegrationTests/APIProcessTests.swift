@@ -182,6 +182,24 @@ final class APIProcessTests: XCTestCase {
         XCTAssertEqual(line["v"] as? Int, 1)
         XCTAssertEqual(line["ev"] as? String, "deliver")
 
+        // The CLI: `murmur trace --follow` prints the trace lines of a running node.
+        let follow = try ChildProcess(executable: exe, arguments: ["trace", "--follow", "--node", "127.0.0.1:\(port)",
+                                                                     "--kind", "deliver", "--count", "1"], discardStderr: true)
+        addTeardownBlock { follow.kill(); _ = follow.reap(blocking: true) }
+        let subscribed = Posix.monotonicNanoseconds() + 10_000_000_000
+        while Posix.monotonicNanoseconds() < subscribed {
+            let m = String(decoding: try call(api, "GET", "/metrics").body, as: UTF8.self)
+            if m.contains("murmur_trace_subscribers 1") { break }
+            usleep(20_000)
+        }
+        let debugRecord = try call(api, "POST", "/v1/debug/records?count=1")
+        let recordID = try XCTUnwrap((json(debugRecord.body)["published"] as? [String])?.first)
+        let printed = try XCTUnwrap(waitForLine(follow, seconds: 10) { $0.hasPrefix("{") }, "murmur trace --follow printed nothing")
+        XCTAssertEqual(json(Array(printed.utf8))["id"] as? String, recordID)
+        var exited: Int32?
+        for _ in 0..<200 where exited == nil { exited = follow.reap(); usleep(10_000) }
+        XCTAssertEqual(exited, 0, "--count 1 ends the command")
+
         try runSchemathesis(port: port)
         // Still alive and answering after the fuzzing.
         XCTAssertEqual(try call(api, "GET", "/v1/status").status, 200)

@@ -197,6 +197,9 @@ final class APIServerTests: XCTestCase {
         let third = try RawClient.connect(address)
         defer { Posix.close(third) }
         try runUntil(h.loop) { h.api.server.counters.rejectedLimit == 1 }
+        var busy: [UInt8] = []
+        try runUntil(h.loop) { busy += RawClient.drain(third); return !busy.isEmpty }
+        XCTAssertEqual(RawClient.statuses(busy), [503])
         var answer: [UInt8] = []
         try runUntil(h.loop) {
             answer += RawClient.drain(slow)

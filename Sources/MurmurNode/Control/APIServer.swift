@@ -45,6 +45,9 @@ public final class APIServer: EventSource {
     private var sweepTimer: LoopToken?
     fileprivate var connections: [ObjectIdentifier: APIConnection] = [:]
 
+    static let busyResponse = HTTPResponse.error(.serviceUnavailable, code: "too_many_connections",
+                                                 message: "the node has too many open API connections; retry later").encode(keepAlive: false)
+
     public init(loop: EventLoop, handler: @escaping (APIExchange) -> Void) {
         self.loop = loop
         self.handler = handler
@@ -101,7 +104,10 @@ public final class APIServer: EventSource {
             }
             guard case let .done((client, remote)) = accepted else { return }
             guard connections.count < maxConnections else {
+                // One best-effort write of a canned answer (a fresh socket's buffer takes it),
+                // then close: the client learns why instead of seeing a bare reset.
                 counters.rejectedLimit += 1
+                _ = Self.busyResponse.withUnsafeBytes { buf in buf.baseAddress.map { try? Posix.send(client, from: $0, count: buf.count) } }
                 Posix.close(client)
                 continue
             }

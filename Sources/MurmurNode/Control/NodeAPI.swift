@@ -244,9 +244,9 @@ public final class NodeAPI {
                      labels: [("type", name), ("direction", "out")], value: n)
         }
         let c = jobs.counters
+        let times = jobs.inferenceTimes
         p.histogram("murmur_inference_seconds", help: "Time of each inference this node ran (on a worker).",
-                    bounds: JobsService.Counters.inferenceBucketBounds, counts: c.inferenceBuckets,
-                    overflow: c.inferenceOverflow, sum: c.inferenceSecondsSum)
+                    bounds: InferenceTimes.bucketBounds, counts: times.buckets, overflow: times.overflow, sum: times.sumSeconds)
         p.sample("murmur_inferences_failed_total", .counter, help: "Inferences that failed.", value: c.inferencesFailed)
         p.sample("murmur_inferences_refused_total", .counter, help: "Inferences refused (queue full).", value: c.inferencesRefused)
         p.sample("murmur_free_slots", .gauge, help: "Inference slots free now.", value: status.free_slots)

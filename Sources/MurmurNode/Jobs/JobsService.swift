@@ -61,6 +61,8 @@ public final class JobsService: NodeProtocol {
     public let workers: WorkQueue
     public unowned let node: Node
     public let slots: Int
+    /// Inference times of this node's executions (`GET /metrics`, `murmur_inference_seconds`).
+    public private(set) var inferenceTimes = InferenceTimes()
     /// Test-only: this node attests a wrong output (the demo's and tests' liar).
     public var lies = false
     /// Test-only: each inference waits this long first (so that the demo can kill an executor
@@ -93,17 +95,6 @@ public final class JobsService: NodeProtocol {
     public struct Counters: Sendable {
         public var inferencesRun = 0, inferencesFailed = 0, inferencesRefused = 0, resultsDropped = 0
         public var recordsIn = 0, published = 0
-        /// Inference times (`GET /metrics`): counts per bucket of `inferenceBucketBounds`
-        /// (seconds, upper bounds), the overflow above the last, and the sum in seconds.
-        public var inferenceBuckets = [Int](repeating: 0, count: Counters.inferenceBucketBounds.count)
-        public var inferenceOverflow = 0
-        public var inferenceSecondsSum = 0.0
-        public static let inferenceBucketBounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-
-        mutating func observeInference(seconds: Double) {
-            inferenceSecondsSum += seconds
-            if let i = Counters.inferenceBucketBounds.firstIndex(where: { seconds <= $0 }) { inferenceBuckets[i] += 1 } else { inferenceOverflow += 1 }
-        }
     }
 
     public static let maxKnownJobs = 4096
@@ -315,7 +306,7 @@ public final class JobsService: NodeProtocol {
         let rest = Array(payload[41...])
         if payload[32] == 0 {
             counters.inferencesRun += 1
-            counters.observeInference(seconds: Double(elapsed) / 1e9)
+            inferenceTimes.observe(seconds: Double(elapsed) / 1e9)
             keepOutput(Hash.of(rest), rest)
             run(.inferenceFinished(jobID: jobID, output: rest, elapsed: TimeSpan(nanoseconds: Int64(clamping: elapsed))),
                 now: now, loopNow: loopNow, into: &out)

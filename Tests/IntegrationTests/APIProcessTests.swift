@@ -237,6 +237,8 @@ final class APIProcessTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: docPath) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
+        // Its cache (.schemathesis/) goes to a temporary directory, not the repository.
+        p.currentDirectoryURL = URL(fileURLWithPath: NSTemporaryDirectory())
         p.arguments = ["run", docPath, "--url", base, "--max-examples", "10", "--request-timeout", "5",
                        "--exclude-path", "/v1/trace", "--seed", "1", "--no-color",
                        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"]

@@ -43,6 +43,7 @@ extension GossipNode {
             trace(.drop, id: evicted, reason: "store full")
         }
         missing.removeValue(forKey: id)
+        rememberRecent(id, hops: hops)
         if from != nil {
             counters.delivered += 1
             fx.append(.deliver(record, hops: hops, path: path))
@@ -74,6 +75,38 @@ extension GossipNode {
                     setTimer(.ihaveFlush, at: now + config.ihaveDelay)
                 }
             }
+        }
+    }
+
+    mutating func rememberRecent(_ id: Hash, hops: UInt16) {
+        let entry = RecentRecord(id: id, hops: hops, at: now)
+        if recent.count < Limits.gossipRecentRecords {
+            recent.append(entry)
+        } else {
+            recent[recentNext] = entry
+        }
+        recentNext = (recentNext + 1) % Limits.gossipRecentRecords
+    }
+
+    /// Queues an `IHave` of the records delivered within `linkUpAnnounceWindow` for the new
+    /// active peer at `i`: if its tree link died, it grafts what it missed from us.
+    mutating func announceRecent(toActiveAt i: Int) {
+        guard config.linkUpAnnounceWindow > .zero, !recent.isEmpty else { return }
+        // Oldest first, so the peer grafts in publication order.
+        let n = recent.count
+        let start = n < Limits.gossipRecentRecords ? 0 : recentNext
+        var queued = false
+        for k in 0..<n {
+            let r = recent[(start + k) % n]
+            guard now - r.at <= config.linkUpAnnounceWindow, store.contains(r.id) else { continue }
+            if active[i].lazyQueue.count >= Limits.gossipMaxLazyQueue { break }
+            active[i].lazyQueue.append(IHaveEntry(id: r.id, hops: r.hops == .max ? r.hops : r.hops + 1))
+            counters.linkUpAnnounced += 1
+            queued = true
+        }
+        if queued && !ihaveFlushArmed {
+            ihaveFlushArmed = true
+            setTimer(.ihaveFlush, at: now + config.ihaveDelay)
         }
     }
 

@@ -62,7 +62,7 @@ extension GossipNode {
         let lazyForAuthor = config.perAuthorTrees ? touchTree(record.author).lazy : []
         for i in active.indices where active[i].peer.id != except {
             let eager = config.perAuthorTrees ? !lazyForAuthor.contains(active[i].peer.id) : active[i].eager
-            if eager {
+            if eager || next <= config.eagerFloodHops {
                 send(.gossip(HoppedRecord(record: record, hops: next)), to: active[i].peer.id)
             } else {
                 if active[i].lazyQueue.count >= Limits.gossipMaxLazyQueue {
@@ -155,14 +155,19 @@ extension GossipNode {
         switch accept(item.record, hops: item.hops, from: peer, path: .broadcast) {
         case .new:
             if let i = activeIndex(peer) {
-                if !config.oneSidedPrune { active[i].eager = true }
+                // A copy pushed by the source's neighbourhood flood leaves a lazy link lazy.
+                let floodCopy = !active[i].eager && item.hops <= config.eagerFloodHops
+                if !config.oneSidedPrune && !floodCopy { active[i].eager = true }
                 active[i].lastFirstDelivery = now
             }
 
         case .duplicate:
             // A link that recently delivered something first is on another record's tree path:
             // pruning it now, while other broadcasts are in flight, can cut the tree in two.
-            if let i = activeIndex(peer), active[i].eager,
+            // Near the source, duplicates are the flood's (`eagerFloodHops`), not the tree's cycles.
+            let nearSource = config.eagerFloodHops > 0
+                && (item.hops <= config.eagerFloodHops || (store[item.record.id]?.hops ?? .max) <= config.eagerFloodHops)
+            if !nearSource, let i = activeIndex(peer), active[i].eager,
                active[i].lastFirstDelivery.map({ now - $0 >= config.pruneQuietPeriod }) ?? true {
                 if !config.oneSidedPrune { active[i].eager = false }
                 counters.prunes += 1

@@ -61,6 +61,12 @@ public struct GossipConfig: Sendable, Equatable {
     /// node whose tree link died (crash, eviction) grafts what it missed without waiting for
     /// anti-entropy (which skips records younger than `antiEntropyMinAge`). Zero: off.
     public var linkUpAnnounceWindow = TimeSpan.seconds(Int64(5))
+    /// Records are pushed on every active link (not only eager ones) for their first this many
+    /// hops: the record enters the shared tree at the whole neighbourhood of its source instead of
+    /// one point, which shortens tree paths for sources anywhere in the tree. These pushes do not
+    /// change the tree (a lazy link that delivers one stays lazy, and their duplicates prune
+    /// nothing). Costs ≈ the edges of the source's neighbourhood per broadcast. Zero: off.
+    public var eagerFloodHops: UInt16 = 0
     /// Tree optimisation: an `IHave` this many hops shorter than the eager path swaps the links.
     public var optimizationThreshold: UInt16 = 0
 

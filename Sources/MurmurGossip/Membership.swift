@@ -79,7 +79,9 @@ extension GossipNode {
         passive.removeAll { $0.id == ref.id }
         reconnect.removeAll { $0.peer.id == ref.id }
         if active.count >= config.activeViewSize {
-            let victim = active[random(active.count)].peer
+            // A lazy link is not on the broadcast tree: evicting one costs no repair.
+            let lazy = config.perAuthorTrees ? [] : active.indices.filter { !active[$0].eager }
+            let victim = lazy.isEmpty ? active[random(active.count)].peer : active[lazy[random(lazy.count)]].peer
             evict(victim.id, reason: "evicted for \(ref.id.short)")
         }
         // A new link joins the broadcast tree only if we have no tree link yet; otherwise it

@@ -228,21 +228,33 @@ extension GossipNode {
             missing.removeValue(forKey: id)
             return
         }
-        while m.attempts < config.graftAttempts && !m.announcers.isEmpty {
-            let a = m.announcers.removeFirst()
-            guard let i = activeIndex(a.peer) else { continue }
-            m.announcers.append(a)
+        if m.attempts < config.graftAttempts, let target = graftTarget(&m) {
             m.attempts += 1
-            active[i].eager = true
+            m.asked.append(target.peer)
+            if let i = activeIndex(target.peer) { active[i].eager = true }
             counters.grafts += 1
-            send(.graft([id]), to: a.peer)
-            trace(.graft, id: id, peer: a.peer, hops: Int(a.hops))
+            send(.graft([id]), to: target.peer)
+            trace(.graft, id: id, peer: target.peer, hops: target.hops.map(Int.init))
             missing[id] = m
             setTimer(.graft(id), at: now + config.graftRetry)
             return
         }
         // Nobody left to ask: anti-entropy will find it.
         missing.removeValue(forKey: id)
+    }
+
+    /// Whom to graft next: an active announcer not asked yet; else an active peer not asked yet
+    /// (an eager peer whose push was lost, or whose announcer crashed, likely holds the record:
+    /// a graft for a record it lacks costs it nothing); else the announcers again, in turn.
+    mutating func graftTarget(_ m: inout MissingRecord) -> (peer: NodeID, hops: UInt16?)? {
+        for a in m.announcers where isActive(a.peer) && !m.asked.contains(a.peer) { return (a.peer, a.hops) }
+        for a in active where !m.asked.contains(a.peer.id) { return (a.peer.id, nil) }
+        for _ in 0..<m.announcers.count {
+            let a = m.announcers.removeFirst()
+            m.announcers.append(a)
+            if isActive(a.peer) { return (a.peer, a.hops) }
+        }
+        return nil
     }
 
     mutating func onGraft(_ ids: [Hash], from peer: NodeID) {

@@ -331,4 +331,6 @@ struct RecentRecord: Sendable {
 struct MissingRecord: Sendable {
     var announcers: [(peer: NodeID, hops: UInt16)]
     var attempts = 0
+    /// Peers already sent a `Graft` for it (announcers first, then other active peers).
+    var asked: [NodeID] = []
 }

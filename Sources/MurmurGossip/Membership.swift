@@ -175,10 +175,13 @@ extension GossipNode {
             // and does not escalate in turn, so shortness shrinks instead of moving around.
             let escalate = config.shortViewEscalation > 0 && declinedInARow >= config.shortViewEscalation
                 && active.count + 2 <= config.activeViewSize
-            let priority: NeighborPriority = active.isEmpty || escalate ? .high : .low
+            // Below half the target (e.g. several neighbours crashed at once) the node is one or
+            // two losses away from isolation: ask with high priority straight away.
+            let urgent = active.count * 2 < config.activeViewSize
+            let priority: NeighborPriority = urgent || escalate ? .high : .low
             if dial(c.address, expected: c.id, purpose: .neighbor(priority, c)) {
                 free -= 1; inFlight += 1
-                if escalate && !active.isEmpty {
+                if (escalate || urgent) && !active.isEmpty {
                     counters.shortViewEscalations += 1
                     declinedInARow = 0
                 }

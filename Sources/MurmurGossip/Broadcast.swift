@@ -197,8 +197,11 @@ extension GossipNode {
                     continue
                 }
                 missing[e.id] = MissingRecord(announcers: [(peer, e.hops)])
-                // Jittered so that the nodes of a cut-off subtree do not all graft at once.
-                setTimer(.graft(e.id), at: now + config.graftTimeout + jitter(config.graftTimeout * 0.5))
+                // Jittered so that the nodes of a cut-off subtree do not all graft at once. An
+                // `IHave` on a link that just joined the active view announces records the peer
+                // held before we were linked: nobody is pushing those to us, so graft at once.
+                let linkUpAnnouncement = activeIndex(peer).map { now - active[$0].since < config.graftTimeout } ?? false
+                setTimer(.graft(e.id), at: linkUpAnnouncement ? now : now + config.graftTimeout + jitter(config.graftTimeout * 0.5))
             }
         }
     }

@@ -60,7 +60,7 @@ public struct GossipConfig: Sendable, Equatable {
     /// Records delivered within this span are announced (`IHave`) to a new active peer, so a
     /// node whose tree link died (crash, eviction) grafts what it missed without waiting for
     /// anti-entropy (which skips records younger than `antiEntropyMinAge`). Zero: off.
-    public var linkUpAnnounceWindow = TimeSpan.seconds(Int64(5))
+    public var linkUpAnnounceWindow = TimeSpan.seconds(Int64(10))
     /// Records are pushed on every active link (not only eager ones) for their first this many
     /// hops: the record enters the shared tree at the whole neighbourhood of its source instead of
     /// one point, which shortens tree paths for sources anywhere in the tree. These pushes do not

@@ -271,6 +271,8 @@ struct ActivePeer: Sendable {
     /// Plumtree: eager peers get full records, lazy peers get `IHave`.
     var eager: Bool
     var lastHeard: Instant
+    /// When the link joined the active view (an `IHave` right after is the link-up announcement).
+    var since: Instant = .zero
     var pingSentAt: Instant?
     /// When this peer last delivered a record to us first (its link is then part of some tree).
     var lastFirstDelivery: Instant?

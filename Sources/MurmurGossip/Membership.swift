@@ -88,7 +88,7 @@ extension GossipNode {
         // starts lazy (an eager link would close a cycle and cost duplicates until pruned). A
         // graft makes it eager if it turns out to be needed.
         let eager = !config.newLinksLazy || !active.contains(where: \.eager)
-        active.append(ActivePeer(peer: ref, eager: eager, lastHeard: now))
+        active.append(ActivePeer(peer: ref, eager: eager, lastHeard: now, since: now))
         trace(.connect, peer: ref.id)
         announceRecent(toActiveAt: active.count - 1)
     }

@@ -167,7 +167,6 @@ extension Simulator {
                 eligible += 1
                 if path == 1 || path == 3 { viaTree += 1 }
                 if path != 0 { any += 1 }
-                if path != 1 && path != 3, let _ = getenvDebug() { debugMiss(b: b, i: i) }
                 if let heal = healTime, converged != nil {
                     if path == 0 { converged = nil } else { converged = max(converged!, Double(deliveredAt[cell] - heal) / 1e9) }
                 }
@@ -281,13 +280,3 @@ extension Simulator {
     }
 }
 
-import Glibc
-func getenvDebug() -> String? { getenv("MURMUR_SIM_DEBUG").map { String(cString: $0) } }
-extension Simulator {
-    func debugMiss(b: Int, i: Int) {
-        let cell = b * n + i
-        let src = Int(pubSource[b])
-        FileHandleErr.write("miss path=\(deliveredPath[cell]) b=\(b) node=\(i) src=\(src) srcAlive=\(alive[src]) at=+\((deliveredAt[cell] - pubTime[b]) / 1_000_000)ms start=\(currentStart[i] / 1_000_000) pub=\(pubTime[b] / 1_000_000) view=\(nodes[i]?.activeView.count ?? -1) spt=\(sptHops[cell]) id=\(ids[i].hex) rec=\(records[b].id.hex)\n")
-    }
-}
-enum FileHandleErr { static func write(_ s: String) { var b = Array(s.utf8); _ = Glibc.write(2, &b, b.count) } }

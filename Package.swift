@@ -77,10 +77,10 @@ let package = Package(
         .testTarget(name: "MurmurStoreTests", dependencies: ["MurmurStore", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurHTTPTests", dependencies: ["MurmurHTTP", "MurmurCore"]),
         .testTarget(name: "MurmurAPITests", dependencies: ["MurmurAPI", "MurmurHTTP", "MurmurJobs", "MurmurStore", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
-        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto", "MurmurInference"]),
+        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto", "MurmurInference", "MurmurStore", "MurmurJobs"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
         .testTarget(name: "RealModelTests", dependencies: ["MurmurInference", "MurmurKernels", "MurmurCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire", "MurmurJobs"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire", "MurmurJobs", "MurmurStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

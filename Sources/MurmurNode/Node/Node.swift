@@ -197,6 +197,13 @@ public final class Node: TransportDelegate {
         broadcast(.delivered(tag: item.tag, payload: item.payload))
     }
 
+    /// Performs effects that a hosted protocol returned outside `handle` (shell code calling the
+    /// protocol directly, e.g. the store's replay feeding gossip already-verified records).
+    public func perform(_ effects: [ProtocolEffect], from hosted: AnyObject) {
+        guard let index = protocols.firstIndex(where: { ($0 as AnyObject) === hosted }) else { return }
+        for effect in effects { perform(effect, for: index) }
+    }
+
     /// Pings `peer` on its first link; the answer comes as `.roundTrip`.
     public func ping(_ peer: NodeID) {
         if let link = peers[peer]?.first { transport.ping(link: link) }

@@ -23,7 +23,10 @@ let nodeCommand = Command(
                             when it has no peers left)
       --advertise HOST:PORT the address others dial this node at (default: the bound --listen)
       --data DIR            data directory (default $MURMUR_DATA or ~/.murmur); the node's
-                            identity is DIR/identity (created on first start, mode 0600)
+                            identity is DIR/identity (created on first start, mode 0600);
+                            records, jobs, peers and reputation in DIR/state.sqlite (replayed
+                            on start: a node killed with kill -9 resumes its jobs); models in
+                            DIR/models
       --network-key FILE    the mesh's 32-byte key (64 hex characters); default: the public mesh
       --control HOST:PORT   serve the local control endpoint (HTTP/1.1, loopback addresses only):
                             GET /v1/status (what `murmur status` shows) and, for developers,
@@ -101,6 +104,13 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     }
 
     let loop = try EventLoop()
+    // Durable state (Specs/store.md): records, job states, peers, exclusions in DIR/state.sqlite.
+    let persistence: NodePersistence
+    let replay: NodePersistence.Replay
+    do {
+        (persistence, replay) = try NodePersistence.open(dataDirectory: dataDir.path, localNode: identity.publicKey, loop: loop, nowUnixMs: JobsService.wallNow().unixMs)
+    } catch { throw CommandFailure("\(error)") }
+    if let why = replay.movedAside { Logger(level: level).warning(why) }
     // Links come from the membership protocol (no static join links).
     let config = NodeConfig(listen: listen)
     let node = Node(loop: loop, identity: identity, networkKey: networkKey, config: config,
@@ -108,6 +118,10 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     var gossipConfig = GossipServiceConfig()
     if args.has("--gossip-fast") { gossipConfig.gossip = GossipServiceConfig.fastGossip() }
     gossipConfig.seeds = joins.map { "\($0)" }
+    // Peers known before a restart are extra ways back into the mesh.
+    for address in replay.peerAddresses where !gossipConfig.seeds.contains(address) {
+        gossipConfig.seeds.append(address)
+    }
     gossipConfig.advertise = advertise.map { "\($0)" }
 
     var traceFile: NodeTraceFile?
@@ -132,7 +146,11 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     let workers = WorkQueue(threads: slots, capacity: slots * 16)
     var jobsConfig = JobsConfig()
     jobsConfig.followAllJobs = true
-    let jobs = JobsService(identity: identity, node: node, store: modelStore, workers: workers, slots: slots, config: jobsConfig)
+    let jobs = JobsService(identity: identity, node: node, store: modelStore, workers: workers, slots: slots, config: jobsConfig,
+                           excluded: replay.excluded)
+    jobs.persistence = persistence
+    gossip.recordSink = persistence
+    persistence.warn = { [unowned node] line in node.logger.warning(line) }
     jobs.lies = args.has("--lie")
     jobs.inferenceDelay = .milliseconds(Int64(try args.int("--inference-delay-ms", default: 0, range: 0...600_000)))
     jobs.log = { [unowned node] line in node.logger.info(line) }
@@ -157,7 +175,10 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
         jobs.enqueue(record)
         transfer.enqueue(record)
     }
-    gossip.onLocalPublish = { [unowned jobs] record in jobs.enqueueLocal(record) }
+    gossip.onLocalPublish = { [unowned jobs, unowned persistence] record in
+        persistence.recordPublishedLocally(record)
+        if !persistence.replaying { jobs.enqueueLocal(record) }
+    }
     do {
         try node.host(jobs)
         try node.host(transfer)
@@ -196,6 +217,7 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
         workers.stop()
         controlServer.shutdown()
         node.shutdown()
+        persistence.close()
         traceFile?.close()
         loop.stop()
     }
@@ -216,6 +238,12 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     }
     let bound: SocketAddress
     do { bound = try node.start() } catch { throw CommandFailure("cannot listen on \(listen): \(error)") }
+    let replayStarted = Posix.monotonicNanoseconds()
+    persistence.replay(replay, node: node, gossip: gossip, jobs: jobs, transfer: transfer)
+    if !replay.records.isEmpty || !replay.excluded.isEmpty {
+        let ms = Double(Posix.monotonicNanoseconds() - replayStarted) / 1e6
+        node.logger.info("replayed \(replay.records.count) stored record(s), \(replay.finalStates.count) final job state(s), \(replay.excluded.count) exclusion(s) from \(persistence.path) in \(format3(ms)) ms")
+    }
     writeLine("node \(identity.publicKey.hex) listening on \(bound)")
     if let control {
         do {

@@ -56,3 +56,4 @@ final class RepairSimTests: XCTestCase {
         XCTAssertEqual(r.overlayComponents, 1)
     }
 }
+

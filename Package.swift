@@ -62,6 +62,7 @@ let package = Package(
         ]),
         .executableTarget(name: "murmur-bench", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurInference", "MurmurKernels", "MurmurSim", "CSodium", "CLinux",
+            "MurmurGossip", "MurmurTrace", "MurmurWire",
         ]),
 
         .testTarget(name: "MurmurCoreTests", dependencies: ["MurmurCore"]),

@@ -65,6 +65,8 @@ public final class JobsService: NodeProtocol {
     public let workers: WorkQueue
     public unowned let node: Node
     public let slots: Int
+    /// Inference times of this node's executions (`GET /metrics`, `murmur_inference_seconds`).
+    public private(set) var inferenceTimes = InferenceTimes()
     /// Test-only: this node attests a wrong output (the demo's and tests' liar).
     public var lies = false
     /// Test-only: each inference waits this long first (so that the demo can kill an executor
@@ -432,6 +434,7 @@ public final class JobsService: NodeProtocol {
         let rest = Array(payload[41...])
         if payload[32] == 0 {
             counters.inferencesRun += 1
+            inferenceTimes.observe(seconds: Double(elapsed) / 1e9)
             keepOutput(Hash.of(rest), rest)
             run(.inferenceFinished(jobID: jobID, output: rest, elapsed: TimeSpan(nanoseconds: Int64(clamping: elapsed))),
                 now: now, loopNow: loopNow, into: &out)

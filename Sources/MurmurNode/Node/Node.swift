@@ -168,6 +168,7 @@ public final class Node: TransportDelegate {
 
     /// Closes every link politely and stops the loop's work for this node.
     public func shutdown() {
+        if started { broadcast(.delivered(tag: NodeDelivery.shutdownTag, payload: [])) } // goodbyes first
         for j in joins { if let r = j.retry { loop.cancelTimer(r) } }
         joins.removeAll()
         for (_, t) in protocolTimers { loop.cancelTimer(t) }

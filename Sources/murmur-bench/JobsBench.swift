@@ -35,9 +35,11 @@ final class JobsTally: @unchecked Sendable {
         next += 1
         return next - 1
     }
-    func record(_ ok: Bool) {
+    private(set) var latencies: [Double] = []
+    func record(_ ok: Bool, ms: Double) {
         lock.lock(); defer { lock.unlock() }
         if ok { verified += 1 } else { failed += 1 }
+        latencies.append(ms)
     }
 }
 
@@ -247,7 +249,11 @@ private func repoModelPath() -> String? {
     for _ in 0..<clients {
         group.enter()
         let thread = Thread {
-            while let k = tally.take() { tally.record(runOneJob(controls[k % controls.count], jobBody)) }
+            while let k = tally.take() {
+                let s = monoMs()
+                let ok = runOneJob(controls[k % controls.count], jobBody)
+                tally.record(ok, ms: monoMs() - s)
+            }
             group.leave()
         }
         thread.stackSize = 1 << 20
@@ -256,6 +262,7 @@ private func repoModelPath() -> String? {
     group.wait()
     let tpWall = (monoMs() - tpStart) / 1000
     let perSecond = Double(tally.verified) / tpWall
+    let loaded = tally.latencies.sorted()
     let nodeCpuPerJob = (nodes.map { cpuMs($0.process.pid) }.reduce(0, +) - cpuBefore) / Double(max(1, tally.verified))
     let clientCpuPerJob = (cpuMs(getpid()) - clientCpuBefore) / Double(max(1, tally.verified))
 
@@ -269,6 +276,8 @@ private func repoModelPath() -> String? {
             "verified_jobs_per_s": perSecond, "throughput_verified": tally.verified, "throughput_failed": tally.failed,
             "throughput_wall_s": tpWall, "inprocess_ms": inproc, "overhead_ratio": overhead,
             "inprocess_jobs_per_s": inproc > 0 ? 1000 / inproc : 0,
+            "throughput_latency_ms_p50": percentile(loaded, 0.5), "throughput_latency_ms_p99": percentile(loaded, 0.99),
+            "throughput_latency_ms_max": loaded.last ?? 0,
             "node_cpu_ms_per_job": nodeCpuPerJob, "client_cpu_ms_per_job": clientCpuPerJob,
             "cpu_bound_jobs_per_s_2_cores": nodeCpuPerJob + clientCpuPerJob > 0 ? 2000 / (nodeCpuPerJob + clientCpuPerJob) : 0,
         ]
@@ -280,6 +289,7 @@ private func repoModelPath() -> String? {
         print("  latency p50 (sequential, \(jobs) jobs)   \(fmt(p50, 2)) ms\(String(repeating: " ", count: max(1, 10 - fmt(p50, 2).count)))\(fmt(inproc, 3)) ms               \(fmt(overhead, 1))× overhead")
         print("  latency p99                           \(fmt(p99, 2)) ms")
         print("  sequential verified                   \(seqVerified)/\(jobs) (\(fmt(Double(jobs) / seqWall, 1)) jobs/s)")
+        print("  latency under load ({clients} clients) p50 \(fmt(percentile(loaded, 0.5))) ms, p99 \(fmt(percentile(loaded, 0.99))) ms, max \(fmt(loaded.last ?? 0)) ms".replacingOccurrences(of: "{clients}", with: "\(clients)"))
         print("  CPU per verified job (throughput)     \(fmt(nodeCpuPerJob, 2)) ms in the \(count) nodes + \(fmt(clientCpuPerJob, 2)) ms in this client → at most \(fmt(2000 / max(0.001, nodeCpuPerJob + clientCpuPerJob), 0)) jobs/s on 2 idle cores")
         print("  throughput (\(clients) clients)             \(fmt(perSecond, 1)) verified jobs/s   \(fmt(inproc > 0 ? 1000 / inproc : 0, 0)) runs/s   (\(tally.verified) verified, \(tally.failed) failed, \(fmt(tpWall)) s)")
     }

@@ -110,6 +110,8 @@ public final class JobsService: NodeProtocol {
     private var announcedFree = true
     private var lastSlotAnnounce = Instant(nanoseconds: Int64.min / 2)
     private var slotCheckScheduled = false
+    /// Loop instant since which the node has had no free slot (nil: it has one).
+    private var fullSince: Instant?
     /// The time-limit timer of each running inference.
     private var timeLimitTimers: [Hash: LoopToken] = [:]
     /// Outputs over the inline limit being fetched from their executors, by output hash
@@ -168,7 +170,16 @@ public final class JobsService: NodeProtocol {
         return Instant(nanoseconds: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec))
     }
 
-    public var freeSlots: Int { max(0, slots - jobs.runningExecutions) }
+    /// Free execution slots as announced: "full" (0) only once the node has had no free slot
+    /// for `JobsLimits.slotSettle`. A momentary full state (inferences of microseconds) in a
+    /// periodic announcement would make other nodes rank around this one while it does not,
+    /// and a job whose entry node still counts on it then waits out the 3 s claim grace.
+    public var freeSlots: Int {
+        let free = max(0, slots - jobs.runningExecutions)
+        if free > 0 { return free }
+        guard let since = fullSince else { return 1 }
+        return node.loop.now - since >= JobsLimits.slotSettle ? 0 : 1
+    }
 
     // MARK: feeding records (loop thread, from gossip's delivery callback)
 
@@ -301,7 +312,9 @@ public final class JobsService: NodeProtocol {
     /// so for `JobsLimits.slotSettle`, at most once per `JobsLimits.slotAnnounceEvery` (a
     /// momentary full node must not make every view rank around it).
     private func noteFreeSlots(_ loopNow: Instant) {
-        guard (freeSlots > 0) != announcedFree, !slotCheckScheduled else { return }
+        let hasFree = slots > jobs.runningExecutions
+        if hasFree { fullSince = nil } else if fullSince == nil { fullSince = loopNow }
+        guard hasFree != announcedFree, !slotCheckScheduled else { return }
         slotCheckScheduled = true
         let at = max(loopNow + JobsLimits.slotSettle, lastSlotAnnounce + JobsLimits.slotAnnounceEvery)
         _ = node.loop.schedule(at: at) { [weak self] in

@@ -44,6 +44,8 @@ struct InferenceBenchOptions {
     var models: Set<String>? = nil
     /// `--model-threads 1,2`: thread counts for the models section (default: 1 and all cores).
     var modelThreads: [Int]? = nil
+    /// `--profile-runs N`: run each selected model N times (ours only, no reference), for perf/callgrind.
+    var profileRuns = 0
 }
 
 struct InferenceSection: Sendable {
@@ -81,6 +83,8 @@ func runInferenceBench(_ args: [String]) throws -> Int32 {
             opts.models = Set(args[i + 1].split(separator: ",").map(String.init)); i += 1
         case "--model-threads" where i + 1 < args.count:
             opts.modelThreads = args[i + 1].split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 }; i += 1
+        case "--profile-runs" where i + 1 < args.count:
+            opts.profileRuns = max(1, Int(args[i + 1]) ?? 1); opts.sections = ["models"]; i += 1
         case "--only" where i + 1 < args.count:
             opts.sections = Set(args[i + 1].split(separator: ",").map(String.init)); i += 1
         default:

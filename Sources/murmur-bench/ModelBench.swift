@@ -88,6 +88,14 @@ func modelsSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     let threadCounts = opts.modelThreads ?? Array(Set([1, cores])).sorted()
     let selected = RealModels.all.filter { opts.models == nil || opts.models!.contains($0.alias) || opts.models!.contains($0.name) }
+    if opts.profileRuns > 0 {
+        for m in selected where m.isCached {
+            let model = try InferenceModel(path: m.path)
+            let feeds = m.sampleInputs()
+            for _ in 0..<opts.profileRuns { _ = try model.run(feeds, threads: threadCounts[0]) }
+        }
+        return []
+    }
     let tmp = NSTemporaryDirectory() + "murmur-bench-models-\(getpid())"
     try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: tmp) }

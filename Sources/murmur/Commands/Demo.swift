@@ -4,13 +4,14 @@ import Glibc
 import MurmurCore
 import MurmurCrypto
 import MurmurGossip
+import MurmurInference
 import MurmurNode
 
 let demoCommand = Command(
     name: "demo",
     summary: "start a small local mesh, let it form by gossip, spread records, and show what happened",
     usage: """
-    usage: murmur demo [--nodes N] [--timeout SECONDS]
+    usage: murmur demo [--nodes N] [--timeout SECONDS] [--model NAME]
 
     Starts N `murmur node` processes (default 6) on loopback with temporary data directories, a
     fresh private network key and short gossip timers (--gossip-fast). Node 0 is the seed; every
@@ -28,17 +29,31 @@ let demoCommand = Command(
     the `murmur trace` command that shows the disputed (or killed-executor) job's timeline.
 
       --nodes N            nodes to start (2...16, default 8)
-      --timeout SECONDS    give up after this long (default 20)
+      --timeout SECONDS    give up after this long (default 20; 120 with --model)
+      --model NAME         run the jobs on a real model from the model cache
+                           (Scripts/real_models/fetch.sh fills it) instead of the sample MLP, with
+                           a generated input: \(RealModels.all.map(\.alias).joined(separator: ", "))
     """,
     run: runDemo
 )
 
 @Sendable func runDemo(_ argv: [String]) throws -> Int32 {
     Posix.ignoreBrokenPipes()
-    let args = try Arguments(argv, command: "demo", booleans: [], valued: ["--nodes", "--timeout"])
+    let args = try Arguments(argv, command: "demo", booleans: [], valued: ["--nodes", "--timeout", "--model"])
     if let extra = args.positionals.first { throw UsageError("demo: unexpected argument '\(extra)'") }
     let count = try args.int("--nodes", default: 8, range: 2...16)
-    let timeout = try args.double("--timeout", default: 20, range: 1...600)
+    var realModel: RealModel?
+    if let name = args.value("--model") {
+        guard let m = RealModels.find(name) else {
+            throw UsageError("demo: unknown model '\(name)'; known: \(RealModels.all.map(\.alias).joined(separator: ", "))")
+        }
+        guard m.isCached else {
+            let cached = RealModels.cached().map(\.alias)
+            throw CommandFailure("demo: model '\(m.alias)' is not cached at \(m.path); run Scripts/real_models/fetch.sh (or set MURMUR_MODEL_CACHE). Cached: \(cached.isEmpty ? "none" : cached.joined(separator: ", "))")
+        }
+        realModel = m
+    }
+    let timeout = try args.double("--timeout", default: realModel == nil ? 20 : 120, range: 1...600)
     guard let executable = currentExecutablePath() else { throw CommandFailure("demo: cannot find this executable (/proc/self/exe)") }
     var template = Array("/tmp/murmur-demo-XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { throw CommandFailure("demo: cannot create a temporary directory") }
@@ -49,7 +64,7 @@ let demoCommand = Command(
         throw CommandFailure("demo: cannot create a temporary directory for traces")
     }
     let demo = try MeshDemo(executable: executable, root: root, traces: String(cString: madeTraces), count: count,
-                            timeout: .seconds(timeout))
+                            timeout: .seconds(timeout), realModel: realModel)
     defer { demo.cleanUp() }
     return demo.run() ? 0 : 1
 }
@@ -127,8 +142,11 @@ final class MeshDemo {
     /// The job worth reading in the traces: the first disputed one, else the killed-executor one.
     var disputedJob: String?
     var killedExecutorJob: String?
+    /// `--model`: the jobs run on this cached real model instead of the sample MLP.
+    let realModel: RealModel?
 
-    init(executable: String, root: String, traces: String, count: Int, timeout: TimeSpan) throws {
+    init(executable: String, root: String, traces: String, count: Int, timeout: TimeSpan, realModel: RealModel? = nil) throws {
+        self.realModel = realModel
         self.executable = executable
         self.root = root
         self.traces = traces

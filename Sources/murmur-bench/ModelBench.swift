@@ -92,7 +92,13 @@ func modelsSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
         for m in selected where m.isCached {
             let model = try InferenceModel(path: m.path)
             let feeds = m.sampleInputs()
-            for _ in 0..<opts.profileRuns { _ = try model.run(feeds, threads: threadCounts[0]) }
+            var hash = ""
+            var t0 = timespec(), t1 = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0)
+            for _ in 0..<opts.profileRuns { hash = try model.run(feeds, threads: threadCounts[0]).hash.hex }
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1)
+            let cpu = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+            print("\(m.name): output hash \(hash), \(String(format: "%.3f", cpu * 1e3 / Double(opts.profileRuns))) ms thread CPU per run")
         }
         return []
     }

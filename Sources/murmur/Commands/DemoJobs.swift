@@ -112,7 +112,7 @@ extension MeshDemo {
                                                                            "deadline_ms": 15_000] as [String: Any])) ?? Data())
             let (s, accepted) = request(node, "POST", "/v1/jobs", job)
             guard s == 202, let id = accepted["job_id"] as? String else {
-                writeLine("  job at node \(i): refused (\(s)): \(accepted)")
+                writeLine("  job at node \(i): refused (\(s == 0 ? "no answer: a \(job.count)-byte request may exceed the node's API body limit" : "\(s)")): \(accepted)")
                 continue
             }
             let (_, view) = request(node, "GET", "/v1/jobs/\(id)?wait=20", seconds: 25)

@@ -38,7 +38,7 @@ struct Delivery {
 
 struct KindCounters {
     var deliveries = 0, duplicates = 0, grafts = 0, prunes = 0, ihaves = 0, sends = 0, recvs = 0, drops = 0
-    var sendBytes: Int64 = 0
+    var sendBytes: Int64 = 0, recvBytes: Int64 = 0
 }
 
 struct LinkCounters {
@@ -248,6 +248,7 @@ public final class TraceAnalyzer {
                 if r >= 0 { pair(send: false, from: p, to: n, record: r, time: t) }
             }
             kindCounters[ki].recvs += 1
+            kindCounters[ki].recvBytes += line.bytes ?? 0
         default: break
         }
 

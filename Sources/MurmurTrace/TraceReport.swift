@@ -13,6 +13,9 @@ public struct TraceReport: Codable, Sendable {
     public var records: Int
     public var eventCounts: [String: Int]
     public var kinds: [KindSummary]
+    /// Control messages (send/recv lines whose `kind` names no record: membership, IHAVE batches,
+    /// GRAFT, PRUNE, anti-entropy, transfer …), per message kind.
+    public var messages: [MessageSummary]
     public var links: [LinkSummary]
     public var drops: [NodeDrops]
     public var jobs: [JobSummary]
@@ -60,6 +63,12 @@ public struct TraceReport: Codable, Sendable {
         /// Per record: time to reach 90 % / 100 % of the nodes that delivered it (distribution over records).
         public var time90Ns: Percentiles?
         public var time100Ns: Percentiles?
+    }
+    public struct MessageSummary: Codable, Sendable {
+        public var kind: String
+        public var sends: Int, sendBytes: Int64
+        public var recvs: Int, recvBytes: Int64
+        public var drops: Int
     }
     public struct LinkSummary: Codable, Sendable {
         public var a: String, b: String
@@ -190,9 +199,16 @@ extension TraceAnalyzer {
             kind100[rk, default: []].append(times[times.count - 1])
         }
         var kinds: [TraceReport.KindSummary] = []
+        var messages: [TraceReport.MessageSummary] = []
         let allKinds = Set(kindSeen.indices.filter { kindSeen[$0] }.map { Int32($0 - 1) }).union(kindRecords.keys)
         for rk in allKinds {
             let c = kindCounters[Int(rk) + 1]
+            if rk >= 0 && kindRecords[rk] == nil && c.deliveries == 0 && c.duplicates == 0 && c.grafts == 0 {
+                // A kind that never named a record: a control message.
+                messages.append(.init(kind: strings.name(rk) ?? "(none)", sends: c.sends, sendBytes: c.sendBytes,
+                                      recvs: c.recvs, recvBytes: c.recvBytes, drops: c.drops))
+                continue
+            }
             var lat = kindLat[rk] ?? [], t90 = kind90[rk] ?? [], t100 = kind100[rk] ?? []
             kinds.append(.init(kind: strings.name(rk) ?? "(none)", records: kindRecords[rk] ?? 0, deliveries: c.deliveries,
                                duplicates: c.duplicates,
@@ -202,6 +218,7 @@ extension TraceAnalyzer {
                                latencyNs: .of(&lat), time90Ns: .of(&t90), time100Ns: .of(&t100)))
         }
         kinds.sort { ($0.deliveries, $0.kind) > ($1.deliveries, $1.kind) }
+        messages.sort { ($0.sendBytes + $0.recvBytes, $0.kind) > ($1.sendBytes + $1.recvBytes, $1.kind) }
 
         // Links, both directions merged.
         var pairs: [UInt64: TraceReport.LinkSummary] = [:]
@@ -233,7 +250,7 @@ extension TraceAnalyzer {
             input: input, clock: clock,
             startNs: minTime == .max ? 0 : correctedSpan(off).0, endNs: maxTime == .min ? 0 : correctedSpan(off).1,
             nodes: nodes.count, nodesWithEvents: nodeEvents.filter { $0 > 0 }.count, records: records.count,
-            eventCounts: eventCountsByName, kinds: kinds, links: linkList, drops: dropList,
+            eventCounts: eventCountsByName, kinds: kinds, messages: messages, links: linkList, drops: dropList,
             jobs: jobSummaries(off), record: nil, job: nil)
 
         if let prefix = options.record {

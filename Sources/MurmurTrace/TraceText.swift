@@ -32,6 +32,15 @@ public enum TraceText {
         }
         out += table(rows)
 
+        if !r.messages.isEmpty {
+            out += "\ncontrol messages (send/recv lines that carry no record)\n"
+            rows = [["message", "sent", "bytes sent", "received", "bytes received", "drops"]]
+            for m in r.messages {
+                rows.append([m.kind, group(m.sends), bytes(m.sendBytes), group(m.recvs), bytes(m.recvBytes), group(m.drops)])
+            }
+            out += table(rows)
+        }
+
         out += "\nlinks (\(r.links.count); top \(min(maxLinks, r.links.count)) by bytes, --json for all)\n"
         rows = [["a", "b", "frames a→b", "bytes a→b", "frames b→a", "bytes b→a"]]
         for l in r.links.prefix(maxLinks) {

@@ -156,21 +156,71 @@ final class JobsProcessTests: XCTestCase {
         for n in nodes { n.process.kill(); _ = n.process.reap(blocking: true) }
     }
 
-    /// `murmur demo --nodes 7`: one node lies (`--lie`) and is outvoted in a dispute round and
-    /// excluded by every honest node; an executor is killed with SIGKILL in the middle of a job
-    /// and the mesh finishes the job anyway. The demo exits 0 only if all of that happened.
+    /// `murmur demo` (8 nodes, the README's command): one node lies (`--lie`) and is outvoted in a
+    /// dispute round and excluded by every honest node; an executor is killed with SIGKILL in the
+    /// middle of a job and the mesh finishes the job anyway. The demo exits 0 only if all of that
+    /// happened. Then `murmur trace` reads the 8 real trace files (issue 7): no bad lines, clocks
+    /// estimated from send/recv pairs on loopback within a millisecond, the disputed job's
+    /// record reaching every node through a tree, its timeline across all 8 nodes with the
+    /// dispute and the verdict, and control messages in their own table.
     func testDemoCatchesTheLiarAndSurvivesAKilledExecutor() throws {
         let exe = try murmurPath()
-        let demo = try Proc(exe, ["demo", "--nodes", "7", "--timeout", "50"])
+        let demo = try Proc(exe, ["demo", "--nodes", "8", "--timeout", "50"])
         let status = demo.finish(seconds: 90)
         let text = demo.lines.joined(separator: "\n")
         XCTAssertEqual(status, 0, text)
-        XCTAssertTrue(demo.lines.contains { $0.hasPrefix("liar node 6 caught") }, text)
+        XCTAssertTrue(demo.lines.contains { $0.hasPrefix("liar node 7 caught") }, text)
         XCTAssertTrue(demo.lines.contains { $0.contains("killed executor") }, text)
+        XCTAssertTrue(demo.lines.contains { $0.hasPrefix("demo OK") }, text)
         // The demo names the disputed job for `murmur trace --job`.
         let traces = try XCTUnwrap(demoTraceDirectory(demo.lines), text)
         defer { try? FileManager.default.removeItem(atPath: traces) }
-        XCTAssertTrue(demo.lines.contains { $0.hasPrefix("read them: murmur trace \(traces)/*.jsonl --job ") && $0.hasSuffix("(the disputed job)") }, text)
-        XCTAssertTrue(demo.lines.contains { $0.hasPrefix("demo OK") }, text)
+        let readLine = try XCTUnwrap(demo.lines.first { $0.hasPrefix("read them: murmur trace \(traces)/*.jsonl --job ") && $0.hasSuffix("(the disputed job)") }, text)
+        let disputed = String(try XCTUnwrap(readLine.split(separator: " ").first { $0.count == 64 }))
+
+        let files = (0..<8).map { "\(traces)/node-\($0).jsonl" }
+        for f in files { XCTAssertTrue(FileManager.default.fileExists(atPath: f), f) }
+        let (rc, out) = try run(exe, ["trace"] + files + ["--job", disputed, "--record", disputed, "--json"])
+        XCTAssertEqual(rc, 0, out.joined(separator: "\n"))
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.joined(separator: "\n").utf8)) as? [String: Any])
+        let input = try XCTUnwrap(report["input"] as? [String: Any])
+        XCTAssertEqual(input["files"] as? Int, 8)
+        XCTAssertEqual(input["errors"] as? Int, 0, "real node traces parse without errors")
+        XCTAssertEqual(report["nodesWithEvents"] as? Int, 8)
+        // Loopback clocks: the estimated offsets are tiny and their uncertainty is bounded.
+        let clock = try XCTUnwrap(report["clock"] as? [String: Any])
+        XCTAssertEqual(clock["components"] as? Int, 1, "every node linked to the reference through send/recv pairs")
+        for n in try XCTUnwrap(clock["nodes"] as? [[String: Any]]) {
+            let off = try XCTUnwrap(n["offsetNs"] as? Int), unc = try XCTUnwrap(n["uncertaintyNs"] as? Int)
+            XCTAssertLessThan(abs(off), 5_000_000, "offset of \(n) on one host")
+            XCTAssertLessThan(unc, 50_000_000, "uncertainty of \(n)")
+        }
+        // Every record kind of a jobs run was delivered; control messages are their own table.
+        let kinds = try XCTUnwrap(report["kinds"] as? [[String: Any]])
+        let delivered = Set(kinds.filter { ($0["deliveries"] as? Int ?? 0) > 0 }.compactMap { $0["kind"] as? String })
+        for k in ["manifest", "announcement", "job", "claim", "attestation", "verdict"] {
+            XCTAssertTrue(delivered.contains(k), "\(k) deliveries in \(delivered)")
+        }
+        let messages = Set(try XCTUnwrap(report["messages"] as? [[String: Any]]).compactMap { $0["kind"] as? String })
+        XCTAssertTrue(messages.contains("ihave"), "\(messages)")
+        XCTAssertTrue(delivered.isDisjoint(with: messages))
+        // The disputed job's record reached all 8 nodes (the executor is killed later, in another job).
+        let record = try XCTUnwrap(report["record"] as? [String: Any])
+        XCTAssertEqual(record["kind"] as? String, "job")
+        XCTAssertEqual(record["delivered"] as? Int, 8)
+        let tree = try XCTUnwrap(record["tree"] as? [[String: Any]])
+        XCTAssertEqual(tree.count, 8)
+        XCTAssertEqual(tree.filter { $0["from"] == nil || $0["from"] is NSNull }.count, 1, "one root: the entry node")
+        XCTAssertEqual((record["missing"] as? [Any])?.count ?? 0, 0)
+        // Its timeline: submitted, executed and attested, disputed, verdict, across all 8 nodes.
+        let job = try XCTUnwrap(report["job"] as? [String: Any])
+        let timeline = try XCTUnwrap(job["timeline"] as? [[String: Any]])
+        XCTAssertEqual(Set(timeline.compactMap { $0["node"] as? String }).count, 8)
+        let evs = Set(timeline.compactMap { $0["ev"] as? String })
+        for ev in ["job.claim", "job.execute", "job.attest", "job.disputed", "verdict"] {
+            XCTAssertTrue(evs.contains(ev), "\(ev) in the disputed job's timeline: \(evs.sorted())")
+        }
+        let times = timeline.compactMap { $0["sinceStartNs"] as? Int }
+        XCTAssertEqual(times, times.sorted(), "the timeline is in merged-clock order")
     }
 }

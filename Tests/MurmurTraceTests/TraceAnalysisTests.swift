@@ -279,13 +279,40 @@ final class TraceAnalysisTests: XCTestCase {
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
         let obj = try JSONSerialization.jsonObject(with: enc.encode(r)) as! [String: Any]
         XCTAssertEqual(Set(obj.keys), ["format", "version", "input", "clock", "startNs", "endNs", "nodes", "nodesWithEvents",
-                                       "records", "eventCounts", "kinds", "links", "drops", "jobs", "record", "job"])
+                                       "records", "eventCounts", "kinds", "messages", "links", "drops", "jobs", "record", "job"])
         let rec = obj["record"] as! [String: Any]
         XCTAssertEqual(Set(rec.keys), ["id", "kind", "origin", "originKnown", "originNs", "delivered", "nodesInTrace", "duplicates",
                                        "grafts", "coverageNs", "curve", "tree", "missing", "events"])
         let spec = try String(contentsOf: S.repoRoot.appendingPathComponent("Specs/trace.md"), encoding: .utf8)
         for k in obj.keys { XCTAssertTrue(spec.contains("`\(k)`"), "Specs/trace.md documents report key \(k)") }
         for k in rec.keys { XCTAssertTrue(spec.contains("`\(k)`"), "Specs/trace.md documents record key \(k)") }
+    }
+
+    /// Send/recv lines of control messages (no record id) are counted per message kind, apart from
+    /// the record kinds, with bytes both ways; they never show as empty record-kind rows.
+    func testControlMessagesAreTheirOwnTable() throws {
+        let a = String(repeating: "a", count: 64), b = String(repeating: "b", count: 64), id = String(repeating: "c", count: 64)
+        func line(_ seq: Int, _ t: Int, _ node: String, _ ev: String, _ kind: String, _ peer: String, _ bytes: Int, id rid: String? = nil) -> String {
+            "{\"v\":1,\"t\":\(t),\"seq\":\(seq),\"node\":\"\(node)\",\"ev\":\"\(ev)\",\"kind\":\"\(kind)\"" +
+                (rid.map { ",\"id\":\"\($0)\"" } ?? "") + ",\"peer\":\"\(peer)\",\"bytes\":\(bytes)}"
+        }
+        let text = [line(1, 100, a, "send", "join", b, 40), line(2, 200, b, "recv", "join", a, 40),
+                    line(3, 300, a, "send", "ihave", b, 70), line(4, 310, a, "send", "ihave", b, 30),
+                    line(5, 400, b, "recv", "ihave", a, 70),
+                    line(6, 500, a, "send", "job", b, 300, id: id), line(7, 600, b, "recv", "job", a, 300, id: id),
+                    "{\"v\":1,\"t\":700,\"seq\":8,\"node\":\"\(b)\",\"ev\":\"deliver\",\"kind\":\"job\",\"id\":\"\(id)\",\"peer\":\"\(a)\",\"hops\":1}"]
+            .joined(separator: "\n") + "\n"
+        let (r, _) = try S.analyze([S.write(text)], AnalysisOptions(clock: .raw))
+        XCTAssertEqual(r.kinds.map(\.kind), ["job"], "only kinds that name records are record kinds")
+        let join = try XCTUnwrap(r.messages.first { $0.kind == "join" })
+        XCTAssertEqual([join.sends, join.recvs], [1, 1])
+        XCTAssertEqual([join.sendBytes, join.recvBytes], [40, 40])
+        let ihave = try XCTUnwrap(r.messages.first { $0.kind == "ihave" })
+        XCTAssertEqual([ihave.sends, ihave.recvs], [2, 1])
+        XCTAssertEqual([ihave.sendBytes, ihave.recvBytes], [100, 70])
+        XCTAssertEqual(r.messages.map(\.kind), ["ihave", "join"], "sorted by bytes")
+        let text2 = TraceText.render(r)
+        XCTAssertTrue(text2.contains("control messages"), text2)
     }
 
     /// The terminal tree uses box-drawing characters, one line per delivering node.

@@ -62,6 +62,7 @@ let package = Package(
         ]),
         .executableTarget(name: "murmur-bench", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurInference", "MurmurKernels", "MurmurSim", "CSodium", "CLinux",
+            "MurmurGossip", "MurmurTrace", "MurmurWire",
         ]),
 
         .testTarget(name: "MurmurCoreTests", dependencies: ["MurmurCore"]),
@@ -76,10 +77,10 @@ let package = Package(
         .testTarget(name: "MurmurStoreTests", dependencies: ["MurmurStore", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
         .testTarget(name: "MurmurHTTPTests", dependencies: ["MurmurHTTP", "MurmurCore"]),
         .testTarget(name: "MurmurAPITests", dependencies: ["MurmurAPI", "MurmurHTTP", "MurmurJobs", "MurmurStore", "MurmurWire", "MurmurCrypto", "MurmurCore"]),
-        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto", "MurmurInference"]),
+        .testTarget(name: "MurmurNodeTests", dependencies: ["MurmurNode", "MurmurGossip", "MurmurWire", "MurmurCrypto", "MurmurInference", "MurmurStore", "MurmurJobs"]),
         .testTarget(name: "MurmurSimTests", dependencies: ["MurmurSim"]),
         .testTarget(name: "RealModelTests", dependencies: ["MurmurInference", "MurmurKernels", "MurmurCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire", "MurmurJobs"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurWire", "MurmurJobs", "MurmurStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

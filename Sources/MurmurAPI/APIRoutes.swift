@@ -5,15 +5,25 @@ import MurmurHTTP
 /// `APIFrontDoor.route(_:token:)` for every parsed request and either writes the ready response
 /// or runs the route's handler with the matched parameters.
 public enum APIRoute: String, Sendable, CaseIterable {
-    case submitJob, getJob, models, peers, status, metrics, openAPI, trace
+    case submitJob, getJob, models, publishModel, peers, status, reputation, metrics, openAPI, trace, debugRecords
 
-    public var method: String { self == .submitJob ? "POST" : "GET" }
+    public var method: String {
+        switch self {
+        case .submitJob, .publishModel, .debugRecords: return "POST"
+        default: return "GET"
+        }
+    }
+
+    /// Routes that take query parameters (the others answer 400 `invalid_query` to any).
+    public var takesQuery: Bool { self == .getJob || self == .trace || self == .debugRecords }
 
     public var pattern: String {
         switch self {
         case .submitJob: return "/v1/jobs"
         case .getJob: return "/v1/jobs/{id}"
-        case .models: return "/v1/models"
+        case .models, .publishModel: return "/v1/models"
+        case .reputation: return "/v1/reputation"
+        case .debugRecords: return "/v1/debug/records"
         case .peers: return "/v1/peers"
         case .status: return "/v1/status"
         case .metrics: return "/metrics"
@@ -58,7 +68,7 @@ public enum APIFrontDoor {
                 return .respond(HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]),
                                              body: Array(OpenAPIDocument.json.utf8)))
             }
-            if route != .getJob, !request.queryString.isEmpty {
+            if !route.takesQuery, !request.queryString.isEmpty {
                 return .respond(APIError.badRequest("invalid_query", "\(request.path.prefix(200)) takes no query parameters").response)
             }
             return .handle(route, parameters: parameters)

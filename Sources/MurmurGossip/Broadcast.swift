@@ -43,6 +43,7 @@ extension GossipNode {
             trace(.drop, id: evicted, reason: "store full")
         }
         missing.removeValue(forKey: id)
+        rememberRecent(id, hops: hops)
         if from != nil {
             counters.delivered += 1
             fx.append(.deliver(record, hops: hops, path: path))
@@ -61,7 +62,7 @@ extension GossipNode {
         let lazyForAuthor = config.perAuthorTrees ? touchTree(record.author).lazy : []
         for i in active.indices where active[i].peer.id != except {
             let eager = config.perAuthorTrees ? !lazyForAuthor.contains(active[i].peer.id) : active[i].eager
-            if eager {
+            if eager || next <= config.eagerFloodHops {
                 send(.gossip(HoppedRecord(record: record, hops: next)), to: active[i].peer.id)
             } else {
                 if active[i].lazyQueue.count >= Limits.gossipMaxLazyQueue {
@@ -74,6 +75,38 @@ extension GossipNode {
                     setTimer(.ihaveFlush, at: now + config.ihaveDelay)
                 }
             }
+        }
+    }
+
+    mutating func rememberRecent(_ id: Hash, hops: UInt16) {
+        let entry = RecentRecord(id: id, hops: hops, at: now)
+        if recent.count < Limits.gossipRecentRecords {
+            recent.append(entry)
+        } else {
+            recent[recentNext] = entry
+        }
+        recentNext = (recentNext + 1) % Limits.gossipRecentRecords
+    }
+
+    /// Queues an `IHave` of the records delivered within `linkUpAnnounceWindow` for the new
+    /// active peer at `i`: if its tree link died, it grafts what it missed from us.
+    mutating func announceRecent(toActiveAt i: Int) {
+        guard config.linkUpAnnounceWindow > .zero, !recent.isEmpty else { return }
+        // Oldest first, so the peer grafts in publication order.
+        let n = recent.count
+        let start = n < Limits.gossipRecentRecords ? 0 : recentNext
+        var queued = false
+        for k in 0..<n {
+            let r = recent[(start + k) % n]
+            guard now - r.at <= config.linkUpAnnounceWindow, store.contains(r.id) else { continue }
+            if active[i].lazyQueue.count >= Limits.gossipMaxLazyQueue { break }
+            active[i].lazyQueue.append(IHaveEntry(id: r.id, hops: r.hops == .max ? r.hops : r.hops + 1))
+            counters.linkUpAnnounced += 1
+            queued = true
+        }
+        if queued && !ihaveFlushArmed {
+            ihaveFlushArmed = true
+            setTimer(.ihaveFlush, at: now + config.ihaveDelay)
         }
     }
 
@@ -122,14 +155,19 @@ extension GossipNode {
         switch accept(item.record, hops: item.hops, from: peer, path: .broadcast) {
         case .new:
             if let i = activeIndex(peer) {
-                if !config.oneSidedPrune { active[i].eager = true }
+                // A copy pushed by the source's neighbourhood flood leaves a lazy link lazy.
+                let floodCopy = !active[i].eager && item.hops <= config.eagerFloodHops
+                if !config.oneSidedPrune && !floodCopy { active[i].eager = true }
                 active[i].lastFirstDelivery = now
             }
 
         case .duplicate:
             // A link that recently delivered something first is on another record's tree path:
             // pruning it now, while other broadcasts are in flight, can cut the tree in two.
-            if let i = activeIndex(peer), active[i].eager,
+            // Near the source, duplicates are the flood's (`eagerFloodHops`), not the tree's cycles.
+            let nearSource = config.eagerFloodHops > 0
+                && (item.hops <= config.eagerFloodHops || (store[item.record.id]?.hops ?? .max) <= config.eagerFloodHops)
+            if !nearSource, let i = activeIndex(peer), active[i].eager,
                active[i].lastFirstDelivery.map({ now - $0 >= config.pruneQuietPeriod }) ?? true {
                 if !config.oneSidedPrune { active[i].eager = false }
                 counters.prunes += 1
@@ -159,8 +197,11 @@ extension GossipNode {
                     continue
                 }
                 missing[e.id] = MissingRecord(announcers: [(peer, e.hops)])
-                // Jittered so that the nodes of a cut-off subtree do not all graft at once.
-                setTimer(.graft(e.id), at: now + config.graftTimeout + jitter(config.graftTimeout * 0.5))
+                // Jittered so that the nodes of a cut-off subtree do not all graft at once. An
+                // `IHave` on a link that just joined the active view announces records the peer
+                // held before we were linked: nobody is pushing those to us, so graft at once.
+                let linkUpAnnouncement = activeIndex(peer).map { now - active[$0].since < config.graftTimeout } ?? false
+                setTimer(.graft(e.id), at: linkUpAnnouncement ? now : now + config.graftTimeout + jitter(config.graftTimeout * 0.5))
             }
         }
     }
@@ -190,21 +231,33 @@ extension GossipNode {
             missing.removeValue(forKey: id)
             return
         }
-        while m.attempts < config.graftAttempts && !m.announcers.isEmpty {
-            let a = m.announcers.removeFirst()
-            guard let i = activeIndex(a.peer) else { continue }
-            m.announcers.append(a)
+        if m.attempts < config.graftAttempts, let target = graftTarget(&m) {
             m.attempts += 1
-            active[i].eager = true
+            m.asked.append(target.peer)
+            if let i = activeIndex(target.peer) { active[i].eager = true }
             counters.grafts += 1
-            send(.graft([id]), to: a.peer)
-            trace(.graft, id: id, peer: a.peer, hops: Int(a.hops))
+            send(.graft([id]), to: target.peer)
+            trace(.graft, id: id, peer: target.peer, hops: target.hops.map(Int.init))
             missing[id] = m
             setTimer(.graft(id), at: now + config.graftRetry)
             return
         }
         // Nobody left to ask: anti-entropy will find it.
         missing.removeValue(forKey: id)
+    }
+
+    /// Whom to graft next: an active announcer not asked yet; else an active peer not asked yet
+    /// (an eager peer whose push was lost, or whose announcer crashed, likely holds the record:
+    /// a graft for a record it lacks costs it nothing); else the announcers again, in turn.
+    mutating func graftTarget(_ m: inout MissingRecord) -> (peer: NodeID, hops: UInt16?)? {
+        for a in m.announcers where isActive(a.peer) && !m.asked.contains(a.peer) { return (a.peer, a.hops) }
+        for a in active where !m.asked.contains(a.peer.id) { return (a.peer.id, nil) }
+        for _ in 0..<m.announcers.count {
+            let a = m.announcers.removeFirst()
+            m.announcers.append(a)
+            if isActive(a.peer) { return (a.peer, a.hops) }
+        }
+        return nil
     }
 
     mutating func onGraft(_ ids: [Hash], from peer: NodeID) {

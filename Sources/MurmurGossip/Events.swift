@@ -38,6 +38,9 @@ public enum GossipEvent: Sendable {
     case loopLag(TimeSpan)
     /// The current wall clock (Unix ms), for record expiry. Sent at start and whenever it drifts.
     case wallClock(unixMs: Int64)
+    /// The node is shutting down (SIGTERM): say `Disconnect` to every neighbour so that it drops
+    /// the link at once instead of waiting for a failure and re-dialling us. Later events are ignored.
+    case leave
 }
 
 /// How a record reached this node.
@@ -75,5 +78,8 @@ public struct GossipCounters: Sendable, Equatable {
     public var joins = 0, neighborAccepted = 0, neighborRejected = 0, evictions = 0
     public var failures = 0, reconnects = 0, shuffles = 0
     public var seenEvictions = 0, storeEvictions = 0, missingOverflow = 0, lazyOverflow = 0, pendingOverflow = 0
+    /// Recent records announced (`IHave`) to new active peers, and neighbour requests sent with
+    /// high priority because the active view stayed short.
+    public var linkUpAnnounced = 0, shortViewEscalations = 0
     public init() {}
 }

@@ -30,6 +30,10 @@ public struct GossipConfig: Sendable, Equatable {
     public var idleLinkTimeout = TimeSpan.seconds(Int64(5))
     /// How long to wait before retrying a join through the seeds.
     public var joinRetry = TimeSpan.seconds(Int64(2))
+    /// Neighbour requests declined in a row (the passive peers asked were full) after which a
+    /// node whose active view is short by two or more asks with high priority (the receiver
+    /// evicts to make room), so a short view does not stay short. Zero: never.
+    public var shortViewEscalation = 3
     /// Back-off for re-dialling a failed active peer: first, cap, and give-up age.
     public var reconnectInitial = TimeSpan.seconds(Int64(1))
     public var reconnectMax = TimeSpan.seconds(Int64(4))
@@ -53,6 +57,16 @@ public struct GossipConfig: Sendable, Equatable {
     /// A duplicate only asks the sender to stop pushing to us; our own pushes to it continue
     /// (each node decides its own inbound links, so concurrent prunes cannot cut both ways).
     public var oneSidedPrune = false
+    /// Records delivered within this span are announced (`IHave`) to a new active peer, so a
+    /// node whose tree link died (crash, eviction) grafts what it missed without waiting for
+    /// anti-entropy (which skips records younger than `antiEntropyMinAge`). Zero: off.
+    public var linkUpAnnounceWindow = TimeSpan.seconds(Int64(10))
+    /// Records are pushed on every active link (not only eager ones) for their first this many
+    /// hops: the record enters the shared tree at the whole neighbourhood of its source instead of
+    /// one point, which shortens tree paths for sources anywhere in the tree. These pushes do not
+    /// change the tree (a lazy link that delivers one stays lazy, and their duplicates prune
+    /// nothing). Costs ≈ the edges of the source's neighbourhood per broadcast. Zero: off.
+    public var eagerFloodHops: UInt16 = 0
     /// Tree optimisation: an `IHave` this many hops shorter than the eager path swaps the links.
     public var optimizationThreshold: UInt16 = 0
 

@@ -20,6 +20,8 @@ public struct GossipNode: Sendable {
     /// Unix milliseconds at `Instant.zero` (record expiry uses wall-clock time).
     var unixOffsetMs: Int64
     var started = false
+    /// Set by `leave`: every later event is ignored.
+    var left = false
     /// Effects of the event being handled (swapped with the caller's buffer: no allocation).
     var fx: [GossipEffect] = []
 
@@ -33,6 +35,8 @@ public struct GossipNode: Sendable {
     var nextJoinAttempt: Instant = .zero
     var lastShuffleSample: [PeerRef] = []
     var pingNonce: UInt64 = 0
+    /// Neighbour requests declined in a row (reset by an accepted one).
+    var declinedInARow = 0
 
     // Broadcast and records.
     var seen: SeenCache
@@ -40,6 +44,10 @@ public struct GossipNode: Sendable {
     var missing: [Hash: MissingRecord] = [:]
     var ihaveFlushArmed = false
     var nextExpirySweep: Instant = .zero
+    /// The last `Limits.gossipRecentRecords` records delivered or published (a ring), announced
+    /// to new active peers.
+    var recent: [RecentRecord] = []
+    var recentNext = 0
 
     // Per-author trees (`config.perAuthorTrees`): peers lazy for each author.
     var trees: [NodeID: AuthorTree] = [:]
@@ -103,6 +111,7 @@ public struct GossipNode: Sendable {
         swap(&fx, &effects)
         defer { swap(&fx, &effects) }
         if now > self.now { self.now = now }
+        guard !left else { return }
         switch event {
         case .start: start()
         case let .linkUp(peer, address, outbound): linkUp(peer, address: address, outbound: outbound)
@@ -113,7 +122,23 @@ public struct GossipNode: Sendable {
         case let .publish(record): publish(record)
         case let .loopLag(lag): observeLoopLag(lag)
         case let .wallClock(unixMs): unixOffsetMs = unixMs &- self.now.nanoseconds / 1_000_000
+        case .leave: leave()
         }
+    }
+
+    /// Graceful shutdown: `Disconnect` to every active peer (they move us to their passive view
+    /// instead of treating the closed link as a failure and re-dialling), close every link.
+    mutating func leave() {
+        for a in active {
+            send(.disconnect, to: a.peer.id)
+            fx.append(.disconnect(a.peer.id, reason: "leaving"))
+            trace(.disconnect, peer: a.peer.id, reason: "leaving")
+        }
+        for p in pending { fx.append(.disconnect(p.peer, reason: "leaving")) }
+        active.removeAll()
+        pending.removeAll()
+        dials.removeAll()
+        left = true
     }
 
     mutating func start() {
@@ -246,6 +271,8 @@ struct ActivePeer: Sendable {
     /// Plumtree: eager peers get full records, lazy peers get `IHave`.
     var eager: Bool
     var lastHeard: Instant
+    /// When the link joined the active view (an `IHave` right after is the link-up announcement).
+    var since: Instant = .zero
     var pingSentAt: Instant?
     /// When this peer last delivered a record to us first (its link is then part of some tree).
     var lastFirstDelivery: Instant?
@@ -295,8 +322,17 @@ struct AuthorTree: Sendable {
     var lastUsed: Instant
 }
 
+/// A recently delivered record, for the `IHave` a new active peer gets.
+struct RecentRecord: Sendable {
+    var id: Hash
+    var hops: UInt16
+    var at: Instant
+}
+
 /// An id announced by `IHave` that has not arrived yet.
 struct MissingRecord: Sendable {
     var announcers: [(peer: NodeID, hops: UInt16)]
     var attempts = 0
+    /// Peers already sent a `Graft` for it (announcers first, then other active peers).
+    var asked: [NodeID] = []
 }

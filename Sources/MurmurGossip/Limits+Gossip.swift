@@ -34,6 +34,8 @@ extension Limits {
     public static let gossipMaxPendingLinks = 32
     /// Failed active peers retried with back-off (partition healing).
     public static let gossipMaxReconnect = 8
+    /// Recently delivered record ids remembered to announce to a new active peer.
+    public static let gossipRecentRecords = 128
     /// Per-author broadcast trees kept (least recently used dropped beyond this).
     public static let gossipMaxTrees = 1_024
     /// Largest active view a configuration may ask for.

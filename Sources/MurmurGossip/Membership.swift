@@ -79,15 +79,18 @@ extension GossipNode {
         passive.removeAll { $0.id == ref.id }
         reconnect.removeAll { $0.peer.id == ref.id }
         if active.count >= config.activeViewSize {
-            let victim = active[random(active.count)].peer
+            // A lazy link is not on the broadcast tree: evicting one costs no repair.
+            let lazy = config.perAuthorTrees ? [] : active.indices.filter { !active[$0].eager }
+            let victim = lazy.isEmpty ? active[random(active.count)].peer : active[lazy[random(lazy.count)]].peer
             evict(victim.id, reason: "evicted for \(ref.id.short)")
         }
         // A new link joins the broadcast tree only if we have no tree link yet; otherwise it
         // starts lazy (an eager link would close a cycle and cost duplicates until pruned). A
         // graft makes it eager if it turns out to be needed.
         let eager = !config.newLinksLazy || !active.contains(where: \.eager)
-        active.append(ActivePeer(peer: ref, eager: eager, lastHeard: now))
+        active.append(ActivePeer(peer: ref, eager: eager, lastHeard: now, since: now))
         trace(.connect, peer: ref.id)
+        announceRecent(toActiveAt: active.count - 1)
     }
 
     /// Gracefully drops an active peer: tells it, closes the link, keeps it in the passive view.
@@ -166,8 +169,23 @@ extension GossipNode {
         var candidates = passive.filter { c in !isDialling(c.address) && pendingIndex(c.id) == nil }
         while free > 0 && !candidates.isEmpty {
             let c = candidates.remove(at: random(candidates.count))
-            let priority: NeighborPriority = active.isEmpty ? .high : .low
-            if dial(c.address, expected: c.id, purpose: .neighbor(priority, c)) { free -= 1; inFlight += 1 }
+            // Low priority can be declined by every full peer forever: after a few declines in a
+            // row, a short view asks with high priority (the receiver evicts to make room).
+            // Only a view short by two or more escalates: the evicted peer is then short by one
+            // and does not escalate in turn, so shortness shrinks instead of moving around.
+            let escalate = config.shortViewEscalation > 0 && declinedInARow >= config.shortViewEscalation
+                && active.count + 2 <= config.activeViewSize
+            // Below half the target (e.g. several neighbours crashed at once) the node is one or
+            // two losses away from isolation: ask with high priority straight away.
+            let urgent = active.count * 2 < config.activeViewSize
+            let priority: NeighborPriority = urgent || escalate ? .high : .low
+            if dial(c.address, expected: c.id, purpose: .neighbor(priority, c)) {
+                free -= 1; inFlight += 1
+                if (escalate || urgent) && !active.isEmpty {
+                    counters.shortViewEscalations += 1
+                    declinedInARow = 0
+                }
+            }
         }
         // Nobody left to ask and still short of neighbours (the passive view ran dry, e.g. on
         // a small island after heavy failures): join again through a seed.
@@ -240,8 +258,10 @@ extension GossipNode {
         guard let p = pendingIndex(peer), case let .awaitingReply(ref) = pending[p].state else { return }
         pending.remove(at: p)
         if accepted {
+            declinedInARow = 0
             addActive(ref)
         } else {
+            declinedInARow += 1
             reconnect.removeAll { $0.peer.id == peer }
             addPassive(ref)
             fx.append(.disconnect(peer, reason: "neighbor request declined"))

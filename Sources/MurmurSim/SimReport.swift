@@ -49,6 +49,9 @@ public struct SimReport: Sendable {
     /// Connected components of the active views (1 = one overlay) and the smallest one's size.
     public var overlayComponents = 0, smallestOverlayComponent = 0
     public var activeViewMean = 0.0
+    /// Live nodes whose active view is below its target size at the end (by one or more, and by
+    /// two or more).
+    public var shortViewNodes = 0, shortViewByTwoNodes = 0
     /// Filled in by the caller (process-level measurement).
     public var memoryBytesPerNode: Double?
     public var wallSeconds: Double?
@@ -85,7 +88,8 @@ public struct SimReport: Sendable {
             ("eager_components", "\(eagerComponents)"), ("eager_asymmetric", "\(eagerAsymmetric)"),
             ("eager_links_per_node", num(eagerLinksPerNode)), ("isolated_nodes", "\(isolatedNodes)"),
             ("overlay_components", "\(overlayComponents)"), ("smallest_overlay_component", "\(smallestOverlayComponent)"),
-            ("active_view_mean", num(activeViewMean)), ("directory_min", "\(directoryMin)"),
+            ("active_view_mean", num(activeViewMean)), ("short_view_nodes", "\(shortViewNodes)"),
+            ("short_view_by_two_nodes", "\(shortViewByTwoNodes)"), ("directory_min", "\(directoryMin)"),
             ("directory_mean", num(directoryMean)),
         ]
         if let j = jobs { fields += j.jsonFields }
@@ -111,7 +115,7 @@ public struct SimReport: Sendable {
         }
         s += "messages lost \(messagesLost), cut by partition \(messagesPartitioned), without link \(messagesNoLink); grafts \(grafts), prunes \(prunes), failures detected \(failuresDetected), anti-entropy pulls \(antiEntropyPulled)\n"
         s += "broadcast tree at the end: \(eagerComponents) component(s), \(format1(eagerLinksPerNode, 2)) eager links per node, \(eagerAsymmetric) one-sided\n"
-        s += "active view at the end: mean \(format1(activeViewMean, 2)) peers, \(isolatedNodes) live node(s) without any; \(overlayComponents) overlay component(s), smallest \(smallestOverlayComponent)\n"
+        s += "active view at the end: mean \(format1(activeViewMean, 2)) peers, \(isolatedNodes) live node(s) without any, \(shortViewNodes) short of the target (\(shortViewByTwoNodes) by two or more); \(overlayComponents) overlay component(s), smallest \(smallestOverlayComponent)\n"
         if directoryMean > 0 { s += "directory (live announced peers): min \(directoryMin), mean \(format1(directoryMean, 1)) of \(liveNodesAtEnd) live\n" }
         if let j = jobs { s += j.text }
         if let m = memoryBytesPerNode { s += "memory per simulated node: \(format1(m / 1024, 1)) KiB\n" }
@@ -240,6 +244,8 @@ extension Simulator {
             for p in node.activeView { if let j = idIndex[p.id], alive[Int(j)] { overlay[i].append(Int(j)); overlay[Int(j)].append(i) } }
             views += node.activeView.count
             if node.activeView.isEmpty { r.isolatedNodes += 1 }
+            if node.activeView.count < config.gossip.activeViewSize { r.shortViewNodes += 1 }
+            if node.activeView.count + 1 < config.gossip.activeViewSize { r.shortViewByTwoNodes += 1 }
         }
         var seenNode = [Bool](repeating: false, count: n)
         var smallest = Int.max
@@ -273,3 +279,4 @@ extension Simulator {
         r.activeViewMean = liveCount > 0 ? Double(views) / Double(liveCount) : 0
     }
 }
+

@@ -1,6 +1,7 @@
 import MurmurCore
 import MurmurCrypto
 import MurmurGossip
+import MurmurTrace
 import MurmurWire
 
 /// Runs N copies of the gossip state machine on simulated time over a simulated network:
@@ -68,7 +69,7 @@ public final class Simulator {
     var liveNodeNanos: Double = 0
 
     let trace: TraceSink?
-    let traceEncoder = TraceLineEncoder()
+    var traceLine: [UInt8] = []
     var hexCache: [String]
 
     /// Called about every million events with (simulated seconds, events so far).
@@ -237,7 +238,7 @@ public final class Simulator {
             publishBroadcast(Int(b))
         case let .publishLocal(node, inc, record):
             guard alive[Int(node)] && incarnation[Int(node)] == inc else { return }
-            if jobWorld != nil && record.kind == .nodeAnnouncement && nodes[Int(node)]?.activeView.isEmpty == true {
+            if record.kind == .nodeAnnouncement && nodes[Int(node)]?.activeView.isEmpty == true {
                 // Announced at start, before any link is up, the record would reach nobody until
                 // anti-entropy (records younger than its minimum age are not reconciled): hold it
                 // until the node has joined, as a node's shell would on its first link.
@@ -487,7 +488,9 @@ public final class Simulator {
 
     func writeTrace(_ e: TraceEvent) {
         guard let trace else { return }
-        trace.write(traceEncoder.line(e))
+        traceLine.removeAll(keepingCapacity: true)
+        TraceEncoder.append(e, to: &traceLine)
+        trace.write(traceLine)
     }
 
     // MARK: Shortest paths (the reference for latency and hops)

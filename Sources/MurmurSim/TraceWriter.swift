@@ -2,53 +2,17 @@
 import Glibc
 #endif
 import MurmurCore
+import MurmurTrace
 
-/// A minimal JSON Lines trace writer in the format of DESIGN.md / Specs/trace.md: one object per
-/// line with keys `v`, `t` (ns), `node`, `ev`, and when present `kind`, `id`, `peer`, `bytes`,
-/// `hops`, `reason`. Keys are written in that fixed order, so equal runs give equal bytes.
-/// (MurmurTrace has the full reader/analyser; this writer only has to be field-compatible.)
-public struct TraceLineEncoder: Sendable {
-    public static let schemaVersion = 1
-
-    public init() {}
-
-    public func line(_ e: TraceEvent) -> String {
-        var s = "{\"v\":\(Self.schemaVersion),\"t\":\(e.time.nanoseconds),\"node\":\"\(e.node.hex)\",\"ev\":\"\(e.kind.rawValue)\""
-        if let k = e.recordKind { s += ",\"kind\":\"\(Self.escape(k))\"" }
-        if let id = e.recordID { s += ",\"id\":\"\(id.hex)\"" }
-        if let p = e.peer { s += ",\"peer\":\"\(p.hex)\"" }
-        if let b = e.bytes { s += ",\"bytes\":\(b)" }
-        if let h = e.hops { s += ",\"hops\":\(h)" }
-        if let r = e.reason { s += ",\"reason\":\"\(Self.escape(r))\"" }
-        s += "}\n"
-        return s
-    }
-
-    static func escape(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out
-    }
-}
+// Lines are encoded by MurmurTrace's `TraceEncoder` (the one implementation of the format of
+// Specs/trace.md; the simulator writes no `seq` or `wall`: its nodes share one simulated clock).
+// MurmurTrace's `TraceWriter` is per node (it numbers `seq` and rotates files), so one simulated
+// trace of many nodes goes through the sinks below instead.
 
 /// Where simulated trace lines go.
 public protocol TraceSink: AnyObject {
-    func write(_ line: String)
+    /// Whole lines, each ending in `\n`.
+    func write(_ lines: [UInt8])
     func close()
 }
 
@@ -57,7 +21,10 @@ public final class MemoryTraceSink: TraceSink {
     public private(set) var bytes: [UInt8] = []
     public private(set) var lines = 0
     public init() {}
-    public func write(_ line: String) { bytes.append(contentsOf: line.utf8); lines += 1 }
+    public func write(_ lines: [UInt8]) {
+        bytes.append(contentsOf: lines)
+        for b in lines where b == 10 { self.lines += 1 }
+    }
     public func close() {}
 }
 
@@ -73,8 +40,8 @@ public final class FileTraceSink: TraceSink {
         buffer.reserveCapacity(1 << 20)
     }
 
-    public func write(_ line: String) {
-        buffer.append(contentsOf: line.utf8)
+    public func write(_ lines: [UInt8]) {
+        buffer.append(contentsOf: lines)
         if buffer.count >= 1 << 20 { flush() }
     }
 

@@ -3,6 +3,10 @@ import Glibc
 #endif
 import MurmurCore
 import MurmurWire
+import Synchronization
+
+/// Distinct temp names for concurrent atomic writes in one process.
+private let tempCounter = Atomic<UInt64>(0)
 
 /// Which chunks of a model file are verified on disk (bit i of byte i/8, least significant first).
 public struct ChunkBitmap: Sendable, Equatable {
@@ -71,7 +75,20 @@ public struct ModelFiles: Sendable {
         let actual = Hash.of(bytes)
         guard actual == expected else { throw .modelHashMismatch(expected: expected, actual: actual) }
         let final = path(for: expected)
-        let temp = final + ".tmp"
+        try Self.writeAtomically(bytes, to: final)
+        return final
+    }
+
+    /// Writes a file beside the models (e.g. `<hash hex>.manifest`) atomically.
+    public func writeSidecar(_ bytes: [UInt8], name: String) throws(StoreError) {
+        try Self.writeAtomically(bytes, to: directory + "/" + name)
+    }
+
+    /// The one atomic write of the data dir: `<path>.tmp.<pid>.<n>`, `fsync`, `rename` over
+    /// `path`, `fsync` of the directory. After a crash the file is absent, or old, or complete.
+    /// Any thread (workers write models while the loop runs).
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(StoreError) {
+        let temp = path + ".tmp.\(getpid()).\(tempCounter.add(1, ordering: .relaxed).oldValue)"
         let fd = try FileIO.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o600)
         do throws(StoreError) {
             try FileIO.writeAll(fd, bytes, at: 0, path: temp)
@@ -82,9 +99,26 @@ public struct ModelFiles: Sendable {
             throw error
         }
         FileIO.close(fd)
-        try FileIO.rename(temp, final)
-        try FileIO.fsyncDirectory(directory)
-        return final
+        do throws(StoreError) {
+            try FileIO.rename(temp, path)
+        } catch {
+            FileIO.unlink(temp)
+            throw error
+        }
+        let slash = path.lastIndex(of: "/")
+        try FileIO.fsyncDirectory(slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? ".")
+    }
+
+    /// Removes temp files a crash left behind (`*.tmp*`; never a complete or partial model).
+    @discardableResult
+    public func removeLeftovers() -> Int {
+        guard let names = try? FileIO.listDirectory(directory) else { return 0 }
+        var removed = 0
+        for name in names where name.contains(".tmp") {
+            FileIO.unlink(directory + "/" + name)
+            removed += 1
+        }
+        return removed
     }
 
     /// Reads a complete model and checks it against its name.

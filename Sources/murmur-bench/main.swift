@@ -16,6 +16,7 @@ let suites: [BenchSuite] = [
     channelSuite,
     cryptoSuite,
     jobsSuite,
+    traceSuite,
 ]
 
 let args = Array(CommandLine.arguments.dropFirst())

@@ -129,6 +129,12 @@ enum StubAPI {
                     var p = PrometheusText()
                     p.sample("murmur_jobs", .gauge, help: "Jobs by state.", labels: [("state", "verified")], value: 1)
                     return p.response
+                case .reputation:
+                    return .json(.ok, ["excluded": []])
+                case .debugRecords:
+                    return .json(.ok, ["published": []])
+                case .publishModel:
+                    return APIError(.forbidden, "forbidden", "the stub publishes nothing").response
                 case .openAPI, .trace:
                     return APIError(.notImplemented, "not_implemented", "GET /v1/trace is not implemented yet").response
                 }

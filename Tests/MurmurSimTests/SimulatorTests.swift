@@ -84,7 +84,10 @@ final class SimulatorTests: XCTestCase {
     }
 
     func testRestartedNodesCatchUp() {
-        var c = smallConfig(nodes: 80, seed: 13)
+        // Seed 14: at seed 13 one broadcast's source crashed within 25 ms of publishing while its
+        // only eager peer was already dead, so no other node ever had that record (nothing a
+        // restarted node could catch up on); see Specs/gossip.md §4, "origin".
+        var c = smallConfig(nodes: 80, seed: 14)
         c.crashFraction = 0.2
         c.restartFraction = 1
         c.restartDelay = .seconds(Int64(1))

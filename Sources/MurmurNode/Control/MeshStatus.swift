@@ -22,8 +22,20 @@ public struct MeshStatus: Codable, Sendable, Equatable {
     public var eager_peers: Int
     public var local_health: Int
     public var uptime_s: Double
+    // The fields of Specs/api.yaml's `Status` (the same route serves both views).
+    public var version: String
+    public var uptime_seconds: Double
+    /// The addresses this node announces (its advertised or listen address).
+    public var addresses: [String]
+    public var peers_connected: Int
+    public var models_held: Int
+    public var free_slots: Int
+    public var total_slots: Int
+    /// Jobs this node tracks, by state name.
+    public var jobs: [String: Int]
+    public var excluded_nodes: Int
 
-    public init(node: Node, gossip: GossipService, startedAt: Instant) {
+    public init(node: Node, gossip: GossipService, startedAt: Instant, jobs service: JobsService? = nil) {
         node_id = node.localID.hex
         listen = gossip.gossip?.me.address ?? node.listenAddress.map { "\($0)" } ?? ""
         let g = gossip.gossip
@@ -46,7 +58,22 @@ public struct MeshStatus: Codable, Sendable, Equatable {
         linked_peers = node.connectedPeers.count
         eager_peers = g?.eagerPeers.count ?? 0
         local_health = g?.localHealthScore ?? 0
-        uptime_s = (node.loop.now - startedAt).seconds
+        uptime_s = max(0, (node.loop.now - startedAt).seconds)
+        version = MurmurVersion.software
+        uptime_seconds = uptime_s
+        addresses = listen.isEmpty ? [] : [listen]
+        peers_connected = linked_peers
+        models_held = service?.store.held.count ?? 0
+        free_slots = service?.freeSlots ?? 0
+        total_slots = service?.slots ?? 0
+        var byState: [String: Int] = [:]
+        if let service {
+            for state in ["pending", "running", "disputed", "verified", "failed"] { byState[state] = 0 }
+            for id in service.jobRecords.keys { byState[service.state(of: id)?.name ?? "pending", default: 0] += 1 }
+            self.counters["jobs"] = MeshStatus.flatten(service.counters)
+        }
+        jobs = byState
+        excluded_nodes = service?.jobs.excluded.count ?? 0
     }
 
     /// The integer fields of a counters struct, by their snake_case names.
@@ -82,6 +109,8 @@ public struct MeshStatus: Codable, Sendable, Equatable {
 /// Records for developers and tests: `POST /v1/debug/records?count=N` publishes N signed `Job`
 /// records for a model that does not exist (so no node will try to run them).
 public enum DebugRecords {
+    /// Most records one `POST /v1/debug/records` (or `--publish-test-records`) publishes.
+    public static let maxCount = 64
     /// The model hash test jobs name: BLAKE2b-256 of "murmur/debug/test-model".
     public static let testModel = Hash.of(Array("murmur/debug/test-model".utf8))
 

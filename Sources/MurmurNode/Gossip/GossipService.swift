@@ -198,6 +198,8 @@ public final class GossipService: NodeProtocol {
             run(.timer(entry.timer), into: &out)
         case .sendRefused:
             counters.sendsRefused += 1
+        case let .delivered(tag, _) where tag == NodeDelivery.shutdownTag:
+            run(.leave, into: &out)
         case let .delivered(tag, _) where tag == Self.reannounceTag:
             if let record = signAnnouncement() { publish(record, into: &out) }
         case let .delivered(tag, payload):
@@ -436,4 +438,11 @@ public final class GossipService: NodeProtocol {
         out.append(.trace(TraceEvent(time: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
                                      recordID: record?.id, peer: peer, bytes: bytes, reason: reason)))
     }
+}
+
+extension NodeDelivery {
+    /// Delivered to every hosted protocol by `Node.shutdown()` before the links close: gossip
+    /// answers with `Disconnect` to each neighbour (they drop the link at once instead of
+    /// treating it as a failure and re-dialling for minutes).
+    public static let shutdownTag: UInt64 = 0x6D75_7273_6875_7431 // "murshut1"
 }

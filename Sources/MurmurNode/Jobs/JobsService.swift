@@ -6,6 +6,7 @@ import MurmurCrypto
 import MurmurGossip
 import MurmurInference
 import MurmurJobs
+import MurmurStore
 import MurmurTransfer
 import MurmurWire
 import Synchronization
@@ -61,6 +62,8 @@ public final class JobsService: NodeProtocol {
     public let workers: WorkQueue
     public unowned let node: Node
     public let slots: Int
+    /// Inference times of this node's executions (`GET /metrics`, `murmur_inference_seconds`).
+    public private(set) var inferenceTimes = InferenceTimes()
     /// Test-only: this node attests a wrong output (the demo's and tests' liar).
     public var lies = false
     /// Test-only: each inference waits this long first (so that the demo can kill an executor
@@ -72,6 +75,11 @@ public final class JobsService: NodeProtocol {
     public var onModelPublished: ((Signed<ModelManifest>) -> Void)?
     /// Called (on the loop) for log-worthy events (CLI prints them with -v).
     public var log: ((String) -> Void)?
+    /// Durable state (SQLite): job states, exclusions, accepted job records. Nil: memory only.
+    public weak var persistence: JobsPersistence?
+    /// Final states read back from the store on start, shown when the machine cannot decide
+    /// again (a replayed job past its deadline reads `seenAfterDeadline`). Bounded by the store.
+    private var restoredStates: [Hash: JobState] = [:]
 
     private var pendingRecords: [Record] = []
     private var drainScheduled = false
@@ -99,7 +107,7 @@ public final class JobsService: NodeProtocol {
     public static let maxOutputs = 1024
 
     public init(identity: SigningKey, node: Node, store: ModelStore, workers: WorkQueue, slots: Int,
-                config: JobsConfig? = nil) {
+                config: JobsConfig? = nil, excluded: Set<NodeID> = []) {
         self.identity = identity
         self.node = node
         self.store = store
@@ -109,7 +117,7 @@ public final class JobsService: NodeProtocol {
         var c = config ?? JobsConfig()
         c.maxConcurrentExecutions = slots
         c.engineVersion = "murmur/\(MurmurVersion.software)"
-        jobs = JobsNode(key: identity, config: c)
+        jobs = JobsNode(key: identity, config: c, excluded: excluded)
     }
 
     /// Wall clock as the machine's `now`.
@@ -175,6 +183,11 @@ public final class JobsService: NodeProtocol {
 
     public func output(_ hash: Hash) -> [UInt8]? { outputs[hash] }
 
+    private func verifiedOutput(_ state: JobState) -> [UInt8]? {
+        if case let .verified(r) = state { return outputs[r.outputHash] }
+        return nil
+    }
+
     // MARK: NodeProtocol
 
     public func handle(_ event: ProtocolEvent, now loopNow: Instant) -> [ProtocolEffect] {
@@ -237,9 +250,11 @@ public final class JobsService: NodeProtocol {
                 timerJobs[id] = job
                 out.append(.setTimer(id: id, at: loopNow + (at - now)))
             case let .stateChanged(job, state):
+                persistence?.jobStateChanged(job, state, output: verifiedOutput(state))
                 if state.isFinal { wake(job) }
                 log?("job \(job.short) \(state)")
             case let .excluded(peer, evidence):
+                persistence?.nodeExcluded(peer, evidence: evidence)
                 log?("excluding \(peer.short): proven wrong by \(evidence.short)")
             case let .trace(event):
                 out.append(.trace(event))
@@ -304,6 +319,7 @@ public final class JobsService: NodeProtocol {
         let rest = Array(payload[41...])
         if payload[32] == 0 {
             counters.inferencesRun += 1
+            inferenceTimes.observe(seconds: Double(elapsed) / 1e9)
             keepOutput(Hash.of(rest), rest)
             run(.inferenceFinished(jobID: jobID, output: rest, elapsed: TimeSpan(nanoseconds: Int64(clamping: elapsed))),
                 now: now, loopNow: loopNow, into: &out)
@@ -382,6 +398,24 @@ public final class JobsService: NodeProtocol {
     /// A model fetched or found on disk is held: announce it.
     public func modelsChanged() { onModelsChanged?() }
 
+    // MARK: durability (loop thread)
+
+    /// Commits the job record to the store (Specs/store.md, "commit before 202"), then publishes
+    /// it. Throws — and publishes nothing — when it cannot be made durable: answer 503, not 202.
+    /// Without a store it only publishes.
+    @discardableResult
+    public func submitDurably(_ record: SignedRecord) throws(StoreError) -> Hash {
+        try persistence?.persistNow(record)
+        node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: record.encoded))
+        return record.id
+    }
+
+    /// Final states and outputs read back from the store on start (`NodePersistence.replay`).
+    public func restore(finalStates: [Hash: JobState], outputs restoredOutputs: [Hash: [UInt8]]) {
+        for (id, state) in finalStates.prefix(Self.maxKnownJobs) where state.isFinal { restoredStates[id] = state }
+        for (hash, bytes) in restoredOutputs { keepOutput(hash, bytes) }
+    }
+
     // MARK: API queries (loop thread)
 
     /// Lets the machine catch up with time for this job (timers may lag), performing effects.
@@ -390,7 +424,9 @@ public final class JobsService: NodeProtocol {
     }
 
     public func state(of job: Hash) -> JobState? {
-        if let s = jobs.state(of: job) { return s }
+        let live = jobs.state(of: job)
+        if let restored = restoredStates[job], live == nil || live == .failed(.seenAfterDeadline) { return restored }
+        if let s = live { return s }
         return jobRecords[job] != nil ? .pending : nil
     }
 

@@ -4,16 +4,22 @@ import Glibc
 import MurmurCore
 import MurmurCrypto
 import MurmurInference
+import MurmurStore
 import MurmurWire
 
-/// Content-addressed model files in a node's data dir: `models/<hash hex>` (the ONNX bytes,
-/// written to a temp name, fsynced, renamed) and `models/<hash hex>.manifest` (the signed
-/// `ModelManifest` record bytes, so a restarted node announces what it holds). Loaded models are
-/// cached by `LoadedModels` (`InferenceModel` is immutable and `Sendable`: workers share it).
+/// The node's models: which are held and known (signed manifests), over the content-addressed
+/// files of `MurmurStore.ModelFiles` in the data dir — `models/<hash hex>` (the ONNX bytes,
+/// written to a temp name, fsynced, renamed), `models/<hash hex>.partial` (a download, resumed
+/// after a restart) and `models/<hash hex>.manifest` (the signed `ModelManifest` record bytes, so
+/// a restarted node announces what it holds). One implementation of the file layout: this type
+/// adds the catalogue, `ModelFiles` owns paths and atomic writes. Loaded models are cached by
+/// `LoadedModels` (`InferenceModel` is immutable and `Sendable`: workers share it).
 ///
 /// Used on the loop thread, except `writeFile`/`readFile`, which are static and meant for workers.
 public final class ModelStore {
     public let directory: String
+    /// The files (paths, atomic writes, partial downloads).
+    public let files: ModelFiles
     /// Manifests of complete, verified models this node holds, by model hash.
     public private(set) var held: [Hash: Signed<ModelManifest>] = [:]
     /// Every manifest seen (held or not), by model hash: the newest per hash.
@@ -34,16 +40,17 @@ public final class ModelStore {
 
     public init(dataDirectory: String) throws(StoreError) {
         directory = dataDirectory + "/models"
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw .io("cannot create \(directory): \(String(cString: strerror(errno)))")
-        }
+        do { files = try ModelFiles(directory: directory) } catch { throw .io("cannot create \(directory): \(error)") }
     }
 
-    public func path(of hash: Hash) -> String { directory + "/" + hash.hex }
+    public func path(of hash: Hash) -> String { files.path(for: hash) }
+    /// A download in progress (chunks at their offsets).
+    public func partialPath(of hash: Hash) -> String { files.partialPath(for: hash) }
 
     /// Re-reads the manifests of complete models (startup). Files whose hash does not match are
     /// left alone (not announced).
     public func scan() -> [Hash] {
+        files.removeLeftovers() // temp files of writes a crash interrupted
         guard let dir = opendir(directory) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
@@ -77,8 +84,10 @@ public final class ModelStore {
     public func add(bytes: [UInt8], manifest: Signed<ModelManifest>) throws(StoreError) {
         let hash = manifest.body.modelHash
         guard Hash.of(bytes) == hash else { throw .hashMismatch(expected: hash, actual: Hash.of(bytes)) }
-        try Self.writeFile(path(of: hash), bytes)
-        try Self.writeFile(path(of: hash) + ".manifest", manifest.envelope.encoded)
+        do {
+            try files.writeComplete(bytes, hash: hash)
+            try files.writeSidecar(manifest.envelope.encoded, name: hash.hex + ".manifest")
+        } catch { throw .io("\(error)") }
         held[hash] = manifest
         known[hash] = manifest
     }
@@ -108,36 +117,10 @@ public final class ModelStore {
 
     // MARK: files (any thread)
 
-    /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync of the directory.
+    /// Writes `bytes` to `path` atomically (`ModelFiles.writeAtomically`: temp file, fsync,
+    /// rename, fsync of the directory). Any thread.
     public static func writeFile(_ path: String, _ bytes: [UInt8]) throws(StoreError) {
-        let temp = path + ".tmp.\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io("cannot create \(temp): \(String(cString: strerror(errno)))") }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = String(cString: strerror(errno))
-                close(fd); unlink(temp)
-                throw .io("cannot write \(temp): \(e)")
-            }
-            written += n
-        }
-        if fsync(fd) != 0 {
-            let e = String(cString: strerror(errno))
-            close(fd); unlink(temp)
-            throw .io("fsync \(temp): \(e)")
-        }
-        close(fd)
-        if rename(temp, path) != 0 {
-            let e = String(cString: strerror(errno))
-            unlink(temp)
-            throw .io("rename \(temp) → \(path): \(e)")
-        }
-        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        do { try ModelFiles.writeAtomically(bytes, to: path) } catch { throw .io("\(error)") }
     }
 
     /// Reads a whole file of at most `limit` bytes.

@@ -181,13 +181,13 @@ public final class TransferService: NodeProtocol {
         case let .serve(.unservable(model, reason)):
             progress?("cannot serve \(model.short): \(reason)")
         case let .fetch(.writeChunk(model, index, offset, bytes)):
-            let path = store.path(of: model) + ".partial"
+            let path = store.partialPath(of: model)
             submit(Self.writeTag) { w in
                 w.raw(model.bytes); w.u64(UInt64(index))
                 if let why = Self.pwrite(path, offset: offset, bytes: bytes) { w.u8(1); w.raw(Array(why.utf8)) } else { w.u8(0) }
             }
         case let .fetch(.verifyFile(model, size, expected)):
-            let path = store.path(of: model) + ".partial"
+            let path = store.partialPath(of: model)
             submit(Self.verifyTag) { w in
                 w.raw(model.bytes)
                 let bytes = try? ModelStore.readFile(path, limit: Int(clamping: size))
@@ -202,7 +202,7 @@ public final class TransferService: NodeProtocol {
             // The server reads the final path at once: rename first (a metadata operation).
             guard let manifest = fetching.removeValue(forKey: model) else { return }
             let final = store.path(of: model)
-            if rename(final + ".partial", final) != 0 {
+            if rename(store.partialPath(of: model), final) != 0 {
                 progress?("fetch \(model.short): cannot rename the verified file: \(String(cString: strerror(errno)))")
                 return
             }
@@ -218,7 +218,7 @@ public final class TransferService: NodeProtocol {
             progress?("fetch \(model.short) refused: \(reason)")
         case let .fetch(.failed(model, failure)):
             fetching[model] = nil
-            if failure.discardsPartial { unlink(store.path(of: model) + ".partial") }
+            if failure.discardsPartial { unlink(store.partialPath(of: model)) }
             progress?("fetch \(model.short) failed: \(failure)")
         case let .fetch(.progress(p)):
             progress?(p.description)
@@ -236,7 +236,7 @@ public final class TransferService: NodeProtocol {
     }
 
     private func resumeScan(_ manifest: ModelManifest) {
-        let path = store.path(of: manifest.modelHash) + ".partial"
+        let path = store.partialPath(of: manifest.modelHash)
         submit(Self.resumeTag) { w in
             w.raw(manifest.modelHash.bytes)
             var st = stat()

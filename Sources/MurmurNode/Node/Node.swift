@@ -168,6 +168,7 @@ public final class Node: TransportDelegate {
 
     /// Closes every link politely and stops the loop's work for this node.
     public func shutdown() {
+        if started { broadcast(.delivered(tag: NodeDelivery.shutdownTag, payload: [])) } // goodbyes first
         for j in joins { if let r = j.retry { loop.cancelTimer(r) } }
         joins.removeAll()
         for (_, t) in protocolTimers { loop.cancelTimer(t) }
@@ -194,6 +195,13 @@ public final class Node: TransportDelegate {
     public func deliverLocally(_ item: NodeDelivery) {
         counters.inboxItems += 1
         broadcast(.delivered(tag: item.tag, payload: item.payload))
+    }
+
+    /// Performs effects that a hosted protocol returned outside `handle` (shell code calling the
+    /// protocol directly, e.g. the store's replay feeding gossip already-verified records).
+    public func perform(_ effects: [ProtocolEffect], from hosted: AnyObject) {
+        guard let index = protocols.firstIndex(where: { ($0 as AnyObject) === hosted }) else { return }
+        for effect in effects { perform(effect, for: index) }
     }
 
     /// Pings `peer` on its first link; the answer comes as `.roundTrip`.

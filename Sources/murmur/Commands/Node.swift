@@ -11,7 +11,7 @@ let nodeCommand = Command(
     summary: "run a node: join the mesh through --join seeds and gossip records",
     usage: """
     usage: murmur node [--listen HOST:PORT] [--join HOST:PORT]... [--data DIR] [--network-key FILE]
-                       [--control HOST:PORT] [--trace FILE] [--gossip-fast] [-v|-vv] [--events]
+                       [--api HOST:PORT [--api-token FILE]] [--trace FILE] [--gossip-fast] [-v|-vv] [--events]
 
     Runs a Murmur node until SIGINT or SIGTERM: HyParView membership, Plumtree broadcast and
     anti-entropy over encrypted links (Specs/gossip.md), and a signed NodeAnnouncement refreshed
@@ -23,11 +23,17 @@ let nodeCommand = Command(
                             when it has no peers left)
       --advertise HOST:PORT the address others dial this node at (default: the bound --listen)
       --data DIR            data directory (default $MURMUR_DATA or ~/.murmur); the node's
-                            identity is DIR/identity (created on first start, mode 0600)
+                            identity is DIR/identity (created on first start, mode 0600);
+                            records, jobs, peers and reputation in DIR/state.sqlite (replayed
+                            on start: a node killed with kill -9 resumes its jobs); models in
+                            DIR/models
       --network-key FILE    the mesh's 32-byte key (64 hex characters); default: the public mesh
-      --control HOST:PORT   serve the local control endpoint (HTTP/1.1, loopback addresses only):
-                            GET /v1/status (what `murmur status` shows) and, for developers,
-                            POST /v1/debug/records?count=N (publish N signed test job records)
+      --api HOST:PORT       serve the HTTP/1.1 JSON API (Specs/api.md: jobs, models, peers, status,
+                            reputation, /metrics, /v1/openapi.json, live traces at /v1/trace);
+                            port 0 = any free port. --control is the same flag (older name)
+      --api-token FILE      bearer token for clients off loopback (required when --api is not a
+                            loopback address; created in DIR/api-token with 32 random bytes when
+                            not given). Loopback clients need no token
       --trace FILE          append trace events (Specs/trace.md) to FILE: buffered, rotated at
                             --trace-max-mb (default 64) keeping 4 old files; `murmur trace FILE…`
       --trace-max-mb N      trace file size cap before rotation (1…4096)
@@ -49,8 +55,8 @@ let nodeCommand = Command(
       --parent-pid PID      exit as soon as process PID is no longer our parent (the demo and
                             tests pass their own pid, so a killed parent leaves no orphans)
 
-    On start, one line goes to stdout: "node NODEID listening on HOST:PORT", then, with --control,
-    "control HOST:PORT". With --events:
+    On start, one line goes to stdout: "node NODEID listening on HOST:PORT", then, with --api,
+    "api HOST:PORT" and "control HOST:PORT" (the same address; older scripts read it). With --events:
       link-up peer=NODEID dir=inbound|outbound addr=HOST:PORT handshake_ms=MS
       link-down peer=NODEID reason="..."
       rtt peer=NODEID ms=MS
@@ -74,19 +80,19 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
 @Sendable func runNode(_ argv: [String]) throws -> Int32 {
     Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--gossip-fast", "--lie"],
-                             valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid", "--control", "--trace",
+                             valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid", "--control", "--api", "--api-token", "--trace",
                                       "--trace-max-mb", "--advertise", "--publish-test-records", "--slots", "--serve", "--inference-delay-ms", "--disk-cap-mb"])
     if let extra = args.positionals.first { throw UsageError("node: unexpected argument '\(extra)'") }
     let listen = try parseAddress(args.value("--listen") ?? "127.0.0.1:7000", option: "--listen", command: "node")
     let joins = try args.values("--join").map { try parseAddress($0, option: "--join", command: "node") }
     guard joins.count <= Limits.maxJoinAddresses else { throw UsageError("node: at most \(Limits.maxJoinAddresses) --join addresses") }
-    let control = try args.value("--control").map { try parseAddress($0, option: "--control", command: "node") }
-    if let control, !ControlServer.isLoopback(control) {
-        throw UsageError("node: --control \(control) is not a loopback address (the endpoint has no authentication)")
-    }
+    if args.value("--api") != nil && args.value("--control") != nil { throw UsageError("node: give --api or --control (the same flag), not both") }
+    let apiFlag = args.value("--api") != nil ? "--api" : "--control"
+    let apiAddress = try args.value(apiFlag).map { try parseAddress($0, option: apiFlag, command: "node") }
+    if args.value("--api-token") != nil && apiAddress == nil { throw UsageError("node: --api-token needs --api") }
     let advertise = try args.value("--advertise").map { try parseAddress($0, option: "--advertise", command: "node") }
     let traceMaxMB = try args.int("--trace-max-mb", default: 64, range: 1...4096)
-    let testRecords = try args.int("--publish-test-records", default: 0, range: 0...ControlRoutes.maxDebugRecords)
+    let testRecords = try args.int("--publish-test-records", default: 0, range: 0...DebugRecords.maxCount)
     let level: Logger.Level = args.has("-vv") ? .debug : (args.has("-v") || args.has("--verbose")) ? .info : .warning
     let networkKey = try loadNetworkKey(args)
     let dataDir = DataDirectory.resolve(args.value("--data"))
@@ -101,6 +107,13 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     }
 
     let loop = try EventLoop()
+    // Durable state (Specs/store.md): records, job states, peers, exclusions in DIR/state.sqlite.
+    let persistence: NodePersistence
+    let replay: NodePersistence.Replay
+    do {
+        (persistence, replay) = try NodePersistence.open(dataDirectory: dataDir.path, localNode: identity.publicKey, loop: loop, nowUnixMs: JobsService.wallNow().unixMs)
+    } catch { throw CommandFailure("\(error)") }
+    if let why = replay.movedAside { Logger(level: level).warning(why) }
     // Links come from the membership protocol (no static join links).
     let config = NodeConfig(listen: listen)
     let node = Node(loop: loop, identity: identity, networkKey: networkKey, config: config,
@@ -108,6 +121,10 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     var gossipConfig = GossipServiceConfig()
     if args.has("--gossip-fast") { gossipConfig.gossip = GossipServiceConfig.fastGossip() }
     gossipConfig.seeds = joins.map { "\($0)" }
+    // Peers known before a restart are extra ways back into the mesh.
+    for address in replay.peerAddresses where !gossipConfig.seeds.contains(address) {
+        gossipConfig.seeds.append(address)
+    }
     gossipConfig.advertise = advertise.map { "\($0)" }
 
     var traceFile: NodeTraceFile?
@@ -116,8 +133,10 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
             throw CommandFailure("\(error)")
         }
         gossipConfig.gossip.traceEnabled = true
-        node.traceSink = { [unowned traceFile = traceFile!] event in traceFile.append(event) }
     }
+    // With the API, gossip emits trace events too, for live streaming (GET /v1/trace); they are
+    // encoded only while a subscriber listens.
+    if apiAddress != nil { gossipConfig.gossip.traceEnabled = true }
     let gossip = GossipService(identity: identity, config: gossipConfig)
     do { try node.host(gossip) } catch { throw CommandFailure("\(error)") }
 
@@ -132,7 +151,11 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     let workers = WorkQueue(threads: slots, capacity: slots * 16)
     var jobsConfig = JobsConfig()
     jobsConfig.followAllJobs = true
-    let jobs = JobsService(identity: identity, node: node, store: modelStore, workers: workers, slots: slots, config: jobsConfig)
+    let jobs = JobsService(identity: identity, node: node, store: modelStore, workers: workers, slots: slots, config: jobsConfig,
+                           excluded: replay.excluded)
+    jobs.persistence = persistence
+    gossip.recordSink = persistence
+    persistence.warn = { [unowned node] line in node.logger.warning(line) }
     jobs.lies = args.has("--lie")
     jobs.inferenceDelay = .milliseconds(Int64(try args.int("--inference-delay-ms", default: 0, range: 0...600_000)))
     jobs.log = { [unowned node] line in node.logger.info(line) }
@@ -157,7 +180,10 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
         jobs.enqueue(record)
         transfer.enqueue(record)
     }
-    gossip.onLocalPublish = { [unowned jobs] record in jobs.enqueueLocal(record) }
+    gossip.onLocalPublish = { [unowned jobs, unowned persistence] record in
+        persistence.recordPublishedLocally(record)
+        if !persistence.replaying { jobs.enqueueLocal(record) }
+    }
     do {
         try node.host(jobs)
         try node.host(transfer)
@@ -186,16 +212,35 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
             writeLine("join-retry addr=\(address) after_ms=\(Int(after.milliseconds)) reason=\"\(reason)\"")
         }
     }
-    let startedAt = loop.now
-    let controlServer = ControlServer(loop: loop, handler: ControlRoutes.handler(node: node, gossip: gossip, identity: identity, startedAt: startedAt))
-    controlServer.deferredHandler = JobRoutes.deferredHandler(jobs: jobs)
+    var api: NodeAPI?
+    if let apiAddress {
+        var token: String?
+        if let path = args.value("--api-token") {
+            do { token = try APIToken.load(path: path) } catch { throw CommandFailure("node: \(error)") }
+        } else if !APIServer.isLoopback(apiAddress) {
+            let path = dataDir.path + "/" + APIToken.defaultFileName
+            do {
+                let (t, created) = try APIToken.loadOrCreate(path: path)
+                token = t
+                printError("node: API on \(apiAddress) (not loopback): clients off loopback need Authorization: Bearer <token in \(path)>\(created ? " (created)" : "")")
+            } catch { throw CommandFailure("node: \(error)") }
+        }
+        api = NodeAPI(node: node, gossip: gossip, jobs: jobs, identity: identity, token: token)
+    }
+    if traceFile != nil || api != nil {
+        node.traceSink = { [traceFile, hub = api?.traceHub] event in
+            traceFile?.append(event)
+            hub?.publish(event)
+        }
+    }
     var stopping = false
     let stop = {
         guard !stopping else { return }
         stopping = true
         workers.stop()
-        controlServer.shutdown()
+        api?.shutdown()
         node.shutdown()
+        persistence.close()
         traceFile?.close()
         loop.stop()
     }
@@ -216,14 +261,21 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     }
     let bound: SocketAddress
     do { bound = try node.start() } catch { throw CommandFailure("cannot listen on \(listen): \(error)") }
+    let replayStarted = Posix.monotonicNanoseconds()
+    persistence.replay(replay, node: node, gossip: gossip, jobs: jobs, transfer: transfer)
+    if !replay.records.isEmpty || !replay.excluded.isEmpty {
+        let ms = Double(Posix.monotonicNanoseconds() - replayStarted) / 1e6
+        node.logger.info("replayed \(replay.records.count) stored record(s), \(replay.finalStates.count) final job state(s), \(replay.excluded.count) exclusion(s) from \(persistence.path) in \(format3(ms)) ms")
+    }
     writeLine("node \(identity.publicKey.hex) listening on \(bound)")
-    if let control {
+    if let apiAddress, let api {
         do {
-            let at = try controlServer.listen(on: control)
+            let at = try api.listen(on: apiAddress)
+            writeLine("api \(at)")
             writeLine("control \(at)")
         } catch {
             stop()
-            throw CommandFailure("cannot serve the control endpoint on \(control): \(error)")
+            throw CommandFailure("cannot serve the API on \(apiAddress): \(error)")
         }
     }
     if testRecords > 0 {

@@ -41,6 +41,10 @@ let simCommand = Command(
       --new-links-lazy      experiment: new active links start lazy
       --one-sided-prune     experiment: a prune only stops the sender's pushes
       --active N            active view size (default 5)
+      --link-up-window MS   IHave of records delivered this recently to each new active peer (default 5000; 0 off)
+      --escalate N          declined neighbour requests before a short view asks with high priority (default 3; 0 off)
+      --ihave-delay MS      IHave batching delay (default 25)
+      --flood-hops H        push on every link for a record's first H hops (default 0)
       --passive N           passive view size (default 30)
       --json                print one JSON object instead of text
       --trace FILE          write the JSON Lines trace (every send, receive, delivery, ...)
@@ -65,7 +69,7 @@ let simCommand = Command(
                                        "--partition-seconds", "--latency", "--jitter", "--payload", "--settle",
                                        "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet", "--sources",
                                        "--jobs", "--redundancy", "--quorum", "--liars", "--deadline", "--job-interval",
-                                       "--inference", "--slots", "--dispute-factor"])
+                                       "--inference", "--slots", "--dispute-factor", "--link-up-window", "--escalate", "--ihave-delay", "--flood-hops"])
         var c = SimConfig()
         c.nodes = try a.int("--nodes", default: 1000, range: 2...1_000_000)
         c.broadcasts = try a.int("--broadcasts", default: 100, range: 0...100_000)
@@ -94,6 +98,10 @@ let simCommand = Command(
         if a.has("--new-links-lazy") { c.gossip.newLinksLazy = true }
         if a.has("--one-sided-prune") { c.gossip.oneSidedPrune = true }
         if a.has("--per-author-trees") { c.gossip.perAuthorTrees = true }
+        c.gossip.linkUpAnnounceWindow = .milliseconds(Int64(try a.int("--link-up-window", default: Int(c.gossip.linkUpAnnounceWindow.milliseconds), range: 0...600_000)))
+        c.gossip.shortViewEscalation = try a.int("--escalate", default: c.gossip.shortViewEscalation, range: 0...1000)
+        c.gossip.ihaveDelay = .milliseconds(Int64(try a.int("--ihave-delay", default: Int(c.gossip.ihaveDelay.milliseconds), range: 0...60_000)))
+        c.gossip.eagerFloodHops = UInt16(try a.int("--flood-hops", default: Int(c.gossip.eagerFloodHops), range: 0...16))
         c.sources = try a.int("--sources", default: 0, range: 0...1_000_000)
         c.gossip.activeViewSize = try a.int("--active", default: c.gossip.activeViewSize, range: 1...32)
         c.gossip.passiveViewSize = try a.int("--passive", default: c.gossip.passiveViewSize, range: 1...256)

@@ -7,11 +7,12 @@ let statusCommand = Command(
     usage: """
     usage: murmur status [--node HOST:PORT] [--json] [--timeout SECONDS]
 
-    Asks a running node's control endpoint (`murmur node --control HOST:PORT`) for its status:
+    Asks a running node's API (`murmur node --api HOST:PORT`, GET /v1/status) for its status:
     node id, listen address, active and passive views, directory size (live peers known through
     announcements, itself included), records held by kind, and message counters.
 
-      --node HOST:PORT     the node's control address (default 127.0.0.1:7001)
+      --node HOST:PORT     the node's --api address (default 127.0.0.1:7001); MURMUR_API_TOKEN or
+                           MURMUR_API_TOKEN_FILE give the bearer token for a node off loopback
       --json               print the status as one JSON object (keys: node_id, listen, active_view,
                            passive_view, directory_size, records, counters, linked_peers,
                            eager_peers, local_health, uptime_s)
@@ -31,7 +32,7 @@ let statusCommand = Command(
     do {
         response = try ControlClient.request(address, path: "/v1/status", timeout: .seconds(timeout))
     } catch {
-        throw CommandFailure("status: \(address): \(error) (is the node running with --control \(address)?)")
+        throw CommandFailure("status: \(address): \(error) (is the node running with --api \(address)?)")
     }
     guard response.status == 200 else {
         throw CommandFailure("status: \(address) answered \(response.status): \(String(decoding: response.body.prefix(300), as: UTF8.self))")

@@ -14,7 +14,8 @@ let submitCommand = Command(
     prints its state, the output, the output hash and who attested it. --save writes the node's
     full answer (job record, attestations, output bytes) for `murmur verify`.
 
-      --node HOST:PORT     the node's control address (default 127.0.0.1:7001)
+      --node HOST:PORT     the node's --api address (default 127.0.0.1:7001); MURMUR_API_TOKEN or
+                           MURMUR_API_TOKEN_FILE give the bearer token for a node off loopback
       --redundancy R       executors (1…15, default 3); --quorum Q (1…R, default R/2+1)
       --deadline-ms MS     the job's deadline from now (default 30000)
       --wait               wait for the outcome (exit 1 unless verified)

@@ -11,6 +11,7 @@ let traceCommand = Command(
     usage: """
     usage: murmur trace FILE|DIR… [--record ID] [--job ID] [--json] [--html OUT.html] [--chrome OUT.json]
                                  [--clock estimate|raw] [--timing]
+           murmur trace --follow --node HOST:PORT [--kind KIND,…] [--count N]
            murmur trace --generate OUT [--nodes N] [--degree D] [--records R | --target-mb MB] [--files K]
                                  [--skew-ms MS] [--jobs J] [--seed S]
 
@@ -32,15 +33,18 @@ let traceCommand = Command(
     --generate    write a synthetic flood trace with known answers (tests, throughput runs)
 
     Bad lines (truncated, unknown values, newer major version) are skipped, counted and shown.
-    Live streaming from a running node (--follow) is not available yet.
+    --follow      stream a running node's events as they happen (GET /v1/trace on its --api
+                  address given with --node), one trace line each on stdout; --kind keeps only
+                  these kinds (send,deliver,job.* …); --count stops after N events
     """,
     run: runTrace
 )
 
 @Sendable func runTrace(_ argv: [String]) throws -> Int32 {
-    let args = try Arguments(argv, command: "trace", booleans: ["--json", "--timing"],
-                             valued: ["--record", "--job", "--html", "--chrome", "--clock", "--generate", "--nodes",
+    let args = try Arguments(argv, command: "trace", booleans: ["--json", "--timing", "--follow"],
+                             valued: ["--node", "--kind", "--count", "--record", "--job", "--html", "--chrome", "--clock", "--generate", "--nodes",
                                       "--degree", "--records", "--target-mb", "--files", "--skew-ms", "--jobs", "--seed"])
+    if args.has("--follow") { return try followTrace(args) }
     if let out = args.value("--generate") { return try generateTrace(out, args) }
     guard !args.positionals.isEmpty else { throw UsageError("trace: give one or more trace files or directories (see murmur trace --help)") }
     let clock: ClockMode

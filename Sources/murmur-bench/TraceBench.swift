@@ -1,0 +1,349 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MurmurCore
+import MurmurCrypto
+import MurmurGossip
+import MurmurNode
+import MurmurSim
+import MurmurTrace
+import MurmurWire
+
+/// `murmur-bench trace`: what tracing costs (issue 7: ≤ 10 % of channel throughput and of gossip
+/// messages per second), each measured with tracing off and on in the same run, alternating, best
+/// of `--runs`:
+/// - **channel**: 1 KiB messages (gossip-sized) through the real encrypted transport to a receiver
+///   process, with and without a `send` trace event per message written by the node's own trace
+///   file (`NodeTraceFile`: MurmurTrace's buffered, rotating `TraceWriter`);
+/// - **gossip**: the node's gossip shell (`GossipService`: decode, record validation with its
+///   signature check, the state machine) fed `Gossip` messages (new signed job records) and
+///   `IHave` messages, with its trace effects written through `NodeTraceFile`, as in a node;
+/// - **gossip state machines only**: a simulated mesh (`MurmurSim`), every trace event encoded by
+///   MurmurTrace's `TraceEncoder` into a buffered file, against the same seeded run without. The
+///   pessimistic bound: no decoding, crypto or IO besides the trace itself.
+let traceSuite = BenchSuite(
+    name: "trace",
+    summary: "tracing on vs off: channel messages/s (1 KiB) and gossip messages/s (simulated mesh)",
+    run: runTraceBench
+)
+
+@Sendable func runTraceBench(_ args: [String]) throws -> Int32 {
+    Posix.ignoreBrokenPipes()
+    var json = false
+    var runs = 5
+    var messages = 400_000
+    var nodes = 300
+    var i = 0
+    while i < args.count {
+        switch args[i] {
+        case "--json": json = true
+        case "--runs":
+            i += 1
+            guard i < args.count, let v = Int(args[i]), (1...20).contains(v) else {
+                print("murmur-bench trace: --runs needs a whole number in 1...20"); return 2
+            }
+            runs = v
+        case "--messages":
+            i += 1
+            guard i < args.count, let v = Int(args[i]), (1_000...100_000_000).contains(v) else {
+                print("murmur-bench trace: --messages needs a whole number in 1000...100000000"); return 2
+            }
+            messages = v
+        case "--nodes":
+            i += 1
+            guard i < args.count, let v = Int(args[i]), (10...100_000).contains(v) else {
+                print("murmur-bench trace: --nodes needs a whole number in 10...100000"); return 2
+            }
+            nodes = v
+        default:
+            print("murmur-bench trace: unknown option \(args[i]) (options: --json, --runs N, --messages N, --nodes N)")
+            return 2
+        }
+        i += 1
+    }
+    let dir = "/tmp/murmur-bench-trace-\(getpid())"
+    mkdir(dir, 0o700)
+    defer {
+        for name in ["channel.jsonl", "channel.jsonl.1", "channel.jsonl.2", "gossip.jsonl"] { unlink("\(dir)/\(name)") }
+        rmdir(dir)
+    }
+
+    // Channel: one receiver process for every run (it resets its count on each new link).
+    guard let exe = currentExecutablePath() else { print("cannot find /proc/self/exe"); return 1 }
+    let keyBytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
+    guard let networkKey = NetworkKey(bytes: keyBytes) else { return 1 }
+    let child = try ChildProcess(executable: exe, arguments: ["channel", "--receiver", Hex.encode(keyBytes), "\(getpid())"])
+    defer { _ = child.stop(grace: 2) }
+    var lineBytes: [UInt8] = []
+    let startWait = Posix.monotonicNanoseconds()
+    while !lineBytes.contains(0x0A) {
+        guard let chunk = child.readStdout() else { print("receiver exited early"); return 1 }
+        lineBytes += chunk
+        if chunk.isEmpty { usleep(2_000) }
+        if Posix.monotonicNanoseconds() - startWait > 10_000_000_000 { print("receiver did not start"); return 1 }
+    }
+    let words = String(decoding: lineBytes.prefix { $0 != 0x0A }, as: UTF8.self).split(separator: " ")
+    guard words.count == 3, let address = try? SocketAddress(parsing: String(words[1])) else { print("bad receiver line"); return 1 }
+
+    var channelOff = 0.0, channelOn = 0.0, tracedEvents: Int64 = 0, traceBytes = 0
+    for _ in 0..<runs {
+        channelOff = max(channelOff, try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: nil).perSecond)
+        let on = try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: "\(dir)/channel.jsonl")
+        channelOn = max(channelOn, on.perSecond)
+        tracedEvents = on.events
+        traceBytes = on.fileBytes
+        for name in ["channel.jsonl", "channel.jsonl.1", "channel.jsonl.2"] { unlink("\(dir)/\(name)") }
+    }
+
+    // Gossip through the node's shell: records (signature checked) and IHave messages.
+    let inputs = try GossipInputs(records: min(20_000, max(1_000, messages / 20)), ihaves: min(200_000, max(10_000, messages / 2)))
+    var recordsOff = 0.0, recordsOn = 0.0, ihavesOff = 0.0, ihavesOn = 0.0, serviceEvents: Int64 = 0
+    for _ in 0..<runs {
+        let off = try serviceRun(inputs, tracePath: nil)
+        recordsOff = max(recordsOff, off.records); ihavesOff = max(ihavesOff, off.ihaves)
+        let on = try serviceRun(inputs, tracePath: "\(dir)/service.jsonl")
+        recordsOn = max(recordsOn, on.records); ihavesOn = max(ihavesOn, on.ihaves)
+        serviceEvents = on.events
+        for name in ["service.jsonl", "service.jsonl.1", "service.jsonl.2"] { unlink("\(dir)/\(name)") }
+    }
+
+    // Gossip state machines alone: the same seeded simulation with tracing off and on.
+    var gossipOff = 0.0, gossipOn = 0.0, gossipMessages = 0, gossipTraceLines = 0
+    for _ in 0..<runs {
+        let off = gossipRun(nodes: nodes, tracePath: nil)
+        gossipOff = max(gossipOff, off.perSecond)
+        gossipMessages = off.messages
+        let on = gossipRun(nodes: nodes, tracePath: "\(dir)/gossip.jsonl")
+        gossipOn = max(gossipOn, on.perSecond)
+        gossipTraceLines = on.lines
+        unlink("\(dir)/gossip.jsonl")
+    }
+    let channelCost = 1 - channelOn / channelOff
+    let gossipCost = 1 - gossipOn / gossipOff
+    let recordsCost = 1 - recordsOn / recordsOff
+    let ihavesCost = 1 - ihavesOn / ihavesOff
+    if json {
+        print("{\"channel_msgs_per_s_trace_off\":\(f1(channelOff)),\"channel_msgs_per_s_trace_on\":\(f1(channelOn)),"
+            + "\"channel_trace_cost\":\(f3(channelCost)),\"channel_message_bytes\":1024,\"channel_messages\":\(messages),"
+            + "\"channel_trace_events\":\(tracedEvents),\"channel_trace_file_bytes\":\(traceBytes),"
+            + "\"gossip_records_per_s_trace_off\":\(f1(recordsOff)),\"gossip_records_per_s_trace_on\":\(f1(recordsOn)),\"gossip_records_trace_cost\":\(f3(recordsCost)),"
+            + "\"gossip_ihave_msgs_per_s_trace_off\":\(f1(ihavesOff)),\"gossip_ihave_msgs_per_s_trace_on\":\(f1(ihavesOn)),\"gossip_ihave_trace_cost\":\(f3(ihavesCost)),"
+            + "\"gossip_service_trace_events\":\(serviceEvents),"
+            + "\"sim_events_per_s_trace_off\":\(f1(gossipOff)),\"sim_events_per_s_trace_on\":\(f1(gossipOn)),"
+            + "\"sim_trace_cost\":\(f3(gossipCost)),\"sim_nodes\":\(nodes),\"sim_events\":\(gossipMessages),"
+            + "\"sim_trace_lines\":\(gossipTraceLines),\"runs\":\(runs),\"target_cost\":0.1}")
+    } else {
+        print("murmur-bench trace: tracing off vs on in one run, best of \(runs) each (target: cost ≤ 10 %)")
+        print("  channel, 1 KiB messages, 2 processes: off \(f1(channelOff)) msg/s, on \(f1(channelOn)) msg/s → cost \(pct(channelCost))  (\(tracedEvents) events, \(traceBytes) trace bytes)")
+        print("  gossip node shell, new records:       off \(f1(recordsOff)) msg/s, on \(f1(recordsOn)) msg/s → cost \(pct(recordsCost))  (per loop CPU-second; decode + signature check + state machine)")
+        print("  gossip node shell, IHave (4 ids):     off \(f1(ihavesOff)) msg/s, on \(f1(ihavesOn)) msg/s → cost \(pct(ihavesCost))  (per loop CPU-second; \(serviceEvents) trace events)")
+        print("  state machines only, \(nodes)-node sim:    off \(f1(gossipOff)) events/s, on \(f1(gossipOn)) events/s → cost \(pct(gossipCost))  (\(gossipMessages) events: messages, timers, links; \(gossipTraceLines) trace lines)")
+    }
+    return 0
+}
+
+private func f1(_ v: Double) -> String { v.isFinite ? String(Double(Int((v * 10).rounded())) / 10) : "null" }
+private func f3(_ v: Double) -> String { v.isFinite ? String(Double(Int((v * 1000).rounded())) / 1000) : "null" }
+private func pct(_ v: Double) -> String { v.isFinite ? "\(Double(Int((v * 1000).rounded())) / 10) %" : "n/a" }
+
+// MARK: channel
+
+/// Sends `messages` 1 KiB messages through the real transport; with `tracePath`, writes one
+/// `send` trace event per message through `NodeTraceFile`, as a node with `--trace` does.
+private func tracedChannelRun(to address: SocketAddress, networkKey: NetworkKey, messages: Int,
+                              tracePath: String?) throws -> (perSecond: Double, events: Int64, fileBytes: Int) {
+    let loop = try EventLoop()
+    let identity = SigningKey()
+    let transport = Transport(loop: loop, identity: identity, networkKey: networkKey)
+    var traceFile: NodeTraceFile?
+    if let tracePath {
+        do { traceFile = try NodeTraceFile(path: tracePath, loop: loop) } catch { throw BenchFailure("trace file: \(error)") }
+    }
+    let sender = TracedSender(loop: loop, transport: transport, messages: messages, me: identity.publicKey, trace: traceFile)
+    transport.delegate = sender
+    sender.link = try transport.dial(address)
+    loop.schedule(after: .seconds(120 as Int64)) { sender.failure = "timeout"; loop.stop() }
+    try loop.run()
+    traceFile?.close()
+    transport.shutdown()
+    if let failure = sender.failure { throw BenchFailure(failure) }
+    if let f = traceFile?.failed { throw BenchFailure("trace write: \(f)") }
+    var st = stat()
+    let bytes = tracePath.map { stat($0, &st) == 0 ? Int(st.st_size) : 0 } ?? 0
+    let seconds = Double(sender.finished - sender.started) / 1e9
+    return (Double(messages) / seconds, traceFile?.eventsWritten ?? 0, bytes)
+}
+
+private final class TracedSender: TransportDelegate {
+    let loop: EventLoop
+    let transport: Transport
+    let messages: Int
+    let me: NodeID
+    let trace: NodeTraceFile?
+    var link: ConnectionID?
+    var peer: NodeID?
+    var sent = 0
+    var done = false
+    var started: Int64 = 0
+    var finished: Int64 = 0
+    var failure: String?
+    /// 1 MiB of random bytes; each message is a different 1 KiB slice (a repeated payload would
+    /// let the framing's LZ4 compress whole frames of copies).
+    let pool: [UInt8]
+
+    init(loop: EventLoop, transport: Transport, messages: Int, me: NodeID, trace: NodeTraceFile?) {
+        self.loop = loop
+        self.transport = transport
+        self.messages = messages
+        self.me = me
+        self.trace = trace
+        var rng = SeededRNG(seed: 7)
+        pool = (0..<(1 << 20) + 1024).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    }
+
+    func pump() {
+        guard let link else { return }
+        while sent < messages {
+            let offset = (sent &* 1031) & ((1 << 20) - 1)
+            let r = pool.withUnsafeBytes { transport.send(.benchData, UnsafeRawBufferPointer(rebasing: $0[offset..<offset + 1024]), on: link) }
+            if r != .queued { return }
+            sent += 1
+            // What GossipService traces for each message it sends (kind, peer, size).
+            trace?.append(TraceEvent(time: loop.now, node: me, kind: .send, recordKind: "ihave", peer: peer, bytes: 1024))
+        }
+        if !done {
+            done = true
+            _ = transport.send(MessageType(0xF1), [], on: link)
+        }
+    }
+
+    func transport(_ t: Transport, linkUp link: LinkInfo) {
+        peer = link.peer
+        started = Posix.monotonicNanoseconds()
+        pump()
+    }
+    func transport(_ t: Transport, linkDown link: LinkInfo, reason: CloseReason) {
+        if finished == 0 { failure = "link down: \(reason)"; loop.stop() }
+    }
+    func transport(_ t: Transport, received type: MessageType, payload: UnsafeRawBufferPointer, link: ConnectionID, peer: NodeID) {
+        guard type == MessageType(0xF2), payload.count == 16 else { return }
+        let received = Int(UInt64(bigEndian: payload.loadUnaligned(as: UInt64.self)))
+        finished = Posix.monotonicNanoseconds()
+        if received < messages * 1024 { failure = "receiver got \(received) of \(messages * 1024) bytes" }
+        loop.stop()
+    }
+    func transport(_ t: Transport, writable link: ConnectionID) { pump() }
+    func transport(_ t: Transport, pong rtt: TimeSpan, link: ConnectionID) {}
+}
+
+// MARK: gossip through the node's shell
+
+/// Pre-encoded inbound messages: `Gossip` with new signed job records, and `IHave`s of 4 ids.
+private struct GossipInputs {
+    let from: NodeID
+    var records: [[UInt8]] = []
+    var ihaves: [[UInt8]] = []
+
+    init(records: Int, ihaves: Int) throws {
+        let author = SigningKey(seed: Hash.of(Array("murmur-bench trace author".utf8)).bytes)
+        from = SigningKey().publicKey
+        let now = GossipService.systemUnixMilliseconds()
+        var rng = SeededRNG(seed: 11)
+        for k in 0..<records {
+            var input = [UInt8](repeating: 0, count: 512)
+            for j in 0..<input.count { input[j] = UInt8(truncatingIfNeeded: rng.next()) }
+            let nonce = (0..<MurmurWire.Job.nonceBytes).map { UInt8(truncatingIfNeeded: $0 &+ k &* 31) }
+            let job = MurmurWire.Job(modelHash: Hash.of(Array("model".utf8)), input: input, redundancy: 3, quorum: 2,
+                          deadline: now + 60_000, nonce: nonce)
+            let record = try job.signed(by: author, issuedAt: now, expiresAt: now + 3_600_000).envelope
+            self.records.append(GossipMessage.gossip(HoppedRecord(record: record, hops: 3)).encoded)
+        }
+        for _ in 0..<ihaves {
+            var entries: [IHaveEntry] = []
+            for _ in 0..<4 {
+                var w = ByteWriter(capacity: 8); w.u64(rng.next())
+                entries.append(IHaveEntry(id: Hash.of(w.bytes), hops: 4))
+            }
+            self.ihaves.append(GossipMessage.ihave(entries).encoded)
+        }
+    }
+}
+
+/// Feeds the inputs to a fresh `GossipService` (as the node's loop would), its trace effects to a
+/// `NodeTraceFile` when tracing; returns records/s, IHave messages/s and trace events written.
+private func serviceRun(_ inputs: GossipInputs, tracePath: String?) throws -> (records: Double, ihaves: Double, events: Int64) {
+    let loop = try EventLoop()
+    var config = GossipServiceConfig()
+    config.gossip.traceEnabled = tracePath != nil
+    config.gossip.announceInterval = nil
+    config.rngSeed = 1
+    let service = GossipService(identity: SigningKey(), config: config)
+    var traceFile: NodeTraceFile?
+    if let tracePath {
+        do { traceFile = try NodeTraceFile(path: tracePath, loop: loop) } catch { throw BenchFailure("trace file: \(error)") }
+    }
+    var now = Instant(nanoseconds: 1_000_000_000)
+    func feed(_ event: ProtocolEvent) {
+        now = now + TimeSpan(nanoseconds: 1_000)
+        for effect in service.handle(event, now: now) {
+            if case let .trace(e) = effect { traceFile?.append(e) }
+        }
+    }
+    feed(.started(local: SigningKey().publicKey, listen: nil))
+    let gossipType = GossipWire.messageType(for: .gossip), ihaveType = GossipWire.messageType(for: .ihave)
+    // Rates per CPU-second of this thread (the node's loop): what tracing costs the hot path,
+    // undisturbed by the other processes on a shared machine (the writer thread is not counted).
+    var start = threadCPUNanoseconds()
+    for payload in inputs.records { feed(.message(from: inputs.from, type: gossipType, payload: payload)) }
+    let records = Double(inputs.records.count) / (Double(threadCPUNanoseconds() - start) / 1e9)
+    start = threadCPUNanoseconds()
+    for payload in inputs.ihaves { feed(.message(from: inputs.from, type: ihaveType, payload: payload)) }
+    let ihaves = Double(inputs.ihaves.count) / (Double(threadCPUNanoseconds() - start) / 1e9)
+    traceFile?.close()
+    if let f = traceFile?.failed { throw BenchFailure("trace write: \(f)") }
+    if !service.counters.recordsRefused.isEmpty { throw BenchFailure("the node refused bench records: \(service.counters.recordsRefused)") }
+    return (records, ihaves, traceFile?.eventsWritten ?? 0)
+}
+
+private func threadCPUNanoseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+// MARK: gossip state machines in the simulator
+
+/// One seeded mesh simulation; returns gossip messages handled per wall-clock second.
+private func gossipRun(nodes: Int, tracePath: String?) -> (perSecond: Double, messages: Int, lines: Int) {
+    var c = SimConfig()
+    c.nodes = nodes
+    c.broadcasts = 400
+    c.broadcastInterval = .milliseconds(20)
+    c.seed = 7
+    c.settle = .seconds(Int64(5))
+    c.warmup = .seconds(Int64(5))
+    c.trace = tracePath != nil
+    let sink = tracePath.flatMap { CountingFileSink(path: $0) }
+    let sim = Simulator(config: c, trace: sink)
+    let start = Posix.monotonicNanoseconds()
+    let report = sim.run()
+    let seconds = Double(Posix.monotonicNanoseconds() - start) / 1e9
+    // Messages handled: every simulator event but timers is a message, a link event or a dial;
+    // the event count is the same with tracing off and on (same seed), so the ratio is exact.
+    return (Double(report.events) / seconds, report.events, sink?.lines ?? 0)
+}
+
+/// The simulator's file sink, counting lines.
+private final class CountingFileSink: TraceSink {
+    let file: FileTraceSink
+    var lines = 0
+    init?(path: String) {
+        guard let f = FileTraceSink(path: path) else { return nil }
+        file = f
+    }
+    func write(_ bytes: [UInt8]) {
+        lines += 1 // the simulator writes one line per call
+        file.write(bytes)
+    }
+    func close() { file.close() }
+}

@@ -19,7 +19,7 @@ let demoCommand = Command(
     other node is given only the seed's address, and the membership protocol (HyParView) builds
     the mesh. The demo waits until every node's directory lists all N nodes (signed
     announcements), prints each node's active view, publishes 3 signed test records at two nodes
-    through their control endpoints, and waits until every node holds them (Plumtree broadcast,
+    through their HTTP APIs, and waits until every node holds them (Plumtree broadcast,
     anti-entropy). Then (when run from the repository, which has Tests/Fixtures/models/mlp.onnx)
     it publishes the sample model at node 0, waits until every node has fetched and verified it
     (--serve all), submits one job per node (r = 3, q = 2) and prints, per job, the entry node,
@@ -193,7 +193,7 @@ final class MeshDemo {
 
         // Node 0 is the seed; every other node knows only the seed's address.
         for i in 0..<count {
-            var args = ["node", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--data", "\(root)/node\(i)",
+            var args = ["node", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--data", "\(root)/node\(i)",
                         "--network-key", keyPath, "--gossip-fast", "--serve", "all", "--slots", "2",
                         "--trace", "\(traces)/node-\(i).jsonl",
                         "--parent-pid", "\(getpid())"]

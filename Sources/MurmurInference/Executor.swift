@@ -124,9 +124,33 @@ public final class CompiledGraph: Sendable {
         let fused = Fusion.matMulBias(nodes: nodes, constants: constantByName, graphOutputs: Set(graph.outputs.map(\.name)),
                                       implicitReads: Set(implicit.flatMap { $0 }))
         let absorbed = Set(fused.values.map(\.addNode))
+        // Element-wise chains as one pass (bit-neutral, see ElementwiseFusion).
+        var foldable = constantByName
+        for n in nodes where n.opType == "Constant" && (n.domain.isEmpty || n.domain == "ai.onnx") && n.outputs.count == 1 {
+            if case let .tensor(tp)? = n.attribute("value"), let t = try? Tensor(proto: tp) { foldable[n.outputs[0]] = t }
+        }
+        let eltGroups = !ElementwiseFusion.enabled ? [] : ElementwiseFusion.groups(
+            nodes: nodes, order: order, opsetOf: { CompiledGraph.opsetVersion($0, opsetImports) ?? 0 }, constants: foldable,
+            graphOutputs: Set(graph.outputs.map(\.name)), implicitReads: Set(implicit.flatMap { $0 }),
+            excluded: absorbed.union(fused.keys)) { i throws -> any OpKernel in
+                let n = nodes[i]
+                let version = CompiledGraph.opsetVersion(n.domain, opsetImports) ?? 0
+                guard let def = registry.lookup(opType: n.opType, domain: n.domain, version: version) else {
+                    throw InferenceError.unsupportedOperators([OperatorRef(opType: n.opType, domain: n.domain, version: version)])
+                }
+                return try def.make(NodeContext(node: n, opset: version, registry: registry, opsetImports: opsetImports,
+                                                constants: constantByName))
+            }
+        let groupBySink = Dictionary(eltGroups.map { ($0.sink, $0) }, uniquingKeysWith: { a, _ in a })
+        let fusedAway = Set(eltGroups.flatMap { g in g.members.filter { $0 != g.sink } })
         var prepared: [(kernel: any OpKernel, inputs: [Int?], outputs: [Int?], reads: [Int], opType: String)] = []
-        for i in order where !absorbed.contains(i) {
+        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) {
             let n = nodes[i]
+            if let g = groupBySink[i] {
+                let ins: [Int?] = g.externals.map { slot($0) }
+                prepared.append((g.kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Fused(\(g.kernel.name))"))
+                continue
+            }
             if let f = fused[i], let w = constantByName[n.inputs[1]], let kernel = MatMulOps.packed(w, bias: f.bias) {
                 let add = nodes[f.addNode]
                 let inS: [Int?] = [slot(n.inputs[0])]

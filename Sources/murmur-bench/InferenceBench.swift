@@ -38,6 +38,14 @@ struct InferenceBenchOptions {
     var threads = [1, 2]
     var repeats = 10
     var sections: Set<String>? = nil
+    /// `--quick`: fewer repeats, batch-64 rows only for the smallest models (finishes in minutes).
+    var quick = false
+    /// `--models a,b`: real models by alias or file stem (default: every cached one).
+    var models: Set<String>? = nil
+    /// `--model-threads 1,2`: thread counts for the models section (default: 1 and all cores).
+    var modelThreads: [Int]? = nil
+    /// `--profile-runs N`: run each selected model N times (ours only, no reference), for perf/callgrind.
+    var profileRuns = 0
 }
 
 struct InferenceSection: Sendable {
@@ -50,12 +58,13 @@ let inferenceSections: [InferenceSection] = [
     InferenceSection(name: "matmul", run: matmulSection),
     InferenceSection(name: "math", run: mathSection),
     InferenceSection(name: "conv", run: convSection),
+    InferenceSection(name: "models", run: modelsSection),
     InferenceSection(name: "cputime", run: cpuTimeSection),
 ]
 
 let inferenceSuite = BenchSuite(
     name: "inference",
-    summary: "MatMul GFLOP/s vs numpy and onnxruntime, DetMath rates, models vs onnxruntime [--json] [--threads 1,2] [--repeats N] [--only matmul,...]",
+    summary: "MatMul GFLOP/s vs numpy and onnxruntime, DetMath rates, models vs onnxruntime [--json] [--threads 1,2] [--repeats N] [--only matmul,math,conv,models,cputime] [--quick] [--models minilm,ppocr-rec,...] [--model-threads 1,2]",
     run: runInferenceBench
 )
 
@@ -69,6 +78,13 @@ func runInferenceBench(_ args: [String]) throws -> Int32 {
             opts.threads = args[i + 1].split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 }; i += 1
         case "--repeats" where i + 1 < args.count:
             opts.repeats = max(1, Int(args[i + 1]) ?? 10); i += 1
+        case "--quick": opts.quick = true; opts.repeats = min(opts.repeats, 3)
+        case "--models" where i + 1 < args.count:
+            opts.models = Set(args[i + 1].split(separator: ",").map(String.init)); i += 1
+        case "--model-threads" where i + 1 < args.count:
+            opts.modelThreads = args[i + 1].split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 }; i += 1
+        case "--profile-runs" where i + 1 < args.count:
+            opts.profileRuns = max(1, Int(args[i + 1]) ?? 1); opts.sections = ["models"]; i += 1
         case "--only" where i + 1 < args.count:
             opts.sections = Set(args[i + 1].split(separator: ",").map(String.init)); i += 1
         default:

@@ -84,7 +84,7 @@ enum ConvOps {
         let stridesA = n.ints("strides"), dilA = n.ints("dilations"), padsA = n.ints("pads")
         let outPadA = n.ints("output_padding"), outShapeA = n.ints("output_shape")
         let autoPad = n.string("auto_pad") ?? "NOTSET"
-        return ClosureKernel { ins, _ in
+        return ClosureKernel { ins, ctx in
             let x = try K.input(ins, 0), w = try K.input(ins, 1), b = K.optional(ins, 2)
             let xs = try K.floats(x, "X"), ws = try K.floats(w, "W")
             guard x.rank >= 3, w.rank == x.rank else { throw OpError("X \(x.shape) and W \(w.shape) must have the same rank ≥ 3") }
@@ -131,6 +131,11 @@ enum ConvOps {
             let outShape = [batch, mOut] + outSp
             let p = try K.count(outSp), inSize = spatial.reduce(1, *), taps = try K.count(kernel)
             _ = try K.count([p, taps])
+            if r == 2, group == 1, strides == kernel, dil.allSatisfy({ $0 == 1 }), pb.allSatisfy({ $0 >= 0 }),
+               cIn > 0, mOut > 0, p > 0, inSize > 0 {
+                return [try convTransposeByTaps(xs, ws, bias, batch: batch, cIn: cIn, mOut: mOut, spatial: spatial,
+                                                kernel: kernel, padBegin: pb, outSp: outSp, ctx)]
+            }
             let oSt = K.strides(outSp), iSt = K.strides(spatial), kSt = K.strides(kernel)
             // For each (output position, tap): the input offset, or −1.
             var src = [Int](repeating: -1, count: p * taps)
@@ -169,6 +174,57 @@ enum ConvOps {
             } } }
             return [Tensor(shape: outShape, floats: out)]
         }
+    }
+
+    /// ConvTranspose whose taps never overlap (2-D, group 1, strides = kernel, dilation 1): each
+    /// output position receives at most one tap t per input channel, so the gather chain
+    /// `Σ over c ascending of fma(x[c, i], w[c, m, t])` from +0.0 is, per tap, the GEMM contract
+    /// with A = w[·, ·, t]ᵀ (M × C) and B = x (C × H·W); results are scattered to their positions,
+    /// positions no tap reaches keep +0.0, then `+ bias` everywhere — the same bits as the gather loop.
+    static func convTransposeByTaps(_ xs: [Float], _ ws: [Float], _ bias: [Float]?, batch: Int, cIn: Int, mOut: Int,
+                                    spatial: [Int], kernel: [Int], padBegin pb: [Int], outSp: [Int],
+                                    _ ctx: RunContext) throws -> Tensor {
+        let (ih, iw, kh, kw, oh, ow) = (spatial[0], spatial[1], kernel[0], kernel[1], outSp[0], outSp[1])
+        let inSize = ih * iw, taps = kh * kw, outSize = oh * ow
+        var out = [Float](repeating: 0, count: try K.count([batch, mOut, outSize]))
+        var wt = [Float](repeating: 0, count: try K.count([mOut, cIn]))
+        var yt = [Float](repeating: 0, count: try K.count([mOut, inSize]))
+        try xs.withUnsafeBufferPointer { px in try ws.withUnsafeBufferPointer { pw in
+            try out.withUnsafeMutableBufferPointer { po in try wt.withUnsafeMutableBufferPointer { pwt in
+                try yt.withUnsafeMutableBufferPointer { pyt in
+                    guard let bx = px.baseAddress, let bw = pw.baseAddress, let bo = po.baseAddress,
+                          let bwt = pwt.baseAddress, let byt = pyt.baseAddress,
+                          px.count >= batch * cIn * inSize, pw.count >= cIn * mOut * taps else {
+                        throw OpError("X or W has fewer values than their shapes need")
+                    }
+                    for t in 0..<taps {
+                        let ky = t / kw, kx = t % kw
+                        for m in 0..<mOut { for c in 0..<cIn { bwt[m * cIn + c] = bw[(c * mOut + m) * taps + t] } }
+                        for nIdx in 0..<batch {
+                            MatMulOps.sgemm(bwt, bx + nIdx * cIn * inSize, byt, m: mOut, n: inSize, k: cIn, context: ctx)
+                            for m in 0..<mOut {
+                                let dst = bo + (nIdx * mOut + m) * outSize, src = byt + m * inSize
+                                for iy in 0..<ih {
+                                    let oy = iy * kh - pb[0] + ky
+                                    if oy < 0 || oy >= oh { continue }
+                                    for ix in 0..<iw {
+                                        let ox = ix * kw - pb[1] + kx
+                                        if ox >= 0 && ox < ow { dst[oy * ow + ox] = src[iy * iw + ix] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if let bias {
+                        for nIdx in 0..<batch { for m in 0..<mOut {
+                            let dst = bo + (nIdx * mOut + m) * outSize, b = bias[m]
+                            for o in 0..<outSize { dst[o] = dst[o] + b }
+                        } }
+                    }
+                }
+            } }
+        } }
+        return Tensor(shape: [batch, mOut] + outSp, floats: out)
     }
 
     static let conv = OpDefinition("Conv") { n in

@@ -71,6 +71,24 @@ enum ElementwiseOps {
         let ys = y.doubleValues()
         switch x.storage {
         case let .float32(a):
+            if let yf = y.floats, yf.count == 1 {
+                // One exponent (LayerNorm's x^2 in exported graphs): the buffer form of DetMath.pow,
+                // which gives the same bits as the scalar form per element (Specs/kernels.md §4);
+                // y = 2 is x × x there (its last select), so that case is computed directly.
+                let shape = try Broadcast.shape([x.shape, y.shape])
+                let e = yf[0]
+                var out = [Float](repeating: 0, count: a.count)
+                if e == 2 {
+                    a.withUnsafeBufferPointer { px in out.withUnsafeMutableBufferPointer { po in
+                        for i in 0..<px.count { po[i] = px[i] * px[i] }
+                    } }
+                } else {
+                    a.withUnsafeBufferPointer { px in yf.withUnsafeBufferPointer { py in out.withUnsafeMutableBufferPointer { po in
+                        DetMath.pow(px, py, into: po)
+                    } } }
+                }
+                return Tensor(shape: shape, floats: out)
+            }
             if let yf = y.floats {
                 let (r, s) = try Broadcast.binary(a, x.shape, yf, y.shape) { ScalarMath.pow($0, $1) }
                 return Tensor(shape: s, floats: r)
@@ -421,12 +439,22 @@ enum ElementwiseOps {
             switch x.storage {
             case let .float32(a):
                 let l = try bound(lo, Float.self), h = try bound(hi, Float.self)
-                return [Tensor(shape: x.shape, floats: a.map { v in
-                    var r = v
-                    if let l, r < l { r = l }
-                    if let h, r > h { r = h }
-                    return r
-                })]
+                // A missing bound is ±∞: `r < −∞` and `r > +∞` are never true, so the result is the
+                // same as skipping the comparison (NaN stays NaN, −0.0 stays −0.0).
+                let lv = l ?? -.infinity, hv = h ?? .infinity
+                let n = a.count
+                let out = a.withUnsafeBufferPointer { p in
+                    [Float](unsafeUninitializedCapacity: n) { buf, c in
+                        for i in 0..<n {
+                            var r = p[i]
+                            r = r < lv ? lv : r
+                            r = r > hv ? hv : r
+                            buf[i] = r
+                        }
+                        c = n
+                    }
+                }
+                return [Tensor(shape: x.shape, floats: out)]
             case let .float64(a):
                 let l = try bound(lo, Double.self), h = try bound(hi, Double.self)
                 return [Tensor(shape: x.shape, doubles: a.map { v in

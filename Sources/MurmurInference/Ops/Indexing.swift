@@ -87,6 +87,28 @@ enum IndexingOps {
             }
             let nOut = try K.count(count)
             let xst = K.strides(x.shape)
+            // float32 with unit step on the last axis: copy whole runs (same values, no index table).
+            if let a = x.floats, x.rank >= 1, step[x.rank - 1] == 1, nOut > 0 {
+                let r = x.rank, inner = count[r - 1], rows = nOut / inner
+                let base = zip(first, xst).map { $0 * $1 }.reduce(0, +)
+                let out = a.withUnsafeBufferPointer { pa in
+                    [Float](unsafeUninitializedCapacity: nOut) { buf, c in
+                        var counter = [Int](repeating: 0, count: r)
+                        var off = base
+                        for row in 0..<rows {
+                            (buf.baseAddress! + row * inner).initialize(from: pa.baseAddress! + off, count: inner)
+                            var d = r - 2
+                            while d >= 0 {
+                                counter[d] += 1; off += step[d] * xst[d]
+                                if counter[d] < count[d] { break }
+                                off -= step[d] * xst[d] * count[d]; counter[d] = 0; d -= 1
+                            }
+                        }
+                        c = nOut
+                    }
+                }
+                return [Tensor(shape: count, floats: out)]
+            }
             var idx = [Int](repeating: 0, count: nOut)
             if nOut > 0 {
                 var counter = [Int](repeating: 0, count: x.rank)

@@ -175,6 +175,7 @@ enum QuantizedOps {
     static func imatmul(_ a: [Int32], _ b: [Int32], rows: Int, k: Int, n: Int, _ ctx: RunContext) -> [Int32] {
         var c = [Int32](repeating: 0, count: rows * n)
         guard rows > 0, n > 0, k > 0 else { return c }
+        if let exact = exactThroughFloat(a, b, rows: rows, k: k, n: n, ctx) { return exact }
         a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
             let cs = SendablePointer(cp.baseAddress!)
             let (pa, pb) = (UncheckedBox(ap.baseAddress!), UncheckedBox(bp.baseAddress!))
@@ -191,6 +192,31 @@ enum QuantizedOps {
             }
         } } }
         return c
+    }
+
+    /// The integer product through the float32 GEMM when that is exact: if k·max|a|·max|b| < 2^24,
+    /// every product and every partial sum is an integer below 2^24 in magnitude, which float32
+    /// holds exactly, so each fused multiply-add is exact and the result equals the integer sum
+    /// (which then cannot wrap either). Integer sums do not depend on order, so the bits are the
+    /// same as the integer loop's. nil when the bound does not hold.
+    static func exactThroughFloat(_ a: [Int32], _ b: [Int32], rows: Int, k: Int, n: Int, _ ctx: RunContext) -> [Int32]? {
+        func maxAbs(_ v: [Int32]) -> Int64 {
+            var m: Int64 = 0
+            v.withUnsafeBufferPointer { p in for x in p { let y = Int64(x).magnitude; if y > m { m = Int64(y) } } }
+            return m
+        }
+        let limit: Int64 = 1 << 24
+        let ma = maxAbs(a), mb = maxAbs(b)
+        guard ma < limit, mb < limit else { return nil }
+        let (ab, o1) = ma.multipliedReportingOverflow(by: mb)
+        let (bound, o2) = ab.multipliedReportingOverflow(by: Int64(k))
+        guard !o1, !o2, bound < limit, a.count >= rows * k, b.count >= k * n else { return nil }
+        let af = a.map { Float($0) }, bf = b.map { Float($0) }
+        var cf = [Float](repeating: 0, count: rows * n)
+        af.withUnsafeBufferPointer { pa in bf.withUnsafeBufferPointer { pb in cf.withUnsafeMutableBufferPointer { pc in
+            MatMulOps.sgemm(pa.baseAddress!, pb.baseAddress!, pc.baseAddress!, m: rows, n: n, k: k, context: ctx)
+        } } }
+        return cf.map { Int32($0) }
     }
 
     // MARK: integer convolution and QLinear operators

@@ -84,6 +84,23 @@ enum ReduceOps {
         return out
     }
 
+    /// out[o] = Σ x[o·inner + i] for i ascending, from +0.0 (then ÷ inner for a mean): the
+    /// `.sum` / `.mean` rule of `reduceFloat` for contiguous rows.
+    static func sumRows(_ x: [Float], outer: Int, inner: Int, mean: Bool) -> [Float] {
+        var out = [Float](repeating: 0, count: outer)
+        let count = Float(inner)
+        x.withUnsafeBufferPointer { px in out.withUnsafeMutableBufferPointer { po in
+            guard let base = px.baseAddress else { if mean { for o in 0..<outer { po[o] = 0 / count } }; return }
+            for o in 0..<outer {
+                let row = base + o * inner
+                var acc: Float = 0
+                for i in 0..<inner { acc = acc + row[i] }
+                po[o] = mean ? acc / count : acc
+            }
+        } }
+        return out
+    }
+
     static func reduceInt<T: FixedWidthInteger>(_ x: [T], outer: Int, inner: Int, order: [Int], _ kind: Kind) throws -> [T] {
         var out = [T](repeating: 0, count: outer)
         for o in 0..<outer {
@@ -120,9 +137,16 @@ enum ReduceOps {
                     axesList = Array(0..<x.rank)
                 }
                 let axes = Set(try axesList!.map { try K.axis($0, rank: x.rank) })
-                let (outer, inner, order) = layout(x.shape, axes)
                 let outShape = keep ? x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
                                     : x.shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
+                // Trailing axes of a float32 sum/mean: the reduced elements of each output are one
+                // contiguous row, visited in the same (row-major) order without a gather table.
+                if kind == .sum || kind == .mean, let a = x.floats, axes == Set((x.rank - axes.count)..<x.rank) {
+                    let inner = x.shape.suffix(axes.count).reduce(1, *)
+                    let outer = inner == 0 ? x.shape.prefix(x.rank - axes.count).reduce(1, *) : a.count / inner
+                    return [Tensor(shape: outShape, floats: sumRows(a, outer: outer, inner: inner, mean: kind == .mean))]
+                }
+                let (outer, inner, order) = layout(x.shape, axes)
                 switch x.storage {
                 case let .float32(a):
                     return [Tensor(shape: outShape, floats: reduceFloat(a, outer: outer, inner: inner, order: order, kind, exp: ScalarMath.exp, log: ScalarMath.log))]

@@ -72,6 +72,52 @@ enum GemmBody {
         store16(c3, c + 3 * ldc); store16(c4, c + 4 * ldc); store16(c5, c + 5 * ldc)
     }
 
+    /// The 6×32 kernel's first `R` (4 or 2) rows: for a partial row tile, the same chains
+    /// without computing the padding rows of the packed A panel (which stays MR-strided).
+    @inline(__always)
+    static func kernel4x32(_ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
+                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
+        var c00 = F16(), c01 = F16(), c10 = F16(), c11 = F16(), c20 = F16(), c21 = F16(), c30 = F16(), c31 = F16()
+        if !first {
+            c00 = load16(c); c01 = load16(c + 16)
+            c10 = load16(c + ldc); c11 = load16(c + ldc + 16)
+            c20 = load16(c + 2 * ldc); c21 = load16(c + 2 * ldc + 16)
+            c30 = load16(c + 3 * ldc); c31 = load16(c + 3 * ldc + 16)
+        }
+        var a = ap, b = bp
+        for _ in 0..<kc {
+            let b0 = load16(b), b1 = load16(b + 16)
+            var s = F16(repeating: a[0]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            s = F16(repeating: a[1]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            s = F16(repeating: a[2]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+            s = F16(repeating: a[3]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+            a += 6; b += 32
+        }
+        store16(c00, c); store16(c01, c + 16)
+        store16(c10, c + ldc); store16(c11, c + ldc + 16)
+        store16(c20, c + 2 * ldc); store16(c21, c + 2 * ldc + 16)
+        store16(c30, c + 3 * ldc); store16(c31, c + 3 * ldc + 16)
+    }
+
+    @inline(__always)
+    static func kernel2x32(_ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
+                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
+        var c00 = F16(), c01 = F16(), c10 = F16(), c11 = F16()
+        if !first {
+            c00 = load16(c); c01 = load16(c + 16)
+            c10 = load16(c + ldc); c11 = load16(c + ldc + 16)
+        }
+        var a = ap, b = bp
+        for _ in 0..<kc {
+            let b0 = load16(b), b1 = load16(b + 16)
+            var s = F16(repeating: a[0]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            s = F16(repeating: a[1]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            a += 6; b += 32
+        }
+        store16(c00, c); store16(c01, c + 16)
+        store16(c10, c + ldc); store16(c11, c + ldc + 16)
+    }
+
     @inline(__always)
     static func kernel(_ nr: Int, _ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
                        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
@@ -241,11 +287,16 @@ enum GemmBody {
                             let cTile = g.c + (ic + ir) * g.ldc + jc + jr
                             if mrr == mr && nrr == nr {
                                 kernel(nr, kcur, ap, bp, cTile, g.ldc, first)
+                            } else if nr == 32 && nrr == nr && (mrr == 4 || mrr == 2) {
+                                // Partial row tile: only the valid rows (same chains, less work).
+                                if mrr == 4 { kernel4x32(kcur, ap, bp, cTile, g.ldc, first) } else { kernel2x32(kcur, ap, bp, cTile, g.ldc, first) }
                             } else {
                                 if !first {
                                     for r in 0..<mrr { for j in 0..<nrr { tile[r * nr + j] = cTile[r * g.ldc + j] } }
                                 }
-                                kernel(nr, kcur, ap, bp, tile, nr, first)
+                                if nr == 32 && mrr <= 2 { kernel2x32(kcur, ap, bp, tile, nr, first) }
+                                else if nr == 32 && mrr <= 4 { kernel4x32(kcur, ap, bp, tile, nr, first) }
+                                else { kernel(nr, kcur, ap, bp, tile, nr, first) }
                                 for r in 0..<mrr { for j in 0..<nrr { cTile[r * g.ldc + j] = tile[r * nr + j] } }
                             }
                             if last { epilogue(g, ic + ir, mrr, jc + jr, nrr) }

@@ -4,20 +4,22 @@ import Glibc
 import MurmurCore
 import MurmurCrypto
 import MurmurGossip
+import MurmurInference
 import MurmurNode
+import MurmurWire
 
 let demoCommand = Command(
     name: "demo",
     summary: "start a small local mesh, let it form by gossip, spread records, and show what happened",
     usage: """
-    usage: murmur demo [--nodes N] [--timeout SECONDS]
+    usage: murmur demo [--nodes N] [--timeout SECONDS] [--model NAME]
 
     Starts N `murmur node` processes (default 6) on loopback with temporary data directories, a
     fresh private network key and short gossip timers (--gossip-fast). Node 0 is the seed; every
     other node is given only the seed's address, and the membership protocol (HyParView) builds
     the mesh. The demo waits until every node's directory lists all N nodes (signed
     announcements), prints each node's active view, publishes 3 signed test records at two nodes
-    through their control endpoints, and waits until every node holds them (Plumtree broadcast,
+    through their HTTP APIs, and waits until every node holds them (Plumtree broadcast,
     anti-entropy). Then (when run from the repository, which has Tests/Fixtures/models/mlp.onnx)
     it publishes the sample model at node 0, waits until every node has fetched and verified it
     (--serve all), submits one job per node (r = 3, q = 2) and prints, per job, the entry node,
@@ -28,17 +30,43 @@ let demoCommand = Command(
     the `murmur trace` command that shows the disputed (or killed-executor) job's timeline.
 
       --nodes N            nodes to start (2...16, default 8)
-      --timeout SECONDS    give up after this long (default 20)
+      --timeout SECONDS    give up after this long (default 20; 120 with --model)
+      --model NAME         run the jobs on a real model from the model cache
+                           (Scripts/real_models/fetch.sh fills it) instead of the sample MLP, with
+                           a generated input: \(RealModels.all.map(\.alias).joined(separator: ", "))
+                           (a job carries at most 48 KiB of input today: minilm, magika and the
+                           silero models fit; the image models do not yet)
     """,
     run: runDemo
 )
 
 @Sendable func runDemo(_ argv: [String]) throws -> Int32 {
     Posix.ignoreBrokenPipes()
-    let args = try Arguments(argv, command: "demo", booleans: [], valued: ["--nodes", "--timeout"])
+    let args = try Arguments(argv, command: "demo", booleans: [], valued: ["--nodes", "--timeout", "--model"])
     if let extra = args.positionals.first { throw UsageError("demo: unexpected argument '\(extra)'") }
     let count = try args.int("--nodes", default: 8, range: 2...16)
-    let timeout = try args.double("--timeout", default: 20, range: 1...600)
+    var realModel: RealModel?
+    if let name = args.value("--model") {
+        guard let m = RealModels.find(name) else {
+            throw UsageError("demo: unknown model '\(name)'; known: \(RealModels.all.map(\.alias).joined(separator: ", "))")
+        }
+        guard m.isCached else {
+            let cached = RealModels.cached().map(\.alias)
+            throw CommandFailure("demo: model '\(m.alias)' is not cached at \(m.path); run Scripts/real_models/fetch.sh (or set MURMUR_MODEL_CACHE). Cached: \(cached.isEmpty ? "none" : cached.joined(separator: ", "))")
+        }
+        // Jobs carry their input inline (Limits.maxInlineInputBytes, canonical form); larger
+        // inputs (the image models) are not supported by the node yet.
+        func inputBytes(_ m: RealModel) -> Int {
+            m.sampleInputs().reduce(0) { $0 + $1.key.utf8.count + 16 + 8 * $1.value.rank + $1.value.count * $1.value.dtype.byteWidth }
+        }
+        let size = inputBytes(m)
+        guard size <= Limits.maxInlineInputBytes else {
+            let fitting = RealModels.cached().filter { inputBytes($0) <= Limits.maxInlineInputBytes }.map(\.alias)
+            throw CommandFailure("demo: \(m.alias)'s input is about \(size) bytes; a job carries at most \(Limits.maxInlineInputBytes) bytes of input today, so it cannot run as a mesh job yet (run it locally: murmur infer). Cached models that fit: \(fitting.isEmpty ? "none" : fitting.joined(separator: ", "))")
+        }
+        realModel = m
+    }
+    let timeout = try args.double("--timeout", default: realModel == nil ? 20 : 120, range: 1...600)
     guard let executable = currentExecutablePath() else { throw CommandFailure("demo: cannot find this executable (/proc/self/exe)") }
     var template = Array("/tmp/murmur-demo-XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { throw CommandFailure("demo: cannot create a temporary directory") }
@@ -49,7 +77,7 @@ let demoCommand = Command(
         throw CommandFailure("demo: cannot create a temporary directory for traces")
     }
     let demo = try MeshDemo(executable: executable, root: root, traces: String(cString: madeTraces), count: count,
-                            timeout: .seconds(timeout))
+                            timeout: .seconds(timeout), realModel: realModel)
     defer { demo.cleanUp() }
     return demo.run() ? 0 : 1
 }
@@ -127,8 +155,11 @@ final class MeshDemo {
     /// The job worth reading in the traces: the first disputed one, else the killed-executor one.
     var disputedJob: String?
     var killedExecutorJob: String?
+    /// `--model`: the jobs run on this cached real model instead of the sample MLP.
+    let realModel: RealModel?
 
-    init(executable: String, root: String, traces: String, count: Int, timeout: TimeSpan) throws {
+    init(executable: String, root: String, traces: String, count: Int, timeout: TimeSpan, realModel: RealModel? = nil) throws {
+        self.realModel = realModel
         self.executable = executable
         self.root = root
         self.traces = traces
@@ -162,7 +193,7 @@ final class MeshDemo {
 
         // Node 0 is the seed; every other node knows only the seed's address.
         for i in 0..<count {
-            var args = ["node", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--data", "\(root)/node\(i)",
+            var args = ["node", "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--data", "\(root)/node\(i)",
                         "--network-key", keyPath, "--gossip-fast", "--serve", "all", "--slots", "2",
                         "--trace", "\(traces)/node-\(i).jsonl",
                         "--parent-pid", "\(getpid())"]

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import MurmurCore
+import MurmurInference
 import MurmurJobs
 import MurmurNode
 
@@ -29,20 +30,52 @@ extension MeshDemo {
         return (r.status, o)
     }
 
+    /// What the jobs run: the sample MLP of the repository, or `--model`'s cached real model
+    /// with a generated input (murmur infer JSON form).
+    struct Workload {
+        let path: String
+        let name: String
+        let input: Any
+    }
+
+    func workload() -> Workload? {
+        if let m = realModel {
+            var input: [String: Any] = [:]
+            for (name, t) in m.sampleInputs() {
+                let data: [Any]
+                switch t.storage {
+                case let .float32(a): data = a.map { Double($0) }
+                case let .float64(a): data = a
+                case let .int64(a): data = a.map { NSNumber(value: $0) }
+                case let .int32(a): data = a.map { Int($0) }
+                case let .int8(a): data = a.map { Int($0) }
+                case let .uint8(a): data = a.map { Int($0) }
+                case let .bool(a): data = a
+                }
+                input[name] = ["shape": t.shape, "dtype": t.dtype.name, "data": data] as [String: Any]
+            }
+            return Workload(path: m.path, name: m.alias, input: input)
+        }
+        guard let models = sampleModels(),
+              let inputData = FileManager.default.contents(atPath: models + "/mlp.input.json"),
+              let input = try? JSONSerialization.jsonObject(with: inputData) else { return nil }
+        return Workload(path: models + "/mlp.onnx", name: "mlp", input: input)
+    }
+
     func runJobs(names: [String: Int]) -> Bool {
-        guard let models = sampleModels() else {
+        guard let work = workload() else {
             writeLine("jobs: skipped (Tests/Fixtures/models/mlp.onnx not found: run the demo from the repository)")
             return true
         }
         func name(_ hex: String) -> String { names[hex].map { "node \($0)" } ?? String(hex.prefix(8)) }
-        let body = Array((try? JSONSerialization.data(withJSONObject: ["path": models + "/mlp.onnx", "name": "mlp"])) ?? Data())
+        let body = Array((try? JSONSerialization.data(withJSONObject: ["path": work.path, "name": work.name])) ?? Data())
         let (status, published) = request(nodes[0], "POST", "/v1/models", body, seconds: 60)
         guard status == 201, let hash = published["model_hash"] as? String else {
-            writeLine("FAILED: publishing the sample model: \(published)")
+            writeLine("FAILED: publishing the model \(work.name): \(published)")
             return false
         }
         let publishedAt = loop.now
-        writeLine("published model mlp \(hash.prefix(16))… (\(published["size"] ?? "?") bytes) at node 0")
+        writeLine("published model \(work.name) \(hash.prefix(16))… (\(published["size"] ?? "?") bytes) at node 0\(realModel.map { " — \($0.summary), from \($0.package)" } ?? "")")
         let replicated = poll(every: .milliseconds(50)) {
             nodes.allSatisfy { n in
                 let (_, o) = request(n, "GET", "/v1/models")
@@ -58,11 +91,7 @@ extension MeshDemo {
         let heldAt = loop.now
         _ = poll(every: .milliseconds(50)) { loop.now - heldAt > .milliseconds(Int64(300)) }
 
-        guard let inputData = FileManager.default.contents(atPath: models + "/mlp.input.json"),
-              let input = try? JSONSerialization.jsonObject(with: inputData) else {
-            writeLine("FAILED: cannot read the sample input")
-            return false
-        }
+        let input = work.input
         // With a liar, r = 2 so that a dispute round (2r + 1 = 5 fresh deciders) fits in the mesh.
         let r = liarIndex != nil ? 2 : min(3, count), q = liarIndex != nil ? 2 : r / 2 + 1
         let liarID = liarIndex.flatMap { nodes[$0].id?.hex }
@@ -79,11 +108,11 @@ extension MeshDemo {
             let i = node.index
             submitted += 1
             let t0 = loop.now
-            let job = Array((try? JSONSerialization.data(withJSONObject: ["model": "mlp", "input": input, "redundancy": r, "quorum": q,
+            let job = Array((try? JSONSerialization.data(withJSONObject: ["model": work.name, "input": input, "redundancy": r, "quorum": q,
                                                                            "deadline_ms": 15_000] as [String: Any])) ?? Data())
             let (s, accepted) = request(node, "POST", "/v1/jobs", job)
             guard s == 202, let id = accepted["job_id"] as? String else {
-                writeLine("  job at node \(i): refused (\(s)): \(accepted)")
+                writeLine("  job at node \(i): refused (\(s == 0 ? "no answer: a \(job.count)-byte request may exceed the node's API body limit" : "\(s)")): \(accepted)")
                 continue
             }
             let (_, view) = request(node, "GET", "/v1/jobs/\(id)?wait=20", seconds: 25)
@@ -128,16 +157,16 @@ extension MeshDemo {
                              : "FAILED: liar node \(liar) \(liarCaught == 0 ? "was never outvoted" : "excluded only by nodes \(excluding)")")
             ok = ok && caught
         }
-        if ok && count >= 4 { ok = killExecutorMidJob(input: input, name: name) }
+        if ok && count >= 4 { ok = killExecutorMidJob(model: work.name, input: input, name: name) }
         return ok
     }
 
     /// Submits a job, kills -9 one of its executors while it runs, and waits for the mesh to
     /// finish it anyway (the lease lapses and the next node in rank takes over).
-    func killExecutorMidJob(input: Any, name: (String) -> String) -> Bool {
+    func killExecutorMidJob(model: String, input: Any, name: (String) -> String) -> Bool {
         let entry = nodes[0]
         let r = liarIndex != nil ? 2 : min(3, count)
-        let job = Array((try? JSONSerialization.data(withJSONObject: ["model": "mlp", "input": input, "redundancy": r, "quorum": r,
+        let job = Array((try? JSONSerialization.data(withJSONObject: ["model": model, "input": input, "redundancy": r, "quorum": r,
                                                                        "deadline_ms": 40_000] as [String: Any])) ?? Data())
         let t0 = loop.now
         let (s, accepted) = request(entry, "POST", "/v1/jobs", job)

@@ -11,7 +11,7 @@ let publishCommand = Command(
     usage: """
     usage: murmur publish MODEL.onnx [--name NAME] [--node HOST:PORT] [--timeout SECONDS]
 
-    Asks a running node (`murmur node --control HOST:PORT`) to load MODEL.onnx with its own engine
+    Asks a running node (`murmur node --api HOST:PORT`) to load MODEL.onnx with its own engine
     (refusing a model it cannot run, with the reason), store it under DATA/models/<hash>, sign a
     ModelManifest (hash, name, size, chunk hashes, inputs and outputs) and gossip it; the node's
     NodeAnnouncement then lists the model. Prints "model HASH name NAME size BYTES chunks N".
@@ -47,7 +47,7 @@ func controlCall(_ address: SocketAddress, method: String, path: String, body: [
     do {
         return try ControlClient.request(address, method: method, path: path, body: body, timeout: .seconds(timeout))
     } catch {
-        throw CommandFailure("\(command): \(address): \(error) (is the node running with --control \(address)?)")
+        throw CommandFailure("\(command): \(address): \(error) (is the node running with --api \(address)?)")
     }
 }
 

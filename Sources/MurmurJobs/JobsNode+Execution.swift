@@ -7,7 +7,9 @@ extension JobsNode {
     // MARK: Executing
 
     mutating func start(_ t: inout JobTrack, stage: UInt8, rank: Int, now: Instant, fx: inout [JobsEffect]) {
-        if t.mine != nil { return } // a node runs a job at most once
+        // A node runs a job at most once; one restarted after attesting (its attestation came
+        // back from its store) does not run it again.
+        if t.mine != nil || t.attestations[me] != nil { return }
         let ms = now.unixMs
         if runningCount >= config.maxConcurrentExecutions {
             // No claim: others pass this node over after the claim grace; it retries when a slot frees.

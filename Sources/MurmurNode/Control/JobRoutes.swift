@@ -41,15 +41,25 @@ public enum JobRoutes {
         } catch {
             throw .unprocessable("invalid_input", "\(error)")
         }
-        guard inputBytes.count <= Limits.maxInlineInputBytes else {
+        guard UInt64(inputBytes.count) <= Limits.maxJobInputBytes else {
             throw APIError(.payloadTooLarge, "input_too_large",
-                           "inputs over \(Limits.maxInlineInputBytes) bytes (canonical form) are not supported yet")
+                           "the input is \(inputBytes.count) bytes in canonical form; a job input may be at most \(Limits.maxJobInputBytes)")
         }
         let now = JobsService.wallNow().unixMs
         var nonce = [UInt8](repeating: 0, count: 16)
         for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
-        let job = Job(modelHash: manifest.body.modelHash, input: inputBytes, redundancy: submission.redundancy,
+        let job: Job
+        if inputBytes.count <= Limits.maxInlineInputBytes {
+            job = Job(modelHash: manifest.body.modelHash, input: inputBytes, redundancy: submission.redundancy,
                       quorum: submission.quorum, deadline: now + submission.deadlineMs, nonce: nonce)
+        } else {
+            // Too large to ride in the record: the record names it by hash and size, and the
+            // executors fetch it from this node (Specs/node-jobs.md §7).
+            job = Job(modelHash: manifest.body.modelHash, inputHash: Hash.of(inputBytes), inputSize: UInt64(inputBytes.count),
+                      inlineInput: nil, redundancy: submission.redundancy, quorum: submission.quorum,
+                      deadline: now + submission.deadlineMs, nonce: nonce)
+            jobs.offerInput(inputBytes)
+        }
         let signed: Signed<Job>
         do {
             let record = try SignedRecord.sign(job, by: jobs.identity, issuedAt: now, expiresAt: now + submission.deadlineMs + 600_000)
@@ -57,7 +67,12 @@ public enum JobRoutes {
         } catch {
             throw APIError(.internalServerError, "internal", "cannot sign the job: \(error)")
         }
-        jobs.node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: signed.envelope.encoded))
+        do {
+            try jobs.submitDurably(signed.envelope)
+        } catch {
+            // Not durable, so not accepted: nothing was published.
+            throw APIError(.serviceUnavailable, "store_unavailable", "the job could not be stored: \(error)")
+        }
         return JobSubmission.accepted(signed)
     }
 

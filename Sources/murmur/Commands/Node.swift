@@ -47,6 +47,9 @@ let nodeCommand = Command(
                             hashes (repeatable); chunks come from announcing peers, are checked
                             against the manifest, resumed after a restart; progress on stderr
       --disk-cap-mb N       models this node keeps at most (held + being fetched; default 64 GiB)
+      --job-time-s N        longest one inference may run before it is abandoned (default 60; a
+                            job's own deadline applies when sooner)
+      --memory-cap-mb N     refuse jobs whose model file plus input is larger (default: no cap)
       --slots N             inferences this node runs at once and announces (default: CPU count)
       --lie                 TEST ONLY: attest wrong outputs (the demo's and tests' liar)
       --inference-delay-ms N
@@ -81,7 +84,8 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     Posix.ignoreBrokenPipes()
     let args = try Arguments(argv, command: "node", booleans: ["-v", "-vv", "--verbose", "--events", "--gossip-fast", "--lie"],
                              valued: ["--listen", "--join", "--data", "--network-key", "--parent-pid", "--control", "--api", "--api-token", "--trace",
-                                      "--trace-max-mb", "--advertise", "--publish-test-records", "--slots", "--serve", "--inference-delay-ms", "--disk-cap-mb"])
+                                      "--trace-max-mb", "--advertise", "--publish-test-records", "--slots", "--serve", "--inference-delay-ms", "--disk-cap-mb",
+                                      "--job-time-s", "--memory-cap-mb"])
     if let extra = args.positionals.first { throw UsageError("node: unexpected argument '\(extra)'") }
     let listen = try parseAddress(args.value("--listen") ?? "127.0.0.1:7000", option: "--listen", command: "node")
     let joins = try args.values("--join").map { try parseAddress($0, option: "--join", command: "node") }
@@ -157,6 +161,10 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     gossip.recordSink = persistence
     persistence.warn = { [unowned node] line in node.logger.warning(line) }
     jobs.lies = args.has("--lie")
+    jobs.executionTimeLimit = .seconds(Int64(try args.int("--job-time-s", default: Int(jobs.executionTimeLimit.nanoseconds / 1_000_000_000), range: 1...86_400)))
+    if args.value("--memory-cap-mb") != nil {
+        jobs.memoryCapBytes = UInt64(try args.int("--memory-cap-mb", default: 0, range: 1...(1 << 30))) << 20
+    }
     jobs.inferenceDelay = .milliseconds(Int64(try args.int("--inference-delay-ms", default: 0, range: 0...600_000)))
     jobs.log = { [unowned node] line in node.logger.info(line) }
     jobs.onModelsChanged = { [unowned node] in node.deliverLocally(NodeDelivery(tag: GossipService.reannounceTag, payload: [])) }

@@ -59,6 +59,7 @@ let package = Package(
         .target(name: "MurmurSim", dependencies: ["MurmurCore", "MurmurWire", "MurmurGossip", "MurmurJobs", "MurmurTrace"]),
         .executableTarget(name: "murmur", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurGossip", "MurmurNode", "MurmurSim", "MurmurTrace", "MurmurInference", "MurmurWire", "MurmurJobs",
+            "MurmurHTTP",
         ]),
         .executableTarget(name: "murmur-bench", dependencies: [
             "MurmurCore", "MurmurCrypto", "MurmurNode", "MurmurInference", "MurmurKernels", "MurmurSim", "CSodium", "CLinux",

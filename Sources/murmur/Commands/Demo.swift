@@ -4,6 +4,7 @@ import Glibc
 import MurmurCore
 import MurmurCrypto
 import MurmurGossip
+import MurmurHTTP
 import MurmurInference
 import MurmurNode
 import MurmurWire
@@ -34,8 +35,8 @@ let demoCommand = Command(
       --model NAME         run the jobs on a real model from the model cache
                            (Scripts/real_models/fetch.sh fills it) instead of the sample MLP, with
                            a generated input: \(RealModels.all.map(\.alias).joined(separator: ", "))
-                           (a job carries at most 48 KiB of input today: minilm, magika and the
-                           silero models fit; the image models do not yet)
+                           (inputs over 48 KiB leave the job record and the executors fetch
+                           them from the entry node; the request body is at most 8 MiB of JSON)
     """,
     run: runDemo
 )
@@ -54,15 +55,15 @@ let demoCommand = Command(
             let cached = RealModels.cached().map(\.alias)
             throw CommandFailure("demo: model '\(m.alias)' is not cached at \(m.path); run Scripts/real_models/fetch.sh (or set MURMUR_MODEL_CACHE). Cached: \(cached.isEmpty ? "none" : cached.joined(separator: ", "))")
         }
-        // Jobs carry their input inline (Limits.maxInlineInputBytes, canonical form); larger
-        // inputs (the image models) are not supported by the node yet.
-        func inputBytes(_ m: RealModel) -> Int {
-            m.sampleInputs().reduce(0) { $0 + $1.key.utf8.count + 16 + 8 * $1.value.rank + $1.value.count * $1.value.dtype.byteWidth }
+        // The input goes to the node as JSON (its body is at most Limits.maxHTTPBodyBytes); an
+        // input over Limits.maxInlineInputBytes leaves the job record and is fetched by hash.
+        func jsonBytes(_ m: RealModel) -> Int {
+            m.sampleInputs().reduce(0) { $0 + $1.key.utf8.count + 64 + $1.value.count * ($1.value.dtype.isFloatingPoint ? 14 : 6) }
         }
-        let size = inputBytes(m)
-        guard size <= Limits.maxInlineInputBytes else {
-            let fitting = RealModels.cached().filter { inputBytes($0) <= Limits.maxInlineInputBytes }.map(\.alias)
-            throw CommandFailure("demo: \(m.alias)'s input is about \(size) bytes; a job carries at most \(Limits.maxInlineInputBytes) bytes of input today, so it cannot run as a mesh job yet (run it locally: murmur infer). Cached models that fit: \(fitting.isEmpty ? "none" : fitting.joined(separator: ", "))")
+        let size = jsonBytes(m)
+        guard size <= Limits.maxHTTPBodyBytes else {
+            let fitting = RealModels.cached().filter { jsonBytes($0) <= Limits.maxHTTPBodyBytes }.map(\.alias)
+            throw CommandFailure("demo: \(m.alias)'s input is about \(size) bytes of JSON; a job request may carry at most \(Limits.maxHTTPBodyBytes) (run it locally: murmur infer). Cached models that fit: \(fitting.isEmpty ? "none" : fitting.joined(separator: ", "))")
         }
         realModel = m
     }

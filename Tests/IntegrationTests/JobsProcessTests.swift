@@ -14,6 +14,8 @@ final class JobsProcessTests: XCTestCase {
     static let nodeCount = 4
     /// `murmur infer Tests/Fixtures/models/mlp.onnx --input …mlp.input.json` gives this hash.
     static let mlpOutputHash = "7c0e92c8dd2f2b0f2585f6a584ad1cbab3a2cf553b991ae1f362da630de89c84"
+    /// `murmur infer Tests/Fixtures/models/wide.onnx --input …wide.input.json` gives this hash.
+    static let wideOutputHash = "b9f1911a7d25ded2f8b7b0d49d8fba20fa4298df605d67a7b2a44bd2e149e1fb"
 
     final class Proc {
         let process: ChildProcess
@@ -131,6 +133,23 @@ final class JobsProcessTests: XCTestCase {
             XCTAssertEqual(vstatus, 0, "verify result of node \(i): \(vlines)")
             XCTAssertTrue(vlines.first?.contains("by 3 executors") == true, "\(vlines)")
         }
+
+        // Inputs and outputs over the record's inline limits (48 KiB / 8 KiB): the job record names
+        // the input by hash and the executors fetch it from the entry node; the attestations name
+        // the output by hash and the answering node fetches it from an attester (Specs/node-jobs.md §7).
+        let wide = Self.fixtures + "/wide.onnx"
+        let (wstatus, wlines) = try run(exe, ["publish", wide, "--node", controls[1]])
+        XCTAssertEqual(wstatus, 0, "publish wide: \(wlines)")
+        XCTAssertGreaterThan(try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/wide.input.json")).count, 48 * 1024)
+        usleep(1_500_000) // replication and announcements
+        let wideSave = "\(root)/wide.json"
+        let (jstatus, jlines) = try run(exe, ["submit", "wide", "--input", Self.fixtures + "/wide.input.json", "--node", controls[2],
+                                              "--redundancy", "2", "--quorum", "2", "--deadline-ms", "20000", "--wait", "--save", wideSave], seconds: 40)
+        XCTAssertEqual(jstatus, 0, "wide job: \(jlines)")
+        XCTAssertTrue(jlines.contains("output_hash \(Self.wideOutputHash)"), "\(jlines)")
+        let wideResult = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: wideSave))) as? [String: Any])
+        XCTAssertGreaterThan((wideResult["output_bytes"] as? String)?.count ?? 0, 2 * 8192 * 4, "the fetched output (8192 floats and its header, hex) travels to the client; verify checks its hash")
+        XCTAssertEqual(try run(exe, ["verify", wideSave]).0, 0)
 
         // Tampered results: a duplicated attestation, a forged signature, altered output bytes.
         let original = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/result0.json"))) as? [String: Any])

@@ -65,7 +65,8 @@ public struct RecordStore: Sendable {
     /// Inserts; returns the id evicted to make room, if any (the soonest to expire).
     public mutating func insert(_ record: SignedRecord, hops: UInt16) -> Hash? {
         var evicted: Hash?
-        if records[record.id] == nil && records.count >= capacity {
+        let isNew = records[record.id] == nil
+        if isNew && records.count >= capacity {
             var victim: (Int64, Hash)?
             for (id, r) in records {
                 let key = (r.record.expiresAt, id)
@@ -74,14 +75,14 @@ public struct RecordStore: Sendable {
             if let v = victim { remove(v.1); evicted = v.1 }
         }
         records[record.id] = StoredRecord(record: record, hops: hops)
-        invalidate(record.kind)
+        if isNew { added(SortedID(id: record.id, issuedAt: record.issuedAt), kind: record.kind) }
         return evicted
     }
 
     @discardableResult
     public mutating func remove(_ id: Hash) -> SignedRecord? {
         guard let r = records.removeValue(forKey: id) else { return nil }
-        invalidate(r.record.kind)
+        removed(SortedID(id: id, issuedAt: r.record.issuedAt), kind: r.record.kind)
         return r.record
     }
 
@@ -94,12 +95,41 @@ public struct RecordStore: Sendable {
         return gone
     }
 
-    private mutating func invalidate(_ kind: RecordKind) {
-        sortedByKind[Int(kind.rawValue)] = nil
-        rootCache[Int(kind.rawValue)] = nil
+    /// Keeps a materialised sorted list in order (binary search and one move, not a re-sort
+    /// per record), and drops the cached root fingerprint only if the record counts under its
+    /// cutoff: a fresh record (issued after the cutoff, the usual case) leaves it valid.
+    private mutating func added(_ entry: SortedID, kind: RecordKind) {
+        let k = Int(kind.rawValue)
+        if sortedByKind[k] != nil {
+            let at = Self.lowerBound(sortedByKind[k]!, entry.id)
+            sortedByKind[k]!.insert(entry, at: at)
+        }
+        if let c = rootCache[k], entry.issuedAt <= c.cutoff { rootCache[k] = nil }
     }
 
-    /// Ids of one kind with their issue times, sorted by id (cached until that kind changes).
+    private mutating func removed(_ entry: SortedID, kind: RecordKind) {
+        let k = Int(kind.rawValue)
+        if sortedByKind[k] != nil {
+            let at = Self.lowerBound(sortedByKind[k]!, entry.id)
+            if at < sortedByKind[k]!.count && sortedByKind[k]![at].id == entry.id {
+                sortedByKind[k]!.remove(at: at)
+            } else {
+                sortedByKind[k] = nil // cannot happen; rebuild on next use
+            }
+        }
+        if let c = rootCache[k], entry.issuedAt <= c.cutoff { rootCache[k] = nil }
+    }
+
+    private static func lowerBound(_ all: [SortedID], _ id: Hash) -> Int {
+        var a = 0, b = all.count
+        while a < b {
+            let m = (a + b) / 2
+            if all[m].id < id { a = m + 1 } else { b = m }
+        }
+        return a
+    }
+
+    /// Ids of one kind with their issue times, sorted by id (built once, then kept in order).
     mutating func sorted(_ kind: RecordKind) -> [SortedID] {
         if let s = sortedByKind[Int(kind.rawValue)] { return s }
         var ids: [SortedID] = []
@@ -148,12 +178,15 @@ public struct RecordStore: Sendable {
 
     public static func fingerprint<C: Collection>(of ids: C) -> (count: UInt32, hash: Hash) where C.Element == Hash {
         if ids.isEmpty { return (0, .zero) }
-        var buf: [UInt8] = []
-        buf.reserveCapacity(ids.count * 32)
-        for id in ids {
-            for w in [id.value.w0, id.value.w1, id.value.w2, id.value.w3] {
-                var be = w.bigEndian
-                withUnsafeBytes(of: &be) { buf.append(contentsOf: $0) }
+        var buf = [UInt8](repeating: 0, count: ids.count * 32)
+        buf.withUnsafeMutableBytes { out in
+            var at = 0
+            for id in ids {
+                out.storeBytes(of: id.value.w0.bigEndian, toByteOffset: at, as: UInt64.self)
+                out.storeBytes(of: id.value.w1.bigEndian, toByteOffset: at + 8, as: UInt64.self)
+                out.storeBytes(of: id.value.w2.bigEndian, toByteOffset: at + 16, as: UInt64.self)
+                out.storeBytes(of: id.value.w3.bigEndian, toByteOffset: at + 24, as: UInt64.self)
+                at += 32
             }
         }
         return (UInt32(ids.count), Hash.of(buf))

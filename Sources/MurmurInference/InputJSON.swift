@@ -13,6 +13,17 @@ public enum InputJSON {
         guard bytes.count <= Limits.maxInputJSONBytes else {
             throw .limitExceeded(what: "input JSON", limit: Limits.maxInputJSONBytes, actual: bytes.count)
         }
+        // The canonical job input (every executor parses it) has a fast path; it gives the same
+        // tensors as the general parser below or declines.
+        if let canonical = CanonicalInputParser.parse(bytes) { return canonical }
+        return try parseGeneral(bytes, for: inputs)
+    }
+
+    /// The general parser (Foundation JSON), bypassing the canonical fast path (tests compare them).
+    public static func parseGeneral(_ bytes: [UInt8], for inputs: [ValueInfo]) throws(InferenceError) -> [String: Tensor] {
+        guard bytes.count <= Limits.maxInputJSONBytes else {
+            throw .limitExceeded(what: "input JSON", limit: Limits.maxInputJSONBytes, actual: bytes.count)
+        }
         let root: Any
         do { root = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) } catch {
             throw .invalidInput("input is not valid JSON: \(error.localizedDescription)")

@@ -11,7 +11,7 @@ import MurmurNode
 
 let jobsSuite = BenchSuite(
     name: "jobs",
-    summary: "verified-job latency p50/p99 and throughput on 8 local nodes (r = 3, q = 2) vs the model in-process [--json] [--jobs N] [--nodes N] [--clients N] [--model PATH]",
+    summary: "verified-job latency p50/p99 and throughput on 8 local nodes (r = 3, q = 2) vs the model in-process [--json] [--jobs N] [--no-keepalive] [--nodes N] [--clients N] [--model PATH]",
     run: runJobsBench
 )
 
@@ -81,28 +81,135 @@ private func jobsRequest(_ control: SocketAddress, _ method: String, _ path: Str
 }
 
 private let verifiedMarker = Array("\"state\":\"verified\"".utf8)
+private let jobIDMarker = Array("\"job_id\":\"".utf8)
 
-/// Submits one job and waits for its outcome; true when verified. The job view (a few KiB of
-/// hex records) is only searched for its state: the client shares the two cores with the nodes,
-/// and Foundation's JSON parser would cost more than the answer is worth here. The control
-/// endpoint closes every connection (no keep-alive), so each request is a fresh TCP connection.
-private func runOneJob(_ control: SocketAddress, _ body: [UInt8]) -> Bool {
-    let (s, accepted) = jobsRequest(control, "POST", "/v1/jobs", body)
-    guard s == 202, let id = accepted["job_id"] as? String else { return false }
-    guard let r = try? ControlClient.request(control, method: "GET", path: "/v1/jobs/\(id)?wait=20", timeout: .seconds(Double(25))),
-          r.status == 200 else { return false }
-    return contains(r.body, verifiedMarker)
+/// One keep-alive HTTP/1.1 connection to a node's API, owned by one client thread (the node's
+/// API server keeps connections open, so a job costs two requests, not two TCP handshakes).
+/// Handles `Content-Length` responses only (every job route answers so); anything else, or
+/// a reused connection that fails, is retried once on a fresh connection.
+final class KeepAliveConnection {
+    let address: SocketAddress
+    /// false: a fresh connection per request (`--no-keepalive`, to compare).
+    let reuse: Bool
+    private var fd: Int32 = -1
+    private var buffer: [UInt8] = []
+    private var chunk = [UInt8](repeating: 0, count: 65536)
+
+    init(_ address: SocketAddress, reuse: Bool = true) { self.address = address; self.reuse = reuse }
+    deinit { close() }
+
+    func close() {
+        if fd >= 0 { Posix.close(fd); fd = -1 }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// (status, body), or nil after a failure on a fresh connection too.
+    func request(_ method: String, _ path: String, _ body: [UInt8] = [], seconds: Double = 10) -> (Int, [UInt8])? {
+        let reused = fd >= 0
+        if let r = attempt(method, path, body, seconds: seconds) { return r }
+        close()
+        return reused ? attempt(method, path, body, seconds: seconds) : nil
+    }
+
+    private func attempt(_ method: String, _ path: String, _ body: [UInt8], seconds: Double) -> (Int, [UInt8])? {
+        let deadline = Posix.monotonicNanoseconds() + Int64(seconds * 1e9)
+        if fd < 0 {
+            guard let s = try? Posix.tcpSocket(family: address.family) else { return nil }
+            fd = s
+            var one: Int32 = 1
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            guard let r = try? Posix.connect(fd, address) else { close(); return nil }
+            if case .wouldBlock = r {
+                guard wait(Int16(POLLOUT), deadline), (try? Posix.socketError(fd)) == 0 else { close(); return nil }
+            }
+        }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(address)\r\n"
+        if !reuse { head += "Connection: close\r\n" }
+        if method == "POST" { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        let out = Array((head + "\r\n").utf8) + body
+        var sent = 0
+        while sent < out.count {
+            let r = out.withUnsafeBytes { b in try? Posix.send(fd, from: b.baseAddress! + sent, count: b.count - sent) }
+            switch r {
+            case .done(let n)?: sent += n
+            case .wouldBlock?: guard wait(Int16(POLLOUT), deadline) else { return nil }
+            case nil: return nil
+            }
+        }
+        // The head.
+        var headEnd: Int?
+        while true {
+            if let e = find(buffer, [0x0D, 0x0A, 0x0D, 0x0A]) { headEnd = e; break }
+            guard buffer.count < 65536, fill(deadline) else { return nil }
+        }
+        guard let end = headEnd else { return nil }
+        let headText = String(decoding: buffer[..<end], as: UTF8.self).lowercased()
+        let lines = headText.split(separator: "\r\n")
+        guard let first = lines.first, first.hasPrefix("http/1.1 "), let status = Int(first.dropFirst(9).prefix(3)) else { return nil }
+        var length: Int?
+        var closing = false
+        for line in lines.dropFirst() {
+            if line.hasPrefix("content-length:") { length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) }
+            if line.hasPrefix("connection:") && line.contains("close") { closing = true }
+        }
+        guard let n = length, n >= 0, n <= ControlClient.maxResponseBytes else { return nil }
+        let bodyStart = end + 4
+        while buffer.count < bodyStart + n { guard fill(deadline) else { return nil } }
+        let answer = Array(buffer[bodyStart..<(bodyStart + n)])
+        buffer.removeFirst(bodyStart + n)
+        if closing || !reuse { close() }
+        return (status, answer)
+    }
+
+    private func fill(_ deadline: Int64) -> Bool {
+        while true {
+            let r = chunk.withUnsafeMutableBytes { b in try? Posix.read(fd, into: b.baseAddress!, count: b.count) }
+            switch r {
+            case .done(let n)? where n > 0: buffer.append(contentsOf: chunk[0..<n]); return true
+            case .wouldBlock?: guard wait(Int16(POLLIN), deadline) else { return false }
+            default: return false
+            }
+        }
+    }
+
+    private func wait(_ events: Int16, _ deadline: Int64) -> Bool {
+        while true {
+            let left = deadline - Posix.monotonicNanoseconds()
+            if left <= 0 { return false }
+            var p = pollfd(fd: fd, events: events, revents: 0)
+            let r = poll(&p, 1, Int32(min(left / 1_000_000 + 1, 1000)))
+            if r > 0 { return true }
+            if r < 0 && errno != EINTR { return false }
+        }
+    }
 }
 
-private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-    guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+/// Submits one job and waits for its outcome; true when verified. The answers (a few KiB of
+/// hex records for the job view) are only searched for the job id and the state: the client
+/// shares the two cores with the nodes, and Foundation's JSON parser would cost more than the
+/// answer is worth here.
+private func runOneJob(_ connection: KeepAliveConnection, _ body: [UInt8]) -> Bool {
+    guard let (s, accepted) = connection.request("POST", "/v1/jobs", body), s == 202,
+          let at = find(accepted, jobIDMarker) else { return false }
+    let idStart = at + jobIDMarker.count
+    guard idStart + 64 <= accepted.count else { return false }
+    let id = String(decoding: accepted[idStart..<(idStart + 64)], as: UTF8.self)
+    guard let (g, view) = connection.request("GET", "/v1/jobs/\(id)?wait=20", seconds: 25), g == 200 else { return false }
+    return find(view, verifiedMarker) != nil
+}
+
+/// The first index of `needle` in `haystack`.
+private func find(_ haystack: [UInt8], _ needle: [UInt8]) -> Int? {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
     let first = needle[0]
-    var i = 0
-    while i <= haystack.count - needle.count {
-        if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
-        i += 1
+    return haystack.withUnsafeBufferPointer { h -> Int? in
+        var i = 0
+        while i <= h.count - needle.count {
+            if h[i] == first && h[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
     }
-    return false
 }
 
 /// CPU time (user + system, ms) a process has used so far, from /proc/PID/stat (0 if unreadable).
@@ -139,7 +246,7 @@ private func repoModelPath() -> String? {
 
 @Sendable func runJobsBench(_ argv: [String]) throws -> Int32 {
     signal(SIGPIPE, SIG_IGN)
-    var json = false, jobs = 200, count = 8, clients = 16
+    var json = false, keepAlive = true, jobs = 200, count = 8, clients = 16
     var modelPath: String?
     var i = 0
     func value() throws -> String {
@@ -150,6 +257,7 @@ private func repoModelPath() -> String? {
     while i < argv.count {
         switch argv[i] {
         case "--json": json = true
+        case "--no-keepalive": keepAlive = false
         case "--jobs": guard let v = Int(try value()), (1...100_000).contains(v) else { throw JobsBenchError("--jobs: 1...100000") }; jobs = v
         case "--nodes": guard let v = Int(try value()), (3...16).contains(v) else { throw JobsBenchError("--nodes: 3...16") }; count = v
         case "--clients": guard let v = Int(try value()), (1...256).contains(v) else { throw JobsBenchError("--clients: 1...256") }; clients = v
@@ -226,8 +334,10 @@ private func repoModelPath() -> String? {
     log("model \(hash.prefix(16))… held by all \(count) nodes")
 
     let jobBody = Array((try? JSONSerialization.data(withJSONObject: ["model": "mlp", "input": input, "redundancy": 3, "quorum": 2] as [String: Any])) ?? Data())
+    // One keep-alive connection per node for the sequential part; one per node and thread below.
+    let sequential = controls.map { KeepAliveConnection($0, reuse: keepAlive) }
     // Warm-up: one job per node, not counted.
-    for c in controls { _ = runOneJob(c, jobBody) }
+    for c in sequential { _ = runOneJob(c, jobBody) }
 
     // (a) Sequential latency, round robin over the entry nodes.
     var latencies: [Double] = []
@@ -235,23 +345,25 @@ private func repoModelPath() -> String? {
     let seqStart = monoMs()
     for k in 0..<jobs {
         let s = monoMs()
-        if runOneJob(controls[k % count], jobBody) { seqVerified += 1 }
+        if runOneJob(sequential[k % count], jobBody) { seqVerified += 1 }
         latencies.append(monoMs() - s)
     }
     let seqWall = (monoMs() - seqStart) / 1000
     latencies.sort()
 
-    // (b) Throughput: `clients` threads, each with one job in flight (blocking POSIX-socket client).
+    // (b) Throughput: `clients` threads, each with one job in flight and a keep-alive connection per node.
     let tally = JobsTally(total: jobs)
+    let reuse = keepAlive
     let group = DispatchGroup()
     let cpuBefore = nodes.map { cpuMs($0.process.pid) }.reduce(0, +), clientCpuBefore = cpuMs(getpid())
     let tpStart = monoMs()
     for _ in 0..<clients {
         group.enter()
         let thread = Thread {
+            let connections = controls.map { KeepAliveConnection($0, reuse: reuse) }
             while let k = tally.take() {
                 let s = monoMs()
-                let ok = runOneJob(controls[k % controls.count], jobBody)
+                let ok = runOneJob(connections[k % connections.count], jobBody)
                 tally.record(ok, ms: monoMs() - s)
             }
             group.leave()
@@ -270,7 +382,7 @@ private func repoModelPath() -> String? {
     let overhead = inproc > 0 ? p50 / inproc : 0
     if json {
         let o: [String: Any] = [
-            "suite": "jobs", "nodes": count, "redundancy": 3, "quorum": 2, "jobs": jobs, "clients": clients,
+            "suite": "jobs", "nodes": count, "redundancy": 3, "quorum": 2, "jobs": jobs, "clients": clients, "keepalive": keepAlive,
             "latency_ms_p50": p50, "latency_ms_p99": p99, "latency_ms_max": latencies.last ?? 0,
             "sequential_verified": seqVerified, "sequential_jobs_per_s": Double(jobs) / seqWall,
             "verified_jobs_per_s": perSecond, "throughput_verified": tally.verified, "throughput_failed": tally.failed,

@@ -1,0 +1,147 @@
+import MurmurCore
+
+/// A fast path for the canonical job input (what the entry node signs, `JobRoutes.canonicalInput`):
+/// `{"name":{"shape":[1,4],"dtype":"float32","data":[0.5,1.0,"NaN"]},...}` with no whitespace,
+/// float32 or float64 data. Executors parse every job's input; Foundation's JSON parser costs
+/// more than the model run for small models. Anything outside that narrow form (other dtypes,
+/// whitespace, escapes, nested data, duplicate names, a number it would read differently)
+/// returns nil and the general parser decides, so the two always give identical tensors.
+enum CanonicalInputParser {
+    static func parse(_ bytes: [UInt8]) -> [String: Tensor]? {
+        bytes.withUnsafeBufferPointer { buffer -> [String: Tensor]? in
+            var p = Cursor(buffer)
+            guard p.take(UInt8(ascii: "{")) else { return nil }
+            var out: [String: Tensor] = [:]
+            if p.take(UInt8(ascii: "}")) { return p.atEnd ? out : nil }
+            repeat {
+                guard let name = p.plainString(), out[name] == nil, p.take(UInt8(ascii: ":")),
+                      p.literal("{\"shape\":["), let shape = p.shape(), p.literal(",\"dtype\":"),
+                      let dtype = p.plainString(), p.literal(",\"data\":["),
+                      let tensor = p.data(dtype: dtype, shape: shape), p.take(UInt8(ascii: "}")) else { return nil }
+                out[name] = tensor
+            } while p.take(UInt8(ascii: ","))
+            guard p.take(UInt8(ascii: "}")), p.atEnd else { return nil }
+            return out
+        }
+    }
+
+    struct Cursor {
+        let b: UnsafeBufferPointer<UInt8>
+        var i = 0
+        init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
+
+        var atEnd: Bool { i == b.count }
+
+        mutating func take(_ c: UInt8) -> Bool {
+            guard i < b.count, b[i] == c else { return false }
+            i += 1
+            return true
+        }
+
+        mutating func literal(_ s: StaticString) -> Bool {
+            let n = s.utf8CodeUnitCount
+            guard b.count - i >= n else { return false }
+            let lit = s.utf8Start
+            for k in 0..<n where b[i + k] != lit[k] { return false }
+            i += n
+            return true
+        }
+
+        /// A string of printable ASCII without escapes (else nil: the general parser decodes it).
+        mutating func plainString() -> String? {
+            guard take(UInt8(ascii: "\"")) else { return nil }
+            let start = i
+            while i < b.count, b[i] != UInt8(ascii: "\"") {
+                guard b[i] >= 0x20, b[i] < 0x7F, b[i] != UInt8(ascii: "\\") else { return nil }
+                i += 1
+            }
+            guard i < b.count else { return nil }
+            let s = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+            i += 1
+            return s
+        }
+
+        /// `1,4]`: non-negative integers of at most 9 digits, then the closing bracket.
+        mutating func shape() -> [Int]? {
+            var dims: [Int] = []
+            if take(UInt8(ascii: "]")) { return dims }
+            repeat {
+                let start = i
+                var v = 0
+                while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { v = v * 10 + Int(b[i] - 0x30); i += 1 }
+                let digits = i - start
+                guard digits >= 1, digits <= 9, !(digits > 1 && b[start] == 0x30) else { return nil }
+                dims.append(v)
+                guard dims.count <= Limits.maxTensorRank else { return nil }
+            } while take(UInt8(ascii: ","))
+            guard take(UInt8(ascii: "]")) else { return nil }
+            return dims
+        }
+
+        /// The flat data array up to its `]`, as float32 or float64 (other dtypes: nil).
+        mutating func data(dtype: String, shape: [Int]) -> Tensor? {
+            guard dtype == "float32" || dtype == "float64" else { return nil }
+            var n = 1
+            for d in shape {
+                let (m, overflow) = n.multipliedReportingOverflow(by: d)
+                guard !overflow, m <= Limits.maxTensorElements else { return nil }
+                n = m
+            }
+            var values: [Double] = []
+            values.reserveCapacity(n)
+            if !take(UInt8(ascii: "]")) {
+                repeat {
+                    guard values.count < n, let v = number() else { return nil }
+                    values.append(v)
+                } while take(UInt8(ascii: ","))
+                guard take(UInt8(ascii: "]")) else { return nil }
+            }
+            guard values.count == n else { return nil }
+            let storage: TensorStorage = dtype == "float32" ? .float32(values.map { Float($0) }) : .float64(values)
+            return try? Tensor.checked(shape: shape, storage: storage)
+        }
+
+        /// A JSON number with a fraction or exponent (read as the nearest double, as the general
+        /// parser does), a small integer, or "NaN" / "Infinity" / "-Infinity".
+        mutating func number() -> Double? {
+            if i < b.count, b[i] == UInt8(ascii: "\"") {
+                if literal("\"NaN\"") { return .nan }
+                if literal("\"Infinity\"") { return .infinity }
+                if literal("\"-Infinity\"") { return -.infinity }
+                return nil
+            }
+            let start = i
+            let negative = take(UInt8(ascii: "-"))
+            let intStart = i
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
+            let intDigits = i - intStart
+            guard intDigits >= 1, !(intDigits > 1 && b[intStart] == 0x30) else { return nil }
+            var isInteger = true
+            if take(UInt8(ascii: ".")) {
+                isInteger = false
+                let f = i
+                while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
+                guard i > f else { return nil }
+            }
+            if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+                isInteger = false
+                i += 1
+                if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+                let e = i
+                while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
+                guard i > e else { return nil }
+            }
+            guard i - start <= 64 else { return nil }
+            if isInteger {
+                // An integer token is an integer to the general parser: -0 reads as +0.
+                guard intDigits <= 15 else { return nil }
+                var v: Int64 = 0
+                for k in intStart..<i { v = v * 10 + Int64(b[k] - 0x30) }
+                return Double(negative ? -v : v)
+            }
+            let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+            guard let d = Double(text), d.isFinite else { return nil }
+            return d
+        }
+    }
+}

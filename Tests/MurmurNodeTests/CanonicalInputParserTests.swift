@@ -1,0 +1,93 @@
+import XCTest
+import Foundation
+import MurmurCore
+import MurmurInference
+@testable import MurmurNode
+
+/// The executors' fast path for canonical job inputs must give exactly the tensors of the
+/// general (Foundation JSON) parser, or decline: fixtures, fuzzed tensors, mutated bytes.
+final class CanonicalInputParserTests: XCTestCase {
+    /// Same names, shapes, dtypes and bit patterns (NaN payloads and -0 included).
+    func assertIdentical(_ a: [String: Tensor], _ b: [String: Tensor], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.keys.sorted(), b.keys.sorted(), what, file: file, line: line)
+        for (name, x) in a {
+            guard let y = b[name] else { continue }
+            XCTAssertEqual(x.shape, y.shape, "\(what) \(name)", file: file, line: line)
+            switch (x.storage, y.storage) {
+            case let (.float32(p), .float32(q)):
+                XCTAssertEqual(p.map(\.bitPattern), q.map(\.bitPattern), "\(what) \(name)", file: file, line: line)
+            case let (.float64(p), .float64(q)):
+                XCTAssertEqual(p.map(\.bitPattern), q.map(\.bitPattern), "\(what) \(name)", file: file, line: line)
+            default:
+                XCTAssertEqual(x, y, "\(what) \(name)", file: file, line: line)
+            }
+        }
+    }
+
+    func testFixtureInputsInCanonicalFormParseIdentically() throws {
+        let dir = JobsNodeShellTests.fixtures
+        for name in ["mlp", "linear", "logistic", "cnn", "forest", "wide", "ops", "transformer", "forest_regressor"] {
+            guard let bytes = FileManager.default.contents(atPath: "\(dir)/\(name).input.json"),
+                  let model = try? InferenceModel(path: "\(dir)/\(name).onnx") else { continue }
+            let tensors = try InputJSON.parseGeneral(Array(bytes), for: model.inputs)
+            let canonical = JobRoutes.canonicalInput(tensors)
+            let general = try InputJSON.parseGeneral(canonical, for: model.inputs)
+            let fast = try InputJSON.parse(canonical, for: model.inputs)
+            assertIdentical(general, fast, name)
+            assertIdentical(tensors, fast, name)
+        }
+    }
+
+    func testFuzzedTensorsAndMutatedBytesAgreeWithTheGeneralParser() throws {
+        var rng = SeededRNG(seed: 0x1D_7A_5E)
+        let specials: [Float] = [0, -0.0, 1, -1, .nan, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNormalMagnitude,
+                                 .greatestFiniteMagnitude, 16_777_216, 1e-45, 3.4028235e38, 0.1, 1e20, 123456.79]
+        for round in 0..<400 {
+            var tensors: [String: Tensor] = [:]
+            for k in 0..<Int(rng.next() % 3 + 1) {
+                let rank = Int(rng.next() % 4)
+                let shape = (0..<rank).map { _ in Int(rng.next() % 4) }
+                let n = shape.reduce(1, *)
+                let name = ["x", "input", "a b", "é", "q\"uote", "input.\(k)"][Int(rng.next() % 6)]
+                if rng.next() % 3 == 0 {
+                    let values = (0..<n).map { _ -> Double in
+                        rng.next() % 4 == 0 ? Double(specials[Int(rng.next() % UInt64(specials.count))])
+                                            : Double(bitPattern: rng.next())
+                    }
+                    tensors[name] = Tensor(shape: shape, storage: .float64(values))
+                } else {
+                    let values = (0..<n).map { _ -> Float in
+                        switch rng.next() % 4 {
+                        case 0: return specials[Int(rng.next() % UInt64(specials.count))]
+                        case 1: return Float(Int(rng.next() % 2001) - 1000) / 8
+                        default: return Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()))
+                        }
+                    }
+                    tensors[name] = Tensor(shape: shape, storage: .float32(values))
+                }
+            }
+            let canonical = JobRoutes.canonicalInput(tensors)
+            let general = try InputJSON.parseGeneral(canonical, for: [])
+            let fast = try InputJSON.parse(canonical, for: [])
+            // NaN payloads are not kept by the text form; compare against the general parser.
+            assertIdentical(general, fast, "round \(round)")
+
+            // Mutations: the fast path accepts only what the general parser reads the same way.
+            for _ in 0..<4 {
+                var bytes = canonical
+                guard !bytes.isEmpty else { break }
+                let at = Int(rng.next() % UInt64(bytes.count))
+                let alphabet = Array("0123456789-+.eE,[]{}\":nulNaIfity \\".utf8)
+                switch rng.next() % 3 {
+                case 0: bytes[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))]
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
+                }
+                let slow = try? InputJSON.parseGeneral(bytes, for: [])
+                let quick = try? InputJSON.parse(bytes, for: [])
+                XCTAssertEqual(slow == nil, quick == nil, "mutated round \(round): \(String(decoding: bytes, as: UTF8.self).prefix(200))")
+                if let slow, let quick { assertIdentical(slow, quick, "mutated round \(round)") }
+            }
+        }
+    }
+}

@@ -2,10 +2,13 @@ import MurmurCore
 
 /// A fast path for the canonical job input (what the entry node signs, `JobRoutes.canonicalInput`):
 /// `{"name":{"shape":[1,4],"dtype":"float32","data":[0.5,1.0,"NaN"]},...}` with no whitespace,
-/// float32 or float64 data. Executors parse every job's input; Foundation's JSON parser costs
-/// more than the model run for small models. Anything outside that narrow form (other dtypes,
-/// whitespace, escapes, nested data, duplicate names, a number it would read differently)
-/// returns nil and the general parser decides, so the two always give identical tensors.
+/// float32 data. Executors parse every job's input; Foundation's JSON parser costs more than the
+/// model run for small models. Anything outside that narrow form (other dtypes, whitespace,
+/// escapes, nested data, duplicate names, numbers with more than 9 significant digits) returns
+/// nil and the general parser decides, so the two give identical tensors. Why float32 only and
+/// at most 9 digits: Foundation's reading of long decimals is not correctly rounded (17-digit
+/// float64 values come out a few ulps off, measured by CanonicalInputParserTests), so this path
+/// takes only text that every float32 shortest form fits and that both reach the same float from.
 enum CanonicalInputParser {
     static func parse(_ bytes: [UInt8]) -> [String: Tensor]? {
         bytes.withUnsafeBufferPointer { buffer -> [String: Tensor]? in
@@ -78,9 +81,9 @@ enum CanonicalInputParser {
             return dims
         }
 
-        /// The flat data array up to its `]`, as float32 or float64 (other dtypes: nil).
+        /// The flat data array up to its `]`, as float32 (other dtypes: nil).
         mutating func data(dtype: String, shape: [Int]) -> Tensor? {
-            guard dtype == "float32" || dtype == "float64" else { return nil }
+            guard dtype == "float32" else { return nil }
             var n = 1
             for d in shape {
                 let (m, overflow) = n.multipliedReportingOverflow(by: d)
@@ -97,12 +100,11 @@ enum CanonicalInputParser {
                 guard take(UInt8(ascii: "]")) else { return nil }
             }
             guard values.count == n else { return nil }
-            let storage: TensorStorage = dtype == "float32" ? .float32(values.map { Float($0) }) : .float64(values)
-            return try? Tensor.checked(shape: shape, storage: storage)
+            return try? Tensor.checked(shape: shape, storage: .float32(values.map { Float($0) }))
         }
 
-        /// A JSON number with a fraction or exponent (read as the nearest double, as the general
-        /// parser does), a small integer, or "NaN" / "Infinity" / "-Infinity".
+        /// A JSON number with a fraction or exponent and at most 9 significant digits (read as the
+        /// nearest double), an integer of at most 15 digits, or "NaN" / "Infinity" / "-Infinity".
         mutating func number() -> Double? {
             if i < b.count, b[i] == UInt8(ascii: "\"") {
                 if literal("\"NaN\"") { return .nan }
@@ -117,10 +119,16 @@ enum CanonicalInputParser {
             let intDigits = i - intStart
             guard intDigits >= 1, !(intDigits > 1 && b[intStart] == 0x30) else { return nil }
             var isInteger = true
+            // Significant digits: leading zeros (of "0.000123") do not count.
+            var significant = 0
+            for k in intStart..<i where significant > 0 || b[k] != 0x30 { significant += 1 }
             if take(UInt8(ascii: ".")) {
                 isInteger = false
                 let f = i
-                while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
+                while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                    if significant > 0 || b[i] != 0x30 { significant += 1 }
+                    i += 1
+                }
                 guard i > f else { return nil }
             }
             if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
@@ -139,6 +147,7 @@ enum CanonicalInputParser {
                 for k in intStart..<i { v = v * 10 + Int64(b[k] - 0x30) }
                 return Double(negative ? -v : v)
             }
+            guard significant <= 9 else { return nil }
             let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
             guard let d = Double(text), d.isFinite else { return nil }
             return d

@@ -1,7 +1,7 @@
 import XCTest
 import Foundation
 import MurmurCore
-import MurmurInference
+@testable import MurmurInference
 @testable import MurmurNode
 
 /// The executors' fast path for canonical job inputs must give exactly the tensors of the
@@ -35,7 +35,27 @@ final class CanonicalInputParserTests: XCTestCase {
             let fast = try InputJSON.parse(canonical, for: model.inputs)
             assertIdentical(general, fast, name)
             assertIdentical(tensors, fast, name)
+            if name == "mlp" { XCTAssertNotNil(CanonicalInputParser.parse(canonical), "the sample MLP's input takes the fast path") }
         }
+    }
+
+    /// Every float32 shortest form the entry node writes reads back to the same float on both paths.
+    func testManyFloat32ValuesReadTheSameOnBothPaths() throws {
+        var rng = SeededRNG(seed: 0xF10A7)
+        var values: [Float] = []
+        for k in 0..<60_000 {
+            let bits = UInt32(truncatingIfNeeded: rng.next())
+            // A third subnormal or tiny, a third huge, the rest anywhere.
+            switch k % 3 {
+            case 0: values.append(Float(bitPattern: bits & 0x80FF_FFFF))
+            case 1: values.append(Float(bitPattern: (bits & 0x807F_FFFF) | 0x7E80_0000))
+            default: values.append(Float(bitPattern: bits))
+            }
+        }
+        let tensors = ["x": Tensor(shape: [values.count], storage: .float32(values))]
+        let canonical = JobRoutes.canonicalInput(tensors)
+        XCTAssertNotNil(CanonicalInputParser.parse(canonical), "the fast path takes the canonical form")
+        assertIdentical(try InputJSON.parseGeneral(canonical, for: []), try InputJSON.parse(canonical, for: []), "60k floats")
     }
 
     func testFuzzedTensorsAndMutatedBytesAgreeWithTheGeneralParser() throws {

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import MurmurCore
+import MurmurHTTP
 @testable import MurmurInference
 @testable import MurmurNode
 
@@ -36,6 +37,42 @@ final class CanonicalInputParserTests: XCTestCase {
             assertIdentical(general, fast, name)
             assertIdentical(tensors, fast, name)
             if name == "mlp" { XCTAssertNotNil(CanonicalInputParser.parse(canonical), "the sample MLP's input takes the fast path") }
+        }
+    }
+
+    /// The entry node's direct float32 path gives the general reader's tensors, or declines.
+    func testEntryNodeDirectFloat32PathMatchesTheGeneralReader() throws {
+        let mlp = try XCTUnwrap(FileManager.default.contents(atPath: JobsNodeShellTests.fixtures + "/mlp.input.json"))
+        let parsed = try XCTUnwrap(try JSONParser.parse(Array(mlp)).objectValue)
+        let direct = try XCTUnwrap(JobRoutes.directFloat32Tensors(parsed), "the sample MLP's input takes the direct path")
+        assertIdentical(try InputJSON.parseGeneral(JSONValue.object(parsed).serialized(), for: []), direct, "mlp")
+
+        var rng = SeededRNG(seed: 0xD1EC7)
+        for round in 0..<300 {
+            let count = Int(rng.next() % 12)
+            var items: [JSONValue] = []
+            for _ in 0..<count {
+                switch rng.next() % 6 {
+                case 0: items.append(.int(Int64(Int(rng.next() % 40_000_001) - 20_000_000)))
+                case 1: items.append(.double(Double(bitPattern: rng.next())))
+                case 2: items.append(.double(Double(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())))))
+                case 3: items.append(.double(Double(Float(Int(rng.next() % 2001) - 1000) / 16)))
+                case 4: items.append(.string("NaN"))
+                default: items.append(.double(Double(rng.next() % 1000) / 7))
+                }
+            }
+            if rng.next() % 3 != 0 { items.removeAll { if case .string = $0 { return true }; return false } }
+            var form: [String: JSONValue] = ["data": .array(items), "dtype": .string(rng.next() % 8 == 0 ? "float64" : "float32")]
+            switch rng.next() % 4 {
+            case 0: form["shape"] = .array([.int(1), .int(Int64(items.count))])
+            case 1: form["shape"] = .array([.int(Int64(items.count + 1))])
+            default: break
+            }
+            let typed: [String: JSONValue] = ["x": .object(form)]
+            let general = try? InputJSON.parseGeneral(JSONValue.object(typed).serialized(), for: [])
+            guard let direct = JobRoutes.directFloat32Tensors(typed) else { continue }
+            let reference = try XCTUnwrap(general, "round \(round): the direct path took an input the general reader refuses")
+            assertIdentical(reference, direct, "round \(round)")
         }
     }
 

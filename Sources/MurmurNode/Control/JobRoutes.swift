@@ -36,7 +36,8 @@ public enum JobRoutes {
         let inputBytes: [UInt8]
         do {
             let declared = jobs.loadedModels.get(manifest.body.modelHash)?.inputs ?? []
-            let tensors = try InputJSON.parse(JSONValue.object(typed).serialized(), for: declared)
+            let tensors = try directFloat32Tensors(typed)
+                ?? InputJSON.parse(JSONValue.object(typed).serialized(), for: declared)
             inputBytes = canonicalInput(tensors)
         } catch {
             throw .unprocessable("invalid_input", "\(error)")
@@ -74,6 +75,54 @@ public enum JobRoutes {
             throw APIError(.serviceUnavailable, "store_unavailable", "the job could not be stored: \(error)")
         }
         return JobSubmission.accepted(signed)
+    }
+
+    /// The client's float32 inputs taken straight from the parsed request, skipping the general
+    /// reader (Foundation JSON, the largest per-job cost of the entry node), when that gives
+    /// exactly its tensors: every input `{"data": [flat numbers], "dtype": "float32"[, "shape":
+    /// [ints]]}` and every number a float32 value (a double equal to its float32 rounding, or an
+    /// integer of magnitude ≤ 2²⁴), so that no reading of the decimal text can round elsewhere.
+    /// Anything else (other dtypes, nested data, strings, a mismatched shape): nil, and the general
+    /// reader decides (and words the error).
+    static func directFloat32Tensors(_ typed: [String: JSONValue]) -> [String: Tensor]? {
+        var out: [String: Tensor] = [:]
+        for (name, value) in typed {
+            guard case let .object(form) = value, form["dtype"] == .string("float32"),
+                  case let .array(items)? = form["data"], items.count <= Limits.maxTensorElements else { return nil }
+            for key in form.keys where key != "data" && key != "dtype" && key != "shape" { return nil }
+            var values: [Float] = []
+            values.reserveCapacity(items.count)
+            for item in items {
+                switch item {
+                case let .double(d):
+                    let f = Float(d)
+                    guard d.isFinite, Double(f) == d else { return nil }
+                    values.append(f)
+                case let .int(i):
+                    guard i >= -(1 << 24), i <= 1 << 24 else { return nil }
+                    values.append(Float(i))
+                default:
+                    return nil
+                }
+            }
+            var shape = [items.count]
+            if let declared = form["shape"] {
+                guard case let .array(dims) = declared, dims.count <= Limits.maxTensorRank else { return nil }
+                shape = []
+                var n = 1
+                for dim in dims {
+                    guard case let .int(v) = dim, v >= 0, v <= Int64(Limits.maxTensorElements) else { return nil }
+                    let (m, overflow) = n.multipliedReportingOverflow(by: Int(v))
+                    guard !overflow else { return nil }
+                    n = m
+                    shape.append(Int(v))
+                }
+                guard n == items.count else { return nil }
+            }
+            guard let tensor = try? Tensor.checked(shape: shape, storage: .float32(values)) else { return nil }
+            out[name] = tensor
+        }
+        return out
     }
 
     /// The job input bytes: the inputs as compact JSON in the `murmur infer` form, names sorted,

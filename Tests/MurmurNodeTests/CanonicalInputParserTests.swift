@@ -76,6 +76,40 @@ final class CanonicalInputParserTests: XCTestCase {
         }
     }
 
+    /// The byte-by-byte canonical writer gives the bytes of the original string-joining one.
+    func testCanonicalWriterMatchesTheReferenceForm() {
+        func reference(_ tensors: [String: Tensor]) -> [UInt8] {
+            let parts = tensors.sorted(by: { $0.key < $1.key }).map { name, t -> String in
+                let values = OutputJSON.values(t).replacingOccurrences(of: " ", with: "")
+                return "\(JobRoutes.quote(name)):{\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"dtype\":\"\(t.dtype.name)\",\"data\":[\(values)]}"
+            }
+            return Array("{\(parts.joined(separator: ","))}".utf8)
+        }
+        var rng = SeededRNG(seed: 0xCA40)
+        XCTAssertEqual(JobRoutes.canonicalInput([:]), reference([:]))
+        for round in 0..<300 {
+            var tensors: [String: Tensor] = [:]
+            for k in 0..<Int(rng.next() % 3 + 1) {
+                let n = Int(rng.next() % 6)
+                let name = ["x", "a b", "é", "q\"uote", "in\(k)"][Int(rng.next() % 5)]
+                let storage: TensorStorage
+                switch rng.next() % 7 {
+                case 0: storage = .float32((0..<n).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) })
+                case 1: storage = .float64((0..<n).map { _ in Double(bitPattern: rng.next()) })
+                case 2: storage = .int64((0..<n).map { _ in Int64(bitPattern: rng.next()) })
+                case 3: storage = .int32((0..<n).map { _ in Int32(truncatingIfNeeded: rng.next()) })
+                case 4: storage = .int8((0..<n).map { _ in Int8(truncatingIfNeeded: rng.next()) })
+                case 5: storage = .uint8((0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+                default: storage = .bool((0..<n).map { _ in rng.next() % 2 == 0 })
+                }
+                tensors[name] = Tensor(shape: [1, n], storage: storage)
+            }
+            tensors["inf"] = Tensor(shape: [4], storage: .float32([.infinity, -.infinity, .nan, -0.0]))
+            XCTAssertEqual(String(decoding: JobRoutes.canonicalInput(tensors), as: UTF8.self),
+                           String(decoding: reference(tensors), as: UTF8.self), "round \(round)")
+        }
+    }
+
     /// Every float32 shortest form the entry node writes reads back to the same float on both paths.
     func testManyFloat32ValuesReadTheSameOnBothPaths() throws {
         var rng = SeededRNG(seed: 0xF10A7)

@@ -8,12 +8,53 @@ import MurmurCore
 /// (this runs on the node's event loop for every traced event).
 public enum TraceEncoder {
     public static func append(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil, to out: inout [UInt8]) {
-        let maxLen = 480 + 6 * ((e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0))
+        let maxLen = maxLineBytes(e)
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLen) { buf in
             let base = buf.baseAddress!
             var c = Cursor(p: base)
             encode(e, seq: seq, wall: wall, &c)
             out.append(contentsOf: UnsafeBufferPointer(start: base, count: c.p - base))
+        }
+    }
+
+    /// An upper bound of the encoded size of `e` (what `encode(_:seq:wall:into:)` needs).
+    @inline(__always) public static func maxLineBytes(_ e: TraceEvent) -> Int {
+        480 + 6 * ((e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0))
+    }
+
+    /// Encodes the line (with its `\n`) at `p`, which must have room for `maxLineBytes(e)`;
+    /// returns the bytes written. For sinks that encode straight into their own buffer.
+    @inline(__always) public static func encode(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil,
+                                                into p: UnsafeMutablePointer<UInt8>) -> Int {
+        var c = Cursor(p: p)
+        encode(e, seq: seq, wall: wall, &c)
+        return c.p - p
+    }
+
+    /// Event kind names as static strings (no `String` walk per line).
+    @inline(__always) static func name(_ k: TraceEvent.Kind) -> StaticString {
+        switch k {
+        case .connect: return "connect"
+        case .disconnect: return "disconnect"
+        case .handshakeFail: return "handshake.fail"
+        case .send: return "send"
+        case .recv: return "recv"
+        case .deliver: return "deliver"
+        case .dup: return "dup"
+        case .drop: return "drop"
+        case .graft: return "graft"
+        case .prune: return "prune"
+        case .ihave: return "ihave"
+        case .antientropy: return "antientropy"
+        case .jobSubmit: return "job.submit"
+        case .jobAssign: return "job.assign"
+        case .jobClaim: return "job.claim"
+        case .jobExecute: return "job.execute"
+        case .jobAttest: return "job.attest"
+        case .jobVerified: return "job.verified"
+        case .jobDisputed: return "job.disputed"
+        case .jobFailed: return "job.failed"
+        case .verdict: return "verdict"
         }
     }
 
@@ -30,7 +71,7 @@ public enum TraceEncoder {
         c.put(#","node":""#)
         c.hex(e.node.key)
         c.put(#"","ev":""#)
-        c.raw(e.kind.rawValue)
+        c.put(name(e.kind))
         c.byte(UInt8(ascii: "\""))
         if let k = e.recordKind { c.put(#","kind":"#); c.string(k) }
         if let id = e.recordID { c.put(#","id":""#); c.hex(id.value); c.byte(UInt8(ascii: "\"")) }
@@ -75,6 +116,15 @@ public enum TraceEncoder {
         }
         /// A JSON string: quotes, `"` and `\\` escaped, control characters as \u00XX (≤ 6 bytes each).
         @inline(__always) mutating func string(_ s: String) {
+            // Fast path: contiguous UTF-8 with nothing to escape (every name and reason we write).
+            let copied: Bool? = s.utf8.withContiguousStorageIfAvailable { b -> Bool in
+                for ch in b where ch < 0x20 || ch == UInt8(ascii: "\"") || ch == UInt8(ascii: "\\") { return false }
+                byte(UInt8(ascii: "\""))
+                if let base = b.baseAddress { p.update(from: base, count: b.count); p += b.count }
+                byte(UInt8(ascii: "\""))
+                return true
+            }
+            if copied == true { return }
             byte(UInt8(ascii: "\""))
             for ch in s.utf8 {
                 switch ch {

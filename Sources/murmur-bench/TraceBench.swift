@@ -342,8 +342,12 @@ private final class CountingFileSink: TraceSink {
         file = f
     }
     func write(_ bytes: [UInt8]) {
-        lines += 1 // the simulator writes one line per call
+        lines += 1 // one line per call
         file.write(bytes)
+    }
+    func append(_ event: TraceEvent) {
+        lines += 1
+        file.append(event)
     }
     func close() { file.close() }
 }

@@ -241,6 +241,8 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
             hub?.publish(event)
         }
     }
+    // Without a trace file, gossip builds its events only while a live subscriber listens.
+    if traceFile == nil, let hub = api?.traceHub { gossip.traceWanted = { [weak hub] in hub?.hasSubscribers ?? false } }
     var stopping = false
     let stop = {
         guard !stopping else { return }

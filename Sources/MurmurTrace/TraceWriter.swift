@@ -104,15 +104,21 @@ public enum TraceEncoder {
         }
         @inline(__always) mutating func hex(_ v: Bytes32) { word(v.w0); word(v.w1); word(v.w2); word(v.w3) }
         @inline(__always) mutating func word(_ w: UInt64) {
-            var hi: UInt64 = 0, lo: UInt64 = 0
-            for i in 0..<8 {
-                let nh = (w >> UInt64(60 - 4 * i)) & 0xf, nl = (w >> UInt64(28 - 4 * i)) & 0xf
-                hi |= (nh < 10 ? 48 + nh : 87 + nh) << UInt64(8 * i)
-                lo |= (nl < 10 ? 48 + nl : 87 + nl) << UInt64(8 * i)
-            }
-            UnsafeMutableRawPointer(p).storeBytes(of: hi.littleEndian, as: UInt64.self)
-            UnsafeMutableRawPointer(p + 8).storeBytes(of: lo.littleEndian, as: UInt64.self)
+            UnsafeMutableRawPointer(p).storeBytes(of: Self.hex8(w >> 32).littleEndian, as: UInt64.self)
+            UnsafeMutableRawPointer(p + 8).storeBytes(of: Self.hex8(w & 0xffff_ffff).littleEndian, as: UInt64.self)
             p += 16
+        }
+        /// The 8 lower-case hex digits of a 32-bit value as 8 bytes (first digit in the lowest
+        /// byte), without branches or tables: spread the nibbles one per byte, then add '0', and
+        /// 'a' - '0' - 10 more to the nibbles ≥ 10.
+        @inline(__always) static func hex8(_ v: UInt64) -> UInt64 {
+            var x = v
+            x = (x | x << 16) & 0x0000_ffff_0000_ffff
+            x = (x | x << 8) & 0x00ff_00ff_00ff_00ff
+            x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f
+            x = x.byteSwapped
+            let letters = ((x &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+            return x &+ 0x3030_3030_3030_3030 &+ letters &* 0x27
         }
         /// A JSON string: quotes, `"` and `\\` escaped, control characters as \u00XX (≤ 6 bytes each).
         @inline(__always) mutating func string(_ s: String) {

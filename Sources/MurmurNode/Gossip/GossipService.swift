@@ -440,6 +440,9 @@ public final class GossipService: NodeProtocol {
     private func trace(_ kind: TraceEvent.Kind, record: SignedRecord? = nil, recordKind: String? = nil, peer: NodeID?,
                        bytes: Int? = nil, reason: String? = nil, into out: inout [ProtocolEffect]) {
         guard traceEnabled, traceWanted?() ?? true, let me = gossip?.me.id else { return }
+        // The event is often the first effect of a message: room for it and a few more at once
+        // (effects are large; growing 1 → 2 → 4 would copy them twice).
+        if out.isEmpty { out.reserveCapacity(4) }
         out.append(.trace(TraceEvent(time: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
                                      recordID: record?.id, peer: peer, bytes: bytes, reason: reason)))
     }

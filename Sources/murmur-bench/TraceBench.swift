@@ -289,6 +289,8 @@ private func serviceRun(_ inputs: GossipInputs, tracePath: String?, buildEvents:
     if let tracePath {
         do { traceFile = try NodeTraceFile(path: tracePath, loop: loop) } catch { throw BenchFailure("trace file: \(error)") }
     }
+    // As `murmur node --trace` wires it: the shell's own events straight to the file.
+    if let traceFile { service.traceSink = { traceFile.append($0) } } else if buildEvents { service.traceSink = { _ in } }
     var now = Instant(nanoseconds: 1_000_000_000)
     func feed(_ event: ProtocolEvent) {
         now = now + TimeSpan(nanoseconds: 1_000)

@@ -118,6 +118,11 @@ public final class GossipService: NodeProtocol {
     /// nil: always, when `traceEnabled`. When it says no, the shell builds no events and drops
     /// the state machine's.
     public var traceWanted: (() -> Bool)?
+    /// Where the shell's own events (`recv`/`send` of control messages, `drop`) go, when set:
+    /// straight there instead of as `.trace` effects, so that a message whose only effect is its
+    /// trace event costs no effect array. Set it to what `Node.traceSink` does. (The state
+    /// machine's events still come as effects: within one call, the shell's may precede them.)
+    public var traceSink: ((TraceEvent) -> Void)?
 
     /// The `.delivered` tag whose payload is a signed record to publish (see `publish`).
     public static let publishTag: UInt64 = 0x6D75_7267_7075_6231 // "murgpub1"
@@ -440,11 +445,9 @@ public final class GossipService: NodeProtocol {
     private func trace(_ kind: TraceEvent.Kind, record: SignedRecord? = nil, recordKind: String? = nil, peer: NodeID?,
                        bytes: Int? = nil, reason: String? = nil, into out: inout [ProtocolEffect]) {
         guard traceEnabled, traceWanted?() ?? true, let me = gossip?.me.id else { return }
-        // The event is often the first effect of a message: room for it and a few more at once
-        // (effects are large; growing 1 → 2 → 4 would copy them twice).
-        if out.isEmpty { out.reserveCapacity(4) }
-        out.append(.trace(TraceEvent(time: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
-                                     recordID: record?.id, peer: peer, bytes: bytes, reason: reason)))
+        let event = TraceEvent(time: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
+                               recordID: record?.id, peer: peer, bytes: bytes, reason: reason)
+        if let traceSink { traceSink(event) } else { out.append(.trace(event)) }
     }
 }
 

@@ -487,10 +487,7 @@ public final class Simulator {
     }
 
     func writeTrace(_ e: TraceEvent) {
-        guard let trace else { return }
-        traceLine.removeAll(keepingCapacity: true)
-        TraceEncoder.append(e, to: &traceLine)
-        trace.write(traceLine)
+        trace?.append(e)
     }
 
     // MARK: Shortest paths (the reference for latency and hops)

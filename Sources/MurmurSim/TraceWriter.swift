@@ -13,7 +13,18 @@ import MurmurTrace
 public protocol TraceSink: AnyObject {
     /// Whole lines, each ending in `\n`.
     func write(_ lines: [UInt8])
+    /// One event, encoded as one line. The default encodes into a scratch line and calls
+    /// `write`; `FileTraceSink` encodes straight into its file buffer.
+    func append(_ event: TraceEvent)
     func close()
+}
+
+extension TraceSink {
+    public func append(_ event: TraceEvent) {
+        var line: [UInt8] = []
+        TraceEncoder.append(event, to: &line)
+        write(line)
+    }
 }
 
 /// Collects lines in memory (tests compare whole traces).
@@ -25,30 +36,53 @@ public final class MemoryTraceSink: TraceSink {
         bytes.append(contentsOf: lines)
         for b in lines where b == 10 { self.lines += 1 }
     }
+    public func append(_ event: TraceEvent) {
+        TraceEncoder.append(event, to: &bytes)
+        lines += 1
+    }
     public func close() {}
 }
 
-/// Appends lines to a file through a buffer.
+/// Appends lines to a file through a buffer; events are encoded straight into that buffer
+/// (no per-line copy).
 public final class FileTraceSink: TraceSink {
     private var file: UnsafeMutablePointer<FILE>?
-    private var buffer: [UInt8] = []
+    private static let capacity = 1 << 20
+    private static let slack = 1 << 17
+    private let buffer: UnsafeMutablePointer<UInt8>
+    private var used = 0
 
     /// nil if the file cannot be created.
     public init?(path: String) {
         guard let f = fopen(path, "w") else { return nil }
         file = f
-        buffer.reserveCapacity(1 << 20)
+        buffer = .allocate(capacity: Self.capacity + Self.slack)
     }
 
     public func write(_ lines: [UInt8]) {
-        buffer.append(contentsOf: lines)
-        if buffer.count >= 1 << 20 { flush() }
+        if used + lines.count > Self.capacity { flush() }
+        if lines.count > Self.capacity {
+            guard let f = file else { return }
+            lines.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, f) }
+            return
+        }
+        lines.withUnsafeBufferPointer { b in
+            if let base = b.baseAddress { (buffer + used).update(from: base, count: b.count) }
+        }
+        used += lines.count
+    }
+
+    public func append(_ event: TraceEvent) {
+        let need = TraceEncoder.maxLineBytes(event)
+        if used + need > Self.capacity + Self.slack || used >= Self.capacity { flush() }
+        if need > Self.capacity + Self.slack { var line: [UInt8] = []; TraceEncoder.append(event, to: &line); write(line); return }
+        used += TraceEncoder.encode(event, into: buffer + used)
     }
 
     private func flush() {
-        guard let f = file, !buffer.isEmpty else { return }
-        buffer.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, f) }
-        buffer.removeAll(keepingCapacity: true)
+        guard let f = file, used > 0 else { return }
+        _ = fwrite(buffer, 1, used, f)
+        used = 0
     }
 
     public func close() {
@@ -57,5 +91,8 @@ public final class FileTraceSink: TraceSink {
         file = nil
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        buffer.deallocate()
+    }
 }

@@ -8,12 +8,53 @@ import MurmurCore
 /// (this runs on the node's event loop for every traced event).
 public enum TraceEncoder {
     public static func append(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil, to out: inout [UInt8]) {
-        let maxLen = 480 + 6 * ((e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0))
+        let maxLen = maxLineBytes(e)
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLen) { buf in
             let base = buf.baseAddress!
             var c = Cursor(p: base)
             encode(e, seq: seq, wall: wall, &c)
             out.append(contentsOf: UnsafeBufferPointer(start: base, count: c.p - base))
+        }
+    }
+
+    /// An upper bound of the encoded size of `e` (what `encode(_:seq:wall:into:)` needs).
+    @inline(__always) public static func maxLineBytes(_ e: TraceEvent) -> Int {
+        480 + 6 * ((e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0))
+    }
+
+    /// Encodes the line (with its `\n`) at `p`, which must have room for `maxLineBytes(e)`;
+    /// returns the bytes written. For sinks that encode straight into their own buffer.
+    @inline(__always) public static func encode(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil,
+                                                into p: UnsafeMutablePointer<UInt8>) -> Int {
+        var c = Cursor(p: p)
+        encode(e, seq: seq, wall: wall, &c)
+        return c.p - p
+    }
+
+    /// Event kind names as static strings (no `String` walk per line).
+    @inline(__always) static func name(_ k: TraceEvent.Kind) -> StaticString {
+        switch k {
+        case .connect: return "connect"
+        case .disconnect: return "disconnect"
+        case .handshakeFail: return "handshake.fail"
+        case .send: return "send"
+        case .recv: return "recv"
+        case .deliver: return "deliver"
+        case .dup: return "dup"
+        case .drop: return "drop"
+        case .graft: return "graft"
+        case .prune: return "prune"
+        case .ihave: return "ihave"
+        case .antientropy: return "antientropy"
+        case .jobSubmit: return "job.submit"
+        case .jobAssign: return "job.assign"
+        case .jobClaim: return "job.claim"
+        case .jobExecute: return "job.execute"
+        case .jobAttest: return "job.attest"
+        case .jobVerified: return "job.verified"
+        case .jobDisputed: return "job.disputed"
+        case .jobFailed: return "job.failed"
+        case .verdict: return "verdict"
         }
     }
 
@@ -30,7 +71,7 @@ public enum TraceEncoder {
         c.put(#","node":""#)
         c.hex(e.node.key)
         c.put(#"","ev":""#)
-        c.raw(e.kind.rawValue)
+        c.put(name(e.kind))
         c.byte(UInt8(ascii: "\""))
         if let k = e.recordKind { c.put(#","kind":"#); c.string(k) }
         if let id = e.recordID { c.put(#","id":""#); c.hex(id.value); c.byte(UInt8(ascii: "\"")) }
@@ -63,18 +104,33 @@ public enum TraceEncoder {
         }
         @inline(__always) mutating func hex(_ v: Bytes32) { word(v.w0); word(v.w1); word(v.w2); word(v.w3) }
         @inline(__always) mutating func word(_ w: UInt64) {
-            var hi: UInt64 = 0, lo: UInt64 = 0
-            for i in 0..<8 {
-                let nh = (w >> UInt64(60 - 4 * i)) & 0xf, nl = (w >> UInt64(28 - 4 * i)) & 0xf
-                hi |= (nh < 10 ? 48 + nh : 87 + nh) << UInt64(8 * i)
-                lo |= (nl < 10 ? 48 + nl : 87 + nl) << UInt64(8 * i)
-            }
-            UnsafeMutableRawPointer(p).storeBytes(of: hi.littleEndian, as: UInt64.self)
-            UnsafeMutableRawPointer(p + 8).storeBytes(of: lo.littleEndian, as: UInt64.self)
+            UnsafeMutableRawPointer(p).storeBytes(of: Self.hex8(w >> 32).littleEndian, as: UInt64.self)
+            UnsafeMutableRawPointer(p + 8).storeBytes(of: Self.hex8(w & 0xffff_ffff).littleEndian, as: UInt64.self)
             p += 16
+        }
+        /// The 8 lower-case hex digits of a 32-bit value as 8 bytes (first digit in the lowest
+        /// byte), without branches or tables: spread the nibbles one per byte, then add '0', and
+        /// 'a' - '0' - 10 more to the nibbles ≥ 10.
+        @inline(__always) static func hex8(_ v: UInt64) -> UInt64 {
+            var x = v
+            x = (x | x << 16) & 0x0000_ffff_0000_ffff
+            x = (x | x << 8) & 0x00ff_00ff_00ff_00ff
+            x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f
+            x = x.byteSwapped
+            let letters = ((x &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+            return x &+ 0x3030_3030_3030_3030 &+ letters &* 0x27
         }
         /// A JSON string: quotes, `"` and `\\` escaped, control characters as \u00XX (≤ 6 bytes each).
         @inline(__always) mutating func string(_ s: String) {
+            // Fast path: contiguous UTF-8 with nothing to escape (every name and reason we write).
+            let copied: Bool? = s.utf8.withContiguousStorageIfAvailable { b -> Bool in
+                for ch in b where ch < 0x20 || ch == UInt8(ascii: "\"") || ch == UInt8(ascii: "\\") { return false }
+                byte(UInt8(ascii: "\""))
+                if let base = b.baseAddress { p.update(from: base, count: b.count); p += b.count }
+                byte(UInt8(ascii: "\""))
+                return true
+            }
+            if copied == true { return }
             byte(UInt8(ascii: "\""))
             for ch in s.utf8 {
                 switch ch {

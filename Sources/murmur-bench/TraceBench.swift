@@ -98,9 +98,13 @@ let traceSuite = BenchSuite(
     // Gossip through the node's shell: records (signature checked) and IHave messages.
     let inputs = try GossipInputs(records: min(20_000, max(1_000, messages / 20)), ihaves: min(200_000, max(10_000, messages / 2)))
     var recordsOff = 0.0, recordsOn = 0.0, ihavesOff = 0.0, ihavesOn = 0.0, serviceEvents: Int64 = 0
+    var ihavesBuilt = 0.0
     for _ in 0..<runs {
         let off = try serviceRun(inputs, tracePath: nil)
         recordsOff = max(recordsOff, off.records); ihavesOff = max(ihavesOff, off.ihaves)
+        // Diagnostic: events built (as effects) but consumed by nobody, no trace file or thread.
+        let built = try serviceRun(inputs, tracePath: nil, buildEvents: true)
+        ihavesBuilt = max(ihavesBuilt, built.ihaves)
         let on = try serviceRun(inputs, tracePath: "\(dir)/service.jsonl")
         recordsOn = max(recordsOn, on.records); ihavesOn = max(ihavesOn, on.ihaves)
         serviceEvents = on.events
@@ -122,12 +126,14 @@ let traceSuite = BenchSuite(
     let gossipCost = 1 - gossipOn / gossipOff
     let recordsCost = 1 - recordsOn / recordsOff
     let ihavesCost = 1 - ihavesOn / ihavesOff
+    let ihavesBuildCost = 1 - ihavesBuilt / ihavesOff
     if json {
         print("{\"channel_msgs_per_s_trace_off\":\(f1(channelOff)),\"channel_msgs_per_s_trace_on\":\(f1(channelOn)),"
             + "\"channel_trace_cost\":\(f3(channelCost)),\"channel_message_bytes\":1024,\"channel_messages\":\(messages),"
             + "\"channel_trace_events\":\(tracedEvents),\"channel_trace_file_bytes\":\(traceBytes),"
             + "\"gossip_records_per_s_trace_off\":\(f1(recordsOff)),\"gossip_records_per_s_trace_on\":\(f1(recordsOn)),\"gossip_records_trace_cost\":\(f3(recordsCost)),"
             + "\"gossip_ihave_msgs_per_s_trace_off\":\(f1(ihavesOff)),\"gossip_ihave_msgs_per_s_trace_on\":\(f1(ihavesOn)),\"gossip_ihave_trace_cost\":\(f3(ihavesCost)),"
+            + "\"gossip_ihave_msgs_per_s_events_built_only\":\(f1(ihavesBuilt)),\"gossip_ihave_build_cost\":\(f3(ihavesBuildCost)),"
             + "\"gossip_service_trace_events\":\(serviceEvents),"
             + "\"sim_events_per_s_trace_off\":\(f1(gossipOff)),\"sim_events_per_s_trace_on\":\(f1(gossipOn)),"
             + "\"sim_trace_cost\":\(f3(gossipCost)),\"sim_nodes\":\(nodes),\"sim_events\":\(gossipMessages),"
@@ -137,6 +143,7 @@ let traceSuite = BenchSuite(
         print("  channel, 1 KiB messages, 2 processes: off \(f1(channelOff)) msg/s, on \(f1(channelOn)) msg/s → cost \(pct(channelCost))  (\(tracedEvents) events, \(traceBytes) trace bytes)")
         print("  gossip node shell, new records:       off \(f1(recordsOff)) msg/s, on \(f1(recordsOn)) msg/s → cost \(pct(recordsCost))  (per loop CPU-second; decode + signature check + state machine)")
         print("  gossip node shell, IHave (4 ids):     off \(f1(ihavesOff)) msg/s, on \(f1(ihavesOn)) msg/s → cost \(pct(ihavesCost))  (per loop CPU-second; \(serviceEvents) trace events)")
+        print("    of which building the events alone (no file, no trace thread): \(f1(ihavesBuilt)) msg/s → cost \(pct(ihavesBuildCost))")
         print("  state machines only, \(nodes)-node sim:    off \(f1(gossipOff)) events/s, on \(f1(gossipOn)) events/s → cost \(pct(gossipCost))  (\(gossipMessages) events: messages, timers, links; \(gossipTraceLines) trace lines)")
     }
     return 0
@@ -271,10 +278,10 @@ private struct GossipInputs {
 
 /// Feeds the inputs to a fresh `GossipService` (as the node's loop would), its trace effects to a
 /// `NodeTraceFile` when tracing; returns records/s, IHave messages/s and trace events written.
-private func serviceRun(_ inputs: GossipInputs, tracePath: String?) throws -> (records: Double, ihaves: Double, events: Int64) {
+private func serviceRun(_ inputs: GossipInputs, tracePath: String?, buildEvents: Bool = false) throws -> (records: Double, ihaves: Double, events: Int64) {
     let loop = try EventLoop()
     var config = GossipServiceConfig()
-    config.gossip.traceEnabled = tracePath != nil
+    config.gossip.traceEnabled = tracePath != nil || buildEvents
     config.gossip.announceInterval = nil
     config.rngSeed = 1
     let service = GossipService(identity: SigningKey(), config: config)
@@ -282,6 +289,8 @@ private func serviceRun(_ inputs: GossipInputs, tracePath: String?) throws -> (r
     if let tracePath {
         do { traceFile = try NodeTraceFile(path: tracePath, loop: loop) } catch { throw BenchFailure("trace file: \(error)") }
     }
+    // As `murmur node --trace` wires it: the shell's own events straight to the file.
+    if let traceFile { service.traceSink = { traceFile.append($0) } } else if buildEvents { service.traceSink = { _ in } }
     var now = Instant(nanoseconds: 1_000_000_000)
     func feed(_ event: ProtocolEvent) {
         now = now + TimeSpan(nanoseconds: 1_000)
@@ -342,8 +351,12 @@ private final class CountingFileSink: TraceSink {
         file = f
     }
     func write(_ bytes: [UInt8]) {
-        lines += 1 // the simulator writes one line per call
+        lines += 1 // one line per call
         file.write(bytes)
+    }
+    func append(_ event: TraceEvent) {
+        lines += 1
+        file.append(event)
     }
     func close() { file.close() }
 }

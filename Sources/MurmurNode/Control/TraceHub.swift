@@ -133,14 +133,15 @@ public final class TraceHub {
     /// One SSE event: `event: KIND`, `data: <the trace line without its newline>` (with `seq`,
     /// this stream's counter, and `wall`, Unix ns, on every line).
     static func encode(_ event: TraceEvent, seq: Int64, wall: Int64?) -> [UInt8] {
-        var json: [UInt8] = []
-        TraceEncoder.append(event, seq: seq, wall: wall, to: &json)
-        if json.last == 0x0A { json.removeLast() }
+        // Encoded straight after the SSE header (one buffer, no intermediate line).
         var out: [UInt8] = []
-        out.reserveCapacity(json.count + 40)
-        out.append(contentsOf: "event: \(event.kind.rawValue)\ndata: ".utf8)
-        out.append(contentsOf: json)
-        out.append(contentsOf: [0x0A, 0x0A])
+        out.reserveCapacity(TraceEncoder.maxLineBytes(event) + 40)
+        out.append(contentsOf: "event: ".utf8)
+        out.append(contentsOf: event.kind.rawValue.utf8)
+        out.append(contentsOf: "\ndata: ".utf8)
+        TraceEncoder.append(event, seq: seq, wall: wall, to: &out)
+        if out.last == 0x0A { out.removeLast() }
+        out.append(0x0A); out.append(0x0A)
         return out
     }
 

@@ -114,6 +114,15 @@ public final class GossipService: NodeProtocol {
     private var unixMsAtZero: Int64 = 0
     private var now: Instant = .zero
     private var traceEnabled: Bool { config.gossip.traceEnabled }
+    /// Whether anyone consumes trace events now (a trace file, a live `/v1/trace` subscriber);
+    /// nil: always, when `traceEnabled`. When it says no, the shell builds no events and drops
+    /// the state machine's.
+    public var traceWanted: (() -> Bool)?
+    /// Where the shell's own events (`recv`/`send` of control messages, `drop`) go, when set:
+    /// straight there instead of as `.trace` effects, so that a message whose only effect is its
+    /// trace event costs no effect array. Set it to what `Node.traceSink` does. (The state
+    /// machine's events still come as effects: within one call, the shell's may precede them.)
+    public var traceSink: ((TraceEvent) -> Void)?
 
     /// The `.delivered` tag whose payload is a signed record to publish (see `publish`).
     public static let publishTag: UInt64 = 0x6D75_7267_7075_6231 // "murgpub1"
@@ -406,6 +415,7 @@ public final class GossipService: NodeProtocol {
         case let .trace(event):
             // Links are traced by the node from the transport's point of view.
             if event.kind == .connect || event.kind == .disconnect { return }
+            if let traceWanted, !traceWanted() { return }
             out.append(.trace(event))
         }
     }
@@ -434,9 +444,10 @@ public final class GossipService: NodeProtocol {
 
     private func trace(_ kind: TraceEvent.Kind, record: SignedRecord? = nil, recordKind: String? = nil, peer: NodeID?,
                        bytes: Int? = nil, reason: String? = nil, into out: inout [ProtocolEffect]) {
-        guard traceEnabled, let me = gossip?.me.id else { return }
-        out.append(.trace(TraceEvent(time: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
-                                     recordID: record?.id, peer: peer, bytes: bytes, reason: reason)))
+        guard traceEnabled, traceWanted?() ?? true, let me = gossip?.me.id else { return }
+        let event = TraceEvent(time: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
+                               recordID: record?.id, peer: peer, bytes: bytes, reason: reason)
+        if let traceSink { traceSink(event) } else { out.append(.trace(event)) }
     }
 }
 

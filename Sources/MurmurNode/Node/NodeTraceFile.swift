@@ -21,8 +21,10 @@ public final class NodeTraceFile: @unchecked Sendable {
     /// Events waiting for the writer thread, at most.
     public static let maxQueuedEvents = 262_144
 
-    // Loop thread only.
-    private var batch: [TraceEvent] = []
+    // Loop thread only: the batch being filled, a fixed buffer of `batchEvents` (no array
+    // growth, uniqueness checks or allocation per event; buffers are recycled by the writer).
+    private var batch: UnsafeMutablePointer<TraceEvent>
+    private var batchCount = 0
     private var closed = false
 
     // Writer thread only (and `close()` once the thread has ended).
@@ -31,7 +33,9 @@ public final class NodeTraceFile: @unchecked Sendable {
     // Shared, under `mutex`.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond: UnsafeMutablePointer<pthread_cond_t>
-    private var handoff: [[TraceEvent]] = []
+    private var handoff: [(events: UnsafeMutablePointer<TraceEvent>, count: Int)] = []
+    /// Empty batch buffers for the loop to reuse.
+    private var spare: [UnsafeMutablePointer<TraceEvent>] = []
     private var queued = 0
     private var flushRequested = false
     private var stopping = false
@@ -49,7 +53,7 @@ public final class NodeTraceFile: @unchecked Sendable {
         cond = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
-        batch.reserveCapacity(Self.batchEvents)
+        batch = .allocate(capacity: Self.batchEvents)
         let context = Unmanaged.passRetained(self).toOpaque()
         pthread_create(&thread, nil, { raw in
             let file = Unmanaged<NodeTraceFile>.fromOpaque(raw!).takeRetainedValue()
@@ -66,13 +70,18 @@ public final class NodeTraceFile: @unchecked Sendable {
     deinit {
         pthread_mutex_destroy(mutex); pthread_cond_destroy(cond)
         mutex.deallocate(); cond.deallocate()
+        batch.deinitialize(count: batchCount); batch.deallocate()
+        for b in handoff { b.events.deinitialize(count: b.count); b.events.deallocate() }
+        for b in spare { b.deallocate() }
     }
 
     /// Plug into `Node.traceSink` (loop thread).
+    @inline(__always)
     public func append(_ event: TraceEvent) {
         guard !closed else { return }
-        batch.append(event)
-        if batch.count >= Self.batchEvents { handOver(flush: false) }
+        (batch + batchCount).initialize(to: event)
+        batchCount += 1
+        if batchCount == Self.batchEvents { handOver(flush: false) }
     }
 
     /// Hands buffered events to the writer thread and asks it to write them out (loop thread).
@@ -108,21 +117,30 @@ public final class NodeTraceFile: @unchecked Sendable {
     }
 
     private func handOver(flush: Bool) {
-        let events = batch
-        batch = []
-        batch.reserveCapacity(Self.batchEvents)
+        let count = batchCount
         pthread_mutex_lock(mutex)
-        if failure != nil || events.isEmpty && !flush {
-            // Nothing to do (tracing stopped, or nothing new).
-        } else if queued + events.count > Self.maxQueuedEvents {
-            droppedEvents += events.count
+        var keep = false
+        if failure != nil || count == 0 && !flush {
+            keep = true // Nothing to do (tracing stopped, or nothing new).
+        } else if queued + count > Self.maxQueuedEvents {
+            droppedEvents += count
+            keep = true
         } else {
-            if !events.isEmpty { handoff.append(events) }
-            queued += events.count
+            if count > 0 {
+                handoff.append((batch, count))
+                batch = spare.popLast() ?? .allocate(capacity: Self.batchEvents)
+                batchCount = 0
+            }
+            queued += count
             if flush { flushRequested = true }
             pthread_cond_signal(cond)
         }
         pthread_mutex_unlock(mutex)
+        if keep {
+            // Refused or stopped: the buffer is reused in place.
+            batch.deinitialize(count: batchCount)
+            batchCount = 0
+        }
     }
 
     private func writerLoop() {
@@ -141,14 +159,15 @@ public final class NodeTraceFile: @unchecked Sendable {
             var writeError: String?
             if !stopped {
                 do {
-                    for b in batches { for e in b { try writer.append(e); count += 1 } }
+                    for b in batches { for k in 0..<b.count { try writer.append(b.events[k]); count += 1 } }
                     if flush { try writer.flush() }
                 } catch {
                     writeError = "\(error)"
                 }
             }
+            for b in batches { b.events.deinitialize(count: b.count) }
             pthread_mutex_lock(mutex)
-            for b in batches { queued -= b.count }
+            for b in batches { queued -= b.count; spare.append(b.events) }
             written += count
             if let writeError, failure == nil { failure = writeError; stopped = true }
             pthread_mutex_unlock(mutex)

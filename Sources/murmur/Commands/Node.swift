@@ -240,7 +240,10 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
             traceFile?.append(event)
             hub?.publish(event)
         }
+        gossip.traceSink = node.traceSink
     }
+    // Without a trace file, gossip builds its events only while a live subscriber listens.
+    if traceFile == nil, let hub = api?.traceHub { gossip.traceWanted = { [weak hub] in hub?.hasSubscribers ?? false } }
     var stopping = false
     let stop = {
         guard !stopping else { return }

@@ -9,7 +9,7 @@ import MurmurKernelBodies
 enum GemmBody {
     static let mr = 6
     /// K block (rows of a packed B panel kept in L1 per micro-kernel call).
-    static let kc = 128
+    static let kc = 256
     /// M block (rows of packed A kept in L2), a multiple of mr.
     static let mc = 120
     /// N block (columns of packed B per pass), a multiple of 32.

@@ -61,12 +61,15 @@ enum MatMulOps {
             let m = a.count / k
             var outShape = a.shape
             outShape[a.rank - 1] = n
-            var out = [Float](repeating: 0, count: m * n)
-            if m > 0 {
-                av.withUnsafeBufferPointer { pa in out.withUnsafeMutableBufferPointer { po in (bias ?? []).withUnsafeBufferPointer { pb in
-                    let addend = bias == nil ? nil : GemmAddend.perColumn(pb.baseAddress!)
-                    Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, addend: addend, pool: context.pool)
-                } } }
+            // The GEMM writes every element of C (k > 0 here), so the output is not zero-filled first.
+            let out = [Float](unsafeUninitializedCapacity: m * n) { po, count in
+                if m > 0 {
+                    av.withUnsafeBufferPointer { pa in (bias ?? []).withUnsafeBufferPointer { pb in
+                        let addend = bias == nil ? nil : GemmAddend.perColumn(pb.baseAddress!)
+                        Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, addend: addend, pool: context.pool)
+                    } }
+                }
+                count = m * n
             }
             if m == 0, let bias { return [try ElementwiseOps.floatArith(out, outShape, bias, [bias.count], 0)] }
             return [Tensor(shape: outShape, floats: out)]

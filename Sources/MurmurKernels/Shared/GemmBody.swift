@@ -426,6 +426,10 @@ enum DepthwiseBody {
     static func plane(_ padded: UnsafePointer<Float>, _ pw: Int, _ w: UnsafePointer<Float>, _ kh: Int, _ kw: Int,
                       _ sh: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ bias: Float?, _ out: UnsafeMutablePointer<Float>,
                       _ oh: Int, _ ow: Int) {
+        if sw > 1 {
+            strided(padded, pw, w, kh, kw, sh, sw, dh, dw, bias, out, oh, ow)
+            return
+        }
         for oy in 0..<oh {
             let rowBase = padded + oy * sh * pw
             let o = out + oy * ow
@@ -461,6 +465,55 @@ enum DepthwiseBody {
                 if let bias { acc = acc + bias }
                 o[ox] = acc
                 ox += 1
+            }
+        }
+    }
+
+    /// strideW > 1: the needed padded rows are split into `sw` phase rows (phase f holds padded
+    /// columns f, f + sw, f + 2·sw, …), so the taps of 16 consecutive outputs are contiguous and the
+    /// same per-output chains (taps in (ky, kx) order from +0, then + bias) run 16 lanes at a time.
+    @inline(__always)
+    static func strided(_ padded: UnsafePointer<Float>, _ pw: Int, _ w: UnsafePointer<Float>, _ kh: Int, _ kw: Int,
+                        _ sh: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ bias: Float?, _ out: UnsafeMutablePointer<Float>,
+                        _ oh: Int, _ ow: Int) {
+        if oh <= 0 || ow <= 0 { return }
+        let rows = (oh - 1) * sh + (kh - 1) * dh + 1
+        let blocks = (ow + 15) / 16 * 16
+        let pws = blocks + ((kw - 1) * dw) / sw + 1
+        let split = UnsafeMutablePointer<Float>.allocate(capacity: rows * sw * pws)
+        defer { split.deallocate() }
+        for y in 0..<rows {
+            let src = padded + y * pw
+            for f in 0..<sw {
+                let dst = split + (y * sw + f) * pws
+                var x = 0
+                while x < pws && x * sw + f < pw { dst[x] = src[x * sw + f]; x += 1 }
+                while x < pws { dst[x] = 0; x += 1 }
+            }
+        }
+        let t = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+        defer { t.deallocate() }
+        for oy in 0..<oh {
+            let o = out + oy * ow
+            var ox = 0
+            while ox < ow {
+                var acc = F16()
+                for ky in 0..<kh {
+                    let y = oy * sh + ky * dh
+                    for kx in 0..<kw {
+                        let off = kx * dw
+                        let r = split + (y * sw + off % sw) * pws + off / sw + ox
+                        acc = acc.addingProduct(F16(repeating: w[ky * kw + kx]), load16(r))
+                    }
+                }
+                if let bias { acc = acc + F16(repeating: bias) }
+                if ox + 16 <= ow {
+                    store16(acc, o + ox)
+                } else {
+                    store16(acc, t)
+                    for l in 0..<(ow - ox) { o[ox + l] = t[l] }
+                }
+                ox += 16
             }
         }
     }

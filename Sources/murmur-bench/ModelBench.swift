@@ -110,6 +110,48 @@ func modelsSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
     let budget = opts.quick ? 0.4 : 1.5
     let maxRuns = opts.quick ? 5 : max(opts.repeats, 20)
 
+    // The repository's fixture models (issue 5: MLP, random forest, CNN, transformer), with their
+    // committed inputs as they are (their first dimension is the batch the fixture was made with).
+    let fixtureDir = repoRoot() + "/Tests/Fixtures/models"
+    for name in ["mlp", "forest", "cnn", "transformer"] where opts.models == nil || opts.models!.contains(name) || opts.models!.contains("fixtures") {
+        let path = "\(fixtureDir)/\(name).onnx"
+        guard let model = try? InferenceModel(path: path),
+              let bytes = FileManager.default.contents(atPath: "\(fixtureDir)/\(name).input.json"),
+              let feeds = try? InputJSON.parse(Array(bytes), for: model.inputs) else {
+            rows.append(InferenceRow(section: "models", name: "fixture \(name)", threads: 1, unit: "ms", murmur: 0, reference: nil,
+                                     referenceName: nil, note: "cannot load \(path) or its input (run from the repository root)"))
+            continue
+        }
+        let batch = feeds.values.first?.shape.first ?? 1
+        let inputs = try writeRawInputs(feeds, dir: tmp, tag: "fixture-\(name)")
+        for threads in threadCounts {
+            var failure: String?
+            let once: () -> Void = {
+                do { _ = try model.run(feeds, threads: threads) } catch { failure = "\(error)" }
+            }
+            var t0 = timespec(), t1 = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &t0); once(); clock_gettime(CLOCK_MONOTONIC, &t1)
+            let first = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+            if let failure {
+                rows.append(InferenceRow(section: "models", name: "fixture \(name)", threads: threads, unit: "ms", murmur: 0,
+                                         reference: nil, referenceName: nil, note: "run failed: \(failure)"))
+                break
+            }
+            let reps = max(5, min(opts.quick ? 500 : 5000, Int(budget / max(first, 1e-6))))
+            let before = bestTime(reps, once)
+            let ref = ort?.ask(["model": path, "threads": threads, "repeats": reps, "inputs": inputs])
+            let after = bestTime(reps, once)
+            let ours = min(before, after)
+            let refMs = ref?["best_ms"] as? Double
+            rows.append(InferenceRow(section: "models", name: "fixture \(name) batch \(batch)", threads: threads, unit: "ms",
+                                     murmur: ours * 1e3, reference: refMs, referenceName: ort?.version.map { "ort \($0)" } ?? "ort (n/a)",
+                                     note: (ref?["error"] as? String).map { "ort: \($0)" }))
+            if !opts.json {
+                FileHandle.standardError.write(Data("  fixture \(name) batch \(batch) t\(threads): ours \(String(format: "%.4f", ours * 1e3)) ms, ort \(refMs.map { String(format: "%.4f", $0) } ?? "-") ms\n".utf8))
+            }
+        }
+    }
+
     for m in selected {
         guard m.isCached else {
             rows.append(InferenceRow(section: "models", name: m.name, threads: 1, unit: "ms", murmur: 0, reference: nil,

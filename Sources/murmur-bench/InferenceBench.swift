@@ -122,15 +122,16 @@ func printInferenceTable(_ rows: [InferenceRow]) {
     }
 }
 
-/// Best wall time of `repeats` runs (after one warm-up), in seconds.
-func bestTime(_ repeats: Int, _ body: () -> Void) -> Double {
+/// Best time of `repeats` runs (after one warm-up), in seconds: wall time unless `clock` says
+/// otherwise.
+func bestTime(_ repeats: Int, clock: clockid_t = CLOCK_MONOTONIC, _ body: () -> Void) -> Double {
     body()
     var best = Double.infinity
     for _ in 0..<repeats {
         var t0 = timespec(), t1 = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t0)
+        clock_gettime(clock, &t0)
         body()
-        clock_gettime(CLOCK_MONOTONIC, &t1)
+        clock_gettime(clock, &t1)
         best = min(best, Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9)
     }
     return best
@@ -309,16 +310,7 @@ func mathSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
 /// Best thread-CPU time of `repeats` runs: immune to time-slicing on a shared machine (not to
 /// cache pollution). Single-threaded work only.
 func bestCPUTime(_ repeats: Int, _ body: () -> Void) -> Double {
-    body()
-    var best = Double.infinity
-    for _ in 0..<repeats {
-        var t0 = timespec(), t1 = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0)
-        body()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1)
-        best = min(best, Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9)
-    }
-    return best
+    bestTime(repeats, clock: CLOCK_THREAD_CPUTIME_ID, body)
 }
 
 /// `--only cputime`: 1-thread GEMM rates per ISA level measured in thread CPU time (no references;

@@ -83,6 +83,26 @@ func writeRawInputs(_ feeds: [String: Tensor], dir: String, tag: String) throws 
 let batchedModels: Set<String> = ["magika_standard_v3_3", "ppocr_mobile_v2_cls", "minilm_l6_v2", "ppocr_v4_rec"]
 let quickBatchedModels: Set<String> = ["magika_standard_v3_3", "ppocr_mobile_v2_cls"]
 
+/// One model at one thread count: a timed first run sets the repeat count within `budget`
+/// seconds, then ours, onnxruntime, ours again (interleaved, same input). Ours is the better of
+/// the two; nil `ours` with the error when the model does not run.
+func measureModel(_ model: InferenceModel, path: String, feeds: [String: Tensor], inputs: [String: Any], threads: Int,
+                  ort: OrtServer?, budget: Double, maxRuns: Int) -> (ours: Double?, refMs: Double?, note: String?) {
+    var failure: String?
+    let once: () -> Void = {
+        do { _ = try model.run(feeds, threads: threads) } catch { failure = "\(error)" }
+    }
+    var t0 = timespec(), t1 = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t0); once(); clock_gettime(CLOCK_MONOTONIC, &t1)
+    if let failure { return (nil, nil, "run failed: \(failure)") }
+    let first = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+    let reps = max(2, min(maxRuns, Int(budget / max(first, 1e-6))))
+    let before = bestTime(reps, once)
+    let ref = ort?.ask(["model": path, "threads": threads, "repeats": reps, "inputs": inputs])
+    let after = bestTime(reps, once)
+    return (min(before, after), ref?["best_ms"] as? Double, (ref?["error"] as? String).map { "ort: \($0)" })
+}
+
 func modelsSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
     var rows: [InferenceRow] = []
     let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -125,29 +145,14 @@ func modelsSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
         let batch = feeds.values.first?.shape.first ?? 1
         let inputs = try writeRawInputs(feeds, dir: tmp, tag: "fixture-\(name)")
         for threads in threadCounts {
-            var failure: String?
-            let once: () -> Void = {
-                do { _ = try model.run(feeds, threads: threads) } catch { failure = "\(error)" }
-            }
-            var t0 = timespec(), t1 = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &t0); once(); clock_gettime(CLOCK_MONOTONIC, &t1)
-            let first = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
-            if let failure {
-                rows.append(InferenceRow(section: "models", name: "fixture \(name)", threads: threads, unit: "ms", murmur: 0,
-                                         reference: nil, referenceName: nil, note: "run failed: \(failure)"))
-                break
-            }
-            let reps = max(5, min(opts.quick ? 500 : 5000, Int(budget / max(first, 1e-6))))
-            let before = bestTime(reps, once)
-            let ref = ort?.ask(["model": path, "threads": threads, "repeats": reps, "inputs": inputs])
-            let after = bestTime(reps, once)
-            let ours = min(before, after)
-            let refMs = ref?["best_ms"] as? Double
+            let res = measureModel(model, path: path, feeds: feeds, inputs: inputs, threads: threads, ort: ort,
+                                   budget: budget, maxRuns: opts.quick ? 500 : 5000)
             rows.append(InferenceRow(section: "models", name: "fixture \(name) batch \(batch)", threads: threads, unit: "ms",
-                                     murmur: ours * 1e3, reference: refMs, referenceName: ort?.version.map { "ort \($0)" } ?? "ort (n/a)",
-                                     note: (ref?["error"] as? String).map { "ort: \($0)" }))
+                                     murmur: (res.ours ?? 0) * 1e3, reference: res.refMs,
+                                     referenceName: ort?.version.map { "ort \($0)" } ?? "ort (n/a)", note: res.note))
+            guard let ours = res.ours else { break }
             if !opts.json {
-                FileHandle.standardError.write(Data("  fixture \(name) batch \(batch) t\(threads): ours \(String(format: "%.4f", ours * 1e3)) ms, ort \(refMs.map { String(format: "%.4f", $0) } ?? "-") ms\n".utf8))
+                FileHandle.standardError.write(Data("  fixture \(name) batch \(batch) t\(threads): ours \(String(format: "%.4f", ours * 1e3)) ms, ort \(res.refMs.map { String(format: "%.4f", $0) } ?? "-") ms\n".utf8))
             }
         }
     }
@@ -170,26 +175,16 @@ func modelsSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
             let feeds = m.sampleInputs(batch: batch)
             let inputs = try writeRawInputs(feeds, dir: tmp, tag: "\(m.name)-\(batch)")
             for threads in threadCounts {
-                var failure: String?
-                let once: () -> Void = {
-                    do { _ = try model.run(feeds, threads: threads) } catch { failure = "\(error)" }
-                }
-                var t0 = timespec(), t1 = timespec()
-                clock_gettime(CLOCK_MONOTONIC, &t0); once(); clock_gettime(CLOCK_MONOTONIC, &t1)
-                if let failure {
+                let res = measureModel(model, path: m.path, feeds: feeds, inputs: inputs, threads: threads, ort: ort,
+                                       budget: budget, maxRuns: maxRuns)
+                guard let ours = res.ours else {
                     rows.append(InferenceRow(section: "models", name: m.name, threads: threads, unit: "ms", murmur: 0,
-                                             reference: nil, referenceName: nil, note: "run failed: \(failure)"))
+                                             reference: nil, referenceName: nil, note: res.note))
                     break
                 }
-                let first = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
-                let reps = max(2, min(maxRuns, Int(budget / max(first, 1e-6))))
-                let before = bestTime(reps, once)
-                let ref = ort?.ask(["model": m.path, "threads": threads, "repeats": reps, "inputs": inputs])
-                let after = bestTime(reps, once)
-                let ours = min(before, after)
-                let refMs = ref?["best_ms"] as? Double
+                let refMs = res.refMs
                 let refName = ort?.version.map { "ort \($0)" } ?? "ort (n/a)"
-                let note = (ref?["error"] as? String).map { "ort: \($0)" }
+                let note = res.note
                 if batch == 1 {
                     rows.append(InferenceRow(section: "models", name: "\(m.name) batch 1", threads: threads, unit: "ms",
                                              murmur: ours * 1e3, reference: refMs, referenceName: refName, note: note))

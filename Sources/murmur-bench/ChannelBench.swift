@@ -29,16 +29,10 @@ private let ackType = MessageType(0xF2)
         switch args[i] {
         case "--json": json = true
         case "--mib":
-            i += 1
-            guard i < args.count, let v = Int(args[i]), (16...65_536).contains(v) else {
-                print("murmur-bench channel: --mib needs a whole number in 16...65536"); return 2
-            }
+            guard let v = wholeNumberOption(args, &i, suite: "channel", range: 16...65_536) else { return 2 }
             megabytes = v
         case "--runs":
-            i += 1
-            guard i < args.count, let v = Int(args[i]), (1...20).contains(v) else {
-                print("murmur-bench channel: --runs needs a whole number in 1...20"); return 2
-            }
+            guard let v = wholeNumberOption(args, &i, suite: "channel", range: 1...20) else { return 2 }
             runs = v
         default:
             print("murmur-bench channel: unknown option \(args[i]) (options: --json, --mib N, --runs N)")

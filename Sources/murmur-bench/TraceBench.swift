@@ -38,22 +38,13 @@ let traceSuite = BenchSuite(
         switch args[i] {
         case "--json": json = true
         case "--runs":
-            i += 1
-            guard i < args.count, let v = Int(args[i]), (1...20).contains(v) else {
-                print("murmur-bench trace: --runs needs a whole number in 1...20"); return 2
-            }
+            guard let v = wholeNumberOption(args, &i, suite: "trace", range: 1...20) else { return 2 }
             runs = v
         case "--messages":
-            i += 1
-            guard i < args.count, let v = Int(args[i]), (1_000...100_000_000).contains(v) else {
-                print("murmur-bench trace: --messages needs a whole number in 1000...100000000"); return 2
-            }
+            guard let v = wholeNumberOption(args, &i, suite: "trace", range: 1_000...100_000_000) else { return 2 }
             messages = v
         case "--nodes":
-            i += 1
-            guard i < args.count, let v = Int(args[i]), (10...100_000).contains(v) else {
-                print("murmur-bench trace: --nodes needs a whole number in 10...100000"); return 2
-            }
+            guard let v = wholeNumberOption(args, &i, suite: "trace", range: 10...100_000) else { return 2 }
             nodes = v
         default:
             print("murmur-bench trace: unknown option \(args[i]) (options: --json, --runs N, --messages N, --nodes N)")

@@ -100,22 +100,22 @@ public struct RecordStore: Sendable {
     /// cutoff: a fresh record (issued after the cutoff, the usual case) leaves it valid.
     private mutating func added(_ entry: SortedID, kind: RecordKind) {
         let k = Int(kind.rawValue)
-        if sortedByKind[k] != nil {
-            let at = Self.lowerBound(sortedByKind[k]!, entry.id)
-            sortedByKind[k]!.insert(entry, at: at)
+        // The position is found on a temporary so the in-place insert does not copy the list.
+        if let at = sortedByKind[k].map({ Self.lowerBound($0, entry.id) }) {
+            sortedByKind[k]?.insert(entry, at: at)
         }
         if let c = rootCache[k], entry.issuedAt <= c.cutoff { rootCache[k] = nil }
     }
 
     private mutating func removed(_ entry: SortedID, kind: RecordKind) {
         let k = Int(kind.rawValue)
-        if sortedByKind[k] != nil {
-            let at = Self.lowerBound(sortedByKind[k]!, entry.id)
-            if at < sortedByKind[k]!.count && sortedByKind[k]![at].id == entry.id {
-                sortedByKind[k]!.remove(at: at)
-            } else {
-                sortedByKind[k] = nil // cannot happen; rebuild on next use
-            }
+        // nil: no materialised list; -1: the id is not in it (cannot happen; rebuild on next use).
+        let position: Int? = sortedByKind[k].map { list in
+            let at = Self.lowerBound(list, entry.id)
+            return at < list.count && list[at].id == entry.id ? at : -1
+        }
+        if let at = position {
+            if at >= 0 { sortedByKind[k]?.remove(at: at) } else { sortedByKind[k] = nil }
         }
         if let c = rootCache[k], entry.issuedAt <= c.cutoff { rootCache[k] = nil }
     }

@@ -187,7 +187,7 @@ struct FusedElementwise: OpKernel {
                 while start < n {
                     let len = min(Self.chunk, n - start)
                     var p = pointers
-                    for k in 0..<externalCount { p[k] = pointers[k]! + start }
+                    for k in 0..<externalCount { p[k] = pointers[k].map { $0 + start } }
                     for (k, inst) in insts.enumerated() {
                         let dst = k == insts.count - 1 ? buf.baseAddress! + start : scratch + k * Self.chunk
                         Self.execute(inst, p, dst, len)

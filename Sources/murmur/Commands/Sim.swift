@@ -79,12 +79,8 @@ let simCommand = Command(
         c.seed = try a.uint64("--seed", default: 1)
         c.partition = a.has("--partition")
         c.partitionDuration = .seconds(Int64(try a.int("--partition-seconds", default: 60, range: 1...3600)))
-        if let l = a.value("--latency") {
-            let parts = l.split(separator: "-").compactMap { Double($0) }
-            guard parts.count == 2, parts[0] >= 0, parts[1] >= parts[0], parts[1] <= 10_000 else {
-                throw UsageError("sim: --latency must be MIN-MAX in milliseconds, e.g. 5-50, got '\(l)'")
-            }
-            c.latencyMinMs = parts[0]; c.latencyMaxMs = parts[1]
+        if let (lo, hi) = try millisecondRange(a, "--latency", max: 10_000, example: "5-50") {
+            c.latencyMinMs = lo; c.latencyMaxMs = hi
         }
         c.jitterMs = try a.double("--jitter", default: 5, range: 0...10_000)
         c.payloadBytes = try a.int("--payload", default: 1024, range: 8...65_536)
@@ -114,12 +110,8 @@ let simCommand = Command(
             w.collude = a.has("--collude")
             w.deadline = .seconds(Int64(try a.int("--deadline", default: 60, range: 1...3600)))
             w.interval = .milliseconds(Int64(try a.int("--job-interval", default: 50, range: 1...3_600_000)))
-            if let l = a.value("--inference") {
-                let parts = l.split(separator: "-").compactMap { Double($0) }
-                guard parts.count == 2, parts[0] >= 0, parts[1] >= parts[0], parts[1] <= 3_600_000 else {
-                    throw UsageError("sim: --inference must be MIN-MAX in milliseconds, e.g. 50-500, got '\(l)'")
-                }
-                w.inferenceMinMs = parts[0]; w.inferenceMaxMs = parts[1]
+            if let (lo, hi) = try millisecondRange(a, "--inference", max: 3_600_000, example: "50-500") {
+                w.inferenceMinMs = lo; w.inferenceMaxMs = hi
             }
             w.slots = try a.int("--slots", default: 4, range: 1...1000)
             w.disputeFactor = try a.int("--dispute-factor", default: 4, range: 1...16)
@@ -176,4 +168,14 @@ func wallClockSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// A `MIN-MAX` milliseconds option (`--latency 5-50`): nil when absent, a usage error when malformed.
+private func millisecondRange(_ a: Arguments, _ flag: String, max: Double, example: String) throws -> (Double, Double)? {
+    guard let text = a.value(flag) else { return nil }
+    let parts = text.split(separator: "-").compactMap { Double($0) }
+    guard parts.count == 2, parts[0] >= 0, parts[1] >= parts[0], parts[1] <= max else {
+        throw UsageError("sim: \(flag) must be MIN-MAX in milliseconds, e.g. \(example), got '\(text)'")
+    }
+    return (parts[0], parts[1])
 }

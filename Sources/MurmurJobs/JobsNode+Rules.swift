@@ -60,14 +60,21 @@ extension JobsNode {
         var candidates = 0
         /// The kept ranking prefix was too short to decide this set exactly.
         var truncated = false
+        /// Dispute round: the members' counting attestations, in rank order.
+        var counted: [Signed<Attestation>] = []
+        /// Dispute round: the walk ran out of candidates before it could decide (wrap-around).
+        var short = false
+        /// Dispute round: the output that leads every other by the margin, with every member attested.
+        var decided: Hash?
     }
 
     /// The executor set of `stage` in this node's view (Specs/jobs.md, "Executor set"):
     /// participants in good standing first (they claimed or attested; lease not lapsed, not
     /// released), then eligible non-participants (live, free slot, not passed over), each in
-    /// rank order, cut at r (or the dispute size).
+    /// rank order, cut at r. The dispute round is `disputeSet`.
     func executorSet(_ t: JobTrack, stage: UInt8, nowMs: Int64) -> ExecutorSet {
-        let need = stage == 0 ? t.r : disputeNeed(t)
+        if stage == 1 { return disputeSet(t, nowMs: nowMs) }
+        let need = t.r
         var participantCount = 0
         for n in Set(t.claims.keys).union(t.attestations.keys) where t.participated(n, stage: stage) { participantCount += 1 }
         var participants: [(NodeID, Int)] = []
@@ -75,7 +82,6 @@ extension JobsNode {
         var seen = 0
         for (i, n) in t.ranking.enumerated() {
             if others.count >= need && seen == participantCount { break }
-            if stage == 1 && t.participated(n, stage: 0) { continue }
             let participates = t.participated(n, stage: stage)
             if participates {
                 seen += 1
@@ -98,20 +104,52 @@ extension JobsNode {
         return set
     }
 
-    /// Size of the dispute round's executor set now (Specs/jobs.md, "Deciding"): the threshold
-    /// t = 2r + 1, plus one for every round-1 attestation that does not name the leading output,
-    /// at most e = 4r + 1. Unanimous first deciders settle a dispute with t executions; the set
-    /// is always a prefix of the e-set, so colluders never hold more places than with all e.
-    func disputeNeed(_ t: JobTrack) -> Int {
-        let e = config.disputeSize(r: t.r), threshold = config.disputeThreshold(r: t.r)
+    /// The dispute round's set (Specs/jobs.md, "Deciding"): the fresh nodes (not first-round
+    /// participants) that are not passed over, participants or eligible, **in rank order**
+    /// (a participant never jumps ahead), walked until the members still to attest could just
+    /// give the leading output its margin m over every other (lazy: unanimous deciders settle
+    /// a dispute with m executions), at most `disputeCap`. The output leading by m once every
+    /// member attested wins: it is the first prefix of the rank-ordered fresh attestations at
+    /// which one output leads by m, so it does not depend on the order attestations arrive in.
+    /// Only members' attestations count.
+    func disputeSet(_ t: JobTrack, nowMs: Int64) -> ExecutorSet {
+        let m = config.disputeMargin(r: t.r), cap = config.disputeCap(r: t.r)
+        var set = ExecutorSet()
         var tally: [Hash: Int] = [:]
-        var total = 0
-        for (n, a) in t.attestations where a.body.stage == 1 && a.issuedAt <= t.deadline {
-            if excluded.contains(n) || t.participated(n, stage: 0) { continue }
-            tally[a.body.outputHash, default: 0] += 1
-            total += 1
+        var pending = 0
+        var stopped = false
+        func lead() -> (Hash?, Int) {
+            var best: (Hash, Int)?, second = 0
+            for (h, c) in tally {
+                if let b = best, (c, h) <= (b.1, b.0) { second = max(second, c); continue }
+                if let b = best { second = max(second, b.1) }
+                best = (h, c)
+            }
+            return (best?.0, (best?.1 ?? 0) - second)
         }
-        return min(e, threshold + total - (tally.values.max() ?? 0))
+        for (i, n) in t.ranking.enumerated() {
+            if t.participated(n, stage: 0) { continue }
+            let participates = t.participated(n, stage: 1)
+            if !participates && (!directory.isLive(n, nowMs: nowMs) || directory.freeSlots(n) == 0) { continue }
+            if t.skipped(n, stage: 1, nowMs: nowMs, me: me, config: config) { continue }
+            set.candidates += 1
+            if set.members.count >= cap || pending >= m - lead().1 { stopped = true; break }
+            set.members.append(n)
+            set.positions.append(i)
+            if let a = t.attestations[n], a.body.stage == 1, a.issuedAt <= t.deadline {
+                tally[a.body.outputHash, default: 0] += 1
+                set.counted.append(a)
+            } else {
+                pending += 1
+            }
+        }
+        let (leader, margin) = lead()
+        let complete = stopped || set.members.count >= cap || pending >= m - margin
+        set.truncated = !complete && t.ranking.count < t.rankingTotal
+        set.short = !complete && !set.truncated
+        if pending == 0 && margin >= m { set.decided = leader }
+        set.windowEnd = min(t.ranking.count, (set.positions.max() ?? -1) + 1)
+        return set
     }
 
     /// Wrap-around: when fewer than `floor` nodes are in the set, nodes passed over for not
@@ -202,22 +240,20 @@ extension JobsNode {
             return
         }
 
-        // Round 2 (dispute): a fresh, larger set further down the rank; strict majority decides.
-        let needed = config.disputeThreshold(r: t.r)
+        // Round 2 (dispute): fresh nodes further down the rank, started lazily; a lead of m decides.
         var second = exactExecutorSet(&t, stage: 1, nowMs: ms)
-        if rewind(&t, stage: 1, floor: needed, set: second, nowMs: ms) { second = exactExecutorSet(&t, stage: 1, nowMs: ms) }
-        t.shortOfExecutors = second.members.count < needed
+        if second.short && rewind(&t, stage: 1, floor: .max, set: second, nowMs: ms) { second = exactExecutorSet(&t, stage: 1, nowMs: ms) }
+        t.shortOfExecutors = second.short
         noteAssigned(&t, second, stage: 1, now: now, fx: &fx)
-        let round2 = countable(t, stage: 1, window: second.windowEnd)
-        var tally: [Hash: [Signed<Attestation>]] = [:]
-        for a in round2 { tally[a.body.outputHash, default: []].append(a) }
-        let winners = tally.filter { $0.value.count >= needed }
-        if winners.count == 1, let (out, deciders) = winners.first {
-            decide(&t, output: out, deciders: deciders, round1: round1, now: now, fx: &fx)
+        if let out = second.decided {
+            decide(&t, output: out, deciders: second.counted.filter { $0.body.outputHash == out }, round1: round1, now: now, fx: &fx)
             return
         }
         if ms >= t.deadline {
-            fail(&t, .disputeUnresolved(best: tally.values.map(\.count).max() ?? 0, needed: needed), now: now, fx: &fx)
+            var tally: [Hash: Int] = [:]
+            for a in second.counted { tally[a.body.outputHash, default: 0] += 1 }
+            let counts = tally.values.sorted(by: >)
+            fail(&t, .disputeUnresolved(best: counts.first ?? 0, needed: (counts.dropFirst().first ?? 0) + config.disputeMargin(r: t.r)), now: now, fx: &fx)
             return
         }
         t.state = .disputed

@@ -23,18 +23,29 @@ extension JobsNode {
         for liar in v.body.accused { exclude(liar, evidence: v.id, now: now, fx: &fx) }
     }
 
-    /// The local check of a verdict against this node's own view (Specs/jobs.md, "Verdicts").
+    /// The local check of a verdict against this node's own view (Specs/jobs.md, "Verdicts"):
+    /// at least min(m, 16) agreeing deciders, none a first-round participant, and they are the
+    /// first fresh nodes in this node's rank order: among the fresh nodes ranked up to the last
+    /// of them, at most (deciders + r) are neither deciders nor accused (passed over: crashed,
+    /// busy, not eligible). A verdict forged by colluders therefore needs them in the first
+    /// places of the fresh rank, as the dispute itself would.
     func implausible(_ v: Signed<Verdict>, _ t: JobTrack) -> String? {
         let first = v.body.evidence.first?.attestation.body
         if first?.modelHash != t.job.body.modelHash || first?.inputHash != t.job.body.inputHash { return "not this job's model or input" }
         let majority = v.body.majority
-        let needed = min(config.disputeThreshold(r: t.r), Limits.maxVerdictDeciders)
+        let needed = min(config.disputeMargin(r: t.r), Limits.maxVerdictDeciders)
         if majority.count < needed { return "\(majority.count) agreeing deciders, need \(needed)" }
-        let window = 2 * (t.r + config.disputeSize(r: t.r)) + 8
-        let top = Set(t.ranking.prefix(window))
-        for d in majority {
-            if !top.contains(d) { return "decider \(d.short) not among the first \(window) in rank" }
-            if t.participated(d, stage: 0) { return "decider \(d.short) took part in round 1" }
+        var firstRound = Set(v.body.evidence.filter { $0.attestation.body.stage == 0 }.map(\.attestation.author))
+        for n in Set(t.claims.keys).union(t.attestations.keys) where t.participated(n, stage: 0) { firstRound.insert(n) }
+        let deciders = Set(majority), accused = Set(v.body.accused)
+        var found = 0, others = 0
+        for n in t.ranking where found < deciders.count && !firstRound.contains(n) {
+            if deciders.contains(n) { found += 1 } else if !accused.contains(n) { others += 1 }
+        }
+        for d in majority where firstRound.contains(d) { return "decider \(d.short) took part in round 1" }
+        if found < deciders.count { return "a decider is not among the first \(t.ranking.count) in rank" }
+        if others > deciders.count + t.r {
+            return "\(others) fresh nodes ranked among the \(deciders.count) deciders: they are not the first in rank"
         }
         return nil
     }

@@ -119,8 +119,13 @@ public struct JobsConfig: Sendable {
     /// after it started (well inside `claimGrace`): a fast job goes straight to the attestation,
     /// saving one gossiped record per executor. Zero: claim at once.
     public var claimDelay: TimeSpan
-    /// The dispute set has `disputeFactor · r + 1` nodes; its strict majority decides.
+    /// e = `disputeFactor · r + 1` sizes the ranking prefixes a node keeps and checks (the dispute
+    /// set itself grows lazily up to `disputeCap`, Specs/jobs.md "Deciding").
     public var disputeFactor: Int
+    /// The dispute round is decided when one output leads every other among the fresh deciders
+    /// by m = r + `disputeMarginOverR` attestations (Specs/jobs.md: 2 makes the colluders' chance
+    /// of winning a dispute ≈ f^r / 60 for f = 0.1, r = 3; 1 makes it ≈ f^r / 7).
+    public var disputeMarginOverR = 2
     /// How far past the last executor in rank an attestation still counts (view differences),
     /// as a multiple of r.
     public var windowFactor: Int
@@ -145,6 +150,10 @@ public struct JobsConfig: Sendable {
     public func disputeSize(r: Int) -> Int { disputeFactor * r + 1 }
     /// Agreeing dispute attestations that decide: a strict majority of the dispute set.
     public func disputeThreshold(r: Int) -> Int { disputeSize(r: r) / 2 + 1 }
+    /// The lead m that decides a dispute (at least 1).
+    public func disputeMargin(r: Int) -> Int { max(1, r + disputeMarginOverR) }
+    /// The most fresh nodes a dispute round ever asks: 2e − 1 = 8r + 1 for the default factor.
+    public func disputeCap(r: Int) -> Int { 2 * disputeSize(r: r) - 1 }
 }
 
 extension Instant {

@@ -41,7 +41,7 @@ public enum ResultCheck {
 
     /// Checks `attestations` (encoded records) for `job`: valid signatures and bodies, all for
     /// this job's model and input, distinct executors, one output hash, and either at least q
-    /// first-round attestations or at least `disputeThreshold` dispute-round ones. If `output` is
+    /// first-round attestations or at least `disputeMargin` (m = r + 2) dispute-round ones. If `output` is
     /// given, its hash must be the attested one. Clock-free: old results stay checkable.
     public static func verify(job jobBytes: [UInt8], attestations: [[UInt8]], output: [UInt8]? = nil,
                               config: JobsConfig = JobsConfig()) throws(Failure) -> Verified {
@@ -69,7 +69,7 @@ public enum ResultCheck {
         }
         guard outputs.count <= 1 else { throw .outputsDisagree }
         let r = Int(job.body.redundancy)
-        let dispute = config.disputeThreshold(r: r)
+        let dispute = config.disputeMargin(r: r)
         let disputed = disputeRound >= dispute
         if !disputed && firstRound < Int(job.body.quorum) {
             throw .tooFewAttestations(have: firstRound, need: Int(job.body.quorum))

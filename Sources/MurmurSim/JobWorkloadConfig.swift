@@ -22,6 +22,8 @@ public struct JobWorkloadConfig: Sendable {
     public var slots = 4
     /// Dispute set factor (e = factor · r + 1) of every node's `JobsConfig`.
     public var disputeFactor = 4
+    /// A dispute is decided by a lead of r + this many fresh attestations (`JobsConfig.disputeMarginOverR`).
+    public var disputeMarginOverR = 2
 
     public init() {}
 }

@@ -38,6 +38,12 @@ final class JobWorld {
     /// Inferences started by honest nodes (a liar excluded by everyone still runs the jobs its
     /// own view gives it: its own waste, not the mesh's).
     var honestExecutions: [Int] = []
+    /// Inferences started per job in the first round / the dispute round.
+    var firstRoundExecutions: [Int] = []
+    var disputeExecutions: [Int] = []
+    /// Inferences started by liars, and by liars the job's entry node had already excluded
+    /// (work nobody counts: the liar does not know yet that it was caught).
+    var liarExecutions = 0, excludedLiarExecutions = 0
     var disputed: [Bool] = []
     /// First time (sim ns) an honest node saw the job disputed, -1 if never.
     var disputedAt: [Int64] = []
@@ -57,6 +63,7 @@ final class JobWorld {
         var jc = JobsConfig(maxConcurrentExecutions: config.slots, disputeFactor: config.disputeFactor,
                             rankingCache: RankingCache())
         jc.engineVersion = "sim"
+        jc.disputeMarginOverR = config.disputeMarginOverR
         jobsConfig = jc
         var w = ByteWriter(capacity: 16)
         w.raw(Array("sim-model".utf8)); w.u64(seed)

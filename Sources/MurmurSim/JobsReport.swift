@@ -26,6 +26,10 @@ public struct JobsReport: Sendable, Equatable {
     /// The same counting honest nodes' inferences only.
     public var honestExecutionsPerJob = 0.0
     public var executionsMax = 0
+    /// Where the executions went, per job: first round (and the part beyond r: takeovers and
+    /// view differences), dispute round, by liars, by liars the entry node had already excluded.
+    public var firstRoundPerJob = 0.0, firstRoundBeyondRPerJob = 0.0, disputeRoundPerJob = 0.0
+    public var byLiarsPerJob = 0.0, byExcludedLiarsPerJob = 0.0
     /// The same over the second half of the jobs by submission order: once most liars are
     /// caught, disputes (e = 4r + 1 executions each) become rare.
     public var executionsPerJobSecondHalf = 0.0
@@ -57,6 +61,11 @@ public struct JobsReport: Sendable, Equatable {
          ("jobs_top_r_all_liars", "\(topRAllLiars)"), ("jobs_top_r_all_liars_expected", jsonNumber(topRAllLiarsExpected)),
          ("executions_per_job", jsonNumber(executionsPerJob)),
          ("executions_per_job_honest", jsonNumber(honestExecutionsPerJob)), ("executions_max", "\(executionsMax)"),
+         ("executions_first_round_per_job", jsonNumber(firstRoundPerJob)),
+         ("executions_first_round_beyond_r_per_job", jsonNumber(firstRoundBeyondRPerJob)),
+         ("executions_dispute_round_per_job", jsonNumber(disputeRoundPerJob)),
+         ("executions_by_liars_per_job", jsonNumber(byLiarsPerJob)),
+         ("executions_by_excluded_liars_per_job", jsonNumber(byExcludedLiarsPerJob)),
          ("executions_per_job_second_half", jsonNumber(executionsPerJobSecondHalf)),
          ("executions_per_undisputed_job", jsonNumber(executionsPerUndisputedJob)),
          ("executions_per_disputed_job", jsonNumber(executionsPerDisputedJob)),
@@ -71,6 +80,7 @@ public struct JobsReport: Sendable, Equatable {
         s += "verified \(verified) (\(verifiedByDeadline) by the deadline, \(format1(verifiedShare * 100, 3)) %), failed \(failed)\(failureReasons.isEmpty ? "" : " (\(failureReasons))"), undecided \(undecided), disputed \(disputed)\n"
         s += "wrong results accepted: \(wrongResultsAccepted); jobs whose top \(redundancy) were all liars: \(topRAllLiars) (expected \(format1(topRAllLiarsExpected, 2)))\n"
         s += "executions per job: \(format1(executionsPerJob, 3)), by honest nodes \(format1(honestExecutionsPerJob, 3)) (max \(executionsMax); second half of the jobs: \(format1(executionsPerJobSecondHalf, 3)); undisputed jobs: \(format1(executionsPerUndisputedJob, 3)), disputed: \(format1(executionsPerDisputedJob, 3)))\n"
+        s += "executions by reason, per job: first round \(format1(firstRoundPerJob, 3)) (beyond r \(format1(firstRoundBeyondRPerJob, 3))), dispute round \(format1(disputeRoundPerJob, 3)); by liars \(format1(byLiarsPerJob, 3)) (already excluded by the entry node \(format1(byExcludedLiarsPerJob, 3)))\n"
         s += "job latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms, max \(format1(latencyMsMax, 1)) ms\n"
         s += "liars excluded: \(liarsExcluded) of \(liars) (by every live node: \(liarsExcludedByAllLive)); honest nodes excluded: \(honestExcluded); entry nodes crashed mid-job: \(entryCrashed)\n"
         for f in failedJobs {
@@ -128,6 +138,14 @@ extension Simulator {
         r.topRAllLiarsExpected = Double(r.jobs) * fr
         r.executionsPerJob = r.jobs == 0 ? 0 : Double(w.executions.reduce(0, +)) / Double(r.jobs)
         r.honestExecutionsPerJob = r.jobs == 0 ? 0 : Double(w.honestExecutions.reduce(0, +)) / Double(r.jobs)
+        if r.jobs > 0 {
+            let j = Double(r.jobs)
+            r.firstRoundPerJob = Double(w.firstRoundExecutions.reduce(0, +)) / j
+            r.firstRoundBeyondRPerJob = Double(w.firstRoundExecutions.reduce(0) { $0 + max(0, $1 - c.redundancy) }) / j
+            r.disputeRoundPerJob = Double(w.disputeExecutions.reduce(0, +)) / j
+            r.byLiarsPerJob = Double(w.liarExecutions) / j
+            r.byExcludedLiarsPerJob = Double(w.excludedLiarExecutions) / j
+        }
         let secondHalf = w.executions.suffix(r.jobs - r.jobs / 2)
         r.executionsPerJobSecondHalf = secondHalf.isEmpty ? 0 : Double(secondHalf.reduce(0, +)) / Double(secondHalf.count)
         var undisputed = (0, 0), disputedRuns = (0, 0)

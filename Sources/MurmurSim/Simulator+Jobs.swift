@@ -35,10 +35,17 @@ extension Simulator {
 
     private func applyJobs(_ effect: JobsEffect, from i: Int, _ world: JobWorld) {
         switch effect {
-        case let .runInference(job, _):
-            if let k = world.jobIndex[job.id] {
-                world.executions[Int(k)] += 1
-                if !world.liar[i] { world.honestExecutions[Int(k)] += 1 }
+        case let .runInference(job, stage):
+            if let k32 = world.jobIndex[job.id] {
+                let k = Int(k32)
+                world.executions[k] += 1
+                if stage == 0 { world.firstRoundExecutions[k] += 1 } else { world.disputeExecutions[k] += 1 }
+                if !world.liar[i] {
+                    world.honestExecutions[k] += 1
+                } else {
+                    world.liarExecutions += 1
+                    if world.machines[Int(world.entry[k])]?.excluded.contains(ids[i]) == true { world.excludedLiarExecutions += 1 }
+                }
             }
             world.running[i][job.id] = 0
             queue.push(.inferenceDone(Int32(i), incarnation[i], job.id), at: now + world.inferenceNanos(job: job.id, node: ids[i]))
@@ -158,6 +165,8 @@ extension Simulator {
         world.correct.append(Hash.of(world.output(job: job, node: ids[entry], isLiar: false)))
         world.executions.append(0)
         world.honestExecutions.append(0)
+        world.firstRoundExecutions.append(0)
+        world.disputeExecutions.append(0)
         world.disputed.append(false)
         world.disputedAt.append(-1)
         world.wrongAccepted.append(false)

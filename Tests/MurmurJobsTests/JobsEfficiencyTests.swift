@@ -5,7 +5,7 @@ import MurmurWire
 @testable import MurmurJobs
 
 /// Work the rules save without changing what gets accepted: held claims, a dispute round that
-/// grows only on disagreement, and nodes that know they were proven wrong.
+/// grows only on disagreement (Specs/jobs.md, "Deciding"), and nodes that know they were proven wrong.
 final class JobsEfficiencyTests: XCTestCase {
     private func verified(_ c: Cluster, _ job: Hash, at i: Int) -> JobResult? {
         if case let .verified(r) = c.nodes[i].state(of: job) { return r }
@@ -39,7 +39,7 @@ final class JobsEfficiencyTests: XCTestCase {
         XCTAssertNotNil(verified(c, job.id, at: 0))
     }
 
-    func testDisputeSetGrowsByOneForEachDisagreeingDecider() throws {
+    func testDisputeSetGrowsByTwoForEachDisagreeingDecider() throws {
         let c = Cluster(count: 24)
         try c.announceAll()
         let job = try c.submit(r: 3, q: 2, nonce: 4)
@@ -49,8 +49,8 @@ final class JobsEfficiencyTests: XCTestCase {
         c.lies[order[4]] = [0xE2]
         c.run(for: .seconds(Int64(20)))
         let ran = c.executions.filter { $0.job == job.id }
-        XCTAssertEqual(Set(ran.filter { $0.stage == 1 }.map(\.node)), Set(order[3..<11]),
-                       "t = 7 fresh deciders, plus one for the one that disagreed")
+        XCTAssertEqual(Set(ran.filter { $0.stage == 1 }.map(\.node)), Set(order[3..<10]),
+                       "m = 5 fresh deciders, plus two for the one that disagreed (its vote, and one to restore the lead)")
         for i in 0..<24 where i != order[0] && i != order[4] {
             let r = try XCTUnwrap(verified(c, job.id, at: i), "node \(i)")
             XCTAssertEqual(r.outputHash, Hash.of(c.honest(job)))

@@ -12,7 +12,7 @@ let simCommand = Command(
                       [--partition] [--partition-seconds S] [--latency MIN-MAX] [--jitter MS]
                       [--payload BYTES] [--settle S] [--warmup S] [--announce] [--json] [--trace FILE]
                       [--jobs J [--redundancy R] [--quorum Q] [--liars F] [--collude] [--deadline S]
-                       [--job-interval MS] [--inference MIN-MAX] [--slots N] [--dispute-factor K]]
+                       [--job-interval MS] [--inference MIN-MAX] [--slots N] [--dispute-factor K] [--dispute-margin M]]
 
     Runs N copies of the gossip state machine (the same code as `murmur node`) on simulated
     time over a simulated network, then prints what it measured. The same seed gives the same
@@ -62,6 +62,7 @@ let simCommand = Command(
       --inference MIN-MAX   simulated inference time in ms (default 50-500)
       --slots N             execution slots per node (default 4)
       --dispute-factor K    dispute set size K·r + 1 (default 4)
+      --dispute-margin M    a dispute is decided by a lead of r + M fresh attestations (default 2)
     """,
     run: { args in
         let a = try Arguments(args, command: "sim", booleans: ["--partition", "--json", "--announce", "--collude", "--new-links-lazy", "--one-sided-prune", "--per-author-trees"],
@@ -69,7 +70,7 @@ let simCommand = Command(
                                        "--partition-seconds", "--latency", "--jitter", "--payload", "--settle",
                                        "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet", "--sources",
                                        "--jobs", "--redundancy", "--quorum", "--liars", "--deadline", "--job-interval",
-                                       "--inference", "--slots", "--dispute-factor", "--link-up-window", "--escalate", "--ihave-delay", "--flood-hops"])
+                                       "--inference", "--slots", "--dispute-factor", "--dispute-margin", "--link-up-window", "--escalate", "--ihave-delay", "--flood-hops"])
         var c = SimConfig()
         c.nodes = try a.int("--nodes", default: 1000, range: 2...1_000_000)
         c.broadcasts = try a.int("--broadcasts", default: 100, range: 0...100_000)
@@ -115,6 +116,7 @@ let simCommand = Command(
             }
             w.slots = try a.int("--slots", default: 4, range: 1...1000)
             w.disputeFactor = try a.int("--dispute-factor", default: 4, range: 1...16)
+            w.disputeMarginOverR = try a.int("--dispute-margin", default: 2, range: 0...8)
             c.jobs = w
             c.announcements = true
             if a.value("--broadcasts") == nil { c.broadcasts = 0 }

@@ -44,6 +44,11 @@ final class JobWorkloadTests: XCTestCase {
         XCTAssertGreaterThan(r.liarsExcluded, 0)
         XCTAssertEqual(r.liarsExcluded, r.liarsExcludedByAllLive, "verdicts reach every node")
         XCTAssertEqual(r.honestExcluded, 0)
+        // Where the executions went: the first round and the dispute round add up.
+        XCTAssertEqual(r.firstRoundPerJob + r.disputeRoundPerJob, r.executionsPerJob, accuracy: 1e-9)
+        XCTAssertGreaterThan(r.disputeRoundPerJob, 0)
+        XCTAssertGreaterThan(r.byLiarsPerJob, 0)
+        XCTAssertEqual(r.byLiarsPerJob, r.executionsPerJob - r.honestExecutionsPerJob, accuracy: 1e-9)
     }
 
     func testCrashedExecutorsAreTakenOver() throws {

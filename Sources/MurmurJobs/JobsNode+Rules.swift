@@ -68,39 +68,26 @@ extension JobsNode {
         var decided: Hash?
     }
 
-    /// The executor set of `stage` in this node's view (Specs/jobs.md, "Executor set"):
-    /// participants in good standing first (they claimed or attested; lease not lapsed, not
-    /// released), then eligible non-participants (live, free slot, not passed over), each in
-    /// rank order, cut at r. The dispute round is `disputeSet`.
+    /// The executor set of `stage` in this node's view (Specs/jobs.md, "Executor set"): the
+    /// first r nodes in rank order that are not passed over and are participants (they claimed
+    /// or attested; lease not lapsed, not released) or eligible (live, free slot). A participant
+    /// does not jump ahead of a higher-ranked eligible node: a node far down cannot place itself
+    /// in the set by claiming. The dispute round is `disputeSet`.
     func executorSet(_ t: JobTrack, stage: UInt8, nowMs: Int64) -> ExecutorSet {
         if stage == 1 { return disputeSet(t, nowMs: nowMs) }
         let need = t.r
-        var participantCount = 0
-        for n in Set(t.claims.keys).union(t.attestations.keys) where t.participated(n, stage: stage) { participantCount += 1 }
-        var participants: [(NodeID, Int)] = []
-        var others: [(NodeID, Int)] = []
-        var seen = 0
-        for (i, n) in t.ranking.enumerated() {
-            if others.count >= need && seen == participantCount { break }
-            let participates = t.participated(n, stage: stage)
-            if participates {
-                seen += 1
-            } else if others.count >= need || !directory.isLive(n, nowMs: nowMs) || directory.freeSlots(n) == 0 {
-                continue
-            }
-            if t.skipped(n, stage: stage, nowMs: nowMs, me: me, config: config) { continue }
-            if participates { participants.append((n, i)) } else { others.append((n, i)) }
-        }
         var set = ExecutorSet()
-        for (n, i) in (participants + others).prefix(need) {
+        for (i, n) in t.ranking.enumerated() {
+            if set.members.count >= need { break }
+            if !t.participated(n, stage: stage) && (!directory.isLive(n, nowMs: nowMs) || directory.freeSlots(n) == 0) { continue }
+            if t.skipped(n, stage: stage, nowMs: nowMs, me: me, config: config) { continue }
             set.members.append(n)
             set.positions.append(i)
         }
         let window = (set.positions.max() ?? -1) + 1 + config.windowFactor * t.r
         set.windowEnd = min(t.ranking.count, window)
-        set.candidates = participants.count + others.count
-        set.truncated = t.ranking.count < t.rankingTotal
-            && (set.members.count < need || seen < participantCount || window > t.ranking.count)
+        set.candidates = set.members.count
+        set.truncated = t.ranking.count < t.rankingTotal && (set.members.count < need || window > t.ranking.count)
         return set
     }
 

@@ -150,4 +150,35 @@ final class DisputeMarginTests: XCTestCase {
         _ = checker.handle(.record(.verdict(top)), now: c.now)
         XCTAssertEqual(checker.excluded, [c.keys[order[1]].publicKey])
     }
+
+    /// Round 0 is a rank prefix too: when the top executors are silent (crashed), colluders far
+    /// down who claim and attest uninvited do not fill their places ahead of the honest
+    /// next-in-rank (with "participants first" they did, and won outright).
+    func testUninvitedFirstRoundParticipantsDoNotFillGaps() throws {
+        let c = Cluster(count: 24)
+        try c.announceAll()
+        let job0 = try Job(modelHash: c.model, input: [1, 2, 3, 4], redundancy: 3, quorum: 2, deadline: c.now.unixMs + 60_000,
+                           nonce: [UInt8](repeating: 4, count: 16)).signed(by: c.client, issuedAt: c.now.unixMs, expiresAt: c.now.unixMs + 120_000)
+        let order = c.rankOrder(job0.id)
+        c.crash(order[0]); c.crash(order[1])
+        let wrong: [UInt8] = [0xBA, 0xD0]
+        c.lies[order[2]] = wrong
+        let job = try c.submit(r: 3, q: 2, nonce: 4)
+        XCTAssertEqual(job.id, job0.id)
+        for k in [order[12], order[13]] {
+            let claim = try Claim(jobID: job.id, leaseExpiry: c.now.unixMs + 10_000, stage: 0, rank: 0)
+                .signed(by: c.keys[k], issuedAt: c.now.unixMs, expiresAt: c.now.unixMs + 120_000)
+            let a = try Attestation(job: job, output: wrong, engineVersion: "x", elapsedMicros: 1, stage: 0)
+                .signed(by: c.keys[k], issuedAt: c.now.unixMs + 1, expiresAt: c.now.unixMs + 3_600_000)
+            for i in 0..<24 where i != k { c.deliver(claim.envelope, to: i); c.deliver(a.envelope, to: i) }
+        }
+        c.run(for: .seconds(Int64(30)))
+        XCTAssertEqual(Set(c.executions.filter { $0.job == job.id && $0.stage == 0 }.map(\.node)), Set([order[2], order[3], order[4]]),
+                       "the crashed top two are passed over for the next in rank, not for the far claimers")
+        for i in [order[3], order[5], order[20]] {
+            let r = try XCTUnwrap(verified(c, job.id, at: i), "node \(i): \(String(describing: c.nodes[i].state(of: job.id)))")
+            XCTAssertEqual(r.outputHash, Hash.of(c.honest(job)), "node \(i)")
+            XCTAssertTrue(r.disputed)
+        }
+    }
 }

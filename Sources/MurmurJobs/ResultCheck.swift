@@ -11,7 +11,7 @@ public enum ResultCheck {
         public var outputHash: Hash
         /// Distinct executors that attested the output, sorted.
         public var executors: [NodeID]
-        /// True when it rests on the dispute round (≥ 2r + 1 fresh executors).
+        /// True when it rests on the dispute round (≥ m = r + 2 agreeing fresh executors).
         public var disputed: Bool
     }
 

@@ -31,7 +31,7 @@ public struct JobsReport: Sendable, Equatable {
     public var firstRoundPerJob = 0.0, firstRoundBeyondRPerJob = 0.0, disputeRoundPerJob = 0.0
     public var byLiarsPerJob = 0.0, byExcludedLiarsPerJob = 0.0
     /// The same over the second half of the jobs by submission order: once most liars are
-    /// caught, disputes (e = 4r + 1 executions each) become rare.
+    /// caught, disputes (r + 2 fresh executions each, more with liars among them) become rare.
     public var executionsPerJobSecondHalf = 0.0
     /// The same over jobs no node saw disputed (r plus takeovers) and over disputed ones.
     public var executionsPerUndisputedJob = 0.0, executionsPerDisputedJob = 0.0

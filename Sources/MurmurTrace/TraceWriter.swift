@@ -91,17 +91,41 @@ public enum TraceEncoder {
             p.update(from: s.utf8Start, count: n); p += n
         }
         @inline(__always) mutating func raw(_ s: String) { for b in s.utf8 { byte(b) } }
+        /// A decimal integer: the digit count first (no division per digit), then two digits
+        /// per step from the right (one division by 100 each, which compiles to a multiply).
         @inline(__always) mutating func int(_ v: Int64) {
-            if v == 0 { byte(48); return }
-            if v < 0 { byte(UInt8(ascii: "-")) }
-            var m = v.magnitude
-            var digits = 0
-            var t = m
-            while t > 0 { digits += 1; t /= 10 }
-            var q = p + digits
+            var m: UInt64
+            if v < 0 { byte(UInt8(ascii: "-")); m = v.magnitude } else { m = UInt64(v) }
+            var q = p + Self.digitCount(m)
             p = q
-            while m > 0 { q -= 1; q.pointee = UInt8(48 + m % 10); m /= 10 }
+            while m >= 100 {
+                let r = m % 100
+                m /= 100
+                q -= 2
+                UnsafeMutableRawPointer(q).storeBytes(of: Self.twoDigits(r), as: UInt16.self)
+            }
+            if m >= 10 {
+                UnsafeMutableRawPointer(q - 2).storeBytes(of: Self.twoDigits(m), as: UInt16.self)
+            } else {
+                (q - 1).pointee = UInt8(truncatingIfNeeded: m) &+ 48
+            }
         }
+        /// Decimal digits of `m` (1 for 0).
+        @inline(__always) static func digitCount(_ m: UInt64) -> Int {
+            var n = 1
+            var t = m
+            while t >= 10_000 { t /= 10_000; n += 4 }
+            if t >= 100 { t /= 100; n += 2 }
+            if t >= 10 { n += 1 }
+            return n
+        }
+        /// The two ASCII digits of `r` < 100 as a little-endian pair (tens first in memory).
+        @inline(__always) static func twoDigits(_ r: UInt64) -> UInt16 {
+            let tens = r / 10
+            return UInt16(truncatingIfNeeded: (tens &+ 48) | (r &- tens &* 10 &+ 48) << 8).littleEndian
+        }
+        /// 64 lower-case hex digits, first byte first (`Bytes32` holds its bytes big-endian in
+        /// four words).
         @inline(__always) mutating func hex(_ v: Bytes32) { word(v.w0); word(v.w1); word(v.w2); word(v.w3) }
         @inline(__always) mutating func word(_ w: UInt64) {
             UnsafeMutableRawPointer(p).storeBytes(of: Self.hex8(w >> 32).littleEndian, as: UInt64.self)

@@ -10,22 +10,74 @@ import MurmurTrace
 import MurmurWire
 
 /// `murmur-bench trace`: what tracing costs (issue 7: ≤ 10 % of channel throughput and of gossip
-/// messages per second), each measured with tracing off and on in the same run, alternating, best
-/// of `--runs`:
+/// messages per second), each case measured with tracing off and on in the same run:
 /// - **channel**: 1 KiB messages (gossip-sized) through the real encrypted transport to a receiver
 ///   process, with and without a `send` trace event per message written by the node's own trace
 ///   file (`NodeTraceFile`: MurmurTrace's buffered, rotating `TraceWriter`);
-/// - **gossip**: the node's gossip shell (`GossipService`: decode, record validation with its
+/// - **shell**: the node's gossip shell (`GossipService`: decode, record validation with its
 ///   signature check, the state machine) fed `Gossip` messages (new signed job records) and
 ///   `IHave` messages, with its trace effects written through `NodeTraceFile`, as in a node;
-/// - **gossip state machines only**: a simulated mesh (`MurmurSim`), every trace event encoded by
-///   MurmurTrace's `TraceEncoder` into a buffered file, against the same seeded run without. The
-///   pessimistic bound: no decoding, crypto or IO besides the trace itself.
+/// - **sim**: the gossip state machines alone in a simulated mesh (`MurmurSim`), every trace event
+///   encoded by MurmurTrace's `TraceEncoder` into a buffered file, against the same seeded run
+///   without. The pessimistic bound: no decoding, crypto or IO besides the trace itself.
+///
+/// Noise (a shared machine): each case runs `--runs` pairs of one off and one on run, back to
+/// back, the order alternating between pairs (off-on, on-off, …) so that neither side always
+/// runs first. Each pair gives one cost (1 − on/off, both measured under the same load); the
+/// reported cost is the **median of the pair costs**, next to the best-vs-best cost (the highest
+/// rate of each side over all runs) and every pair's cost.
 let traceSuite = BenchSuite(
     name: "trace",
     summary: "tracing on vs off: channel messages/s (1 KiB) and gossip messages/s (simulated mesh)",
     run: runTraceBench
 )
+
+/// The rates of one traced case over all its pairs.
+private struct PairedRates {
+    var off: [Double] = []
+    var on: [Double] = []
+    mutating func add(off o: Double, on n: Double) { off.append(o); on.append(n) }
+    var bestOff: Double { off.max() ?? .nan }
+    var bestOn: Double { on.max() ?? .nan }
+    var pairCosts: [Double] { zip(off, on).map { 1 - $1 / $0 } }
+    var medianCost: Double { median(pairCosts) }
+    var bestCost: Double { 1 - bestOn / bestOff }
+    var text: String {
+        "off \(f1(bestOff)), on \(f1(bestOn)) → cost \(pct(medianCost)) median of pairs, \(pct(bestCost)) best vs best"
+            + " (pairs: \(pairCosts.map(pct).joined(separator: ", ")))"
+    }
+    /// `<rate>_trace_off`, `<rate>_trace_on` (best rates), `<cost>` (median of the pair costs),
+    /// `<cost>_best_vs_best`, `<cost>_pairs`.
+    func json(rate: String, cost: String) -> String {
+        "\"\(rate)_trace_off\":\(f1(bestOff)),\"\(rate)_trace_on\":\(f1(bestOn)),"
+            + "\"\(cost)\":\(f3(medianCost)),\"\(cost)_best_vs_best\":\(f3(bestCost)),"
+            + "\"\(cost)_pairs\":[\(pairCosts.map(f3).joined(separator: ","))]"
+    }
+}
+
+private func median(_ v: [Double]) -> Double {
+    let s = v.sorted()
+    guard !s.isEmpty else { return .nan }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// For profiling one side alone (`--side off|on`, e.g. under callgrind): nil runs both.
+nonisolated(unsafe) private var onlySide: String?
+
+/// Runs `off` and `on` as pair `k` (the order alternates with `k`). With `--side`, runs that side
+/// only and reports it for both.
+private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows -> (off: T, on: T) {
+    if let onlySide {
+        let r = try onlySide == "on" ? on() : off()
+        return (r, r)
+    }
+    if k % 2 == 0 {
+        let a = try off()
+        return (a, try on())
+    }
+    let b = try on()
+    return (try off(), b)
+}
 
 @Sendable func runTraceBench(_ args: [String]) throws -> Int32 {
     Posix.ignoreBrokenPipes()
@@ -33,6 +85,7 @@ let traceSuite = BenchSuite(
     var runs = 5
     var messages = 400_000
     var nodes = 300
+    var cases: Set<String> = ["channel", "shell", "sim"]
     var i = 0
     while i < args.count {
         switch args[i] {
@@ -46,96 +99,126 @@ let traceSuite = BenchSuite(
         case "--nodes":
             guard let v = wholeNumberOption(args, &i, suite: "trace", range: 10...100_000) else { return 2 }
             nodes = v
+        case "--cases":
+            i += 1
+            let list = i < args.count ? Set(args[i].split(separator: ",").map(String.init)) : []
+            guard !list.isEmpty, list.isSubset(of: ["channel", "shell", "sim"]) else {
+                print("murmur-bench trace: --cases needs a comma-separated list of channel, shell, sim")
+                return 2
+            }
+            cases = list
+        case "--side":
+            i += 1
+            guard i < args.count, args[i] == "off" || args[i] == "on" else {
+                print("murmur-bench trace: --side needs off or on")
+                return 2
+            }
+            onlySide = args[i]
         default:
-            print("murmur-bench trace: unknown option \(args[i]) (options: --json, --runs N, --messages N, --nodes N)")
+            print("murmur-bench trace: unknown option \(args[i]) (options: --json, --runs N, --messages N, --nodes N, --cases channel,shell,sim, --side off|on)")
             return 2
         }
         i += 1
     }
     let dir = "/tmp/murmur-bench-trace-\(getpid())"
     mkdir(dir, 0o700)
-    defer {
-        for name in ["channel.jsonl", "channel.jsonl.1", "channel.jsonl.2", "gossip.jsonl"] { unlink("\(dir)/\(name)") }
-        rmdir(dir)
-    }
+    let traceFiles = ["channel.jsonl", "service.jsonl", "gossip.jsonl"].flatMap { [$0, "\($0).1", "\($0).2", "\($0).3", "\($0).4"] }
+    func removeTraces() { for name in traceFiles { unlink("\(dir)/\(name)") } }
+    defer { removeTraces(); rmdir(dir) }
 
-    // Channel: one receiver process for every run (it resets its count on each new link).
-    guard let exe = currentExecutablePath() else { print("cannot find /proc/self/exe"); return 1 }
-    let keyBytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
-    guard let networkKey = NetworkKey(bytes: keyBytes) else { return 1 }
-    let child = try ChildProcess(executable: exe, arguments: ["channel", "--receiver", Hex.encode(keyBytes), "\(getpid())"])
-    defer { _ = child.stop(grace: 2) }
-    var lineBytes: [UInt8] = []
-    let startWait = Posix.monotonicNanoseconds()
-    while !lineBytes.contains(0x0A) {
-        guard let chunk = child.readStdout() else { print("receiver exited early"); return 1 }
-        lineBytes += chunk
-        if chunk.isEmpty { usleep(2_000) }
-        if Posix.monotonicNanoseconds() - startWait > 10_000_000_000 { print("receiver did not start"); return 1 }
-    }
-    let words = String(decoding: lineBytes.prefix { $0 != 0x0A }, as: UTF8.self).split(separator: " ")
-    guard words.count == 3, let address = try? SocketAddress(parsing: String(words[1])) else { print("bad receiver line"); return 1 }
-
-    var channelOff = 0.0, channelOn = 0.0, tracedEvents: Int64 = 0, traceBytes = 0
-    for _ in 0..<runs {
-        channelOff = max(channelOff, try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: nil).perSecond)
-        let on = try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: "\(dir)/channel.jsonl")
-        channelOn = max(channelOn, on.perSecond)
-        tracedEvents = on.events
-        traceBytes = on.fileBytes
-        for name in ["channel.jsonl", "channel.jsonl.1", "channel.jsonl.2"] { unlink("\(dir)/\(name)") }
+    var channel = PairedRates(), tracedEvents: Int64 = 0, traceBytes = 0
+    if cases.contains("channel") {
+        // One receiver process for every run (it resets its count on each new link).
+        guard let exe = currentExecutablePath() else { print("cannot find /proc/self/exe"); return 1 }
+        let keyBytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        guard let networkKey = NetworkKey(bytes: keyBytes) else { return 1 }
+        let child = try ChildProcess(executable: exe, arguments: ["channel", "--receiver", Hex.encode(keyBytes), "\(getpid())"])
+        defer { _ = child.stop(grace: 2) }
+        var lineBytes: [UInt8] = []
+        let startWait = Posix.monotonicNanoseconds()
+        while !lineBytes.contains(0x0A) {
+            guard let chunk = child.readStdout() else { print("receiver exited early"); return 1 }
+            lineBytes += chunk
+            if chunk.isEmpty { usleep(2_000) }
+            if Posix.monotonicNanoseconds() - startWait > 10_000_000_000 { print("receiver did not start"); return 1 }
+        }
+        let words = String(decoding: lineBytes.prefix { $0 != 0x0A }, as: UTF8.self).split(separator: " ")
+        guard words.count == 3, let address = try? SocketAddress(parsing: String(words[1])) else { print("bad receiver line"); return 1 }
+        for k in 0..<runs {
+            let r = try pair(k, off: {
+                try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: nil)
+            }, on: {
+                try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: "\(dir)/channel.jsonl")
+            })
+            channel.add(off: r.off.perSecond, on: r.on.perSecond)
+            tracedEvents = r.on.events
+            traceBytes = r.on.fileBytes
+            removeTraces()
+        }
     }
 
     // Gossip through the node's shell: records (signature checked) and IHave messages.
-    let inputs = try GossipInputs(records: min(20_000, max(1_000, messages / 20)), ihaves: min(200_000, max(10_000, messages / 2)))
-    var recordsOff = 0.0, recordsOn = 0.0, ihavesOff = 0.0, ihavesOn = 0.0, serviceEvents: Int64 = 0
-    var ihavesBuilt = 0.0
-    for _ in 0..<runs {
-        let off = try serviceRun(inputs, tracePath: nil)
-        recordsOff = max(recordsOff, off.records); ihavesOff = max(ihavesOff, off.ihaves)
-        // Diagnostic: events built (as effects) but consumed by nobody, no trace file or thread.
-        let built = try serviceRun(inputs, tracePath: nil, buildEvents: true)
-        ihavesBuilt = max(ihavesBuilt, built.ihaves)
-        let on = try serviceRun(inputs, tracePath: "\(dir)/service.jsonl")
-        recordsOn = max(recordsOn, on.records); ihavesOn = max(ihavesOn, on.ihaves)
-        serviceEvents = on.events
-        for name in ["service.jsonl", "service.jsonl.1", "service.jsonl.2"] { unlink("\(dir)/\(name)") }
+    var records = PairedRates(), ihaves = PairedRates(), ihavesBuilt = PairedRates(), serviceEvents: Int64 = 0
+    if cases.contains("shell") {
+        let inputs = try GossipInputs(records: min(20_000, max(1_000, messages / 20)), ihaves: min(200_000, max(10_000, messages / 2)))
+        for k in 0..<runs {
+            let r = try pair(k, off: { try serviceRun(inputs, tracePath: nil) },
+                             on: { try serviceRun(inputs, tracePath: "\(dir)/service.jsonl") })
+            records.add(off: r.off.records, on: r.on.records)
+            ihaves.add(off: r.off.ihaves, on: r.on.ihaves)
+            serviceEvents = r.on.events
+            removeTraces()
+            // Diagnostic: events built (as effects) but consumed by nobody, no trace file or thread.
+            let b = try pair(k, off: { try serviceRun(inputs, tracePath: nil) },
+                             on: { try serviceRun(inputs, tracePath: nil, buildEvents: true) })
+            ihavesBuilt.add(off: b.off.ihaves, on: b.on.ihaves)
+        }
     }
 
     // Gossip state machines alone: the same seeded simulation with tracing off and on.
-    var gossipOff = 0.0, gossipOn = 0.0, gossipMessages = 0, gossipTraceLines = 0
-    for _ in 0..<runs {
-        let off = gossipRun(nodes: nodes, tracePath: nil)
-        gossipOff = max(gossipOff, off.perSecond)
-        gossipMessages = off.messages
-        let on = gossipRun(nodes: nodes, tracePath: "\(dir)/gossip.jsonl")
-        gossipOn = max(gossipOn, on.perSecond)
-        gossipTraceLines = on.lines
-        unlink("\(dir)/gossip.jsonl")
+    var sim = PairedRates(), gossipMessages = 0, gossipTraceLines = 0
+    if cases.contains("sim") {
+        for k in 0..<runs {
+            let r = pair(k, off: { gossipRun(nodes: nodes, tracePath: nil) },
+                         on: { gossipRun(nodes: nodes, tracePath: "\(dir)/gossip.jsonl") })
+            sim.add(off: r.off.perSecond, on: r.on.perSecond)
+            gossipMessages = r.off.messages
+            gossipTraceLines = r.on.lines
+            removeTraces()
+        }
     }
-    let channelCost = 1 - channelOn / channelOff
-    let gossipCost = 1 - gossipOn / gossipOff
-    let recordsCost = 1 - recordsOn / recordsOff
-    let ihavesCost = 1 - ihavesOn / ihavesOff
-    let ihavesBuildCost = 1 - ihavesBuilt / ihavesOff
     if json {
-        print("{\"channel_msgs_per_s_trace_off\":\(f1(channelOff)),\"channel_msgs_per_s_trace_on\":\(f1(channelOn)),"
-            + "\"channel_trace_cost\":\(f3(channelCost)),\"channel_message_bytes\":1024,\"channel_messages\":\(messages),"
-            + "\"channel_trace_events\":\(tracedEvents),\"channel_trace_file_bytes\":\(traceBytes),"
-            + "\"gossip_records_per_s_trace_off\":\(f1(recordsOff)),\"gossip_records_per_s_trace_on\":\(f1(recordsOn)),\"gossip_records_trace_cost\":\(f3(recordsCost)),"
-            + "\"gossip_ihave_msgs_per_s_trace_off\":\(f1(ihavesOff)),\"gossip_ihave_msgs_per_s_trace_on\":\(f1(ihavesOn)),\"gossip_ihave_trace_cost\":\(f3(ihavesCost)),"
-            + "\"gossip_ihave_msgs_per_s_events_built_only\":\(f1(ihavesBuilt)),\"gossip_ihave_build_cost\":\(f3(ihavesBuildCost)),"
-            + "\"gossip_service_trace_events\":\(serviceEvents),"
-            + "\"sim_events_per_s_trace_off\":\(f1(gossipOff)),\"sim_events_per_s_trace_on\":\(f1(gossipOn)),"
-            + "\"sim_trace_cost\":\(f3(gossipCost)),\"sim_nodes\":\(nodes),\"sim_events\":\(gossipMessages),"
-            + "\"sim_trace_lines\":\(gossipTraceLines),\"runs\":\(runs),\"target_cost\":0.1}")
+        var fields: [String] = []
+        if cases.contains("channel") {
+            fields.append(channel.json(rate: "channel_msgs_per_s", cost: "channel_trace_cost"))
+            fields.append("\"channel_message_bytes\":1024,\"channel_messages\":\(messages),\"channel_trace_events\":\(tracedEvents),\"channel_trace_file_bytes\":\(traceBytes)")
+        }
+        if cases.contains("shell") {
+            fields.append(records.json(rate: "gossip_records_per_s", cost: "gossip_records_trace_cost"))
+            fields.append(ihaves.json(rate: "gossip_ihave_msgs_per_s", cost: "gossip_ihave_trace_cost"))
+            fields.append(ihavesBuilt.json(rate: "gossip_ihave_msgs_per_s_events_built_only", cost: "gossip_ihave_build_cost"))
+            fields.append("\"gossip_service_trace_events\":\(serviceEvents)")
+        }
+        if cases.contains("sim") {
+            fields.append(sim.json(rate: "sim_events_per_s", cost: "sim_trace_cost"))
+            fields.append("\"sim_nodes\":\(nodes),\"sim_events\":\(gossipMessages),\"sim_trace_lines\":\(gossipTraceLines)")
+        }
+        fields.append("\"runs\":\(runs),\"target_cost\":0.1")
+        print("{" + fields.joined(separator: ",") + "}")
     } else {
-        print("murmur-bench trace: tracing off vs on in one run, best of \(runs) each (target: cost ≤ 10 %)")
-        print("  channel, 1 KiB messages, 2 processes: off \(f1(channelOff)) msg/s, on \(f1(channelOn)) msg/s → cost \(pct(channelCost))  (\(tracedEvents) events, \(traceBytes) trace bytes)")
-        print("  gossip node shell, new records:       off \(f1(recordsOff)) msg/s, on \(f1(recordsOn)) msg/s → cost \(pct(recordsCost))  (per loop CPU-second; decode + signature check + state machine)")
-        print("  gossip node shell, IHave (4 ids):     off \(f1(ihavesOff)) msg/s, on \(f1(ihavesOn)) msg/s → cost \(pct(ihavesCost))  (per loop CPU-second; \(serviceEvents) trace events)")
-        print("    of which building the events alone (no file, no trace thread): \(f1(ihavesBuilt)) msg/s → cost \(pct(ihavesBuildCost))")
-        print("  state machines only, \(nodes)-node sim:    off \(f1(gossipOff)) events/s, on \(f1(gossipOn)) events/s → cost \(pct(gossipCost))  (\(gossipMessages) events: messages, timers, links; \(gossipTraceLines) trace lines)")
+        print("murmur-bench trace: tracing off vs on, \(runs) interleaved pairs per case (target: cost ≤ 10 %; rates: best of each side)")
+        if cases.contains("channel") {
+            print("  channel, 1 KiB messages, 2 processes (msg/s): \(channel.text)")
+            print("    \(tracedEvents) events, \(traceBytes) trace bytes per traced run")
+        }
+        if cases.contains("shell") {
+            print("  gossip node shell, new records (msg per loop CPU-second; decode + signature check + state machine): \(records.text)")
+            print("  gossip node shell, IHave of 4 ids (msg per loop CPU-second; \(serviceEvents) trace events): \(ihaves.text)")
+            print("    of which building the events alone (no file, no trace thread): \(ihavesBuilt.text)")
+        }
+        if cases.contains("sim") {
+            print("  state machines only, \(nodes)-node sim (events/s; \(gossipMessages) events: messages, timers, links; \(gossipTraceLines) trace lines): \(sim.text)")
+        }
     }
     return 0
 }

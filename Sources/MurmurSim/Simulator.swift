@@ -70,6 +70,8 @@ public final class Simulator {
 
     let trace: TraceSink?
     var traceLine: [UInt8] = []
+    /// The gossip trace events of one `dispatch` (reused).
+    var traces: [GossipTrace] = []
     var hexCache: [String]
 
     /// Called about every million events with (simulated seconds, events so far).
@@ -350,8 +352,22 @@ public final class Simulator {
     private func dispatch(_ i: Int, _ event: GossipEvent) {
         guard nodes[i] != nil else { return }
         effects.removeAll(keepingCapacity: true)
-        nodes[i]?.handle(event, now: Instant(nanoseconds: now), into: &effects)
-        for e in effects { apply(e, from: i) }
+        guard trace != nil else {
+            nodes[i]?.handle(event, now: Instant(nanoseconds: now), into: &effects)
+            for e in effects { apply(e, from: i) }
+            return
+        }
+        // Traced: the events come apart from the effects (no event-sized effect per event) and
+        // are written where their `.trace` effects would have been applied.
+        traces.removeAll(keepingCapacity: true)
+        nodes[i]?.handle(event, now: Instant(nanoseconds: now), into: &effects, traces: &traces)
+        let fx = effects, tx = traces
+        var t = 0
+        for k in fx.indices {
+            while t < tx.count && tx[t].effectIndex <= k { writeTrace(tx[t].event); t += 1 }
+            apply(fx[k], from: i)
+        }
+        while t < tx.count { writeTrace(tx[t].event); t += 1 }
     }
 
     private func apply(_ effect: GossipEffect, from i: Int) {

@@ -210,7 +210,11 @@ public final class TraceWriter {
     public let keepFiles: Int
     public let bufferBytes: Int
     private var fd: Int32 = -1
-    private var buffer: [UInt8] = []
+    /// Encoded lines not yet written: `used` bytes of `capacity` (bufferBytes plus room for
+    /// one typical line, so that a line is encoded in place before the buffer is found full).
+    private let buffer: UnsafeMutablePointer<UInt8>
+    private let capacity: Int
+    private var used = 0
     private var fileBytes = 0
     private var seq: Int64 = 0
     private var lastWallStamp: Int64 = .min
@@ -234,13 +238,15 @@ public final class TraceWriter {
         self.bufferBytes = max(bufferBytes, 4096)
         self.flushIntervalNs = flushIntervalNs
         self.wallClock = wallClock
-        buffer.reserveCapacity(self.bufferBytes + 1024)
-        try openFile()
+        capacity = self.bufferBytes + 4096
+        buffer = .allocate(capacity: capacity)
+        do { try openFile() } catch { buffer.deallocate(); throw error }
     }
 
     deinit {
         try? flush()
         if fd >= 0 { close(fd) }
+        buffer.deallocate()
     }
 
     public static let unixNanoseconds: @Sendable () -> Int64 = {
@@ -266,11 +272,20 @@ public final class TraceWriter {
             lastWallStamp = event.time.nanoseconds
             stampNextWall = false
         }
-        TraceEncoder.append(event, seq: seq, wall: wall, to: &buffer)
+        // Encoded straight into the buffer (no scratch line, no copy).
+        let need = TraceEncoder.maxLineBytes(event) + 64
+        if used + need > capacity { try flush() }
+        if need > capacity {
+            var line: [UInt8] = []
+            TraceEncoder.append(event, seq: seq, wall: wall, to: &line)
+            try write(line)
+        } else {
+            used += TraceEncoder.encode(event, seq: seq, wall: wall, into: buffer + used)
+        }
         eventsWritten += 1
         let t = event.time.nanoseconds
         if lastFlushTime == .min { lastFlushTime = t }
-        if buffer.count >= bufferBytes || t &- lastFlushTime >= flushIntervalNs {
+        if used >= bufferBytes || t &- lastFlushTime >= flushIntervalNs {
             lastFlushTime = t
             try flush()
         }
@@ -278,22 +293,36 @@ public final class TraceWriter {
 
     /// Writes the buffer (whole lines only), rotating first if the file would grow past its cap.
     public func flush() throws(TraceWriteError) {
-        guard !buffer.isEmpty else { return }
-        if fileBytes > 0 && fileBytes + buffer.count > maxFileBytes { try rotate() }
+        guard used > 0 else { return }
+        let total = used
+        used = 0
+        try write(UnsafeRawBufferPointer(start: buffer, count: total))
+    }
+
+    /// One line too long for the buffer, after the buffered ones.
+    private func write(_ line: [UInt8]) throws(TraceWriteError) {
+        try flush()
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: line.count, alignment: 1)
+        defer { copy.deallocate() }
+        line.withUnsafeBytes { copy.copyMemory(from: $0) }
+        try write(UnsafeRawBufferPointer(copy))
+    }
+
+    /// Writes whole lines, rotating first if the file would grow past its cap.
+    private func write(_ bytes: UnsafeRawBufferPointer) throws(TraceWriteError) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if fileBytes > 0 && fileBytes + bytes.count > maxFileBytes { try rotate() }
         var offset = 0
-        let total = buffer.count
+        let total = bytes.count
         while offset < total {
-            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, total - offset) }
+            let n = Glibc.write(fd, base + offset, total - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                let e = errno
-                buffer.removeAll(keepingCapacity: true)
-                throw .write(path: path, errno: e)
+                throw .write(path: path, errno: errno)
             }
             offset += n
         }
         fileBytes += total
-        buffer.removeAll(keepingCapacity: true)
     }
 
     private func rotate() throws(TraceWriteError) {

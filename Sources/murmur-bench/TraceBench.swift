@@ -25,14 +25,27 @@ import MurmurWire
 /// back, the order alternating between pairs (off-on, on-off, …) so that neither side always
 /// runs first. Each pair gives one cost (1 − on/off, both measured under the same load); the
 /// reported cost is the **median of the pair costs**, next to the best-vs-best cost (the highest
-/// rate of each side over all runs) and every pair's cost.
+/// rate of each side over all runs) and every pair's cost. Channel and simulator rates are given
+/// per wall-clock second and per CPU-second (`Rates`): CPU time does not count the time other
+/// processes take the cores, so its costs move far less on a loaded machine.
 let traceSuite = BenchSuite(
     name: "trace",
     summary: "tracing on vs off: channel messages/s (1 KiB) and gossip messages/s (simulated mesh)",
     run: runTraceBench
 )
 
-/// The rates of one traced case over all its pairs.
+/// One run's rate three ways: per wall-clock second (what a user sees; on a shared 2-core machine
+/// also other people's load), per CPU-second of the thread that runs the hot path (the node's
+/// loop, the simulating thread: what tracing costs that thread, wherever the trace thread runs),
+/// and per CPU-second of the whole process (that thread plus the trace thread: all the CPU that
+/// tracing adds, as if everything shared one core — the strictest of the three).
+struct Rates {
+    var wall: Double
+    var mainCPU: Double
+    var processCPU: Double
+}
+
+/// The rates of one traced case over all its pairs, for one measure.
 private struct PairedRates {
     var off: [Double] = []
     var on: [Double] = []
@@ -52,6 +65,26 @@ private struct PairedRates {
         "\"\(rate)_trace_off\":\(f1(bestOff)),\"\(rate)_trace_on\":\(f1(bestOn)),"
             + "\"\(cost)\":\(f3(medianCost)),\"\(cost)_best_vs_best\":\(f3(bestCost)),"
             + "\"\(cost)_pairs\":[\(pairCosts.map(f3).joined(separator: ","))]"
+    }
+}
+
+/// The three measures of one case.
+private struct PairedRuns {
+    var wall = PairedRates(), mainCPU = PairedRates(), processCPU = PairedRates()
+    mutating func add(off: Rates, on: Rates) {
+        wall.add(off: off.wall, on: on.wall)
+        mainCPU.add(off: off.mainCPU, on: on.mainCPU)
+        processCPU.add(off: off.processCPU, on: on.processCPU)
+    }
+    func text(unit: String, thread: String) -> String {
+        "      \(unit)/s, wall clock:                \(wall.text)\n"
+            + "      \(unit) per CPU-second, \(thread): \(mainCPU.text)\n"
+            + "      \(unit) per CPU-second, process:     \(processCPU.text)"
+    }
+    func json(rate: String, cost: String, thread: String) -> String {
+        [wall.json(rate: rate, cost: cost),
+         mainCPU.json(rate: "\(rate)_\(thread)_cpu", cost: "\(cost)_\(thread)_cpu"),
+         processCPU.json(rate: "\(rate)_process_cpu", cost: "\(cost)_process_cpu")].joined(separator: ",")
     }
 }
 
@@ -126,7 +159,7 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
     func removeTraces() { for name in traceFiles { unlink("\(dir)/\(name)") } }
     defer { removeTraces(); rmdir(dir) }
 
-    var channel = PairedRates(), tracedEvents: Int64 = 0, traceBytes = 0
+    var channel = PairedRuns(), tracedEvents: Int64 = 0, traceBytes = 0
     if cases.contains("channel") {
         // One receiver process for every run (it resets its count on each new link).
         guard let exe = currentExecutablePath() else { print("cannot find /proc/self/exe"); return 1 }
@@ -150,7 +183,7 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
             }, on: {
                 try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: "\(dir)/channel.jsonl")
             })
-            channel.add(off: r.off.perSecond, on: r.on.perSecond)
+            channel.add(off: r.off.rates, on: r.on.rates)
             tracedEvents = r.on.events
             traceBytes = r.on.fileBytes
             removeTraces()
@@ -176,12 +209,12 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
     }
 
     // Gossip state machines alone: the same seeded simulation with tracing off and on.
-    var sim = PairedRates(), gossipMessages = 0, gossipTraceLines = 0
+    var sim = PairedRuns(), gossipMessages = 0, gossipTraceLines = 0
     if cases.contains("sim") {
         for k in 0..<runs {
             let r = pair(k, off: { gossipRun(nodes: nodes, tracePath: nil) },
                          on: { gossipRun(nodes: nodes, tracePath: "\(dir)/gossip.jsonl") })
-            sim.add(off: r.off.perSecond, on: r.on.perSecond)
+            sim.add(off: r.off.rates, on: r.on.rates)
             gossipMessages = r.off.messages
             gossipTraceLines = r.on.lines
             removeTraces()
@@ -190,7 +223,7 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
     if json {
         var fields: [String] = []
         if cases.contains("channel") {
-            fields.append(channel.json(rate: "channel_msgs_per_s", cost: "channel_trace_cost"))
+            fields.append(channel.json(rate: "channel_msgs_per_s", cost: "channel_trace_cost", thread: "loop"))
             fields.append("\"channel_message_bytes\":1024,\"channel_messages\":\(messages),\"channel_trace_events\":\(tracedEvents),\"channel_trace_file_bytes\":\(traceBytes)")
         }
         if cases.contains("shell") {
@@ -200,7 +233,7 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
             fields.append("\"gossip_service_trace_events\":\(serviceEvents)")
         }
         if cases.contains("sim") {
-            fields.append(sim.json(rate: "sim_events_per_s", cost: "sim_trace_cost"))
+            fields.append(sim.json(rate: "sim_events_per_s", cost: "sim_trace_cost", thread: "sim_thread"))
             fields.append("\"sim_nodes\":\(nodes),\"sim_events\":\(gossipMessages),\"sim_trace_lines\":\(gossipTraceLines)")
         }
         fields.append("\"runs\":\(runs),\"target_cost\":0.1")
@@ -208,8 +241,8 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
     } else {
         print("murmur-bench trace: tracing off vs on, \(runs) interleaved pairs per case (target: cost ≤ 10 %; rates: best of each side)")
         if cases.contains("channel") {
-            print("  channel, 1 KiB messages, 2 processes (msg/s): \(channel.text)")
-            print("    \(tracedEvents) events, \(traceBytes) trace bytes per traced run")
+            print("  channel, 1 KiB messages to a second process (\(tracedEvents) events, \(traceBytes) trace bytes per traced run):")
+            print(channel.text(unit: "msg", thread: "loop thread"))
         }
         if cases.contains("shell") {
             print("  gossip node shell, new records (msg per loop CPU-second; decode + signature check + state machine): \(records.text)")
@@ -217,7 +250,8 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
             print("    of which building the events alone (no file, no trace thread): \(ihavesBuilt.text)")
         }
         if cases.contains("sim") {
-            print("  state machines only, \(nodes)-node sim (events/s; \(gossipMessages) events: messages, timers, links; \(gossipTraceLines) trace lines): \(sim.text)")
+            print("  state machines only, \(nodes)-node sim (\(gossipMessages) events: messages, timers, links; \(gossipTraceLines) trace lines):")
+            print(sim.text(unit: "events", thread: "sim thread "))
         }
     }
     return 0
@@ -232,10 +266,11 @@ private func pct(_ v: Double) -> String { v.isFinite ? "\(Double(Int((v * 1000).
 /// Sends `messages` 1 KiB messages through the real transport; with `tracePath`, writes one
 /// `send` trace event per message through `NodeTraceFile`, as a node with `--trace` does.
 private func tracedChannelRun(to address: SocketAddress, networkKey: NetworkKey, messages: Int,
-                              tracePath: String?) throws -> (perSecond: Double, events: Int64, fileBytes: Int) {
+                              tracePath: String?) throws -> (rates: Rates, events: Int64, fileBytes: Int) {
     let loop = try EventLoop()
     let identity = SigningKey()
     let transport = Transport(loop: loop, identity: identity, networkKey: networkKey)
+    let processStart = processCPUNanoseconds()
     var traceFile: NodeTraceFile?
     if let tracePath {
         do { traceFile = try NodeTraceFile(path: tracePath, loop: loop) } catch { throw BenchFailure("trace file: \(error)") }
@@ -245,14 +280,18 @@ private func tracedChannelRun(to address: SocketAddress, networkKey: NetworkKey,
     sender.link = try transport.dial(address)
     loop.schedule(after: .seconds(120 as Int64)) { sender.failure = "timeout"; loop.stop() }
     try loop.run()
-    traceFile?.close()
+    traceFile?.close() // writes what is still queued: its CPU time counts
+    let processCPU = processCPUNanoseconds() - processStart
     transport.shutdown()
     if let failure = sender.failure { throw BenchFailure(failure) }
     if let f = traceFile?.failed { throw BenchFailure("trace write: \(f)") }
     var st = stat()
     let bytes = tracePath.map { stat($0, &st) == 0 ? Int(st.st_size) : 0 } ?? 0
-    let seconds = Double(sender.finished - sender.started) / 1e9
-    return (Double(messages) / seconds, traceFile?.eventsWritten ?? 0, bytes)
+    let m = Double(messages)
+    let rates = Rates(wall: m / (Double(sender.finished - sender.started) / 1e9),
+                      mainCPU: m / (Double(sender.finishedCPU - sender.startedCPU) / 1e9),
+                      processCPU: m / (Double(processCPU) / 1e9))
+    return (rates, traceFile?.eventsWritten ?? 0, bytes)
 }
 
 private final class TracedSender: TransportDelegate {
@@ -267,6 +306,8 @@ private final class TracedSender: TransportDelegate {
     var done = false
     var started: Int64 = 0
     var finished: Int64 = 0
+    var startedCPU: Int64 = 0
+    var finishedCPU: Int64 = 0
     var failure: String?
     /// 1 MiB of random bytes; each message is a different 1 KiB slice (a repeated payload would
     /// let the framing's LZ4 compress whole frames of copies).
@@ -290,7 +331,7 @@ private final class TracedSender: TransportDelegate {
             if r != .queued { return }
             sent += 1
             // What GossipService traces for each message it sends (kind, peer, size).
-            trace?.append(TraceEvent(time: loop.now, node: me, kind: .send, recordKind: "ihave", peer: peer, bytes: 1024))
+            trace?.append(TraceEvent(at: loop.now, node: me, kind: .send, recordKind: "ihave", peer: peer, bytes: 1024))
         }
         if !done {
             done = true
@@ -301,6 +342,7 @@ private final class TracedSender: TransportDelegate {
     func transport(_ t: Transport, linkUp link: LinkInfo) {
         peer = link.peer
         started = Posix.monotonicNanoseconds()
+        startedCPU = threadCPUNanoseconds()
         pump()
     }
     func transport(_ t: Transport, linkDown link: LinkInfo, reason: CloseReason) {
@@ -310,6 +352,7 @@ private final class TracedSender: TransportDelegate {
         guard type == MessageType(0xF2), payload.count == 16 else { return }
         let received = Int(UInt64(bigEndian: payload.loadUnaligned(as: UInt64.self)))
         finished = Posix.monotonicNanoseconds()
+        finishedCPU = threadCPUNanoseconds()
         if received < messages * 1024 { failure = "receiver got \(received) of \(messages * 1024) bytes" }
         loop.stop()
     }
@@ -396,8 +439,9 @@ private func threadCPUNanoseconds() -> Int64 {
 
 // MARK: gossip state machines in the simulator
 
-/// One seeded mesh simulation; returns gossip messages handled per wall-clock second.
-private func gossipRun(nodes: Int, tracePath: String?) -> (perSecond: Double, messages: Int, lines: Int) {
+/// One seeded mesh simulation; returns simulator events handled per wall-clock second, per
+/// CPU-second of the simulating thread and per CPU-second of the process (with the trace thread).
+private func gossipRun(nodes: Int, tracePath: String?) -> (rates: Rates, messages: Int, lines: Int) {
     var c = SimConfig()
     c.nodes = nodes
     c.broadcasts = 400
@@ -406,31 +450,21 @@ private func gossipRun(nodes: Int, tracePath: String?) -> (perSecond: Double, me
     c.settle = .seconds(Int64(5))
     c.warmup = .seconds(Int64(5))
     c.trace = tracePath != nil
-    let sink = tracePath.flatMap { CountingFileSink(path: $0) }
+    let sink = tracePath.flatMap { FileTraceSink(path: $0) }
     let sim = Simulator(config: c, trace: sink)
-    let start = Posix.monotonicNanoseconds()
-    let report = sim.run()
+    let start = Posix.monotonicNanoseconds(), startCPU = threadCPUNanoseconds(), startProcess = processCPUNanoseconds()
+    let report = sim.run() // closes the sink: the trace is completely written
+    let cpu = threadCPUNanoseconds() - startCPU, process = processCPUNanoseconds() - startProcess
     let seconds = Double(Posix.monotonicNanoseconds() - start) / 1e9
     // Messages handled: every simulator event but timers is a message, a link event or a dial;
     // the event count is the same with tracing off and on (same seed), so the ratio is exact.
-    return (Double(report.events) / seconds, report.events, sink?.lines ?? 0)
+    let e = Double(report.events)
+    return (Rates(wall: e / seconds, mainCPU: e / (Double(cpu) / 1e9), processCPU: e / (Double(process) / 1e9)),
+            report.events, sink?.eventsAppended ?? 0)
 }
 
-/// The simulator's file sink, counting lines.
-private final class CountingFileSink: TraceSink {
-    let file: FileTraceSink
-    var lines = 0
-    init?(path: String) {
-        guard let f = FileTraceSink(path: path) else { return nil }
-        file = f
-    }
-    func write(_ bytes: [UInt8]) {
-        lines += 1 // one line per call
-        file.write(bytes)
-    }
-    func append(_ event: TraceEvent) {
-        lines += 1
-        file.append(event)
-    }
-    func close() { file.close() }
+private func processCPUNanoseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }

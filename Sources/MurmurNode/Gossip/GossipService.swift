@@ -117,12 +117,32 @@ public final class GossipService: NodeProtocol {
     /// Whether anyone consumes trace events now (a trace file, a live `/v1/trace` subscriber);
     /// nil: always, when `traceEnabled`. When it says no, the shell builds no events and drops
     /// the state machine's.
-    public var traceWanted: (() -> Bool)?
+    public var traceWanted: (() -> Bool)? {
+        get { tracing.pointee.wanted }
+        set { tracing.pointee.wanted = newValue }
+    }
     /// Where the shell's own events (`recv`/`send` of control messages, `drop`) go, when set:
     /// straight there instead of as `.trace` effects, so that a message whose only effect is its
     /// trace event costs no effect array. Set it to what `Node.traceSink` does. (The state
     /// machine's events still come as effects: within one call, the shell's may precede them.)
-    public var traceSink: ((TraceEvent) -> Void)?
+    public var traceSink: ((TraceEvent) -> Void)? {
+        get { tracing.pointee.sink }
+        set { tracing.pointee.sink = newValue }
+    }
+    /// What `trace` reads for every event, behind a pointer: no dynamic exclusivity check per
+    /// event (a class's stored properties get one per access; `murmur-bench trace` measures it).
+    private struct Tracing {
+        var enabled = false
+        var wanted: (() -> Bool)?
+        var sink: ((TraceEvent) -> Void)?
+        /// This node, once started.
+        var me: NodeID?
+    }
+    private let tracing: UnsafeMutablePointer<Tracing> = {
+        let p = UnsafeMutablePointer<Tracing>.allocate(capacity: 1)
+        p.initialize(to: Tracing())
+        return p
+    }()
 
     /// The `.delivered` tag whose payload is a signed record to publish (see `publish`).
     public static let publishTag: UInt64 = 0x6D75_7267_7075_6231 // "murgpub1"
@@ -138,6 +158,12 @@ public final class GossipService: NodeProtocol {
         self.identity = identity
         self.config = config
         self.clock = unixMilliseconds
+        tracing.pointee.enabled = config.gossip.traceEnabled
+    }
+
+    deinit {
+        tracing.deinitialize(count: 1)
+        tracing.deallocate()
     }
 
     public static let systemUnixMilliseconds: @Sendable () -> Int64 = {
@@ -253,6 +279,7 @@ public final class GossipService: NodeProtocol {
         var seed = config.rngSeed ?? UInt64.random(in: .min ... .max)
         if config.rngSeed == nil { seed ^= UInt64(truncatingIfNeeded: local.key.w0) }
         unixMsAtZero = clock() &- now.nanoseconds / 1_000_000
+        tracing.pointee.me = local
         gossip = GossipNode(me: PeerRef(id: local, address: address), seeds: config.seeds, config: config.gossip,
                             rng: SeededRNG(seed: seed), unixMsAtZero: unixMsAtZero)
     }
@@ -444,10 +471,11 @@ public final class GossipService: NodeProtocol {
 
     private func trace(_ kind: TraceEvent.Kind, record: SignedRecord? = nil, recordKind: String? = nil, peer: NodeID?,
                        bytes: Int? = nil, reason: String? = nil, into out: inout [ProtocolEffect]) {
-        guard traceEnabled, traceWanted?() ?? true, let me = gossip?.me.id else { return }
-        let event = TraceEvent(time: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
+        let t = tracing
+        guard t.pointee.enabled, t.pointee.wanted?() ?? true, let me = t.pointee.me else { return }
+        let event = TraceEvent(at: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
                                recordID: record?.id, peer: peer, bytes: bytes, reason: reason)
-        if let traceSink { traceSink(event) } else { out.append(.trace(event)) }
+        if let sink = t.pointee.sink { sink(event) } else { out.append(.trace(event)) }
     }
 }
 

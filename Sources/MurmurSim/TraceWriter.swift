@@ -83,6 +83,7 @@ public final class FileTraceSink: TraceSink, @unchecked Sendable {
     private var file: UnsafeMutablePointer<FILE>?
     private let buffer: UnsafeMutablePointer<UInt8>
     private var used = 0
+    private let hexCache = TraceHexCache()
     private var thread = pthread_t()
 
     /// nil if the file cannot be created.
@@ -208,7 +209,7 @@ public final class FileTraceSink: TraceSink, @unchecked Sendable {
         let need = TraceEncoder.maxLineBytes(event)
         if used + need > Self.capacity + Self.slack || used >= Self.capacity { flush() }
         if need > Self.capacity + Self.slack { var line: [UInt8] = []; TraceEncoder.append(event, to: &line); writeLines(line); return }
-        used += TraceEncoder.encode(event, into: buffer + used)
+        used += TraceEncoder.encode(event, into: buffer + used, cache: hexCache)
     }
 
     /// Writer thread: raw lines after the buffered ones.

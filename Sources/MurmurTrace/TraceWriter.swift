@@ -31,6 +31,16 @@ public enum TraceEncoder {
         return c.p - p
     }
 
+    /// The same, with the hex digits of `node` and `peer` taken from `cache` when it holds them
+    /// (a node's file repeats one node id and a few peers on every line). Same bytes.
+    @inline(__always) public static func encode(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil,
+                                                into p: UnsafeMutablePointer<UInt8>, cache: TraceHexCache) -> Int {
+        var c = Cursor(p: p)
+        c.cache = cache.slots
+        encode(e, seq: seq, wall: wall, &c)
+        return c.p - p
+    }
+
     /// Event kind names as static strings (no `String` walk per line).
     @inline(__always) static func name(_ k: TraceEvent.Kind) -> StaticString {
         switch k {
@@ -69,13 +79,13 @@ public enum TraceEncoder {
         if let seq { c.put(#","seq":"#); c.int(seq) }
         if let wall { c.put(#","wall":"#); c.int(wall) }
         c.put(#","node":""#)
-        c.hex(e.node.key)
+        c.cachedHex(e.node.key)
         c.put(#"","ev":""#)
         c.put(name(e.kind))
         c.byte(UInt8(ascii: "\""))
         if let k = e.recordKind { c.put(#","kind":"#); c.string(k) }
         if let id = e.recordID { c.put(#","id":""#); c.hex(id.value); c.byte(UInt8(ascii: "\"")) }
-        if let p = e.peer { c.put(#","peer":""#); c.hex(p.key); c.byte(UInt8(ascii: "\"")) }
+        if let p = e.peer { c.put(#","peer":""#); c.cachedHex(p.key); c.byte(UInt8(ascii: "\"")) }
         if let b = e.bytes { c.put(#","bytes":"#); c.int(Int64(b)) }
         if let h = e.hops { c.put(#","hops":"#); c.int(Int64(h)) }
         if let r = e.reason { c.put(#","reason":"#); c.string(r) }
@@ -85,6 +95,24 @@ public enum TraceEncoder {
     /// A write position in a buffer that the caller sized for the worst case.
     struct Cursor {
         var p: UnsafeMutablePointer<UInt8>
+        /// `TraceHexCache.slots`, or nil.
+        var cache: UnsafeMutablePointer<TraceHexCache.Slot>? = nil
+        init(p: UnsafeMutablePointer<UInt8>) { self.p = p }
+        /// `hex(v)`, through the cache when there is one.
+        @inline(__always) mutating func cachedHex(_ v: Bytes32) {
+            guard let cache else { return hex(v) }
+            let slot = cache + Int(truncatingIfNeeded: v.w3 & UInt64(TraceHexCache.slotCount - 1))
+            if slot.pointee.filled && slot.pointee.key == v {
+                UnsafeMutableRawPointer(p).copyMemory(from: UnsafeRawPointer(slot) + TraceHexCache.Slot.digitsOffset, byteCount: 64)
+                p += 64
+                return
+            }
+            let start = p
+            hex(v)
+            slot.pointee.key = v
+            slot.pointee.filled = true
+            (UnsafeMutableRawPointer(slot) + TraceHexCache.Slot.digitsOffset).copyMemory(from: start, byteCount: 64)
+        }
         @inline(__always) mutating func byte(_ b: UInt8) { p.pointee = b; p += 1 }
         @inline(__always) mutating func put(_ s: StaticString) {
             let n = s.utf8CodeUnitCount
@@ -181,6 +209,25 @@ public enum TraceEncoder {
     }
 }
 
+/// The hex digits of recently written ids (node and peer), for one writer thread: a trace file
+/// repeats its node's id on every line and a few peers' ids, and copying 64 digits is cheaper
+/// than computing them. Direct-mapped by the id's last bytes (ids are hashes or public keys).
+public final class TraceHexCache: @unchecked Sendable {
+    static let slotCount = 256
+    struct Slot {
+        var key: Bytes32
+        var filled: Bool
+        var digits: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+        static let digitsOffset = MemoryLayout<Slot>.offset(of: \Slot.digits)!
+    }
+    let slots: UnsafeMutablePointer<Slot>
+    public init() {
+        slots = .allocate(capacity: Self.slotCount)
+        slots.initialize(repeating: Slot(key: .zero, filled: false, digits: (0, 0, 0, 0, 0, 0, 0, 0)), count: Self.slotCount)
+    }
+    deinit { slots.deallocate() }
+}
+
 /// Why the writer could not write. The node keeps running without traces when this happens.
 public enum TraceWriteError: Error, CustomStringConvertible, Sendable {
     case open(path: String, errno: Int32)
@@ -215,6 +262,7 @@ public final class TraceWriter {
     private let buffer: UnsafeMutablePointer<UInt8>
     private let capacity: Int
     private var used = 0
+    private let hexCache = TraceHexCache()
     private var fileBytes = 0
     private var seq: Int64 = 0
     private var lastWallStamp: Int64 = .min
@@ -280,7 +328,7 @@ public final class TraceWriter {
             TraceEncoder.append(event, seq: seq, wall: wall, to: &line)
             try write(line)
         } else {
-            used += TraceEncoder.encode(event, seq: seq, wall: wall, into: buffer + used)
+            used += TraceEncoder.encode(event, seq: seq, wall: wall, into: buffer + used, cache: hexCache)
         }
         eventsWritten += 1
         let t = event.time.nanoseconds

@@ -103,7 +103,7 @@ public enum TraceEncoder {
             guard let cache else { return hex(v) }
             let slot = cache + Int(truncatingIfNeeded: v.w3 & UInt64(TraceHexCache.slotCount - 1))
             if slot.pointee.filled && slot.pointee.key == v {
-                UnsafeMutableRawPointer(p).copyMemory(from: UnsafeRawPointer(slot) + TraceHexCache.Slot.digitsOffset, byteCount: 64)
+                UnsafeMutableRawPointer(p).copyMemory(from: UnsafeRawPointer(slot), byteCount: 64)
                 p += 64
                 return
             }
@@ -111,7 +111,7 @@ public enum TraceEncoder {
             hex(v)
             slot.pointee.key = v
             slot.pointee.filled = true
-            (UnsafeMutableRawPointer(slot) + TraceHexCache.Slot.digitsOffset).copyMemory(from: start, byteCount: 64)
+            UnsafeMutableRawPointer(slot).copyMemory(from: start, byteCount: 64)
         }
         @inline(__always) mutating func byte(_ b: UInt8) { p.pointee = b; p += 1 }
         @inline(__always) mutating func put(_ s: StaticString) {
@@ -119,38 +119,44 @@ public enum TraceEncoder {
             p.update(from: s.utf8Start, count: n); p += n
         }
         @inline(__always) mutating func raw(_ s: String) { for b in s.utf8 { byte(b) } }
-        /// A decimal integer: the digit count first (no division per digit), then two digits
-        /// per step from the right (one division by 100 each, which compiles to a multiply).
+        /// A decimal integer, eight digits at a time: each group of eight is computed in the
+        /// bytes of one word (SWAR, no division per digit) and stored at once; the first group
+        /// drops its leading zeros. Needs 8 bytes of room past the digits (`maxLineBytes` has it).
         @inline(__always) mutating func int(_ v: Int64) {
             var m: UInt64
             if v < 0 { byte(UInt8(ascii: "-")); m = v.magnitude } else { m = UInt64(v) }
-            var q = p + Self.digitCount(m)
-            p = q
-            while m >= 100 {
-                let r = m % 100
-                m /= 100
-                q -= 2
-                UnsafeMutableRawPointer(q).storeBytes(of: Self.twoDigits(r), as: UInt16.self)
+            if m < 100_000_000 { return leading(m) }
+            if m < 10_000_000_000_000_000 {
+                leading(m / 100_000_000)
+                return eight(m % 100_000_000)
             }
-            if m >= 10 {
-                UnsafeMutableRawPointer(q - 2).storeBytes(of: Self.twoDigits(m), as: UInt16.self)
-            } else {
-                (q - 1).pointee = UInt8(truncatingIfNeeded: m) &+ 48
-            }
+            let rest = m % 10_000_000_000_000_000
+            leading(m / 10_000_000_000_000_000)
+            eight(rest / 100_000_000)
+            eight(rest % 100_000_000)
         }
-        /// Decimal digits of `m` (1 for 0).
-        @inline(__always) static func digitCount(_ m: UInt64) -> Int {
-            var n = 1
-            var t = m
-            while t >= 10_000 { t /= 10_000; n += 4 }
-            if t >= 100 { t /= 100; n += 2 }
-            if t >= 10 { n += 1 }
-            return n
+        /// `m` < 10^8 without leading zeros ("0" for 0).
+        @inline(__always) mutating func leading(_ m: UInt64) {
+            let d = Self.eightDigits(m)
+            // Leading zero digits are the low zero bytes (the first digit is the lowest byte).
+            let zeros = d == 0 ? 7 : d.trailingZeroBitCount >> 3
+            UnsafeMutableRawPointer(p).storeBytes(of: ((d &+ 0x3030_3030_3030_3030) >> UInt64(zeros &* 8)).littleEndian, as: UInt64.self)
+            p += 8 &- zeros
         }
-        /// The two ASCII digits of `r` < 100 as a little-endian pair (tens first in memory).
-        @inline(__always) static func twoDigits(_ r: UInt64) -> UInt16 {
-            let tens = r / 10
-            return UInt16(truncatingIfNeeded: (tens &+ 48) | (r &- tens &* 10 &+ 48) << 8).littleEndian
+        /// `m` < 10^8 as exactly eight digits.
+        @inline(__always) mutating func eight(_ m: UInt64) {
+            UnsafeMutableRawPointer(p).storeBytes(of: (Self.eightDigits(m) &+ 0x3030_3030_3030_3030).littleEndian, as: UInt64.self)
+            p += 8
+        }
+        /// The eight decimal digits of `m` < 10^8 as byte values 0...9, first digit in the lowest
+        /// byte: split into 4-digit halves (32-bit lanes), 2-digit quarters (16-bit lanes) and
+        /// digits (bytes), dividing every lane at once by a multiply and a shift.
+        @inline(__always) static func eightDigits(_ m: UInt64) -> UInt64 {
+            let halves = (m / 10_000) | (m % 10_000) << 32
+            let hundreds = ((halves &* 10_486) >> 20) & 0x0000_007F_0000_007F
+            let quarters = hundreds | (halves &- hundreds &* 100) << 16
+            let tens = ((quarters &* 103) >> 10) & 0x000F_000F_000F_000F
+            return tens | (quarters &- tens &* 10) << 8
         }
         /// 64 lower-case hex digits, first byte first (`Bytes32` holds its bytes big-endian in
         /// four words).
@@ -215,15 +221,15 @@ public enum TraceEncoder {
 public final class TraceHexCache: @unchecked Sendable {
     static let slotCount = 256
     struct Slot {
+        /// First: at offset 0 (`Cursor.cachedHex` copies from the slot's address).
+        var digits: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
         var key: Bytes32
         var filled: Bool
-        var digits: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
-        static let digitsOffset = MemoryLayout<Slot>.offset(of: \Slot.digits)!
     }
     let slots: UnsafeMutablePointer<Slot>
     public init() {
         slots = .allocate(capacity: Self.slotCount)
-        slots.initialize(repeating: Slot(key: .zero, filled: false, digits: (0, 0, 0, 0, 0, 0, 0, 0)), count: Self.slotCount)
+        slots.initialize(repeating: Slot(digits: (0, 0, 0, 0, 0, 0, 0, 0), key: .zero, filled: false), count: Self.slotCount)
     }
     deinit { slots.deallocate() }
 }

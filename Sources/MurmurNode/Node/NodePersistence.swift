@@ -31,6 +31,10 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     private var commitTimer: LoopToken?
     private var sweepTimer: LoopToken?
     private var closed = false
+    /// Job records committed by `persistNow` whose local publication has not come yet (it
+    /// must not write and commit them a second time).
+    private var persistedNow: Set<Hash> = []
+    private static let maxPersistedNow = 1024
     /// True while `replay` re-publishes stored records: they are already stored.
     public private(set) var replaying = false
     /// Warnings (commit failures); the node logs them.
@@ -208,6 +212,8 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     /// record is committed at once: the node is the job's entry node and has promised it.
     public func recordPublishedLocally(_ record: SignedRecord) {
         guard !replaying else { return }
+        // A job record `persistNow` committed before its 202 is stored already.
+        if persistedNow.remove(record.id) != nil { return }
         write(record)
         if record.kind == .job && !closed {
             attempt("commit") { () throws(StoreError) in try store.commit() }
@@ -267,6 +273,9 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         try store.commit()
         counters.commits += 1
         counters.syncCommits += 1
+        // Its local publication follows at once; bounded in case one never comes.
+        if persistedNow.count >= Self.maxPersistedNow { persistedNow.removeAll() }
+        persistedNow.insert(envelope.id)
     }
 
     // MARK: Batching

@@ -106,7 +106,7 @@ public final class NodeStore {
         public var maxBatchDelay: TimeSpan
         /// Writes per batch before it commits regardless of age.
         public var maxBatchOperations: Int
-        public init(maxBatchDelay: TimeSpan = .milliseconds(Int64(20)), maxBatchOperations: Int = 512) {
+        public init(maxBatchDelay: TimeSpan = .milliseconds(Int64(100)), maxBatchOperations: Int = 512) {
             self.maxBatchDelay = maxBatchDelay; self.maxBatchOperations = maxBatchOperations
         }
     }

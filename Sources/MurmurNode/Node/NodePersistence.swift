@@ -34,6 +34,8 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     /// Job records committed by `persistNow` whose local publication has not come yet (it
     /// must not write and commit them a second time).
     private var persistedNow: Set<Hash> = []
+    /// Job states changed since the last commit, the newest per job (`jobStateChanged`).
+    private var pendingJobStates: [Hash: StoredJob] = [:]
     private static let maxPersistedNow = 1024
     /// True while `replay` re-publishes stored records: they are already stored.
     public private(set) var replaying = false
@@ -216,7 +218,7 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         if persistedNow.remove(record.id) != nil { return }
         write(record)
         if record.kind == .job && !closed {
-            attempt("commit") { () throws(StoreError) in try store.commit() }
+            attempt("commit") { () throws(StoreError) in try commitStore() }
             counters.syncCommits += 1
         }
     }
@@ -234,16 +236,20 @@ public final class NodePersistence: RecordSink, JobsPersistence {
 
     // MARK: JobsPersistence
 
+    /// Job states are written when their batch commits, the last state of each job only (a job
+    /// usually passes through two or three states within one batch window).
     public func jobStateChanged(_ job: Hash, _ state: JobState, output: [UInt8]?) {
         guard !closed else { return }
         let now = JobsService.wallNow().unixMs
         attempt("store job state") { () throws(StoreError) in
             // A replay after the deadline reads `seenAfterDeadline`: that is this restart's view,
             // not the job's outcome; a stored final state stays.
-            if state == .failed(.seenAfterDeadline), let stored = try store.job(id: job), ["verified", "failed"].contains(stored.state) {
-                return
+            if state == .failed(.seenAfterDeadline) {
+                var stored = pendingJobStates[job]
+                if stored == nil { stored = try store.job(id: job) }
+                if let stored, ["verified", "failed"].contains(stored.state) { return }
             }
-            try store.enqueue(job: StoredJob(jobID: job, state: state, updatedAt: now))
+            pendingJobStates[job] = StoredJob(jobID: job, state: state, updatedAt: now)
             if let output, case let .verified(r) = state, Hash.of(output) == r.outputHash,
                !r.attestations.contains(where: { $0.body.inlineOutput != nil }) {
                 // Inline outputs live in the attestation records already.
@@ -270,7 +276,7 @@ public final class NodePersistence: RecordSink, JobsPersistence {
             throw .corruptRow(table: "records", detail: "refused to store an invalid record: \(error)")
         }
         try store.enqueue(record: record)
-        try store.commit()
+        try commitStore()
         counters.commits += 1
         counters.syncCommits += 1
         // Its local publication follows at once; bounded in case one never comes.
@@ -279,6 +285,25 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     }
 
     // MARK: Batching
+
+    /// Writes the coalesced job states into the open transaction (before each commit).
+    private func writeJobStates() {
+        guard !pendingJobStates.isEmpty, !closed else { return }
+        let states = pendingJobStates
+        pendingJobStates.removeAll(keepingCapacity: true)
+        do throws(StoreError) {
+            for (_, job) in states { try store.enqueue(job: job) }
+        } catch {
+            counters.writeFailures += 1
+            warn?("state.sqlite: store job state failed: \(error)")
+        }
+    }
+
+    /// Commits the open transaction with the pending job states.
+    private func commitStore() throws(StoreError) {
+        writeJobStates()
+        try store.commit()
+    }
 
     /// Runs a write; a failure is counted and reported, never fatal (the mesh still has the
     /// records; the next batch retries the store).
@@ -293,8 +318,9 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     }
 
     private func scheduleCommit() {
-        guard !closed, store.pendingOperations > 0 else { return }
-        if store.pendingOperations >= store.config.maxBatchOperations {
+        let pending = store.pendingOperations + pendingJobStates.count
+        guard !closed, pending > 0 else { return }
+        if pending >= store.config.maxBatchOperations {
             commitNow()
             return
         }
@@ -308,9 +334,9 @@ public final class NodePersistence: RecordSink, JobsPersistence {
 
     /// Commits the open batch now.
     public func commitNow() {
-        guard !closed, store.pendingOperations > 0 else { return }
+        guard !closed, store.pendingOperations + pendingJobStates.count > 0 else { return }
         do throws(StoreError) {
-            try store.commit()
+            try commitStore()
             counters.commits += 1
         } catch {
             counters.writeFailures += 1
@@ -340,6 +366,7 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         if let t = sweepTimer { loop.cancelTimer(t) }
         commitTimer = nil
         sweepTimer = nil
+        writeJobStates()
         if store.pendingOperations > 0 { counters.commits += 1 }
         closed = true
         store.close()

@@ -117,6 +117,11 @@ final class NodePersistenceTests: XCTestCase {
         XCTAssertNil(try reader.record(id: r.claims[0].id), "a delivered record is batched, not committed at once")
         try p.persistNow(r.job.envelope)
         XCTAssertNotNil(try reader.record(id: r.job.id), "persistNow returned before the job record was committed")
+        // Its local publication right after is not written (and committed) a second time.
+        let written = p.counters.recordsWritten, syncCommits = p.counters.syncCommits
+        p.recordPublishedLocally(r.job.envelope)
+        XCTAssertEqual(p.counters.recordsWritten, written)
+        XCTAssertEqual(p.counters.syncCommits, syncCommits)
         // The local-publish path (the control endpoint's submit) commits a job record too.
         let other = try Job(modelHash: Hash.of(model), input: [4], redundancy: 1, quorum: 1, deadline: nowMs + 10_000,
                             nonce: [UInt8](repeating: 1, count: 16)).signed(by: me, issuedAt: nowMs, expiresAt: nowMs + 600_000)

@@ -85,6 +85,12 @@ public final class GossipService: NodeProtocol {
     public weak var recordSink: RecordSink?
     /// Called on the loop for each record delivered here (not for local publications).
     public var onDeliver: ((SignedRecord, UInt16, DeliveryPath) -> Void)?
+    /// During `onDeliver`: the delivered record as gossip validated it on receipt (typed, so
+    /// that the callee need not decode and check the body again); nil when not at hand.
+    public private(set) var delivering: Record?
+    /// Records validated in the message being handled, by id, until the state machine delivers
+    /// them (cleared after each message).
+    private var validated: [Hash: Record] = [:]
     /// Called for each valid record this node publishes itself (its announcements included):
     /// gossip does not deliver a node's own records back to it.
     public var onLocalPublish: ((SignedRecord) -> Void)?
@@ -291,7 +297,7 @@ public final class GossipService: NodeProtocol {
             switch message {
             case let .gossip(item):
                 if known(item.record.id) { break }
-                do { _ = try Record(validating: item.record, nowUnixMs: nowMs) } catch {
+                do { validated[item.record.id] = try Record(validating: item.record, nowUnixMs: nowMs) } catch {
                     refuse(item.record, error, from: peer, into: &out)
                     return
                 }
@@ -300,7 +306,7 @@ public final class GossipService: NodeProtocol {
                 for item in items {
                     if known(item.record.id) { kept.append(item); continue }
                     do {
-                        _ = try Record(validating: item.record, nowUnixMs: nowMs)
+                        validated[item.record.id] = try Record(validating: item.record, nowUnixMs: nowMs)
                         kept.append(item)
                     } catch {
                         refuse(item.record, error, from: peer, into: &out)
@@ -312,6 +318,7 @@ public final class GossipService: NodeProtocol {
                 break
             }
             run(.message(from: peer, message), into: &out)
+            validated.removeAll(keepingCapacity: true)
         }
     }
 
@@ -411,8 +418,14 @@ public final class GossipService: NodeProtocol {
             timers[id] = (timer, at)
             out.append(.setTimer(id: id, at: at))
         case let .deliver(record, hops, path):
-            recordSink?.recordDelivered(record, hops: hops, path: path)
+            if let typed = validated.removeValue(forKey: record.id), typed.id == record.id {
+                recordSink?.recordDelivered(typed, hops: hops, path: path)
+                delivering = typed
+            } else {
+                recordSink?.recordDelivered(record, hops: hops, path: path)
+            }
             onDeliver?(record, hops, path)
+            delivering = nil
         case let .forget(id):
             recordSink?.recordForgotten(id)
         case .announcementDue:

@@ -185,8 +185,10 @@ public final class JobsService: NodeProtocol {
 
     /// Takes a delivered record; the machine sees it at the end of this loop iteration (gossip is
     /// in the middle of handling an event now).
-    public func enqueue(_ envelope: SignedRecord) {
-        guard let record = try? Record(envelope) else { return }
+    /// - Parameter validated: the same record as gossip validated it (`GossipService.delivering`),
+    ///   which spares decoding and checking its body again.
+    public func enqueue(_ envelope: SignedRecord, validated: Record? = nil) {
+        guard let record = validated.flatMap({ $0.id == envelope.id ? $0 : nil }) ?? (try? Record(envelope)) else { return }
         switch record {
         case let .job(j): remember(j)
         case let .attestation(a):

@@ -204,6 +204,10 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         write(record)
     }
 
+    public func recordDelivered(_ record: Record, hops: UInt16, path: DeliveryPath) {
+        write(record)
+    }
+
     public func recordForgotten(_ id: Hash) {
         guard !closed else { return }
         attempt("delete record") { () throws(StoreError) in try store.enqueueDelete(record: id) }
@@ -225,6 +229,11 @@ public final class NodePersistence: RecordSink, JobsPersistence {
 
     private func write(_ envelope: SignedRecord) {
         guard !closed, !replaying, let record = try? Record(envelope) else { return }
+        write(record)
+    }
+
+    private func write(_ record: Record) {
+        guard !closed, !replaying else { return }
         attempt("store record") { () throws(StoreError) in
             try store.enqueue(record: record)
             if case let .nodeAnnouncement(a) = record, a.author != localNode, let address = a.body.addresses.first {

@@ -47,8 +47,11 @@ public enum JobRoutes {
                            "the input is \(inputBytes.count) bytes in canonical form; a job input may be at most \(Limits.maxJobInputBytes)")
         }
         let now = JobsService.wallNow().unixMs
-        var nonce = [UInt8](repeating: 0, count: 16)
-        for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
+        // Two draws of the system generator (one getrandom each), not one per byte.
+        var rng = SystemRandomNumberGenerator()
+        var nonce: [UInt8] = []
+        nonce.reserveCapacity(16)
+        for _ in 0..<2 { withUnsafeBytes(of: rng.next()) { nonce.append(contentsOf: $0) } }
         let job: Job
         if inputBytes.count <= Limits.maxInlineInputBytes {
             job = Job(modelHash: manifest.body.modelHash, input: inputBytes, redundancy: submission.redundancy,

@@ -97,7 +97,7 @@ public final class GossipService: NodeProtocol {
     private var recentBySignature: [SignatureKey: Hash] = [:]
     private var signatureRing: [SignatureKey] = []
     private var signatureNext = 0
-    private static let signatureRingSize = 4096
+    private static let signatureRingSize = Limits.gossipHeldCopySignatures
     /// Records validated in the message being handled, by id, until the state machine delivers
     /// them (cleared after each message).
     private var validated: [Hash: Record] = [:]

@@ -534,8 +534,9 @@ public final class JobsService: NodeProtocol {
     /// it. Throws — and publishes nothing — when it cannot be made durable: answer 503, not 202.
     /// Without a store it only publishes.
     @discardableResult
-    public func submitDurably(_ record: SignedRecord) throws(StoreError) -> Hash {
-        try persistence?.persistNow(record)
+    public func submitDurably(_ record: SignedRecord, offeredInput: [UInt8]? = nil) throws(StoreError) -> Hash {
+        try persistence?.persistNow(record, blob: offeredInput)
+        if let offeredInput { offerInput(offeredInput) }
         node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: record.encoded))
         return record.id
     }

@@ -160,6 +160,12 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         for stored in try store.jobs(state: "failed") {
             r.finalStates[stored.id] = .failed(Self.failure(stored.failure))
         }
+        // Inputs this node offered for jobs still open: the executors may not have fetched them.
+        for record in r.records {
+            guard case let .job(job) = record, job.body.inlineInput == nil, r.finalStates[job.id] == nil,
+                  let bytes = try store.blob(hash: job.body.inputHash), Hash.of(bytes) == job.body.inputHash else { continue }
+            r.outputs[job.body.inputHash] = bytes
+        }
         return r
     }
 
@@ -278,13 +284,16 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         counters.exclusions += 1
     }
 
-    public func persistNow(_ envelope: SignedRecord) throws(StoreError) {
+    /// Commits `envelope` now, with `blob` (a job input too large to ride in the record, which
+    /// the executors fetch from this node) kept as long as the record, in the same transaction.
+    public func persistNow(_ envelope: SignedRecord, blob: [UInt8]? = nil) throws(StoreError) {
         guard !closed else { throw .closed }
         let record: Record
         do { record = try Record(envelope) } catch {
             throw .corruptRow(table: "records", detail: "refused to store an invalid record: \(error)")
         }
         try store.enqueue(record: record)
+        if let blob { try store.enqueue(blob: blob, expiresAt: envelope.expiresAt) }
         try commitStore()
         counters.commits += 1
         counters.syncCommits += 1

@@ -249,7 +249,9 @@ public final class CompiledGraph: Sendable {
         for (i, s) in inputSlots.enumerated() {
             if let t = feeds[inputs[i].name] { values[s] = t }
         }
+        let profiling = OpProfile.enabled
         for step in steps {
+            let t0 = profiling ? OpProfile.now() : 0
             var args: [Tensor?] = []
             args.reserveCapacity(step.inputs.count)
             for s in step.inputs {
@@ -274,6 +276,10 @@ public final class CompiledGraph: Sendable {
                 throw e
             } catch {
                 throw .invalidOperation(op: step.opType, node: step.name, detail: "\(error)")
+            }
+            if profiling {
+                let shapes = args.map { $0.map { "\($0.shape)" } ?? "-" }.joined(separator: " ")
+                OpProfile.add("\(step.opType) \(shapes)", ns: OpProfile.now() - t0)
             }
             args.removeAll()
             for s in step.release { values[s] = nil }

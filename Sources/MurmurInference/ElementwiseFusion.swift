@@ -1,5 +1,6 @@
 import Foundation
 import MurmurKernels
+import MurmurKernelBodies
 
 /// Load-time fusion of float32 element-wise chains (Specs/inference.md §4, "Element-wise chains"):
 /// Add Sub Mul Div (by same-shape values or one-element constants), Clip (constant bounds), Sqrt,
@@ -164,6 +165,29 @@ struct FusedElementwise: OpKernel {
 
     static let chunk = 512
 
+    /// `insts` as the kernels' element-wise program.
+    var program: [EltInst] {
+        insts.map { inst in
+            func reg(_ o: Operand?) -> (Int32, Float) {
+                switch o {
+                case let .register(r)?: return (Int32(r), 0)
+                case let .scalar(v)?: return (-1, v)
+                case nil: return (-1, 0)
+                }
+            }
+            let (a, sa) = reg(inst.a), (b, sb) = reg(inst.b)
+            switch inst.op {
+            case .add: return EltInst(code: .add, a: a, b: b, sa: sa, sb: sb)
+            case .sub: return EltInst(code: .sub, a: a, b: b, sa: sa, sb: sb)
+            case .mul: return EltInst(code: .mul, a: a, b: b, sa: sa, sb: sb)
+            case .div: return EltInst(code: .div, a: a, b: b, sa: sa, sb: sb)
+            case .sqrt: return EltInst(code: .sqrt, a: a)
+            case let .clip(lo, hi): return EltInst(code: .clip, a: a, sa: lo, sb: hi)
+            case let .unary(f): return EltInst(code: .unary, a: a, unary: f)
+            }
+        }
+    }
+
     func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
         let ext = inputs.compactMap { $0 }
         guard ext.count == externalCount, let first = ext.first else { return try runFallback(inputs, context) }
@@ -178,22 +202,14 @@ struct FusedElementwise: OpKernel {
         }
         let n = first.count
         let regs = externalCount + insts.count
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, insts.count * Self.chunk))
-        defer { scratch.deallocate() }
         var pointers = [UnsafePointer<Float>?](repeating: nil, count: regs)
         let out = [Float](unsafeUninitializedCapacity: n) { buf, count in
             withPointers(arrays, 0, &pointers) { pointers in
-                var start = 0
-                while start < n {
-                    let len = min(Self.chunk, n - start)
-                    var p = pointers
-                    for k in 0..<externalCount { p[k] = pointers[k].map { $0 + start } }
-                    for (k, inst) in insts.enumerated() {
-                        let dst = k == insts.count - 1 ? buf.baseAddress! + start : scratch + k * Self.chunk
-                        Self.execute(inst, p, dst, len)
-                        p[externalCount + k] = UnsafePointer(dst)
-                    }
-                    start += len
+                // The program runs inside the ISA module (vector width of the machine).
+                let ext = pointers.prefix(externalCount).compactMap { $0 }
+                guard ext.count == externalCount, let o = buf.baseAddress else { return }
+                program.withUnsafeBufferPointer { ip in
+                    ext.withUnsafeBufferPointer { ep in Elementwise.run(ip, externals: ep, output: o, count: n) }
                 }
             }
             count = n

@@ -67,6 +67,15 @@ enum NormalizationOps {
     /// is gathered into a contiguous vector; m = Reduce.max; e = DetMath.exp(x − m);
     /// s = Reduce.sum(e) (Specs/kernels.md §5); y = e / s, or (x − m) − log(s).
     static func softmaxFloat(_ x: [Float], outer: Int, len: Int, inner: Int, log: Bool) -> [Float] {
+        if inner == 1 && len > 0 {
+            // Contiguous rows: the same steps inside the ISA module (one call for all rows).
+            return [Float](unsafeUninitializedCapacity: x.count) { buf, count in
+                x.withUnsafeBufferPointer { px in
+                    if let p = px.baseAddress, let q = buf.baseAddress { Elementwise.softmaxRows(p, q, rows: outer, len: len, log: log) }
+                }
+                count = x.count
+            }
+        }
         var y = [Float](repeating: 0, count: x.count)
         if len == 0 { return y }
         var v = [Float](repeating: 0, count: len), e = [Float](repeating: 0, count: len)

@@ -89,11 +89,28 @@ enum Broadcast {
             [R](unsafeUninitializedCapacity: n) { buf, c in
                 var counter = [Int](repeating: 0, count: max(rank - 1, 0))
                 var offA = 0, offB = 0, o = 0
+                let dst = buf.baseAddress!
                 for _ in 0..<outer {
-                    var xa = offA, xb = offB
-                    for _ in 0..<inner {
-                        (buf.baseAddress! + o).initialize(to: f(pa[xa], pb[xb]))
-                        o += 1; xa += ia; xb += ib
+                    // Inner loops specialised on the common stride pairs (contiguous, or one
+                    // side held fixed) so they vectorise; the same f per element.
+                    if ia == 1 && ib == 1 {
+                        let qa = pa.baseAddress! + offA, qb = pb.baseAddress! + offB
+                        for j in 0..<inner { (dst + o + j).initialize(to: f(qa[j], qb[j])) }
+                        o += inner
+                    } else if ia == 1 && ib == 0 {
+                        let qa = pa.baseAddress! + offA, y = pb[offB]
+                        for j in 0..<inner { (dst + o + j).initialize(to: f(qa[j], y)) }
+                        o += inner
+                    } else if ia == 0 && ib == 1 {
+                        let x = pa[offA], qb = pb.baseAddress! + offB
+                        for j in 0..<inner { (dst + o + j).initialize(to: f(x, qb[j])) }
+                        o += inner
+                    } else {
+                        var xa = offA, xb = offB
+                        for _ in 0..<inner {
+                            (dst + o).initialize(to: f(pa[xa], pb[xb]))
+                            o += 1; xa += ia; xb += ib
+                        }
                     }
                     var d = rank - 2
                     while d >= 0 {

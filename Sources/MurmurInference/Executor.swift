@@ -168,6 +168,12 @@ public final class CompiledGraph: Sendable {
             }
             let inS: [Int?] = n.inputs.map { $0.isEmpty ? nil : slot($0) }
             let outS: [Int?] = n.outputs.map { $0.isEmpty ? nil : slot($0) }
+            // A Constant node's value is fixed at load: it joins the constants (no step per run).
+            if n.opType == "Constant", n.domain.isEmpty || n.domain == "ai.onnx", inS.isEmpty, outS.count == 1, let out = outS[0],
+               let value = try? kernel.run([], RunContext(threads: 1)).first {
+                consts.append((out, value))
+                continue
+            }
             let reads = inS.compactMap { $0 } + implicit[i].map { slot($0) }
             prepared.append((kernel, inS, outS, reads, n.opType))
         }

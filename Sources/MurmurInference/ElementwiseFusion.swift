@@ -68,9 +68,12 @@ enum ElementwiseFusion {
                 template[i] = (.clip(lo, hi), [.value(n.inputs[0])])
             }
         }
-        // A value can be absorbed when an eligible node produces it and its only reader is eligible.
+        // A value can be absorbed when an eligible node produces it and every reader of it is in
+        // the group (so no one outside needs the intermediate tensor).
+        var readersOf: [String: [Int]] = [:]
+        for (i, n) in nodes.enumerated() { for inp in n.inputs where !inp.isEmpty { readersOf[inp, default: []].append(i) } }
         func absorbable(_ v: String) -> Int? {
-            guard let p = producer[v], template[p] != nil, readers[v] == 1, !graphOutputs.contains(v),
+            guard let p = producer[v], template[p] != nil, readers[v] != nil, !graphOutputs.contains(v),
                   !implicitReads.contains(v) else { return nil }
             return p
         }
@@ -78,18 +81,20 @@ enum ElementwiseFusion {
         var groups: [Group] = []
         // Sinks: eligible nodes whose output is not absorbed by an eligible reader. Visit in
         // reverse order so a sink is found before the nodes it absorbs.
-        var consumerOf: [String: Int] = [:]
-        for i in order { for inp in nodes[i].inputs where !inp.isEmpty { consumerOf[inp] = i } }
         for i in order.reversed() where template[i] != nil && absorbedBy[i] == nil {
-            // Collect the group: depth-first over absorbable operands.
+            // Collect the group: grow over absorbable operands until nothing changes (a value
+            // read by several members joins once all its readers are members).
             var members = Set<Int>([i])
-            var stack = [i]
-            while let j = stack.popLast() {
-                guard let t = template[j] else { continue }
-                for case let .value(v) in t.operands {
-                    if let p = absorbable(v), !members.contains(p), absorbedBy[p] == nil,
-                       let reader = consumerOf[v], reader == j {
-                        members.insert(p); stack.append(p)
+            var grew = true
+            while grew {
+                grew = false
+                for j in members.sorted() {
+                    guard let t = template[j] else { continue }
+                    for case let .value(v) in t.operands {
+                        if let p = absorbable(v), !members.contains(p), absorbedBy[p] == nil,
+                           (readersOf[v] ?? []).allSatisfy(members.contains) {
+                            members.insert(p); grew = true
+                        }
                     }
                 }
             }
@@ -103,7 +108,8 @@ enum ElementwiseFusion {
             var ok = true
             // First pass: externals in first-use order.
             for j in ordered {
-                for case let .value(v) in template[j]!.operands where !(members.contains(producer[v] ?? -1) && absorbable(v) != nil) {
+                for case let .value(v) in template[j]!.operands where !(members.contains(producer[v] ?? -1) && absorbable(v) != nil
+                                                                               && (readersOf[v] ?? []).allSatisfy(members.contains)) {
                     if !externals.contains(v) { externals.append(v) }
                 }
             }

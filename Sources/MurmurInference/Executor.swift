@@ -143,9 +143,37 @@ public final class CompiledGraph: Sendable {
             }
         let groupBySink = Dictionary(eltGroups.map { ($0.sink, $0) }, uniquingKeysWith: { a, _ in a })
         let fusedAway = Set(eltGroups.flatMap { g in g.members.filter { $0 != g.sink } })
+        // A Conv whose output only one element-wise group reads (and that group reads nothing
+        // else): the group's program runs on each finished conv output tile (same bits, one pass
+        // over memory less). The conv then runs at the group's place in the order.
+        var convOfSink: [Int: Int] = [:]
+        var readerNodes: [String: [Int]] = [:]
+        for (i, n) in nodes.enumerated() { for inp in n.inputs where !inp.isEmpty { readerNodes[inp, default: []].append(i) } }
+        let outputNames = Set(graph.outputs.map(\.name)), implicitNames = Set(implicit.flatMap { $0 })
+        for g in eltGroups where g.externals.count == 1 {
+            let v = g.externals[0]
+            guard let c = producer[v], nodes[c].opType == "Conv", nodes[c].domain.isEmpty || nodes[c].domain == "ai.onnx",
+                  nodes[c].outputs.count == 1, !absorbed.contains(c), fused[c] == nil, !outputNames.contains(v),
+                  !implicitNames.contains(v), (readerNodes[v] ?? []).allSatisfy(g.members.contains) else { continue }
+            convOfSink[g.sink] = c
+        }
+        let convAway = Set(convOfSink.values)
         var prepared: [(kernel: any OpKernel, inputs: [Int?], outputs: [Int?], reads: [Int], opType: String)] = []
-        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) {
+        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) && !convAway.contains(i) {
             let n = nodes[i]
+            if let g = groupBySink[i], let c = convOfSink[i] {
+                let cn = nodes[c]
+                let version = CompiledGraph.opsetVersion(cn.domain, opsetImports) ?? 0
+                let ctx = NodeContext(node: cn, opset: version, registry: registry, opsetImports: opsetImports, constants: constantByName)
+                let kernel: any OpKernel
+                do { kernel = try ConvOps.convKernel(ctx, post: g.kernel.program, postShapes: g.kernel.constantShapes) }
+                catch let e as InferenceError { throw e } catch {
+                    throw .invalidOperation(op: cn.opType, node: cn.name, detail: "\(error)")
+                }
+                let ins: [Int?] = cn.inputs.map { $0.isEmpty ? nil : slot($0) }
+                prepared.append((kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Conv+Fused(\(g.kernel.name))"))
+                continue
+            }
             if let g = groupBySink[i] {
                 let ins: [Int?] = g.externals.map { slot($0) }
                 prepared.append((g.kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Fused(\(g.kernel.name))"))

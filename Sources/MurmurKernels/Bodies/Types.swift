@@ -25,6 +25,10 @@ public struct GemmArgs: @unchecked Sendable {
     public var beta: Float
     public var addend: UnsafePointer<Float>?
     public var addRowStride: Int, addColStride: Int
+    /// An element-wise program (`EltInst`, register 0 = the output element) applied to every
+    /// output after the epilogue, in place: the bits of running it as a separate pass.
+    public var post: UnsafePointer<EltInst>? = nil
+    public var postCount: Int = 0
 
     public init(m: Int, n: Int, k: Int,
                 a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,

@@ -5,7 +5,8 @@ import MurmurKernelBodies
 public enum Elementwise {
     /// Runs `insts` over `count` elements: registers 0..<externals.count are the external inputs
     /// (each `count` floats), register externals.count + k is instruction k's result; the last
-    /// instruction's result is written to `output` (which must not overlap the externals).
+    /// instruction's result is written to `output` (which may be one of the externals, in place: each
+    /// element is read before it is written).
     public static func run(_ insts: UnsafeBufferPointer<EltInst>, externals: UnsafeBufferPointer<UnsafePointer<Float>>,
                            output: UnsafeMutablePointer<Float>, count: Int) {
         guard let ip = insts.baseAddress, let ep = externals.baseAddress, count > 0 else { return }

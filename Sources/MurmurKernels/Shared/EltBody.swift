@@ -8,26 +8,56 @@ enum EltBody {
     static let chunk = 512
 
     /// Runs `ni` instructions over `n` elements in chunks; externals are `ext[0..<ne]`; the last
-    /// instruction writes `out`.
+    /// instruction writes `out` (which may be an external: lanes are read before they are written).
     @inline(__always)
     static func run(_ insts: UnsafePointer<EltInst>, _ ni: Int, _ ext: UnsafePointer<UnsafePointer<Float>>, _ ne: Int,
                     _ out: UnsafeMutablePointer<Float>, _ n: Int) {
         if ni == 0 || n == 0 { return }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: ni * chunk) { scratch in
             withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: ne + ni) { regs in
-                let s = scratch.baseAddress!, r = regs.baseAddress!
-                var start = 0
-                while start < n {
-                    let len = min(chunk, n - start)
-                    for e in 0..<ne { r[e] = ext[e] + start }
-                    for k in 0..<ni {
-                        let d = k == ni - 1 ? out + start : s + k * chunk
-                        exec(insts[k], r, d, len)
-                        (r + ne + k).initialize(to: UnsafePointer(d))
-                    }
-                    start += len
-                }
+                runChunked(insts, ni, ext, ne, out, n, scratch.baseAddress!, chunk, regs.baseAddress!)
             }
+        }
+    }
+
+    /// `run` with caller-provided scratch (`ni × chunkLen` floats) and registers (`ne + ni`).
+    @inline(__always)
+    static func runChunked(_ insts: UnsafePointer<EltInst>, _ ni: Int, _ ext: UnsafePointer<UnsafePointer<Float>>, _ ne: Int,
+                           _ out: UnsafeMutablePointer<Float>, _ n: Int, _ s: UnsafeMutablePointer<Float>, _ chunkLen: Int,
+                           _ r: UnsafeMutablePointer<UnsafePointer<Float>>) {
+        var start = 0
+        while start < n {
+            let len = min(chunkLen, n - start)
+            for e in 0..<ne { (r + e).initialize(to: ext[e] + start) }
+            for k in 0..<ni {
+                let d = k == ni - 1 ? out + start : s + k * chunkLen
+                exec(insts[k], UnsafePointer(r), d, len)
+                (r + ne + k).initialize(to: UnsafePointer(d))
+            }
+            start += len
+        }
+    }
+
+    /// Applies a one-input program in place to `rows` rows of `cols` floats (row stride `ld`).
+    /// `s` holds `(ni + 1) × 256` floats, `r` holds `1 + ni` registers. Small tiles are packed
+    /// into one contiguous block first so each instruction runs over all of it at once.
+    @inline(__always)
+    static func rowsInPlace(_ insts: UnsafePointer<EltInst>, _ ni: Int, _ c: UnsafeMutablePointer<Float>, _ ld: Int,
+                            _ rows: Int, _ cols: Int, _ s: UnsafeMutablePointer<Float>, _ r: UnsafeMutablePointer<UnsafePointer<Float>>) {
+        if ni == 0 || rows == 0 || cols == 0 { return }
+        let block = 256
+        if rows * cols <= block && rows > 1 {
+            let t = s + ni * block
+            for row in 0..<rows { (t + row * cols).update(from: c + row * ld, count: cols) }
+            var e = UnsafePointer(t)
+            withUnsafePointer(to: &e) { ep in runChunked(insts, ni, ep, 1, t, rows * cols, s, block, r) }
+            for row in 0..<rows { (c + row * ld).update(from: t + row * cols, count: cols) }
+            return
+        }
+        for row in 0..<rows {
+            let p = c + row * ld
+            var e = UnsafePointer(p)
+            withUnsafePointer(to: &e) { ep in runChunked(insts, ni, ep, 1, p, cols, s, block, r) }
         }
     }
 

@@ -308,14 +308,22 @@ enum GemmBody {
     @inline(__always)
     static func gemm(_ g: GemmArgs, _ rows: Range<Int>, _ cols: Range<Int>, nr: Int) {
         if rows.isEmpty || cols.isEmpty { return }
+        // Post-op scratch (element-wise program applied to each finished tile).
+        let postScratch = UnsafeMutablePointer<Float>.allocate(capacity: g.post == nil ? 1 : (g.postCount + 1) * 256)
+        let postRegs = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: g.post == nil ? 1 : g.postCount + 1)
+        defer { postScratch.deallocate(); postRegs.deallocate() }
+        func post(_ i0: Int, _ nrows: Int, _ j0: Int, _ ncols: Int) {
+            if let p = g.post { EltBody.rowsInPlace(p, g.postCount, g.c + i0 * g.ldc + j0, g.ldc, nrows, ncols, postScratch, postRegs) }
+        }
         if g.k == 0 {
             for i in rows { for j in cols { g.c[i * g.ldc + j] = 0 } }
             epilogue(g, rows.lowerBound, rows.count, cols.lowerBound, cols.count)
+            post(rows.lowerBound, rows.count, cols.lowerBound, cols.count)
             return
         }
         if rows.count == 1 {
-            if let pb = g.packedB { gemvPacked(g, rows.lowerBound, cols, nr, pb); return }
-            if let b = g.b, g.bColStride == 1 { gemvRowMajor(g, rows.lowerBound, cols, b); return }
+            if let pb = g.packedB { gemvPacked(g, rows.lowerBound, cols, nr, pb); post(rows.lowerBound, 1, cols.lowerBound, cols.count); return }
+            if let b = g.b, g.bColStride == 1 { gemvRowMajor(g, rows.lowerBound, cols, b); post(rows.lowerBound, 1, cols.lowerBound, cols.count); return }
         }
         let kcMax = min(kc, g.k)
         let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: min(mc, (rows.count + mr - 1) / mr * mr) * kcMax)
@@ -370,6 +378,8 @@ enum GemmBody {
                         }
                         jr += nr
                     }
+                    // The block's outputs are final (and still in L2): the post-op, row by row.
+                    if last { post(ic, mcur, jc, ncur) }
                     ic += mcur
                 }
                 pc += kcur

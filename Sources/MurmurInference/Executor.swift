@@ -285,6 +285,7 @@ public final class CompiledGraph: Sendable {
         }
         let profiling = OpProfile.enabled
         for step in steps {
+            if let stop = context.shouldStop, stop() { throw .stopped(before: step.name) }
             let t0 = profiling ? OpProfile.now() : 0
             var args: [Tensor?] = []
             args.reserveCapacity(step.inputs.count)
@@ -302,7 +303,7 @@ public final class CompiledGraph: Sendable {
             if !step.scopeSlots.isEmpty {
                 var scope = context.outerScope
                 for s in step.scopeSlots { if let v = values[s] { scope[slotNames[s]] = v } }
-                stepContext = RunContext(threads: context.threads, outerScope: scope)
+                stepContext = RunContext(threads: context.threads, outerScope: scope, shouldStop: context.shouldStop)
             }
             do {
                 results = try step.kernel.run(args, stepContext)
@@ -429,9 +430,9 @@ public final class InferenceModel: Sendable {
     }
 
     /// Validates the inputs and runs the model. The result does not depend on `threads`.
-    public func run(_ feeds: [String: Tensor], threads: Int = 1) throws(InferenceError) -> InferenceResult {
+    public func run(_ feeds: [String: Tensor], threads: Int = 1, shouldStop: (@Sendable () -> Bool)? = nil) throws(InferenceError) -> InferenceResult {
         try validate(feeds)
-        let ctx = RunContext(threads: threads)
+        let ctx = RunContext(threads: threads, shouldStop: shouldStop)
         let tensors = try graph.run(feeds: feeds, context: ctx)
         return InferenceResult(outputs: zip(graph.outputs, tensors).map { NamedTensor(name: $0.0.name, tensor: $0.1) })
     }

@@ -83,9 +83,13 @@ public struct GossipConfig: Sendable, Equatable {
     public var antiEntropyInterval = TimeSpan.seconds(Int64(2))
     /// Records younger than this (by their `issuedAt`) are left to the broadcast.
     public var antiEntropyMinAge = TimeSpan.seconds(Int64(5))
+    /// Each anti-entropy round also sends its peer one `IHave` of the records delivered between
+    /// this long and `antiEntropyMinAge` ago (the recap), so a node that lost every push and
+    /// `IHave` of a record grafts it instead of waiting for reconciliation. Zero: off.
+    public var recapMinAge = TimeSpan.seconds(Int64(1))
     /// Graft attempts per missing id (cycling through its announcers) before leaving it to
     /// anti-entropy.
-    public var graftAttempts = 4
+    public var graftAttempts = 8
     /// A range with at most this many ids is answered with the list instead of sub-ranges.
     public var rangeListThreshold = 24
     public var expirySweepInterval = TimeSpan.seconds(Int64(5))

@@ -55,6 +55,10 @@ public struct SimReport: Sendable {
     /// Live nodes whose active view is below its target size at the end (by one or more, and by
     /// two or more).
     public var shortViewNodes = 0, shortViewByTwoNodes = 0
+    /// Live nodes that did not get a broadcast through the tree (first 20): broadcast number,
+    /// node number, and when it got the record by anti-entropy (seconds after publication; nil:
+    /// never). Diagnostics for the coverage target.
+    public var treeMisses: [(broadcast: Int, node: Int, antiEntropyAfterS: Double?)] = []
     /// Filled in by the caller (process-level measurement).
     public var memoryBytesPerNode: Double?
     public var wallSeconds: Double?
@@ -125,6 +129,9 @@ public struct SimReport: Sendable {
         s += "active view at the end: mean \(format1(activeViewMean, 2)) peers, \(isolatedNodes) live node(s) without any, \(shortViewNodes) short of the target (\(shortViewByTwoNodes) by two or more); \(overlayComponents) overlay component(s), smallest \(smallestOverlayComponent)\n"
         if directoryMean > 0 { s += "directory (live announced peers): min \(directoryMin), mean \(format1(directoryMean, 1)) of \(liveNodesAtEnd) live\n" }
         if let j = jobs { s += j.text }
+        for m in treeMisses {
+            s += "missed by the broadcast: broadcast \(m.broadcast) at node \(m.node), " + (m.antiEntropyAfterS.map { "pulled by anti-entropy \(format1($0, 2)) s after publication" } ?? "never delivered") + "\n"
+        }
         if let m = memoryBytesPerNode { s += "memory per simulated node: \(format1(m / 1024, 1)) KiB\n" }
         if let w = wallSeconds { s += "wall time: \(format1(w, 2)) s\n" }
         return s
@@ -180,6 +187,9 @@ extension Simulator {
                 eligible += 1
                 if path == 1 || path == 3 { viaTree += 1 }
                 if path != 0 { any += 1 }
+                if (path == 0 || path == 2) && r.treeMisses.count < 20 {
+                    r.treeMisses.append((b, i, path == 2 ? Double(deliveredAt[cell] - pubTime[b]) / 1e9 : nil))
+                }
                 if let heal = healTime, converged != nil {
                     if path == 0 { converged = nil } else { converged = max(converged!, Double(deliveredAt[cell] - heal) / 1e9) }
                 }

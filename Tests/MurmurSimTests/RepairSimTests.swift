@@ -49,6 +49,23 @@ final class RepairSimTests: XCTestCase {
         XCTAssertEqual(flood.eagerComponents, 1, "the flood does not cut the tree")
     }
 
+    /// Author trees grown from the shared tree: with two authors publishing in turn, paths in
+    /// the second half of the run are close to shortest-hop paths, at about one copy per node.
+    func testAuthorTreesConvergeWithoutFlooding() {
+        var c = config(nodes: 200, seed: 22)
+        c.sources = 2
+        c.broadcasts = 24
+        let plain = Simulator(config: c).run()
+        c.gossip.authorTreeAfter = 2
+        let grown = Simulator(config: c).run()
+        XCTAssertEqual(grown.coverageMin, 1)
+        XCTAssertEqual(grown.coverageMinAfterAntiEntropy, 1)
+        XCTAssertLessThan(grown.hopsStretchSecondHalf, 1.2)
+        XCTAssertLessThan(grown.hopsStretchSecondHalf, plain.hopsStretchSecondHalf)
+        XCTAssertLessThan(grown.copiesSecondHalf, 1.05)
+        XCTAssertLessThan(grown.payloadCopiesPerNode, 1.2)
+    }
+
     /// Without faults every node ends with a full active view or at most one short of it.
     func testNoViewStaysShortByTwo() {
         let r = Simulator(config: config(nodes: 200, seed: 21)).run()

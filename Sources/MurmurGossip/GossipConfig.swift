@@ -75,7 +75,7 @@ public struct GossipConfig: Sendable, Equatable {
     /// `authorTreeThreshold` hops shorter than the parent's path makes its sender the parent
     /// (`GraftTree` to it, `PruneTree` to the old parent). Costs the shared tree's copies; the
     /// paths of authors that publish repeatedly converge towards shortest-hop paths. 0: off.
-    public var authorTreeAfter = 0
+    public var authorTreeAfter = 2
     /// Hops an author tree's new parent must save (≥ 1).
     public var authorTreeThreshold: UInt16 = 1
 

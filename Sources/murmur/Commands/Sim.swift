@@ -39,7 +39,7 @@ let simCommand = Command(
       --sources K           broadcasts come from K fixed publishing nodes in turn (default 0: a random node each)
       --per-author-trees    one Plumtree tree per record author instead of one shared tree
       --author-trees K      an author gets its own tree, grown from the shared tree, from its K-th record
-                            on; it shortens itself towards shortest-hop paths (default 0: off)
+                            on; it shortens itself towards shortest-hop paths (default 2; 0 off)
       --graft-attempts N    grafts per missing record before leaving it to anti-entropy (default 8)
       --recap-min-age MS    IHave recap with each anti-entropy round of records delivered MS..5000 ms ago (default 1000; 0 off)
       --author-tree-hops H  hops a grown author tree's new parent must save (default 1)

@@ -331,10 +331,16 @@ extension GossipNode {
     /// Counts an accepted record of `author`; at `authorTreeAfter` records the author's tree is
     /// grown: a copy of the shared tree's flags for the active peers not set explicitly yet.
     mutating func countAuthorRecord(_ author: NodeID) {
+        if trees[author]?.grown == true {
+            touchTree(author)
+            return
+        }
+        // Most authors publish once: count them in 16 bytes, not in a tree entry.
+        guard authorCounts.bump(author.key.w0) >= config.authorTreeAfter else { return }
         touchTree(author)
         guard var t = trees[author] else { return }
-        t.records += 1
-        if !t.grown && t.records >= config.authorTreeAfter {
+        t.records = config.authorTreeAfter
+        if !t.grown {
             t.grown = true
             for a in active where !t.eager.contains(a.peer.id) && !t.lazy.contains(a.peer.id) {
                 if a.eager { t.eager.append(a.peer.id) } else { t.lazy.append(a.peer.id) }
@@ -449,5 +455,31 @@ extension GossipNode {
             trace(.drop, id: id, reason: "expired")
         }
         directoryEntries = directoryEntries.filter { $0.value.expiresAt > nowMs }
+    }
+}
+
+/// Records accepted per author (keyed by the first 64 bits of its key: a collision only grows a
+/// tree early), for the most recent `Limits.gossipMaxTrees` authors (oldest first out).
+struct AuthorCounts: Sendable {
+    var counts: [UInt64: UInt16] = [:]
+    var order: [UInt64] = []
+    var next = 0
+
+    /// Counts one more record of `key` and returns its count.
+    mutating func bump(_ key: UInt64) -> Int {
+        if let c = counts[key] {
+            let n = c == .max ? c : c + 1
+            counts[key] = n
+            return Int(n)
+        }
+        if order.count < Limits.gossipMaxTrees {
+            order.append(key)
+        } else {
+            counts.removeValue(forKey: order[next])
+            order[next] = key
+            next = (next + 1) % Limits.gossipMaxTrees
+        }
+        counts[key] = 1
+        return 1
     }
 }

@@ -51,6 +51,8 @@ public struct GossipNode: Sendable {
 
     // Per-author trees (`config.perAuthorTrees`): peers lazy for each author.
     var trees: [NodeID: AuthorTree] = [:]
+    /// Records accepted per author before its tree is grown (`authorTreeAfter`), kept compact.
+    var authorCounts = AuthorCounts()
 
     // Directory of announcements (newest per author).
     var directoryEntries: [NodeID: DirectoryEntry] = [:]

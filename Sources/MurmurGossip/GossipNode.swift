@@ -24,6 +24,10 @@ public struct GossipNode: Sendable {
     var left = false
     /// Effects of the event being handled (swapped with the caller's buffer: no allocation).
     var fx: [GossipEffect] = []
+    /// Trace events of the event being handled, when the caller keeps them apart from the
+    /// effects (`handle(_:now:into:traces:)`; swapped like `fx`).
+    var tx: [GossipTrace] = []
+    var traceApart = false
 
     // Membership.
     var active: [ActivePeer] = []
@@ -126,6 +130,17 @@ public struct GossipNode: Sendable {
         case let .wallClock(unixMs): unixOffsetMs = unixMs &- self.now.nanoseconds / 1_000_000
         case .leave: leave()
         }
+    }
+
+    /// Same as `handle(_:now:into:)`, with the trace events (when `config.traceEnabled`) appended
+    /// to `traces` instead of as `.trace` effects; each says how many effects of `effects`
+    /// preceded it (`GossipTrace.effectIndex`). The simulator's traced hot path.
+    public mutating func handle(_ event: GossipEvent, now: Instant, into effects: inout [GossipEffect],
+                                traces: inout [GossipTrace]) {
+        swap(&tx, &traces)
+        traceApart = true
+        defer { swap(&tx, &traces); traceApart = false }
+        handle(event, now: now, into: &effects)
     }
 
     /// Graceful shutdown: `Disconnect` to every active peer (they move us to their passive view
@@ -241,8 +256,9 @@ public struct GossipNode: Sendable {
     mutating func trace(_ kind: TraceEvent.Kind, record: SignedRecord? = nil, id: Hash? = nil, recordKind: String? = nil,
                         peer: NodeID? = nil, bytes: Int? = nil, hops: Int? = nil, reason: String? = nil) {
         guard config.traceEnabled else { return }
-        fx.append(.trace(TraceEvent(time: now, node: me.id, kind: kind, recordKind: record.map { $0.kind.description } ?? recordKind,
-                                    recordID: record?.id ?? id, peer: peer, bytes: bytes, hops: hops, reason: reason)))
+        let event = TraceEvent(at: now, node: me.id, kind: kind, recordKind: record.map { $0.kind.description } ?? recordKind,
+                               recordID: record?.id ?? id, peer: peer, bytes: bytes, hops: hops, reason: reason)
+        if traceApart { tx.append(GossipTrace(effectIndex: fx.count, event: event)) } else { fx.append(.trace(event)) }
     }
 
     /// Uniform in 0..<n (n > 0).

@@ -294,12 +294,19 @@ extension GossipMessage {
 extension GossipMessage {
     /// Decodes one message; never traps. Records inside are signature-checked.
     public init(decoding bytes: [UInt8]) throws(GossipDecodeError) {
+        try self.init(decoding: bytes, knownIDs: { _ in false })
+    }
+
+    /// Decodes one message; never traps. Records inside are signature-checked, except those whose
+    /// id `knownIDs` says this node verified before (a duplicate copy: the id hashes the complete
+    /// bytes, signature included, so the same id means the same verified bytes).
+    public init(decoding bytes: [UInt8], knownIDs: (Hash) -> Bool) throws(GossipDecodeError) {
         if bytes.count > Limits.gossipMaxMessageBytes {
             throw .malformed(.tooLarge(field: "gossip message", limit: Limits.gossipMaxMessageBytes, actual: bytes.count))
         }
         var r = ByteReader(bytes)
         do {
-            self = try Self.decodeBody(&r)
+            self = try Self.decodeBody(&r, knownIDs: knownIDs)
             try r.expectEnd("gossip message")
         } catch let e as DecodeError {
             throw .malformed(e)
@@ -310,7 +317,7 @@ extension GossipMessage {
         }
     }
 
-    private static func decodeBody(_ r: inout ByteReader) throws -> GossipMessage {
+    private static func decodeBody(_ r: inout ByteReader, knownIDs: (Hash) -> Bool) throws -> GossipMessage {
         let rawTag = try r.u8()
         guard let tag = Tag(rawValue: rawTag) else { throw DecodeError.unknownTag(field: "gossip message", tag: UInt64(rawTag)) }
         switch tag {
@@ -339,7 +346,7 @@ extension GossipMessage {
             return .pong(nonce: try r.u64())
         case .gossip:
             let hops = try r.u16()
-            return .gossip(HoppedRecord(record: try record(&r), hops: hops))
+            return .gossip(HoppedRecord(record: try record(&r, knownIDs), hops: hops))
         case .ihave:
             let n = try r.count16(field: "ihave ids", max: Limits.gossipMaxIDsPerMessage)
             var entries: [IHaveEntry] = []
@@ -394,7 +401,7 @@ extension GossipMessage {
             items.reserveCapacity(n)
             for _ in 0..<n {
                 let hops = try r.u16()
-                items.append(HoppedRecord(record: try record(&r), hops: hops))
+                items.append(HoppedRecord(record: try record(&r, knownIDs), hops: hops))
             }
             return .records(items)
         }
@@ -424,8 +431,8 @@ extension GossipMessage {
         for _ in 0..<n { out.append(try r.hash()) }
         return out
     }
-    private static func record(_ r: inout ByteReader) throws -> SignedRecord {
+    private static func record(_ r: inout ByteReader, _ knownIDs: (Hash) -> Bool) throws -> SignedRecord {
         let bytes = try r.bytes32(field: "record", max: Limits.maxRecordBytes + 256)
-        return try SignedRecord(decoding: bytes)
+        return try SignedRecord(decoding: bytes, skipSignatureCheck: { id, _ in knownIDs(id) })
     }
 }

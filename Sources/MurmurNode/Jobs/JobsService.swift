@@ -185,8 +185,10 @@ public final class JobsService: NodeProtocol {
 
     /// Takes a delivered record; the machine sees it at the end of this loop iteration (gossip is
     /// in the middle of handling an event now).
-    public func enqueue(_ envelope: SignedRecord) {
-        guard let record = try? Record(envelope) else { return }
+    /// - Parameter validated: the same record as gossip validated it (`GossipService.delivering`),
+    ///   which spares decoding and checking its body again.
+    public func enqueue(_ envelope: SignedRecord, validated: Record? = nil) {
+        guard let record = validated.flatMap({ $0.id == envelope.id ? $0 : nil }) ?? (try? Record(envelope)) else { return }
         switch record {
         case let .job(j): remember(j)
         case let .attestation(a):
@@ -532,8 +534,9 @@ public final class JobsService: NodeProtocol {
     /// it. Throws — and publishes nothing — when it cannot be made durable: answer 503, not 202.
     /// Without a store it only publishes.
     @discardableResult
-    public func submitDurably(_ record: SignedRecord) throws(StoreError) -> Hash {
-        try persistence?.persistNow(record)
+    public func submitDurably(_ record: SignedRecord, offeredInput: [UInt8]? = nil) throws(StoreError) -> Hash {
+        try persistence?.persistNow(record, blob: offeredInput)
+        if let offeredInput { offerInput(offeredInput) }
         node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: record.encoded))
         return record.id
     }

@@ -55,6 +55,8 @@ public struct GossipNode: Sendable {
 
     // Per-author trees (`config.perAuthorTrees`): peers lazy for each author.
     var trees: [NodeID: AuthorTree] = [:]
+    /// Records accepted per author before its tree is grown (`authorTreeAfter`), kept compact.
+    var authorCounts = AuthorCounts()
 
     // Directory of announcements (newest per author).
     var directoryEntries: [NodeID: DirectoryEntry] = [:]
@@ -217,6 +219,7 @@ public struct GossipNode: Sendable {
         case let .graft(ids): onGraft(ids, from: peer)
         case .prune: onPrune(from: peer)
         case let .pruneTree(author): onPruneTree(author, from: peer)
+        case let .graftTree(author): onGraftTree(author, from: peer)
         case let .reconcile(ranges): onReconcile(ranges, from: peer)
         case let .want(ids): onWant(ids, from: peer)
         case let .records(items): onRecords(items, from: peer)
@@ -332,10 +335,19 @@ struct Dial: Sendable {
     var since: Instant
 }
 
-/// One author's broadcast tree: the active peers that get only `IHave` for its records.
+/// One author's broadcast tree: the active peers that get only `IHave` for its records
+/// (`perAuthorTrees`), or, for trees grown from the shared tree (`authorTreeAfter`), this node's
+/// pushes for the author (explicitly eager or lazy peers; others follow the shared tree) and its
+/// parent, the peer it takes the author's records from, with that path's hop count.
 struct AuthorTree: Sendable {
     var lazy: [NodeID] = []
     var lastUsed: Instant
+    var eager: [NodeID] = []
+    /// Records of the author accepted (the tree is grown at `authorTreeAfter`).
+    var records = 0
+    var grown = false
+    var parent: NodeID?
+    var parentHops: UInt16 = .max
 }
 
 /// A recently delivered record, for the `IHave` a new active peer gets.

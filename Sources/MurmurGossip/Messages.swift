@@ -96,6 +96,8 @@ public enum GossipMessage: Hashable, Sendable {
     case prune
     /// Per-author trees: stop pushing this author's records to me eagerly.
     case pruneTree(author: NodeID)
+    /// Author trees: push this author's records to me eagerly (a shorter path than my parent's).
+    case graftTree(author: NodeID)
     // Anti-entropy.
     case reconcile([RangeDigest])
     case want([Hash])
@@ -104,7 +106,7 @@ public enum GossipMessage: Hashable, Sendable {
     public enum Tag: UInt8, Sendable, CaseIterable {
         case join = 1, forwardJoin = 2, neighbor = 3, neighborReply = 4, disconnect = 5
         case shuffle = 6, shuffleReply = 7, ping = 8, pong = 9
-        case gossip = 16, ihave = 17, graft = 18, prune = 19, pruneTree = 20
+        case gossip = 16, ihave = 17, graft = 18, prune = 19, pruneTree = 20, graftTree = 21
         case reconcile = 32, want = 33, records = 34
     }
 
@@ -124,6 +126,7 @@ public enum GossipMessage: Hashable, Sendable {
         case .graft: return .graft
         case .prune: return .prune
         case .pruneTree: return .pruneTree
+        case .graftTree: return .graftTree
         case .reconcile: return .reconcile
         case .want: return .want
         case .records: return .records
@@ -147,6 +150,7 @@ public enum GossipMessage: Hashable, Sendable {
         case .graft: return "graft"
         case .prune: return "prune"
         case .pruneTree: return "prune_tree"
+        case .graftTree: return "graft_tree"
         case .reconcile: return "reconcile"
         case .want: return "want"
         case .records: return "records"
@@ -197,7 +201,7 @@ extension GossipMessage {
             Self.encodePeers(peers, into: &w)
         case let .ping(nonce), let .pong(nonce):
             w.u64(nonce)
-        case let .pruneTree(author):
+        case let .pruneTree(author), let .graftTree(author):
             w.nodeID(author)
         case let .gossip(item):
             w.u16(item.hops); w.bytes32(item.record.encoded)
@@ -247,7 +251,7 @@ extension GossipMessage {
         case let .shuffle(origin, _, peers): return 1 + Self.peerSize(origin) + 1 + Self.peersSize(peers)
         case let .shuffleReply(peers): return 1 + Self.peersSize(peers)
         case .ping, .pong: return 9
-        case .pruneTree: return 33
+        case .pruneTree, .graftTree: return 33
         case let .gossip(item): return 1 + 2 + 4 + item.record.encoded.count
         case let .ihave(entries): return 1 + 2 + 34 * entries.count
         case let .graft(ids), let .want(ids): return 1 + 2 + 32 * ids.count
@@ -358,6 +362,8 @@ extension GossipMessage {
             return .prune
         case .pruneTree:
             return .pruneTree(author: try r.nodeID())
+        case .graftTree:
+            return .graftTree(author: try r.nodeID())
         case .reconcile:
             let n = try r.count16(field: "reconcile ranges", max: Limits.gossipMaxReconcileRanges)
             var ranges: [RangeDigest] = []

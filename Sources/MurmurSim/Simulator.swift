@@ -60,6 +60,8 @@ public final class Simulator {
     var sptLatencyNs: [Int64]
     var sptHops: [UInt16]
     var payloadCopies = 0
+    /// Payload copies received per broadcast (for the second-half figures).
+    var copiesByBroadcast: [Int] = []
     var controlMessages = 0
     var payloadMessages = 0
     var messagesLost = 0
@@ -180,6 +182,7 @@ public final class Simulator {
         deliveredPath = Array(repeating: 0, count: cells)
         sptLatencyNs = Array(repeating: -1, count: cells)
         sptHops = Array(repeating: 0, count: cells)
+        copiesByBroadcast = Array(repeating: 0, count: config.broadcasts)
 
         schedule()
     }
@@ -438,9 +441,9 @@ public final class Simulator {
         guard alive[j], let k = endIndex(j, i), links[j][k].gen == gen else { messagesNoLink += 1; return }
         switch message {
         case let .gossip(item):
-            if recordIndex[item.record.id] != nil { payloadCopies += 1 }
+            if let b = recordIndex[item.record.id] { payloadCopies += 1; copiesByBroadcast[Int(b)] += 1 }
         case let .records(items):
-            for item in items where recordIndex[item.record.id] != nil { payloadCopies += 1 }
+            for item in items { if let b = recordIndex[item.record.id] { payloadCopies += 1; copiesByBroadcast[Int(b)] += 1 } }
         default: break
         }
         dispatch(j, .message(from: ids[i], message))

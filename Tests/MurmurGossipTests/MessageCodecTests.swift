@@ -27,6 +27,7 @@ final class MessageCodecTests: XCTestCase {
             ("graft", .graft([id1])),
             ("prune", .prune),
             ("prune_tree", .pruneTree(author: peerB.id)),
+            ("graft_tree", .graftTree(author: peerA.id)),
             ("reconcile", .reconcile([
                 RangeDigest(range: .whole(.job), summary: .fingerprint(count: 2, hash: id1)),
                 RangeDigest(range: IDRange(kind: .claim, depth: 2, prefix: 0xF2), summary: .ids([id2])),

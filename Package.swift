@@ -35,9 +35,9 @@ let package = Package(
         .target(name: "MurmurWire", dependencies: ["MurmurCore", "MurmurCrypto"]),
         .target(name: "MurmurGossip", dependencies: ["MurmurCore", "MurmurWire"]),
         .target(name: "MurmurKernelBodies", path: "Sources/MurmurKernels/Bodies", swiftSettings: kernelsBase),
-        .target(name: "MurmurKernelsX86V4", dependencies: ["MurmurKernelBodies"], path: "Sources/MurmurKernels/ISA/X86V4", swiftSettings: kernelsV4),
-        .target(name: "MurmurKernelsX86V3", dependencies: ["MurmurKernelBodies"], path: "Sources/MurmurKernels/ISA/X86V3", swiftSettings: kernelsV3),
-        .target(name: "MurmurKernelsBaseline", dependencies: ["MurmurKernelBodies"], path: "Sources/MurmurKernels/ISA/Baseline", swiftSettings: kernelsBase),
+        .target(name: "MurmurKernelsX86V4", dependencies: ["MurmurKernelBodies", "CCPUFeatures"], path: "Sources/MurmurKernels/ISA/X86V4", swiftSettings: kernelsV4),
+        .target(name: "MurmurKernelsX86V3", dependencies: ["MurmurKernelBodies", "CCPUFeatures"], path: "Sources/MurmurKernels/ISA/X86V3", swiftSettings: kernelsV3),
+        .target(name: "MurmurKernelsBaseline", dependencies: ["MurmurKernelBodies", "CCPUFeatures"], path: "Sources/MurmurKernels/ISA/Baseline", swiftSettings: kernelsBase),
         .target(name: "MurmurKernels", dependencies: [
             "CCPUFeatures", "MurmurKernelBodies", "MurmurKernelsX86V4", "MurmurKernelsX86V3", "MurmurKernelsBaseline",
         ], path: "Sources/MurmurKernels/Public", swiftSettings: kernelsBase),

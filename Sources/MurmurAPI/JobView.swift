@@ -100,7 +100,7 @@ public enum JobView {
         ]
         if let job {
             o["job"] = .object([
-                "record": .string(Hex.encode(job.envelope.encoded)),
+                "record": .string(hex(job.envelope.encoded)),
                 "client": .string(job.author.hex),
                 "model_hash": .string(job.body.modelHash.hex),
                 "input_hash": .string(job.body.inputHash.hex),
@@ -120,11 +120,27 @@ public enum JobView {
             let bytes = output.flatMap { Hash.of($0) == outputHash ? $0 : nil }
                 ?? attestations.lazy.compactMap(\.body.inlineOutput).first { Hash.of($0) == outputHash }
             if let bytes {
-                o["output_bytes"] = .string(Hex.encode(bytes))
+                o["output_bytes"] = .string(hex(bytes))
                 o["output"] = OutputTensors.json(bytes) ?? .null
             }
         }
         return .object(o)
+    }
+
+    /// Lower-case hex of record and output bytes (`Hex.encode`, written in place: a job view
+    /// carries several KiB of them).
+    static func hex(_ bytes: [UInt8]) -> String {
+        guard !bytes.isEmpty else { return "" }
+        @inline(__always) func digit(_ d: UInt8) -> UInt8 { d < 10 ? 0x30 + d : 0x57 + d }
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            bytes.withUnsafeBufferPointer { src in
+                for (i, b) in src.enumerated() {
+                    out[2 * i] = digit(b >> 4)
+                    out[2 * i + 1] = digit(b & 0x0F)
+                }
+            }
+            return bytes.count * 2
+        }
     }
 
     public static func failureJSON(_ f: JobFailure) -> JSONValue {
@@ -138,7 +154,7 @@ public enum JobView {
 
     public static func attestationJSON(_ a: Signed<Attestation>) -> JSONValue {
         [
-            "record": .string(Hex.encode(a.envelope.encoded)),
+            "record": .string(hex(a.envelope.encoded)),
             "id": .string(a.id.hex),
             "executor": .string(a.author.hex),
             "job_id": .string(a.body.jobID.hex),

@@ -52,6 +52,7 @@ extension GossipNode {
             // The origin's own copy, so that traces show where and when a broadcast started.
             trace(.deliver, record: record, hops: 0, reason: "local")
         }
+        if config.authorTreeAfter > 0 { countAuthorRecord(record.author) }
         relay(record, hops: hops, except: from)
         return .new
     }
@@ -60,8 +61,17 @@ extension GossipNode {
     mutating func relay(_ record: SignedRecord, hops: UInt16, except: NodeID?) {
         let next = hops == .max ? hops : hops + 1
         let lazyForAuthor = config.perAuthorTrees ? touchTree(record.author).lazy : []
+        let grown = grownTree(record.author)
         for i in active.indices where active[i].peer.id != except {
-            let eager = config.perAuthorTrees ? !lazyForAuthor.contains(active[i].peer.id) : active[i].eager
+            let eager: Bool
+            if config.perAuthorTrees {
+                eager = !lazyForAuthor.contains(active[i].peer.id)
+            } else if let grown {
+                let p = active[i].peer.id
+                eager = grown.eager.contains(p) ? true : grown.lazy.contains(p) ? false : active[i].eager
+            } else {
+                eager = active[i].eager
+            }
             if eager || next <= config.eagerFloodHops {
                 send(.gossip(HoppedRecord(record: record, hops: next)), to: active[i].peer.id)
             } else {
@@ -152,7 +162,17 @@ extension GossipNode {
             }
             return
         }
-        switch accept(item.record, hops: item.hops, from: peer, path: .broadcast) {
+        // Announcers that were quicker than the push: their hop counts matter to an author tree.
+        let announced = config.authorTreeAfter > 0 ? missing[item.record.id]?.announcers : nil
+        let acceptance = accept(item.record, hops: item.hops, from: peer, path: .broadcast)
+        if grownTree(item.record.author) != nil {
+            authorTreeGossip(item, from: peer, acceptance)
+            if acceptance == .new, let announced, let held = store[item.record.id] {
+                for a in announced { optimizeAuthorTree(held: held, announcer: a.peer, announcedHops: a.hops) }
+            }
+            return
+        }
+        switch acceptance {
         case .new:
             if let i = activeIndex(peer) {
                 // A copy pushed by the source's neighbourhood flood leaves a lazy link lazy.
@@ -182,7 +202,11 @@ extension GossipNode {
     mutating func onIHave(_ entries: [IHaveEntry], from peer: NodeID) {
         for e in entries {
             if let held = store[e.id] {
-                optimizeTree(held: held, announcer: peer, announcedHops: e.hops)
+                if grownTree(held.record.author) != nil {
+                    optimizeAuthorTree(held: held, announcer: peer, announcedHops: e.hops)
+                } else {
+                    optimizeTree(held: held, announcer: peer, announcedHops: e.hops)
+                }
                 continue
             }
             if seen.contains(e.id) { continue }
@@ -246,17 +270,23 @@ extension GossipNode {
         missing.removeValue(forKey: id)
     }
 
-    /// Whom to graft next: an active announcer not asked yet; else an active peer not asked yet
-    /// (an eager peer whose push was lost, or whose announcer crashed, likely holds the record:
-    /// a graft for a record it lacks costs it nothing); else the announcers again, in turn.
+    /// Whom to graft next: every active announcer once, in order; then, alternately, an active
+    /// peer not asked yet (an eager peer whose push was lost, or one that got the record from
+    /// elsewhere, likely holds it: a graft for a record it lacks costs it nothing) and the
+    /// announcers again, in turn (a lost graft or a lost reply is the likely cause: seen with 5 %
+    /// loss, where one lost graft to the only announcer left the record to anti-entropy).
     mutating func graftTarget(_ m: inout MissingRecord) -> (peer: NodeID, hops: UInt16?)? {
         for a in m.announcers where isActive(a.peer) && !m.asked.contains(a.peer) { return (a.peer, a.hops) }
-        for a in active where !m.asked.contains(a.peer.id) { return (a.peer.id, nil) }
+        let announcerActive = m.announcers.contains { isActive($0.peer) }
+        if !announcerActive || m.attempts % 2 == 1 {
+            for a in active where !m.asked.contains(a.peer.id) { return (a.peer.id, nil) }
+        }
         for _ in 0..<m.announcers.count {
             let a = m.announcers.removeFirst()
             m.announcers.append(a)
             if isActive(a.peer) { return (a.peer, a.hops) }
         }
+        for a in active where !m.asked.contains(a.peer.id) { return (a.peer.id, nil) }
         return nil
     }
 
@@ -265,14 +295,123 @@ extension GossipNode {
         for id in ids {
             if let held = store[id] {
                 if config.perAuthorTrees { trees[held.record.author]?.lazy.removeAll { $0 == peer } }
+                if grownTree(held.record.author) != nil { setAuthorLink(held.record.author, peer, eager: true) }
                 send(.gossip(HoppedRecord(record: held.record, hops: held.hops == .max ? held.hops : held.hops + 1)), to: peer)
             }
         }
     }
 
     mutating func onPruneTree(_ author: NodeID, from peer: NodeID) {
+        if config.authorTreeAfter > 0 {
+            guard isActive(peer) else { return }
+            setAuthorLink(author, peer, eager: false)
+            return
+        }
         guard config.perAuthorTrees, isActive(peer) else { return }
         if !touchTree(author).lazy.contains(peer) { trees[author]?.lazy.append(peer) }
+    }
+
+    mutating func onGraftTree(_ author: NodeID, from peer: NodeID) {
+        guard isActive(peer) else { return }
+        if config.authorTreeAfter > 0 {
+            setAuthorLink(author, peer, eager: true)
+        } else if config.perAuthorTrees {
+            trees[author]?.lazy.removeAll { $0 == peer }
+        }
+    }
+
+    // MARK: Author trees grown from the shared tree (`authorTreeAfter`)
+
+    /// The author's tree if it is grown (nil when off, unknown or still on the shared tree).
+    func grownTree(_ author: NodeID) -> AuthorTree? {
+        guard config.authorTreeAfter > 0, let t = trees[author], t.grown else { return nil }
+        return t
+    }
+
+    /// Counts an accepted record of `author`; at `authorTreeAfter` records the author's tree is
+    /// grown: a copy of the shared tree's flags for the active peers not set explicitly yet.
+    mutating func countAuthorRecord(_ author: NodeID) {
+        if trees[author]?.grown == true {
+            touchTree(author)
+            return
+        }
+        // Most authors publish once: count them in 16 bytes, not in a tree entry.
+        guard authorCounts.bump(author.key.w0) >= config.authorTreeAfter else { return }
+        touchTree(author)
+        guard var t = trees[author] else { return }
+        t.records = config.authorTreeAfter
+        if !t.grown {
+            t.grown = true
+            for a in active where !t.eager.contains(a.peer.id) && !t.lazy.contains(a.peer.id) {
+                if a.eager { t.eager.append(a.peer.id) } else { t.lazy.append(a.peer.id) }
+            }
+        }
+        trees[author] = t
+    }
+
+    /// Sets whether this node pushes `author`'s records to `peer` eagerly. Entries for peers that
+    /// left the active view are dropped on the way, so the lists stay within the view's size.
+    mutating func setAuthorLink(_ author: NodeID, _ peer: NodeID, eager: Bool) {
+        touchTree(author)
+        guard var t = trees[author] else { return }
+        t.eager.removeAll { $0 == peer || !isActive($0) }
+        t.lazy.removeAll { $0 == peer || !isActive($0) }
+        if eager { t.eager.append(peer) } else { t.lazy.append(peer) }
+        trees[author] = t
+    }
+
+    /// A pushed copy of a grown author tree's record: the first copy names the parent; a later
+    /// copy on a path `authorTreeThreshold` hops shorter replaces the parent (which is pruned),
+    /// any other later copy prunes its sender. Prunes and grafts here are per author and one-way:
+    /// they change only who pushes the author's records to this node.
+    mutating func authorTreeGossip(_ item: HoppedRecord, from peer: NodeID, _ acceptance: Acceptance) {
+        let author = item.record.author
+        guard var t = trees[author], isActive(peer) else { return }
+        switch acceptance {
+        case .new:
+            t.parent = peer
+            t.parentHops = item.hops
+            if let i = activeIndex(peer) { active[i].lastFirstDelivery = now }
+            trees[author] = t
+        case .duplicate:
+            guard peer != t.parent else { return }
+            let current = min(store[item.record.id]?.hops ?? .max, t.parentHops)
+            if UInt32(item.hops) + UInt32(config.authorTreeThreshold) <= UInt32(current) {
+                let old = t.parent
+                if let old, isActive(old) { send(.pruneTree(author: author), to: old) }
+                t.parent = peer
+                t.parentHops = item.hops
+                trees[author] = t
+                // The new parent is closer to the author, and so is the old one (our path is now
+                // at most as long as its own): pushes to either would be duplicates. They get
+                // `IHave`s, which is all they need to graft or to switch to us.
+                setAuthorLink(author, peer, eager: false)
+                if let old, isActive(old) { setAuthorLink(author, old, eager: false) }
+            } else {
+                counters.prunes += 1
+                send(.pruneTree(author: author), to: peer)
+            }
+        case .dropped:
+            break
+        }
+    }
+
+    /// An `IHave` for a held record of a grown author tree: if the announcer's path is
+    /// `authorTreeThreshold` hops shorter than the parent's, it becomes the parent (`GraftTree`
+    /// to it, `PruneTree` to the old parent). No record moves: the next one takes the new path.
+    mutating func optimizeAuthorTree(held: StoredRecord, announcer: NodeID, announcedHops: UInt16) {
+        let author = held.record.author
+        guard var t = trees[author], announcer != t.parent, isActive(announcer) else { return }
+        let current = min(held.hops, t.parentHops)
+        guard UInt32(announcedHops) + UInt32(config.authorTreeThreshold) <= UInt32(current) else { return }
+        send(.graftTree(author: author), to: announcer)
+        let old = t.parent
+        if let old, isActive(old) { send(.pruneTree(author: author), to: old) }
+        t.parent = announcer
+        t.parentHops = announcedHops
+        trees[author] = t
+        setAuthorLink(author, announcer, eager: false)
+        if let old, isActive(old) { setAuthorLink(author, old, eager: false) }
     }
 
     /// The tree of `author`, created (every active link eager) if new; least recently used
@@ -285,9 +424,9 @@ extension GossipNode {
             return tree
         }
         if trees.count >= Limits.gossipMaxTrees {
-            var victim: (Instant, NodeID)?
-            for (a, t) in trees where victim == nil || (t.lastUsed, a) < victim! { victim = (t.lastUsed, a) }
-            if let v = victim { trees.removeValue(forKey: v.1) }
+            // The least recently used quarter goes at once (one sort per 256 new authors).
+            let order = trees.map { ($0.value.lastUsed, $0.key) }.sorted { $0 < $1 }
+            for (_, a) in order.prefix(max(1, Limits.gossipMaxTrees / 4)) { trees.removeValue(forKey: a) }
         }
         let tree = AuthorTree(lastUsed: now)
         trees[author] = tree
@@ -316,5 +455,31 @@ extension GossipNode {
             trace(.drop, id: id, reason: "expired")
         }
         directoryEntries = directoryEntries.filter { $0.value.expiresAt > nowMs }
+    }
+}
+
+/// Records accepted per author (keyed by the first 64 bits of its key: a collision only grows a
+/// tree early), for the most recent `Limits.gossipMaxTrees` authors (oldest first out).
+struct AuthorCounts: Sendable {
+    var counts: [UInt64: UInt16] = [:]
+    var order: [UInt64] = []
+    var next = 0
+
+    /// Counts one more record of `key` and returns its count.
+    mutating func bump(_ key: UInt64) -> Int {
+        if let c = counts[key] {
+            let n = c == .max ? c : c + 1
+            counts[key] = n
+            return Int(n)
+        }
+        if order.count < Limits.gossipMaxTrees {
+            order.append(key)
+        } else {
+            counts.removeValue(forKey: order[next])
+            order[next] = key
+            next = (next + 1) % Limits.gossipMaxTrees
+        }
+        counts[key] = 1
+        return 1
     }
 }

@@ -69,14 +69,27 @@ public struct GossipConfig: Sendable, Equatable {
     public var eagerFloodHops: UInt16 = 0
     /// Tree optimisation: an `IHave` this many hops shorter than the eager path swaps the links.
     public var optimizationThreshold: UInt16 = 0
+    /// Author trees grown from the shared tree: once this node has accepted this many records of
+    /// one author, the author gets its own tree, a copy of the shared tree's eager links at that
+    /// moment (no flood), which then shortens itself: a copy or `IHave` of the author's records
+    /// `authorTreeThreshold` hops shorter than the parent's path makes its sender the parent
+    /// (`GraftTree` to it, `PruneTree` to the old parent). Costs the shared tree's copies; the
+    /// paths of authors that publish repeatedly converge towards shortest-hop paths. 0: off.
+    public var authorTreeAfter = 2
+    /// Hops an author tree's new parent must save (≥ 1).
+    public var authorTreeThreshold: UInt16 = 1
 
     // Anti-entropy.
     public var antiEntropyInterval = TimeSpan.seconds(Int64(2))
     /// Records younger than this (by their `issuedAt`) are left to the broadcast.
     public var antiEntropyMinAge = TimeSpan.seconds(Int64(5))
+    /// Each anti-entropy round also sends its peer one `IHave` of the records delivered between
+    /// this long and `antiEntropyMinAge` ago (the recap), so a node that lost every push and
+    /// `IHave` of a record grafts it instead of waiting for reconciliation. Zero: off.
+    public var recapMinAge = TimeSpan.seconds(Int64(1))
     /// Graft attempts per missing id (cycling through its announcers) before leaving it to
     /// anti-entropy.
-    public var graftAttempts = 4
+    public var graftAttempts = 8
     /// A range with at most this many ids is answered with the list instead of sub-ranges.
     public var rangeListThreshold = 24
     public var expirySweepInterval = TimeSpan.seconds(Int64(5))
@@ -98,5 +111,7 @@ public struct GossipConfig: Sendable, Equatable {
         shufflePassiveCount = min(max(shufflePassiveCount, 0), Limits.gossipMaxShufflePeers / 2 - 1)
         rangeListThreshold = min(max(rangeListThreshold, 1), Limits.gossipMaxRangeIDs)
         maxLocalHealth = min(max(maxLocalHealth, 0), 64)
+        authorTreeAfter = max(authorTreeAfter, 0)
+        authorTreeThreshold = max(authorTreeThreshold, 1)
     }
 }

@@ -24,6 +24,10 @@ public struct GossipNode: Sendable {
     var left = false
     /// Effects of the event being handled (swapped with the caller's buffer: no allocation).
     var fx: [GossipEffect] = []
+    /// Trace events of the event being handled, when the caller keeps them apart from the
+    /// effects (`handle(_:now:into:traces:)`; swapped like `fx`).
+    var tx: [GossipTrace] = []
+    var traceApart = false
 
     // Membership.
     var active: [ActivePeer] = []
@@ -51,6 +55,8 @@ public struct GossipNode: Sendable {
 
     // Per-author trees (`config.perAuthorTrees`): peers lazy for each author.
     var trees: [NodeID: AuthorTree] = [:]
+    /// Records accepted per author before its tree is grown (`authorTreeAfter`), kept compact.
+    var authorCounts = AuthorCounts()
 
     // Directory of announcements (newest per author).
     var directoryEntries: [NodeID: DirectoryEntry] = [:]
@@ -124,6 +130,17 @@ public struct GossipNode: Sendable {
         case let .wallClock(unixMs): unixOffsetMs = unixMs &- self.now.nanoseconds / 1_000_000
         case .leave: leave()
         }
+    }
+
+    /// Same as `handle(_:now:into:)`, with the trace events (when `config.traceEnabled`) appended
+    /// to `traces` instead of as `.trace` effects; each says how many effects of `effects`
+    /// preceded it (`GossipTrace.effectIndex`). The simulator's traced hot path.
+    public mutating func handle(_ event: GossipEvent, now: Instant, into effects: inout [GossipEffect],
+                                traces: inout [GossipTrace]) {
+        swap(&tx, &traces)
+        traceApart = true
+        defer { swap(&tx, &traces); traceApart = false }
+        handle(event, now: now, into: &effects)
     }
 
     /// Graceful shutdown: `Disconnect` to every active peer (they move us to their passive view
@@ -202,6 +219,7 @@ public struct GossipNode: Sendable {
         case let .graft(ids): onGraft(ids, from: peer)
         case .prune: onPrune(from: peer)
         case let .pruneTree(author): onPruneTree(author, from: peer)
+        case let .graftTree(author): onGraftTree(author, from: peer)
         case let .reconcile(ranges): onReconcile(ranges, from: peer)
         case let .want(ids): onWant(ids, from: peer)
         case let .records(items): onRecords(items, from: peer)
@@ -238,8 +256,9 @@ public struct GossipNode: Sendable {
     mutating func trace(_ kind: TraceEvent.Kind, record: SignedRecord? = nil, id: Hash? = nil, recordKind: String? = nil,
                         peer: NodeID? = nil, bytes: Int? = nil, hops: Int? = nil, reason: String? = nil) {
         guard config.traceEnabled else { return }
-        fx.append(.trace(TraceEvent(time: now, node: me.id, kind: kind, recordKind: record.map { $0.kind.description } ?? recordKind,
-                                    recordID: record?.id ?? id, peer: peer, bytes: bytes, hops: hops, reason: reason)))
+        let event = TraceEvent(at: now, node: me.id, kind: kind, recordKind: record.map { $0.kind.description } ?? recordKind,
+                               recordID: record?.id ?? id, peer: peer, bytes: bytes, hops: hops, reason: reason)
+        if traceApart { tx.append(GossipTrace(effectIndex: fx.count, event: event)) } else { fx.append(.trace(event)) }
     }
 
     /// Uniform in 0..<n (n > 0).
@@ -316,10 +335,19 @@ struct Dial: Sendable {
     var since: Instant
 }
 
-/// One author's broadcast tree: the active peers that get only `IHave` for its records.
+/// One author's broadcast tree: the active peers that get only `IHave` for its records
+/// (`perAuthorTrees`), or, for trees grown from the shared tree (`authorTreeAfter`), this node's
+/// pushes for the author (explicitly eager or lazy peers; others follow the shared tree) and its
+/// parent, the peer it takes the author's records from, with that path's hop count.
 struct AuthorTree: Sendable {
     var lazy: [NodeID] = []
     var lastUsed: Instant
+    var eager: [NodeID] = []
+    /// Records of the author accepted (the tree is grown at `authorTreeAfter`).
+    var records = 0
+    var grown = false
+    var parent: NodeID?
+    var parentHops: UInt16 = .max
 }
 
 /// A recently delivered record, for the `IHave` a new active peer gets.

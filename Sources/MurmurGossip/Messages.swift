@@ -96,6 +96,8 @@ public enum GossipMessage: Hashable, Sendable {
     case prune
     /// Per-author trees: stop pushing this author's records to me eagerly.
     case pruneTree(author: NodeID)
+    /// Author trees: push this author's records to me eagerly (a shorter path than my parent's).
+    case graftTree(author: NodeID)
     // Anti-entropy.
     case reconcile([RangeDigest])
     case want([Hash])
@@ -104,7 +106,7 @@ public enum GossipMessage: Hashable, Sendable {
     public enum Tag: UInt8, Sendable, CaseIterable {
         case join = 1, forwardJoin = 2, neighbor = 3, neighborReply = 4, disconnect = 5
         case shuffle = 6, shuffleReply = 7, ping = 8, pong = 9
-        case gossip = 16, ihave = 17, graft = 18, prune = 19, pruneTree = 20
+        case gossip = 16, ihave = 17, graft = 18, prune = 19, pruneTree = 20, graftTree = 21
         case reconcile = 32, want = 33, records = 34
     }
 
@@ -124,6 +126,7 @@ public enum GossipMessage: Hashable, Sendable {
         case .graft: return .graft
         case .prune: return .prune
         case .pruneTree: return .pruneTree
+        case .graftTree: return .graftTree
         case .reconcile: return .reconcile
         case .want: return .want
         case .records: return .records
@@ -147,6 +150,7 @@ public enum GossipMessage: Hashable, Sendable {
         case .graft: return "graft"
         case .prune: return "prune"
         case .pruneTree: return "prune_tree"
+        case .graftTree: return "graft_tree"
         case .reconcile: return "reconcile"
         case .want: return "want"
         case .records: return "records"
@@ -197,7 +201,7 @@ extension GossipMessage {
             Self.encodePeers(peers, into: &w)
         case let .ping(nonce), let .pong(nonce):
             w.u64(nonce)
-        case let .pruneTree(author):
+        case let .pruneTree(author), let .graftTree(author):
             w.nodeID(author)
         case let .gossip(item):
             w.u16(item.hops); w.bytes32(item.record.encoded)
@@ -247,7 +251,7 @@ extension GossipMessage {
         case let .shuffle(origin, _, peers): return 1 + Self.peerSize(origin) + 1 + Self.peersSize(peers)
         case let .shuffleReply(peers): return 1 + Self.peersSize(peers)
         case .ping, .pong: return 9
-        case .pruneTree: return 33
+        case .pruneTree, .graftTree: return 33
         case let .gossip(item): return 1 + 2 + 4 + item.record.encoded.count
         case let .ihave(entries): return 1 + 2 + 34 * entries.count
         case let .graft(ids), let .want(ids): return 1 + 2 + 32 * ids.count
@@ -290,12 +294,19 @@ extension GossipMessage {
 extension GossipMessage {
     /// Decodes one message; never traps. Records inside are signature-checked.
     public init(decoding bytes: [UInt8]) throws(GossipDecodeError) {
+        try self.init(decoding: bytes, knownIDs: { _ in false })
+    }
+
+    /// Decodes one message; never traps. Records inside are signature-checked, except those whose
+    /// id `knownIDs` says this node verified before (a duplicate copy: the id hashes the complete
+    /// bytes, signature included, so the same id means the same verified bytes).
+    public init(decoding bytes: [UInt8], knownIDs: (Hash) -> Bool) throws(GossipDecodeError) {
         if bytes.count > Limits.gossipMaxMessageBytes {
             throw .malformed(.tooLarge(field: "gossip message", limit: Limits.gossipMaxMessageBytes, actual: bytes.count))
         }
         var r = ByteReader(bytes)
         do {
-            self = try Self.decodeBody(&r)
+            self = try Self.decodeBody(&r, knownIDs: knownIDs)
             try r.expectEnd("gossip message")
         } catch let e as DecodeError {
             throw .malformed(e)
@@ -306,7 +317,7 @@ extension GossipMessage {
         }
     }
 
-    private static func decodeBody(_ r: inout ByteReader) throws -> GossipMessage {
+    private static func decodeBody(_ r: inout ByteReader, knownIDs: (Hash) -> Bool) throws -> GossipMessage {
         let rawTag = try r.u8()
         guard let tag = Tag(rawValue: rawTag) else { throw DecodeError.unknownTag(field: "gossip message", tag: UInt64(rawTag)) }
         switch tag {
@@ -335,7 +346,7 @@ extension GossipMessage {
             return .pong(nonce: try r.u64())
         case .gossip:
             let hops = try r.u16()
-            return .gossip(HoppedRecord(record: try record(&r), hops: hops))
+            return .gossip(HoppedRecord(record: try record(&r, knownIDs), hops: hops))
         case .ihave:
             let n = try r.count16(field: "ihave ids", max: Limits.gossipMaxIDsPerMessage)
             var entries: [IHaveEntry] = []
@@ -351,6 +362,8 @@ extension GossipMessage {
             return .prune
         case .pruneTree:
             return .pruneTree(author: try r.nodeID())
+        case .graftTree:
+            return .graftTree(author: try r.nodeID())
         case .reconcile:
             let n = try r.count16(field: "reconcile ranges", max: Limits.gossipMaxReconcileRanges)
             var ranges: [RangeDigest] = []
@@ -388,7 +401,7 @@ extension GossipMessage {
             items.reserveCapacity(n)
             for _ in 0..<n {
                 let hops = try r.u16()
-                items.append(HoppedRecord(record: try record(&r), hops: hops))
+                items.append(HoppedRecord(record: try record(&r, knownIDs), hops: hops))
             }
             return .records(items)
         }
@@ -418,8 +431,8 @@ extension GossipMessage {
         for _ in 0..<n { out.append(try r.hash()) }
         return out
     }
-    private static func record(_ r: inout ByteReader) throws -> SignedRecord {
+    private static func record(_ r: inout ByteReader, _ knownIDs: (Hash) -> Bool) throws -> SignedRecord {
         let bytes = try r.bytes32(field: "record", max: Limits.maxRecordBytes + 256)
-        return try SignedRecord(decoding: bytes)
+        return try SignedRecord(decoding: bytes, skipSignatureCheck: { id, _ in knownIDs(id) })
     }
 }

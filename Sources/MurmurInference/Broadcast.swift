@@ -79,6 +79,20 @@ enum Broadcast {
                 }
             }, out)
         }
+        // One operand repeats along the other's leading dimensions (a bias row), or holds one
+        // value per leading index (a per-row scale, trailing dimensions of 1): direct loops.
+        if out == sa, b.count > 0, a.count % b.count == 0, isSuffix(sb, of: sa) {
+            return (rowBroadcast(a, b, n, inner: b.count, perRow: false) { f($0, $1) }, out)
+        }
+        if out == sb, a.count > 0, b.count % a.count == 0, isSuffix(sa, of: sb) {
+            return (rowBroadcast(b, a, n, inner: a.count, perRow: false) { f($1, $0) }, out)
+        }
+        if out == sa, b.count > 0, a.count % b.count == 0, isPrefix(sb, of: sa) {
+            return (rowBroadcast(a, b, n, inner: a.count / b.count, perRow: true) { f($0, $1) }, out)
+        }
+        if out == sb, a.count > 0, b.count % a.count == 0, isPrefix(sa, of: sb) {
+            return (rowBroadcast(b, a, n, inner: b.count / a.count, perRow: true) { f($1, $0) }, out)
+        }
         // General case: an odometer over all but the last dimension, inner loop on the last.
         let rank = out.count
         let stA = strides(sa, to: out), stB = strides(sb, to: out)
@@ -89,11 +103,28 @@ enum Broadcast {
             [R](unsafeUninitializedCapacity: n) { buf, c in
                 var counter = [Int](repeating: 0, count: max(rank - 1, 0))
                 var offA = 0, offB = 0, o = 0
+                let dst = buf.baseAddress!
                 for _ in 0..<outer {
-                    var xa = offA, xb = offB
-                    for _ in 0..<inner {
-                        (buf.baseAddress! + o).initialize(to: f(pa[xa], pb[xb]))
-                        o += 1; xa += ia; xb += ib
+                    // Inner loops specialised on the common stride pairs (contiguous, or one
+                    // side held fixed) so they vectorise; the same f per element.
+                    if ia == 1 && ib == 1 {
+                        let qa = pa.baseAddress! + offA, qb = pb.baseAddress! + offB
+                        for j in 0..<inner { (dst + o + j).initialize(to: f(qa[j], qb[j])) }
+                        o += inner
+                    } else if ia == 1 && ib == 0 {
+                        let qa = pa.baseAddress! + offA, y = pb[offB]
+                        for j in 0..<inner { (dst + o + j).initialize(to: f(qa[j], y)) }
+                        o += inner
+                    } else if ia == 0 && ib == 1 {
+                        let x = pa[offA], qb = pb.baseAddress! + offB
+                        for j in 0..<inner { (dst + o + j).initialize(to: f(x, qb[j])) }
+                        o += inner
+                    } else {
+                        var xa = offA, xb = offB
+                        for _ in 0..<inner {
+                            (dst + o).initialize(to: f(pa[xa], pb[xb]))
+                            o += 1; xa += ia; xb += ib
+                        }
                     }
                     var d = rank - 2
                     while d >= 0 {
@@ -109,6 +140,48 @@ enum Broadcast {
             }
         } }
         return (result, out)
+    }
+
+    /// `s` without its leading 1s is a suffix of `o` (so `s` repeats along o's leading dims).
+    @inline(__always)
+    static func isSuffix(_ s: [Int], of o: [Int]) -> Bool {
+        var i = 0
+        while i < s.count && s[i] == 1 { i += 1 }
+        let k = s.count - i
+        if k > o.count { return false }
+        for j in 0..<k where s[i + j] != o[o.count - k + j] { return false }
+        return true
+    }
+
+    /// Same rank, and `s` equals `o` up to some axis and is 1 after it (one value per row).
+    @inline(__always)
+    static func isPrefix(_ s: [Int], of o: [Int]) -> Bool {
+        guard s.count == o.count else { return false }
+        var i = s.count
+        while i > 0 && s[i - 1] == 1 { i -= 1 }
+        for j in 0..<i where s[j] != o[j] { return false }
+        return true
+    }
+
+    /// out[i] = f(big[i], small[i % inner]) (perRow false) or f(big[i], small[i / inner]).
+    @inline(__always)
+    static func rowBroadcast<A, B, R>(_ big: [A], _ small: [B], _ n: Int, inner: Int, perRow: Bool, _ f: (A, B) -> R) -> [R] {
+        big.withUnsafeBufferPointer { pa in small.withUnsafeBufferPointer { pb in
+            [R](unsafeUninitializedCapacity: n) { buf, c in
+                guard n > 0, inner > 0, let x = pa.baseAddress, let y = pb.baseAddress, let d = buf.baseAddress else { c = 0; return }
+                let rows = n / inner
+                for r in 0..<rows {
+                    let xr = x + r * inner, dr = d + r * inner
+                    if perRow {
+                        let v = y[r]
+                        for j in 0..<inner { (dr + j).initialize(to: f(xr[j], v)) }
+                    } else {
+                        for j in 0..<inner { (dr + j).initialize(to: f(xr[j], y[j])) }
+                    }
+                }
+                c = n
+            }
+        } }
     }
 
     /// Materialises `values` (of `shape`) broadcast to `out`.

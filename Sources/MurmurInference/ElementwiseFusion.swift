@@ -1,5 +1,6 @@
 import Foundation
 import MurmurKernels
+import MurmurKernelBodies
 
 /// Load-time fusion of float32 element-wise chains (Specs/inference.md §4, "Element-wise chains"):
 /// Add Sub Mul Div (by same-shape values or one-element constants), Clip (constant bounds), Sqrt,
@@ -67,9 +68,12 @@ enum ElementwiseFusion {
                 template[i] = (.clip(lo, hi), [.value(n.inputs[0])])
             }
         }
-        // A value can be absorbed when an eligible node produces it and its only reader is eligible.
+        // A value can be absorbed when an eligible node produces it and every reader of it is in
+        // the group (so no one outside needs the intermediate tensor).
+        var readersOf: [String: [Int]] = [:]
+        for (i, n) in nodes.enumerated() { for inp in n.inputs where !inp.isEmpty { readersOf[inp, default: []].append(i) } }
         func absorbable(_ v: String) -> Int? {
-            guard let p = producer[v], template[p] != nil, readers[v] == 1, !graphOutputs.contains(v),
+            guard let p = producer[v], template[p] != nil, readers[v] != nil, !graphOutputs.contains(v),
                   !implicitReads.contains(v) else { return nil }
             return p
         }
@@ -77,18 +81,20 @@ enum ElementwiseFusion {
         var groups: [Group] = []
         // Sinks: eligible nodes whose output is not absorbed by an eligible reader. Visit in
         // reverse order so a sink is found before the nodes it absorbs.
-        var consumerOf: [String: Int] = [:]
-        for i in order { for inp in nodes[i].inputs where !inp.isEmpty { consumerOf[inp] = i } }
         for i in order.reversed() where template[i] != nil && absorbedBy[i] == nil {
-            // Collect the group: depth-first over absorbable operands.
+            // Collect the group: grow over absorbable operands until nothing changes (a value
+            // read by several members joins once all its readers are members).
             var members = Set<Int>([i])
-            var stack = [i]
-            while let j = stack.popLast() {
-                guard let t = template[j] else { continue }
-                for case let .value(v) in t.operands {
-                    if let p = absorbable(v), !members.contains(p), absorbedBy[p] == nil,
-                       let reader = consumerOf[v], reader == j {
-                        members.insert(p); stack.append(p)
+            var grew = true
+            while grew {
+                grew = false
+                for j in members.sorted() {
+                    guard let t = template[j] else { continue }
+                    for case let .value(v) in t.operands {
+                        if let p = absorbable(v), !members.contains(p), absorbedBy[p] == nil,
+                           (readersOf[v] ?? []).allSatisfy(members.contains) {
+                            members.insert(p); grew = true
+                        }
                     }
                 }
             }
@@ -102,7 +108,8 @@ enum ElementwiseFusion {
             var ok = true
             // First pass: externals in first-use order.
             for j in ordered {
-                for case let .value(v) in template[j]!.operands where !(members.contains(producer[v] ?? -1) && absorbable(v) != nil) {
+                for case let .value(v) in template[j]!.operands where !(members.contains(producer[v] ?? -1) && absorbable(v) != nil
+                                                                               && (readersOf[v] ?? []).allSatisfy(members.contains)) {
                     if !externals.contains(v) { externals.append(v) }
                 }
             }
@@ -164,6 +171,29 @@ struct FusedElementwise: OpKernel {
 
     static let chunk = 512
 
+    /// `insts` as the kernels' element-wise program.
+    var program: [EltInst] {
+        insts.map { inst in
+            func reg(_ o: Operand?) -> (Int32, Float) {
+                switch o {
+                case let .register(r)?: return (Int32(r), 0)
+                case let .scalar(v)?: return (-1, v)
+                case nil: return (-1, 0)
+                }
+            }
+            let (a, sa) = reg(inst.a), (b, sb) = reg(inst.b)
+            switch inst.op {
+            case .add: return EltInst(code: .add, a: a, b: b, sa: sa, sb: sb)
+            case .sub: return EltInst(code: .sub, a: a, b: b, sa: sa, sb: sb)
+            case .mul: return EltInst(code: .mul, a: a, b: b, sa: sa, sb: sb)
+            case .div: return EltInst(code: .div, a: a, b: b, sa: sa, sb: sb)
+            case .sqrt: return EltInst(code: .sqrt, a: a)
+            case let .clip(lo, hi): return EltInst(code: .clip, a: a, sa: lo, sb: hi)
+            case let .unary(f): return EltInst(code: .unary, a: a, unary: f)
+            }
+        }
+    }
+
     func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
         let ext = inputs.compactMap { $0 }
         guard ext.count == externalCount, let first = ext.first else { return try runFallback(inputs, context) }
@@ -178,22 +208,14 @@ struct FusedElementwise: OpKernel {
         }
         let n = first.count
         let regs = externalCount + insts.count
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, insts.count * Self.chunk))
-        defer { scratch.deallocate() }
         var pointers = [UnsafePointer<Float>?](repeating: nil, count: regs)
         let out = [Float](unsafeUninitializedCapacity: n) { buf, count in
             withPointers(arrays, 0, &pointers) { pointers in
-                var start = 0
-                while start < n {
-                    let len = min(Self.chunk, n - start)
-                    var p = pointers
-                    for k in 0..<externalCount { p[k] = pointers[k].map { $0 + start } }
-                    for (k, inst) in insts.enumerated() {
-                        let dst = k == insts.count - 1 ? buf.baseAddress! + start : scratch + k * Self.chunk
-                        Self.execute(inst, p, dst, len)
-                        p[externalCount + k] = UnsafePointer(dst)
-                    }
-                    start += len
+                // The program runs inside the ISA module (vector width of the machine).
+                let ext = pointers.prefix(externalCount).compactMap { $0 }
+                guard ext.count == externalCount, let o = buf.baseAddress else { return }
+                program.withUnsafeBufferPointer { ip in
+                    ext.withUnsafeBufferPointer { ep in Elementwise.run(ip, externals: ep, output: o, count: n) }
                 }
             }
             count = n

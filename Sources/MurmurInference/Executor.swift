@@ -143,9 +143,37 @@ public final class CompiledGraph: Sendable {
             }
         let groupBySink = Dictionary(eltGroups.map { ($0.sink, $0) }, uniquingKeysWith: { a, _ in a })
         let fusedAway = Set(eltGroups.flatMap { g in g.members.filter { $0 != g.sink } })
+        // A Conv whose output only one element-wise group reads (and that group reads nothing
+        // else): the group's program runs on each finished conv output tile (same bits, one pass
+        // over memory less). The conv then runs at the group's place in the order.
+        var convOfSink: [Int: Int] = [:]
+        var readerNodes: [String: [Int]] = [:]
+        for (i, n) in nodes.enumerated() { for inp in n.inputs where !inp.isEmpty { readerNodes[inp, default: []].append(i) } }
+        let outputNames = Set(graph.outputs.map(\.name)), implicitNames = Set(implicit.flatMap { $0 })
+        for g in eltGroups where g.externals.count == 1 {
+            let v = g.externals[0]
+            guard let c = producer[v], nodes[c].opType == "Conv", nodes[c].domain.isEmpty || nodes[c].domain == "ai.onnx",
+                  nodes[c].outputs.count == 1, !absorbed.contains(c), fused[c] == nil, !outputNames.contains(v),
+                  !implicitNames.contains(v), (readerNodes[v] ?? []).allSatisfy(g.members.contains) else { continue }
+            convOfSink[g.sink] = c
+        }
+        let convAway = Set(convOfSink.values)
         var prepared: [(kernel: any OpKernel, inputs: [Int?], outputs: [Int?], reads: [Int], opType: String)] = []
-        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) {
+        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) && !convAway.contains(i) {
             let n = nodes[i]
+            if let g = groupBySink[i], let c = convOfSink[i] {
+                let cn = nodes[c]
+                let version = CompiledGraph.opsetVersion(cn.domain, opsetImports) ?? 0
+                let ctx = NodeContext(node: cn, opset: version, registry: registry, opsetImports: opsetImports, constants: constantByName)
+                let kernel: any OpKernel
+                do { kernel = try ConvOps.convKernel(ctx, post: g.kernel.program, postShapes: g.kernel.constantShapes) }
+                catch let e as InferenceError { throw e } catch {
+                    throw .invalidOperation(op: cn.opType, node: cn.name, detail: "\(error)")
+                }
+                let ins: [Int?] = cn.inputs.map { $0.isEmpty ? nil : slot($0) }
+                prepared.append((kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Conv+Fused(\(g.kernel.name))"))
+                continue
+            }
             if let g = groupBySink[i] {
                 let ins: [Int?] = g.externals.map { slot($0) }
                 prepared.append((g.kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Fused(\(g.kernel.name))"))
@@ -168,6 +196,12 @@ public final class CompiledGraph: Sendable {
             }
             let inS: [Int?] = n.inputs.map { $0.isEmpty ? nil : slot($0) }
             let outS: [Int?] = n.outputs.map { $0.isEmpty ? nil : slot($0) }
+            // A Constant node's value is fixed at load: it joins the constants (no step per run).
+            if n.opType == "Constant", n.domain.isEmpty || n.domain == "ai.onnx", inS.isEmpty, outS.count == 1, let out = outS[0],
+               let value = try? kernel.run([], RunContext(threads: 1)).first {
+                consts.append((out, value))
+                continue
+            }
             let reads = inS.compactMap { $0 } + implicit[i].map { slot($0) }
             prepared.append((kernel, inS, outS, reads, n.opType))
         }
@@ -249,7 +283,10 @@ public final class CompiledGraph: Sendable {
         for (i, s) in inputSlots.enumerated() {
             if let t = feeds[inputs[i].name] { values[s] = t }
         }
+        let profiling = OpProfile.enabled
         for step in steps {
+            if let stop = context.shouldStop, stop() { throw .stopped(before: step.name) }
+            let t0 = profiling ? OpProfile.now() : 0
             var args: [Tensor?] = []
             args.reserveCapacity(step.inputs.count)
             for s in step.inputs {
@@ -266,7 +303,7 @@ public final class CompiledGraph: Sendable {
             if !step.scopeSlots.isEmpty {
                 var scope = context.outerScope
                 for s in step.scopeSlots { if let v = values[s] { scope[slotNames[s]] = v } }
-                stepContext = RunContext(threads: context.threads, outerScope: scope)
+                stepContext = RunContext(threads: context.threads, outerScope: scope, shouldStop: context.shouldStop)
             }
             do {
                 results = try step.kernel.run(args, stepContext)
@@ -274,6 +311,10 @@ public final class CompiledGraph: Sendable {
                 throw e
             } catch {
                 throw .invalidOperation(op: step.opType, node: step.name, detail: "\(error)")
+            }
+            if profiling {
+                let shapes = args.map { $0.map { "\($0.shape)" } ?? "-" }.joined(separator: " ")
+                OpProfile.add("\(step.opType) \(shapes)", ns: OpProfile.now() - t0)
             }
             args.removeAll()
             for s in step.release { values[s] = nil }
@@ -389,9 +430,9 @@ public final class InferenceModel: Sendable {
     }
 
     /// Validates the inputs and runs the model. The result does not depend on `threads`.
-    public func run(_ feeds: [String: Tensor], threads: Int = 1) throws(InferenceError) -> InferenceResult {
+    public func run(_ feeds: [String: Tensor], threads: Int = 1, shouldStop: (@Sendable () -> Bool)? = nil) throws(InferenceError) -> InferenceResult {
         try validate(feeds)
-        let ctx = RunContext(threads: threads)
+        let ctx = RunContext(threads: threads, shouldStop: shouldStop)
         let tensors = try graph.run(feeds: feeds, context: ctx)
         return InferenceResult(outputs: zip(graph.outputs, tensors).map { NamedTensor(name: $0.0.name, tensor: $0.1) })
     }

@@ -17,6 +17,9 @@ public enum InferenceError: Error, Equatable, Sendable, CustomStringConvertible 
     case invalidInput(String)
     /// An operator rejected its inputs at run time (shapes, dtypes, attribute values).
     case invalidOperation(op: String, node: String, detail: String)
+    /// The caller's `RunContext.shouldStop` asked to stop (checked between operators); `before`
+    /// names the operator that did not run.
+    case stopped(before: String)
 
     public var description: String {
         switch self {
@@ -35,6 +38,7 @@ public enum InferenceError: Error, Equatable, Sendable, CustomStringConvertible 
         case let .invalidInput(s): return "invalid input: \(s)"
         case let .invalidOperation(op, node, detail):
             return "\(op) node '\(node)': \(detail)"
+        case let .stopped(before): return "stopped by the caller before operator '\(before)'"
         }
     }
 }

@@ -12,10 +12,15 @@ public struct RunContext: @unchecked Sendable {
     /// The shared `WorkerPool` for `threads` (nil for one thread).
     public let pool: WorkerPool?
 
-    public init(threads: Int = 1, outerScope: [String: Tensor] = [:]) {
+    /// Asked between operators (also inside subgraphs); `true` ends the run with
+    /// `InferenceError.stopped` (a node's per-job time limit). Results never depend on it.
+    public let shouldStop: (@Sendable () -> Bool)?
+
+    public init(threads: Int = 1, outerScope: [String: Tensor] = [:], shouldStop: (@Sendable () -> Bool)? = nil) {
         let t = max(1, min(threads, Limits.maxInferenceThreads))
         self.threads = t
         self.outerScope = outerScope
+        self.shouldStop = shouldStop
         pool = t > 1 ? PoolCache.pool(threads: t) : nil
     }
 

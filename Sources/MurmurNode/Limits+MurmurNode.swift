@@ -27,6 +27,9 @@ extension Limits {
     public static let maxEffectsPerEvent = 4096
     /// Bytes of fragmented gossip messages being reassembled, all peers together.
     public static let gossipMaxReassemblyBytes = 16 * 1024 * 1024
+    /// Signatures of the latest delivered or published records the gossip shell remembers to
+    /// recognise further copies of them without decoding (Specs/mesh.md, receiving step 0).
+    public static let gossipHeldCopySignatures = 4096
 }
 
 /// Default timers of the transport (see Specs/transport.md).

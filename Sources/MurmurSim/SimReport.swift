@@ -30,6 +30,9 @@ public struct SimReport: Sendable {
     public var hopsStretch = 0.0
     /// Record copies received per delivery (1.0 = no duplicates).
     public var payloadCopiesPerNode = 0.0
+    /// The same three figures over the second half of the broadcasts only (steady state: trees
+    /// that adapt to repeating authors have converged by then).
+    public var copiesSecondHalf = 0.0, hopsStretchSecondHalf = 0.0, latencyStretchP50SecondHalf = 0.0
     /// Non-payload messages sent per live node per simulated second.
     public var controlMsgsPerNodeS = 0.0
     /// Seconds from the heal until every live node held every broadcast (nil: no partition;
@@ -52,6 +55,10 @@ public struct SimReport: Sendable {
     /// Live nodes whose active view is below its target size at the end (by one or more, and by
     /// two or more).
     public var shortViewNodes = 0, shortViewByTwoNodes = 0
+    /// Live nodes that did not get a broadcast through the tree (first 20): broadcast number,
+    /// node number, and when it got the record by anti-entropy (seconds after publication; nil:
+    /// never). Diagnostics for the coverage target.
+    public var treeMisses: [(broadcast: Int, node: Int, antiEntropyAfterS: Double?)] = []
     /// Filled in by the caller (process-level measurement).
     public var memoryBytesPerNode: Double?
     public var wallSeconds: Double?
@@ -80,6 +87,9 @@ public struct SimReport: Sendable {
             ("latency_stretch_p50", num(latencyStretchP50)), ("latency_stretch_p99", num(latencyStretchP99)),
             ("hops_stretch", num(hopsStretch)),
             ("payload_copies_per_node", num(payloadCopiesPerNode)),
+            ("payload_copies_per_node_second_half", num(copiesSecondHalf)),
+            ("hops_stretch_second_half", num(hopsStretchSecondHalf)),
+            ("latency_stretch_p50_second_half", num(latencyStretchP50SecondHalf)),
             ("control_msgs_per_node_s", num(controlMsgsPerNodeS)),
             ("heal_convergence_s", healConvergenceS.map(num) ?? "null"),
             ("messages_lost", "\(messagesLost)"), ("messages_partitioned", "\(messagesPartitioned)"),
@@ -108,6 +118,7 @@ public struct SimReport: Sendable {
             s += "latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms (shortest-path tree: p50 \(format1(sptLatencyMsP50, 1)) ms, p99 \(format1(sptLatencyMsP99, 1)) ms; stretch p50 \(format1(latencyStretchP50, 2))×, p99 \(format1(latencyStretchP99, 2))×)\n"
             s += "hops: p50 \(format1(hopsP50, 0)), p99 \(format1(hopsP99, 0)), mean \(format1(hopsMean, 2)) (shortest-path tree: p50 \(format1(sptHopsP50, 0)), p99 \(format1(sptHopsP99, 0)), mean \(format1(sptHopsMean, 2)); ratio \(format1(hopsStretch, 2))×)\n"
             s += "payload copies per node per broadcast: \(format1(payloadCopiesPerNode, 3))\n"
+            s += "second half of the broadcasts: copies \(format1(copiesSecondHalf, 3)), hops ratio \(format1(hopsStretchSecondHalf, 2))×, latency stretch p50 \(format1(latencyStretchP50SecondHalf, 2))×\n"
         }
         s += "control messages per node per second: \(format1(controlMsgsPerNodeS, 2))\n"
         if let h = healConvergenceS {
@@ -118,6 +129,9 @@ public struct SimReport: Sendable {
         s += "active view at the end: mean \(format1(activeViewMean, 2)) peers, \(isolatedNodes) live node(s) without any, \(shortViewNodes) short of the target (\(shortViewByTwoNodes) by two or more); \(overlayComponents) overlay component(s), smallest \(smallestOverlayComponent)\n"
         if directoryMean > 0 { s += "directory (live announced peers): min \(directoryMin), mean \(format1(directoryMean, 1)) of \(liveNodesAtEnd) live\n" }
         if let j = jobs { s += j.text }
+        for m in treeMisses {
+            s += "missed by the broadcast: broadcast \(m.broadcast) at node \(m.node), " + (m.antiEntropyAfterS.map { "pulled by anti-entropy \(format1($0, 2)) s after publication" } ?? "never delivered") + "\n"
+        }
         if let m = memoryBytesPerNode { s += "memory per simulated node: \(format1(m / 1024, 1)) KiB\n" }
         if let w = wallSeconds { s += "wall time: \(format1(w, 2)) s\n" }
         return s
@@ -156,17 +170,26 @@ extension Simulator {
         var coverage: [Double] = [], coverageAE: [Double] = []
         var latencies: [Double] = [], hops: [Double] = [], sptLat: [Double] = [], sptHop: [Double] = [], stretch: [Double] = []
         var deliveries = 0
+        let half = records.count / 2
+        var deliveries2 = 0, copies2 = 0, hops2 = 0.0, spt2 = 0.0
+        var stretch2: [Double] = []
         var converged: Double? = healTime == nil ? nil : 0
         for b in 0..<records.count {
             var eligible = 0, viaTree = 0, any = 0
             for i in 0..<n {
                 let cell = b * n + i
                 let path = deliveredPath[cell]
-                if path == 1 || path == 2 { deliveries += 1 }
+                if path == 1 || path == 2 {
+                    deliveries += 1
+                    if b >= half { deliveries2 += 1 }
+                }
                 guard alive[i], currentStart[i] <= pubTime[b] else { continue }
                 eligible += 1
                 if path == 1 || path == 3 { viaTree += 1 }
                 if path != 0 { any += 1 }
+                if (path == 0 || path == 2) && r.treeMisses.count < 20 {
+                    r.treeMisses.append((b, i, path == 2 ? Double(deliveredAt[cell] - pubTime[b]) / 1e9 : nil))
+                }
                 if let heal = healTime, converged != nil {
                     if path == 0 { converged = nil } else { converged = max(converged!, Double(deliveredAt[cell] - heal) / 1e9) }
                 }
@@ -179,6 +202,10 @@ extension Simulator {
                         sptLat.append(Double(s) / 1e6)
                         sptHop.append(Double(sptHops[cell]))
                         stretch.append(lat / Double(s))
+                        if b >= half {
+                            hops2 += Double(deliveredHops[cell]); spt2 += Double(sptHops[cell])
+                            stretch2.append(lat / Double(s))
+                        }
                     }
                 }
             }
@@ -205,6 +232,11 @@ extension Simulator {
         r.latencyStretchP99 = percentile(stretch, 0.99)
         r.hopsStretch = r.sptHopsMean > 0 ? r.hopsMean / r.sptHopsMean : 0
         r.payloadCopiesPerNode = deliveries == 0 ? 0 : Double(payloadCopies) / Double(deliveries)
+        for b in half..<records.count { copies2 += copiesByBroadcast[b] }
+        r.copiesSecondHalf = deliveries2 == 0 ? 0 : Double(copies2) / Double(deliveries2)
+        r.hopsStretchSecondHalf = spt2 > 0 ? hops2 / spt2 : 0
+        stretch2.sort()
+        r.latencyStretchP50SecondHalf = percentile(stretch2, 0.5)
         r.controlMsgsPerNodeS = liveNodeNanos > 0 ? Double(controlMessages) / (liveNodeNanos / 1e9) : 0
         if healTime != nil { r.healConvergenceS = converged ?? -1 }
         r.messagesLost = messagesLost

@@ -60,6 +60,8 @@ public final class Simulator {
     var sptLatencyNs: [Int64]
     var sptHops: [UInt16]
     var payloadCopies = 0
+    /// Payload copies received per broadcast (for the second-half figures).
+    var copiesByBroadcast: [Int] = []
     var controlMessages = 0
     var payloadMessages = 0
     var messagesLost = 0
@@ -70,10 +72,22 @@ public final class Simulator {
 
     let trace: TraceSink?
     var traceLine: [UInt8] = []
+    /// The gossip trace events of one `dispatch` (reused; behind a pointer: no dynamic
+    /// exclusivity check per dispatch, as a class's stored property gets).
+    let traces: UnsafeMutablePointer<[GossipTrace]> = {
+        let p = UnsafeMutablePointer<[GossipTrace]>.allocate(capacity: 1)
+        p.initialize(to: [])
+        return p
+    }()
     var hexCache: [String]
 
     /// Called about every million events with (simulated seconds, events so far).
     public var progress: ((Double, Int) -> Void)?
+
+    deinit {
+        traces.deinitialize(count: 1)
+        traces.deallocate()
+    }
 
     public init(config: SimConfig, trace: TraceSink? = nil) {
         precondition(config.nodes >= 2, "a mesh needs at least two nodes")
@@ -168,6 +182,7 @@ public final class Simulator {
         deliveredPath = Array(repeating: 0, count: cells)
         sptLatencyNs = Array(repeating: -1, count: cells)
         sptHops = Array(repeating: 0, count: cells)
+        copiesByBroadcast = Array(repeating: 0, count: config.broadcasts)
 
         schedule()
     }
@@ -350,8 +365,22 @@ public final class Simulator {
     private func dispatch(_ i: Int, _ event: GossipEvent) {
         guard nodes[i] != nil else { return }
         effects.removeAll(keepingCapacity: true)
-        nodes[i]?.handle(event, now: Instant(nanoseconds: now), into: &effects)
-        for e in effects { apply(e, from: i) }
+        guard trace != nil else {
+            nodes[i]?.handle(event, now: Instant(nanoseconds: now), into: &effects)
+            for e in effects { apply(e, from: i) }
+            return
+        }
+        // Traced: the events come apart from the effects (no event-sized effect per event) and
+        // are written where their `.trace` effects would have been applied.
+        traces.pointee.removeAll(keepingCapacity: true)
+        nodes[i]?.handle(event, now: Instant(nanoseconds: now), into: &effects, traces: &traces.pointee)
+        let fx = effects, tx = traces.pointee
+        var t = 0
+        for k in fx.indices {
+            while t < tx.count && tx[t].effectIndex <= k { writeTrace(tx[t].event); t += 1 }
+            apply(fx[k], from: i)
+        }
+        while t < tx.count { writeTrace(tx[t].event); t += 1 }
     }
 
     private func apply(_ effect: GossipEffect, from i: Int) {
@@ -412,9 +441,9 @@ public final class Simulator {
         guard alive[j], let k = endIndex(j, i), links[j][k].gen == gen else { messagesNoLink += 1; return }
         switch message {
         case let .gossip(item):
-            if recordIndex[item.record.id] != nil { payloadCopies += 1 }
+            if let b = recordIndex[item.record.id] { payloadCopies += 1; copiesByBroadcast[Int(b)] += 1 }
         case let .records(items):
-            for item in items where recordIndex[item.record.id] != nil { payloadCopies += 1 }
+            for item in items { if let b = recordIndex[item.record.id] { payloadCopies += 1; copiesByBroadcast[Int(b)] += 1 } }
         default: break
         }
         dispatch(j, .message(from: ids[i], message))

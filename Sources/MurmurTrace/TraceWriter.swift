@@ -31,6 +31,16 @@ public enum TraceEncoder {
         return c.p - p
     }
 
+    /// The same, with the hex digits of `node` and `peer` taken from `cache` when it holds them
+    /// (a node's file repeats one node id and a few peers on every line). Same bytes.
+    @inline(__always) public static func encode(_ e: TraceEvent, seq: Int64? = nil, wall: Int64? = nil,
+                                                into p: UnsafeMutablePointer<UInt8>, cache: TraceHexCache) -> Int {
+        var c = Cursor(p: p)
+        c.cache = cache.slots
+        encode(e, seq: seq, wall: wall, &c)
+        return c.p - p
+    }
+
     /// Event kind names as static strings (no `String` walk per line).
     @inline(__always) static func name(_ k: TraceEvent.Kind) -> StaticString {
         switch k {
@@ -69,13 +79,13 @@ public enum TraceEncoder {
         if let seq { c.put(#","seq":"#); c.int(seq) }
         if let wall { c.put(#","wall":"#); c.int(wall) }
         c.put(#","node":""#)
-        c.hex(e.node.key)
+        c.cachedHex(e.node.key)
         c.put(#"","ev":""#)
         c.put(name(e.kind))
         c.byte(UInt8(ascii: "\""))
         if let k = e.recordKind { c.put(#","kind":"#); c.string(k) }
         if let id = e.recordID { c.put(#","id":""#); c.hex(id.value); c.byte(UInt8(ascii: "\"")) }
-        if let p = e.peer { c.put(#","peer":""#); c.hex(p.key); c.byte(UInt8(ascii: "\"")) }
+        if let p = e.peer { c.put(#","peer":""#); c.cachedHex(p.key); c.byte(UInt8(ascii: "\"")) }
         if let b = e.bytes { c.put(#","bytes":"#); c.int(Int64(b)) }
         if let h = e.hops { c.put(#","hops":"#); c.int(Int64(h)) }
         if let r = e.reason { c.put(#","reason":"#); c.string(r) }
@@ -85,23 +95,71 @@ public enum TraceEncoder {
     /// A write position in a buffer that the caller sized for the worst case.
     struct Cursor {
         var p: UnsafeMutablePointer<UInt8>
+        /// `TraceHexCache.slots`, or nil.
+        var cache: UnsafeMutablePointer<TraceHexCache.Slot>? = nil
+        init(p: UnsafeMutablePointer<UInt8>) { self.p = p }
+        /// `hex(v)`, through the cache when there is one.
+        @inline(__always) mutating func cachedHex(_ v: Bytes32) {
+            guard let cache else { return hex(v) }
+            let slot = cache + Int(truncatingIfNeeded: v.w3 & UInt64(TraceHexCache.slotCount - 1))
+            if slot.pointee.filled && slot.pointee.key == v {
+                UnsafeMutableRawPointer(p).copyMemory(from: UnsafeRawPointer(slot), byteCount: 64)
+                p += 64
+                return
+            }
+            let start = p
+            hex(v)
+            slot.pointee.key = v
+            slot.pointee.filled = true
+            UnsafeMutableRawPointer(slot).copyMemory(from: start, byteCount: 64)
+        }
         @inline(__always) mutating func byte(_ b: UInt8) { p.pointee = b; p += 1 }
         @inline(__always) mutating func put(_ s: StaticString) {
             let n = s.utf8CodeUnitCount
             p.update(from: s.utf8Start, count: n); p += n
         }
         @inline(__always) mutating func raw(_ s: String) { for b in s.utf8 { byte(b) } }
+        /// A decimal integer, eight digits at a time: each group of eight is computed in the
+        /// bytes of one word (SWAR, no division per digit) and stored at once; the first group
+        /// drops its leading zeros. Needs 8 bytes of room past the digits (`maxLineBytes` has it).
         @inline(__always) mutating func int(_ v: Int64) {
-            if v == 0 { byte(48); return }
-            if v < 0 { byte(UInt8(ascii: "-")) }
-            var m = v.magnitude
-            var digits = 0
-            var t = m
-            while t > 0 { digits += 1; t /= 10 }
-            var q = p + digits
-            p = q
-            while m > 0 { q -= 1; q.pointee = UInt8(48 + m % 10); m /= 10 }
+            var m: UInt64
+            if v < 0 { byte(UInt8(ascii: "-")); m = v.magnitude } else { m = UInt64(v) }
+            if m < 100_000_000 { return leading(m) }
+            if m < 10_000_000_000_000_000 {
+                leading(m / 100_000_000)
+                return eight(m % 100_000_000)
+            }
+            let rest = m % 10_000_000_000_000_000
+            leading(m / 10_000_000_000_000_000)
+            eight(rest / 100_000_000)
+            eight(rest % 100_000_000)
         }
+        /// `m` < 10^8 without leading zeros ("0" for 0).
+        @inline(__always) mutating func leading(_ m: UInt64) {
+            let d = Self.eightDigits(m)
+            // Leading zero digits are the low zero bytes (the first digit is the lowest byte).
+            let zeros = d == 0 ? 7 : d.trailingZeroBitCount >> 3
+            UnsafeMutableRawPointer(p).storeBytes(of: ((d &+ 0x3030_3030_3030_3030) >> UInt64(zeros &* 8)).littleEndian, as: UInt64.self)
+            p += 8 &- zeros
+        }
+        /// `m` < 10^8 as exactly eight digits.
+        @inline(__always) mutating func eight(_ m: UInt64) {
+            UnsafeMutableRawPointer(p).storeBytes(of: (Self.eightDigits(m) &+ 0x3030_3030_3030_3030).littleEndian, as: UInt64.self)
+            p += 8
+        }
+        /// The eight decimal digits of `m` < 10^8 as byte values 0...9, first digit in the lowest
+        /// byte: split into 4-digit halves (32-bit lanes), 2-digit quarters (16-bit lanes) and
+        /// digits (bytes), dividing every lane at once by a multiply and a shift.
+        @inline(__always) static func eightDigits(_ m: UInt64) -> UInt64 {
+            let halves = (m / 10_000) | (m % 10_000) << 32
+            let hundreds = ((halves &* 10_486) >> 20) & 0x0000_007F_0000_007F
+            let quarters = hundreds | (halves &- hundreds &* 100) << 16
+            let tens = ((quarters &* 103) >> 10) & 0x000F_000F_000F_000F
+            return tens | (quarters &- tens &* 10) << 8
+        }
+        /// 64 lower-case hex digits, first byte first (`Bytes32` holds its bytes big-endian in
+        /// four words).
         @inline(__always) mutating func hex(_ v: Bytes32) { word(v.w0); word(v.w1); word(v.w2); word(v.w3) }
         @inline(__always) mutating func word(_ w: UInt64) {
             UnsafeMutableRawPointer(p).storeBytes(of: Self.hex8(w >> 32).littleEndian, as: UInt64.self)
@@ -157,6 +215,25 @@ public enum TraceEncoder {
     }
 }
 
+/// The hex digits of recently written ids (node and peer), for one writer thread: a trace file
+/// repeats its node's id on every line and a few peers' ids, and copying 64 digits is cheaper
+/// than computing them. Direct-mapped by the id's last bytes (ids are hashes or public keys).
+public final class TraceHexCache: @unchecked Sendable {
+    static let slotCount = 256
+    struct Slot {
+        /// First: at offset 0 (`Cursor.cachedHex` copies from the slot's address).
+        var digits: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+        var key: Bytes32
+        var filled: Bool
+    }
+    let slots: UnsafeMutablePointer<Slot>
+    public init() {
+        slots = .allocate(capacity: Self.slotCount)
+        slots.initialize(repeating: Slot(digits: (0, 0, 0, 0, 0, 0, 0, 0), key: .zero, filled: false), count: Self.slotCount)
+    }
+    deinit { slots.deallocate() }
+}
+
 /// Why the writer could not write. The node keeps running without traces when this happens.
 public enum TraceWriteError: Error, CustomStringConvertible, Sendable {
     case open(path: String, errno: Int32)
@@ -186,7 +263,12 @@ public final class TraceWriter {
     public let keepFiles: Int
     public let bufferBytes: Int
     private var fd: Int32 = -1
-    private var buffer: [UInt8] = []
+    /// Encoded lines not yet written: `used` bytes of `capacity` (bufferBytes plus room for
+    /// one typical line, so that a line is encoded in place before the buffer is found full).
+    private let buffer: UnsafeMutablePointer<UInt8>
+    private let capacity: Int
+    private var used = 0
+    private let hexCache = TraceHexCache()
     private var fileBytes = 0
     private var seq: Int64 = 0
     private var lastWallStamp: Int64 = .min
@@ -210,13 +292,15 @@ public final class TraceWriter {
         self.bufferBytes = max(bufferBytes, 4096)
         self.flushIntervalNs = flushIntervalNs
         self.wallClock = wallClock
-        buffer.reserveCapacity(self.bufferBytes + 1024)
-        try openFile()
+        capacity = self.bufferBytes + 4096
+        buffer = .allocate(capacity: capacity)
+        do { try openFile() } catch { buffer.deallocate(); throw error }
     }
 
     deinit {
         try? flush()
         if fd >= 0 { close(fd) }
+        buffer.deallocate()
     }
 
     public static let unixNanoseconds: @Sendable () -> Int64 = {
@@ -242,11 +326,20 @@ public final class TraceWriter {
             lastWallStamp = event.time.nanoseconds
             stampNextWall = false
         }
-        TraceEncoder.append(event, seq: seq, wall: wall, to: &buffer)
+        // Encoded straight into the buffer (no scratch line, no copy).
+        let need = TraceEncoder.maxLineBytes(event) + 64
+        if used + need > capacity { try flush() }
+        if need > capacity {
+            var line: [UInt8] = []
+            TraceEncoder.append(event, seq: seq, wall: wall, to: &line)
+            try write(line)
+        } else {
+            used += TraceEncoder.encode(event, seq: seq, wall: wall, into: buffer + used, cache: hexCache)
+        }
         eventsWritten += 1
         let t = event.time.nanoseconds
         if lastFlushTime == .min { lastFlushTime = t }
-        if buffer.count >= bufferBytes || t &- lastFlushTime >= flushIntervalNs {
+        if used >= bufferBytes || t &- lastFlushTime >= flushIntervalNs {
             lastFlushTime = t
             try flush()
         }
@@ -254,22 +347,36 @@ public final class TraceWriter {
 
     /// Writes the buffer (whole lines only), rotating first if the file would grow past its cap.
     public func flush() throws(TraceWriteError) {
-        guard !buffer.isEmpty else { return }
-        if fileBytes > 0 && fileBytes + buffer.count > maxFileBytes { try rotate() }
+        guard used > 0 else { return }
+        let total = used
+        used = 0
+        try write(UnsafeRawBufferPointer(start: buffer, count: total))
+    }
+
+    /// One line too long for the buffer, after the buffered ones.
+    private func write(_ line: [UInt8]) throws(TraceWriteError) {
+        try flush()
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: line.count, alignment: 1)
+        defer { copy.deallocate() }
+        line.withUnsafeBytes { copy.copyMemory(from: $0) }
+        try write(UnsafeRawBufferPointer(copy))
+    }
+
+    /// Writes whole lines, rotating first if the file would grow past its cap.
+    private func write(_ bytes: UnsafeRawBufferPointer) throws(TraceWriteError) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if fileBytes > 0 && fileBytes + bytes.count > maxFileBytes { try rotate() }
         var offset = 0
-        let total = buffer.count
+        let total = bytes.count
         while offset < total {
-            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, total - offset) }
+            let n = Glibc.write(fd, base + offset, total - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                let e = errno
-                buffer.removeAll(keepingCapacity: true)
-                throw .write(path: path, errno: e)
+                throw .write(path: path, errno: errno)
             }
             offset += n
         }
         fileBytes += total
-        buffer.removeAll(keepingCapacity: true)
     }
 
     private func rotate() throws(TraceWriteError) {

@@ -46,6 +46,8 @@ struct InferenceBenchOptions {
     var modelThreads: [Int]? = nil
     /// `--profile-runs N`: run each selected model N times (ours only, no reference), for perf/callgrind.
     var profileRuns = 0
+    /// `--op-profile`: with `--profile-runs`, print time per operator (op type and input shapes).
+    var opProfile = false
 }
 
 struct InferenceSection: Sendable {
@@ -85,6 +87,7 @@ func runInferenceBench(_ args: [String]) throws -> Int32 {
             opts.modelThreads = args[i + 1].split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 }; i += 1
         case "--profile-runs" where i + 1 < args.count:
             opts.profileRuns = max(1, Int(args[i + 1]) ?? 1); opts.sections = ["models"]; i += 1
+        case "--op-profile": opts.opProfile = true
         case "--only" where i + 1 < args.count:
             opts.sections = Set(args[i + 1].split(separator: ",").map(String.init)); i += 1
         default:

@@ -109,9 +109,19 @@ func modelsSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
     let threadCounts = opts.modelThreads ?? Array(Set([1, cores])).sorted()
     let selected = RealModels.all.filter { opts.models == nil || opts.models!.contains($0.alias) || opts.models!.contains($0.name) }
     if opts.profileRuns > 0 {
-        for m in selected where m.isCached {
-            let model = try InferenceModel(path: m.path)
-            let feeds = m.sampleInputs()
+        var targets: [(name: String, load: () throws -> (InferenceModel, [String: Tensor]))] = []
+        let fixtures = repoRoot() + "/Tests/Fixtures/models"
+        for name in ["mlp", "forest", "cnn", "transformer"] where opts.models?.contains(name) == true || opts.models?.contains("fixtures") == true {
+            targets.append(("fixture \(name)", {
+                let model = try InferenceModel(path: "\(fixtures)/\(name).onnx")
+                let bytes = FileManager.default.contents(atPath: "\(fixtures)/\(name).input.json") ?? Data()
+                return (model, try InputJSON.parse(Array(bytes), for: model.inputs))
+            }))
+        }
+        for m in selected where m.isCached { targets.append((m.name, { (try InferenceModel(path: m.path), m.sampleInputs()) })) }
+        for m in targets {
+            let (model, feeds) = try m.load()
+            if opts.opProfile { _ = try model.run(feeds, threads: threadCounts[0]); _ = OpProfile.drain(); OpProfile.enabled = true }
             var hash = ""
             var t0 = timespec(), t1 = timespec()
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0)
@@ -119,6 +129,15 @@ func modelsSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1)
             let cpu = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
             print("\(m.name): output hash \(hash), \(String(format: "%.3f", cpu * 1e3 / Double(opts.profileRuns))) ms thread CPU per run")
+            if opts.opProfile {
+                OpProfile.enabled = false
+                let rows = OpProfile.drain()
+                let total = max(1, rows.reduce(0) { $0 + $1.ns })
+                for r in rows.prefix(40) {
+                    print(String(format: "  %6.2f%% %9.1f us/run %5d calls/run  ", 100 * Double(r.ns) / Double(total),
+                                 Double(r.ns) / 1e3 / Double(opts.profileRuns), r.calls / opts.profileRuns) + r.key)
+                }
+            }
         }
         return []
     }

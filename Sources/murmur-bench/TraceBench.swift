@@ -10,22 +10,107 @@ import MurmurTrace
 import MurmurWire
 
 /// `murmur-bench trace`: what tracing costs (issue 7: ≤ 10 % of channel throughput and of gossip
-/// messages per second), each measured with tracing off and on in the same run, alternating, best
-/// of `--runs`:
+/// messages per second), each case measured with tracing off and on in the same run:
 /// - **channel**: 1 KiB messages (gossip-sized) through the real encrypted transport to a receiver
 ///   process, with and without a `send` trace event per message written by the node's own trace
 ///   file (`NodeTraceFile`: MurmurTrace's buffered, rotating `TraceWriter`);
-/// - **gossip**: the node's gossip shell (`GossipService`: decode, record validation with its
+/// - **shell**: the node's gossip shell (`GossipService`: decode, record validation with its
 ///   signature check, the state machine) fed `Gossip` messages (new signed job records) and
 ///   `IHave` messages, with its trace effects written through `NodeTraceFile`, as in a node;
-/// - **gossip state machines only**: a simulated mesh (`MurmurSim`), every trace event encoded by
-///   MurmurTrace's `TraceEncoder` into a buffered file, against the same seeded run without. The
-///   pessimistic bound: no decoding, crypto or IO besides the trace itself.
+/// - **sim**: the gossip state machines alone in a simulated mesh (`MurmurSim`), every trace event
+///   encoded by MurmurTrace's `TraceEncoder` into a buffered file, against the same seeded run
+///   without. The pessimistic bound: no decoding, crypto or IO besides the trace itself.
+///
+/// Noise (a shared machine): each case runs `--runs` pairs of one off and one on run, back to
+/// back, the order alternating between pairs (off-on, on-off, …) so that neither side always
+/// runs first. Each pair gives one cost (1 − on/off, both measured under the same load); the
+/// reported cost is the **median of the pair costs**, next to the best-vs-best cost (the highest
+/// rate of each side over all runs) and every pair's cost. Channel and simulator rates are given
+/// per wall-clock second and per CPU-second (`Rates`): CPU time does not count the time other
+/// processes take the cores, so its costs move far less on a loaded machine.
 let traceSuite = BenchSuite(
     name: "trace",
     summary: "tracing on vs off: channel messages/s (1 KiB) and gossip messages/s (simulated mesh)",
     run: runTraceBench
 )
+
+/// One run's rate three ways: per wall-clock second (what a user sees; on a shared 2-core machine
+/// also other people's load), per CPU-second of the thread that runs the hot path (the node's
+/// loop, the simulating thread: what tracing costs that thread, wherever the trace thread runs),
+/// and per CPU-second of the whole process (that thread plus the trace thread: all the CPU that
+/// tracing adds, as if everything shared one core — the strictest of the three).
+struct Rates {
+    var wall: Double
+    var mainCPU: Double
+    var processCPU: Double
+}
+
+/// The rates of one traced case over all its pairs, for one measure.
+private struct PairedRates {
+    var off: [Double] = []
+    var on: [Double] = []
+    mutating func add(off o: Double, on n: Double) { off.append(o); on.append(n) }
+    var bestOff: Double { off.max() ?? .nan }
+    var bestOn: Double { on.max() ?? .nan }
+    var pairCosts: [Double] { zip(off, on).map { 1 - $1 / $0 } }
+    var medianCost: Double { median(pairCosts) }
+    var bestCost: Double { 1 - bestOn / bestOff }
+    var text: String {
+        "off \(f1(bestOff)), on \(f1(bestOn)) → cost \(pct(medianCost)) median of pairs, \(pct(bestCost)) best vs best"
+            + " (pairs: \(pairCosts.map(pct).joined(separator: ", ")))"
+    }
+    /// `<rate>_trace_off`, `<rate>_trace_on` (best rates), `<cost>` (median of the pair costs),
+    /// `<cost>_best_vs_best`, `<cost>_pairs`.
+    func json(rate: String, cost: String) -> String {
+        "\"\(rate)_trace_off\":\(f1(bestOff)),\"\(rate)_trace_on\":\(f1(bestOn)),"
+            + "\"\(cost)\":\(f3(medianCost)),\"\(cost)_best_vs_best\":\(f3(bestCost)),"
+            + "\"\(cost)_pairs\":[\(pairCosts.map(f3).joined(separator: ","))]"
+    }
+}
+
+/// The three measures of one case.
+private struct PairedRuns {
+    var wall = PairedRates(), mainCPU = PairedRates(), processCPU = PairedRates()
+    mutating func add(off: Rates, on: Rates) {
+        wall.add(off: off.wall, on: on.wall)
+        mainCPU.add(off: off.mainCPU, on: on.mainCPU)
+        processCPU.add(off: off.processCPU, on: on.processCPU)
+    }
+    func text(unit: String, thread: String) -> String {
+        "      \(unit)/s, wall clock:                \(wall.text)\n"
+            + "      \(unit) per CPU-second, \(thread): \(mainCPU.text)\n"
+            + "      \(unit) per CPU-second, process:     \(processCPU.text)"
+    }
+    func json(rate: String, cost: String, thread: String) -> String {
+        [wall.json(rate: rate, cost: cost),
+         mainCPU.json(rate: "\(rate)_\(thread)_cpu", cost: "\(cost)_\(thread)_cpu"),
+         processCPU.json(rate: "\(rate)_process_cpu", cost: "\(cost)_process_cpu")].joined(separator: ",")
+    }
+}
+
+private func median(_ v: [Double]) -> Double {
+    let s = v.sorted()
+    guard !s.isEmpty else { return .nan }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// For profiling one side alone (`--side off|on`, e.g. under callgrind): nil runs both.
+nonisolated(unsafe) private var onlySide: String?
+
+/// Runs `off` and `on` as pair `k` (the order alternates with `k`). With `--side`, runs that side
+/// only and reports it for both.
+private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows -> (off: T, on: T) {
+    if let onlySide {
+        let r = try onlySide == "on" ? on() : off()
+        return (r, r)
+    }
+    if k % 2 == 0 {
+        let a = try off()
+        return (a, try on())
+    }
+    let b = try on()
+    return (try off(), b)
+}
 
 @Sendable func runTraceBench(_ args: [String]) throws -> Int32 {
     Posix.ignoreBrokenPipes()
@@ -33,6 +118,7 @@ let traceSuite = BenchSuite(
     var runs = 5
     var messages = 400_000
     var nodes = 300
+    var cases: Set<String> = ["channel", "shell", "sim"]
     var i = 0
     while i < args.count {
         switch args[i] {
@@ -46,96 +132,127 @@ let traceSuite = BenchSuite(
         case "--nodes":
             guard let v = wholeNumberOption(args, &i, suite: "trace", range: 10...100_000) else { return 2 }
             nodes = v
+        case "--cases":
+            i += 1
+            let list = i < args.count ? Set(args[i].split(separator: ",").map(String.init)) : []
+            guard !list.isEmpty, list.isSubset(of: ["channel", "shell", "sim"]) else {
+                print("murmur-bench trace: --cases needs a comma-separated list of channel, shell, sim")
+                return 2
+            }
+            cases = list
+        case "--side":
+            i += 1
+            guard i < args.count, args[i] == "off" || args[i] == "on" else {
+                print("murmur-bench trace: --side needs off or on")
+                return 2
+            }
+            onlySide = args[i]
         default:
-            print("murmur-bench trace: unknown option \(args[i]) (options: --json, --runs N, --messages N, --nodes N)")
+            print("murmur-bench trace: unknown option \(args[i]) (options: --json, --runs N, --messages N, --nodes N, --cases channel,shell,sim, --side off|on)")
             return 2
         }
         i += 1
     }
     let dir = "/tmp/murmur-bench-trace-\(getpid())"
     mkdir(dir, 0o700)
-    defer {
-        for name in ["channel.jsonl", "channel.jsonl.1", "channel.jsonl.2", "gossip.jsonl"] { unlink("\(dir)/\(name)") }
-        rmdir(dir)
-    }
+    let traceFiles = ["channel.jsonl", "service.jsonl", "gossip.jsonl"].flatMap { [$0, "\($0).1", "\($0).2", "\($0).3", "\($0).4"] }
+    func removeTraces() { for name in traceFiles { unlink("\(dir)/\(name)") } }
+    defer { removeTraces(); rmdir(dir) }
 
-    // Channel: one receiver process for every run (it resets its count on each new link).
-    guard let exe = currentExecutablePath() else { print("cannot find /proc/self/exe"); return 1 }
-    let keyBytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
-    guard let networkKey = NetworkKey(bytes: keyBytes) else { return 1 }
-    let child = try ChildProcess(executable: exe, arguments: ["channel", "--receiver", Hex.encode(keyBytes), "\(getpid())"])
-    defer { _ = child.stop(grace: 2) }
-    var lineBytes: [UInt8] = []
-    let startWait = Posix.monotonicNanoseconds()
-    while !lineBytes.contains(0x0A) {
-        guard let chunk = child.readStdout() else { print("receiver exited early"); return 1 }
-        lineBytes += chunk
-        if chunk.isEmpty { usleep(2_000) }
-        if Posix.monotonicNanoseconds() - startWait > 10_000_000_000 { print("receiver did not start"); return 1 }
-    }
-    let words = String(decoding: lineBytes.prefix { $0 != 0x0A }, as: UTF8.self).split(separator: " ")
-    guard words.count == 3, let address = try? SocketAddress(parsing: String(words[1])) else { print("bad receiver line"); return 1 }
-
-    var channelOff = 0.0, channelOn = 0.0, tracedEvents: Int64 = 0, traceBytes = 0
-    for _ in 0..<runs {
-        channelOff = max(channelOff, try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: nil).perSecond)
-        let on = try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: "\(dir)/channel.jsonl")
-        channelOn = max(channelOn, on.perSecond)
-        tracedEvents = on.events
-        traceBytes = on.fileBytes
-        for name in ["channel.jsonl", "channel.jsonl.1", "channel.jsonl.2"] { unlink("\(dir)/\(name)") }
+    var channel = PairedRuns(), tracedEvents: Int64 = 0, traceBytes = 0
+    if cases.contains("channel") {
+        // One receiver process for every run (it resets its count on each new link).
+        guard let exe = currentExecutablePath() else { print("cannot find /proc/self/exe"); return 1 }
+        let keyBytes = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        guard let networkKey = NetworkKey(bytes: keyBytes) else { return 1 }
+        let child = try ChildProcess(executable: exe, arguments: ["channel", "--receiver", Hex.encode(keyBytes), "\(getpid())"])
+        defer { _ = child.stop(grace: 2) }
+        var lineBytes: [UInt8] = []
+        let startWait = Posix.monotonicNanoseconds()
+        while !lineBytes.contains(0x0A) {
+            guard let chunk = child.readStdout() else { print("receiver exited early"); return 1 }
+            lineBytes += chunk
+            if chunk.isEmpty { usleep(2_000) }
+            if Posix.monotonicNanoseconds() - startWait > 10_000_000_000 { print("receiver did not start"); return 1 }
+        }
+        let words = String(decoding: lineBytes.prefix { $0 != 0x0A }, as: UTF8.self).split(separator: " ")
+        guard words.count == 3, let address = try? SocketAddress(parsing: String(words[1])) else { print("bad receiver line"); return 1 }
+        for k in 0..<runs {
+            let r = try pair(k, off: {
+                try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: nil)
+            }, on: {
+                try tracedChannelRun(to: address, networkKey: networkKey, messages: messages, tracePath: "\(dir)/channel.jsonl")
+            })
+            channel.add(off: r.off.rates, on: r.on.rates)
+            tracedEvents = r.on.events
+            traceBytes = r.on.fileBytes
+            removeTraces()
+        }
     }
 
     // Gossip through the node's shell: records (signature checked) and IHave messages.
-    let inputs = try GossipInputs(records: min(20_000, max(1_000, messages / 20)), ihaves: min(200_000, max(10_000, messages / 2)))
-    var recordsOff = 0.0, recordsOn = 0.0, ihavesOff = 0.0, ihavesOn = 0.0, serviceEvents: Int64 = 0
-    var ihavesBuilt = 0.0
-    for _ in 0..<runs {
-        let off = try serviceRun(inputs, tracePath: nil)
-        recordsOff = max(recordsOff, off.records); ihavesOff = max(ihavesOff, off.ihaves)
-        // Diagnostic: events built (as effects) but consumed by nobody, no trace file or thread.
-        let built = try serviceRun(inputs, tracePath: nil, buildEvents: true)
-        ihavesBuilt = max(ihavesBuilt, built.ihaves)
-        let on = try serviceRun(inputs, tracePath: "\(dir)/service.jsonl")
-        recordsOn = max(recordsOn, on.records); ihavesOn = max(ihavesOn, on.ihaves)
-        serviceEvents = on.events
-        for name in ["service.jsonl", "service.jsonl.1", "service.jsonl.2"] { unlink("\(dir)/\(name)") }
+    var records = PairedRates(), ihaves = PairedRates(), ihavesBuilt = PairedRates(), serviceEvents: Int64 = 0
+    if cases.contains("shell") {
+        let inputs = try GossipInputs(records: min(20_000, max(1_000, messages / 20)), ihaves: min(200_000, max(10_000, messages / 2)))
+        for k in 0..<runs {
+            let r = try pair(k, off: { try serviceRun(inputs, tracePath: nil) },
+                             on: { try serviceRun(inputs, tracePath: "\(dir)/service.jsonl") })
+            records.add(off: r.off.records, on: r.on.records)
+            ihaves.add(off: r.off.ihaves, on: r.on.ihaves)
+            serviceEvents = r.on.events
+            removeTraces()
+            // Diagnostic: events built (as effects) but consumed by nobody, no trace file or thread.
+            let b = try pair(k, off: { try serviceRun(inputs, tracePath: nil) },
+                             on: { try serviceRun(inputs, tracePath: nil, buildEvents: true) })
+            ihavesBuilt.add(off: b.off.ihaves, on: b.on.ihaves)
+        }
     }
 
     // Gossip state machines alone: the same seeded simulation with tracing off and on.
-    var gossipOff = 0.0, gossipOn = 0.0, gossipMessages = 0, gossipTraceLines = 0
-    for _ in 0..<runs {
-        let off = gossipRun(nodes: nodes, tracePath: nil)
-        gossipOff = max(gossipOff, off.perSecond)
-        gossipMessages = off.messages
-        let on = gossipRun(nodes: nodes, tracePath: "\(dir)/gossip.jsonl")
-        gossipOn = max(gossipOn, on.perSecond)
-        gossipTraceLines = on.lines
-        unlink("\(dir)/gossip.jsonl")
+    var sim = PairedRuns(), gossipMessages = 0, gossipTraceLines = 0
+    if cases.contains("sim") {
+        for k in 0..<runs {
+            let r = pair(k, off: { gossipRun(nodes: nodes, tracePath: nil) },
+                         on: { gossipRun(nodes: nodes, tracePath: "\(dir)/gossip.jsonl") })
+            sim.add(off: r.off.rates, on: r.on.rates)
+            gossipMessages = r.off.messages
+            gossipTraceLines = r.on.lines
+            removeTraces()
+        }
     }
-    let channelCost = 1 - channelOn / channelOff
-    let gossipCost = 1 - gossipOn / gossipOff
-    let recordsCost = 1 - recordsOn / recordsOff
-    let ihavesCost = 1 - ihavesOn / ihavesOff
-    let ihavesBuildCost = 1 - ihavesBuilt / ihavesOff
     if json {
-        print("{\"channel_msgs_per_s_trace_off\":\(f1(channelOff)),\"channel_msgs_per_s_trace_on\":\(f1(channelOn)),"
-            + "\"channel_trace_cost\":\(f3(channelCost)),\"channel_message_bytes\":1024,\"channel_messages\":\(messages),"
-            + "\"channel_trace_events\":\(tracedEvents),\"channel_trace_file_bytes\":\(traceBytes),"
-            + "\"gossip_records_per_s_trace_off\":\(f1(recordsOff)),\"gossip_records_per_s_trace_on\":\(f1(recordsOn)),\"gossip_records_trace_cost\":\(f3(recordsCost)),"
-            + "\"gossip_ihave_msgs_per_s_trace_off\":\(f1(ihavesOff)),\"gossip_ihave_msgs_per_s_trace_on\":\(f1(ihavesOn)),\"gossip_ihave_trace_cost\":\(f3(ihavesCost)),"
-            + "\"gossip_ihave_msgs_per_s_events_built_only\":\(f1(ihavesBuilt)),\"gossip_ihave_build_cost\":\(f3(ihavesBuildCost)),"
-            + "\"gossip_service_trace_events\":\(serviceEvents),"
-            + "\"sim_events_per_s_trace_off\":\(f1(gossipOff)),\"sim_events_per_s_trace_on\":\(f1(gossipOn)),"
-            + "\"sim_trace_cost\":\(f3(gossipCost)),\"sim_nodes\":\(nodes),\"sim_events\":\(gossipMessages),"
-            + "\"sim_trace_lines\":\(gossipTraceLines),\"runs\":\(runs),\"target_cost\":0.1}")
+        var fields: [String] = []
+        if cases.contains("channel") {
+            fields.append(channel.json(rate: "channel_msgs_per_s", cost: "channel_trace_cost", thread: "loop"))
+            fields.append("\"channel_message_bytes\":1024,\"channel_messages\":\(messages),\"channel_trace_events\":\(tracedEvents),\"channel_trace_file_bytes\":\(traceBytes)")
+        }
+        if cases.contains("shell") {
+            fields.append(records.json(rate: "gossip_records_per_s", cost: "gossip_records_trace_cost"))
+            fields.append(ihaves.json(rate: "gossip_ihave_msgs_per_s", cost: "gossip_ihave_trace_cost"))
+            fields.append(ihavesBuilt.json(rate: "gossip_ihave_msgs_per_s_events_built_only", cost: "gossip_ihave_build_cost"))
+            fields.append("\"gossip_service_trace_events\":\(serviceEvents)")
+        }
+        if cases.contains("sim") {
+            fields.append(sim.json(rate: "sim_events_per_s", cost: "sim_trace_cost", thread: "sim_thread"))
+            fields.append("\"sim_nodes\":\(nodes),\"sim_events\":\(gossipMessages),\"sim_trace_lines\":\(gossipTraceLines)")
+        }
+        fields.append("\"runs\":\(runs),\"target_cost\":0.1")
+        print("{" + fields.joined(separator: ",") + "}")
     } else {
-        print("murmur-bench trace: tracing off vs on in one run, best of \(runs) each (target: cost ≤ 10 %)")
-        print("  channel, 1 KiB messages, 2 processes: off \(f1(channelOff)) msg/s, on \(f1(channelOn)) msg/s → cost \(pct(channelCost))  (\(tracedEvents) events, \(traceBytes) trace bytes)")
-        print("  gossip node shell, new records:       off \(f1(recordsOff)) msg/s, on \(f1(recordsOn)) msg/s → cost \(pct(recordsCost))  (per loop CPU-second; decode + signature check + state machine)")
-        print("  gossip node shell, IHave (4 ids):     off \(f1(ihavesOff)) msg/s, on \(f1(ihavesOn)) msg/s → cost \(pct(ihavesCost))  (per loop CPU-second; \(serviceEvents) trace events)")
-        print("    of which building the events alone (no file, no trace thread): \(f1(ihavesBuilt)) msg/s → cost \(pct(ihavesBuildCost))")
-        print("  state machines only, \(nodes)-node sim:    off \(f1(gossipOff)) events/s, on \(f1(gossipOn)) events/s → cost \(pct(gossipCost))  (\(gossipMessages) events: messages, timers, links; \(gossipTraceLines) trace lines)")
+        print("murmur-bench trace: tracing off vs on, \(runs) interleaved pairs per case (target: cost ≤ 10 %; rates: best of each side)")
+        if cases.contains("channel") {
+            print("  channel, 1 KiB messages to a second process (\(tracedEvents) events, \(traceBytes) trace bytes per traced run):")
+            print(channel.text(unit: "msg", thread: "loop thread"))
+        }
+        if cases.contains("shell") {
+            print("  gossip node shell, new records (msg per loop CPU-second; decode + signature check + state machine): \(records.text)")
+            print("  gossip node shell, IHave of 4 ids (msg per loop CPU-second; \(serviceEvents) trace events): \(ihaves.text)")
+            print("    of which building the events alone (no file, no trace thread): \(ihavesBuilt.text)")
+        }
+        if cases.contains("sim") {
+            print("  state machines only, \(nodes)-node sim (\(gossipMessages) events: messages, timers, links; \(gossipTraceLines) trace lines):")
+            print(sim.text(unit: "events", thread: "sim thread "))
+        }
     }
     return 0
 }
@@ -149,10 +266,11 @@ private func pct(_ v: Double) -> String { v.isFinite ? "\(Double(Int((v * 1000).
 /// Sends `messages` 1 KiB messages through the real transport; with `tracePath`, writes one
 /// `send` trace event per message through `NodeTraceFile`, as a node with `--trace` does.
 private func tracedChannelRun(to address: SocketAddress, networkKey: NetworkKey, messages: Int,
-                              tracePath: String?) throws -> (perSecond: Double, events: Int64, fileBytes: Int) {
+                              tracePath: String?) throws -> (rates: Rates, events: Int64, fileBytes: Int) {
     let loop = try EventLoop()
     let identity = SigningKey()
     let transport = Transport(loop: loop, identity: identity, networkKey: networkKey)
+    let processStart = processCPUNanoseconds()
     var traceFile: NodeTraceFile?
     if let tracePath {
         do { traceFile = try NodeTraceFile(path: tracePath, loop: loop) } catch { throw BenchFailure("trace file: \(error)") }
@@ -162,14 +280,18 @@ private func tracedChannelRun(to address: SocketAddress, networkKey: NetworkKey,
     sender.link = try transport.dial(address)
     loop.schedule(after: .seconds(120 as Int64)) { sender.failure = "timeout"; loop.stop() }
     try loop.run()
-    traceFile?.close()
+    traceFile?.close() // writes what is still queued: its CPU time counts
+    let processCPU = processCPUNanoseconds() - processStart
     transport.shutdown()
     if let failure = sender.failure { throw BenchFailure(failure) }
     if let f = traceFile?.failed { throw BenchFailure("trace write: \(f)") }
     var st = stat()
     let bytes = tracePath.map { stat($0, &st) == 0 ? Int(st.st_size) : 0 } ?? 0
-    let seconds = Double(sender.finished - sender.started) / 1e9
-    return (Double(messages) / seconds, traceFile?.eventsWritten ?? 0, bytes)
+    let m = Double(messages)
+    let rates = Rates(wall: m / (Double(sender.finished - sender.started) / 1e9),
+                      mainCPU: m / (Double(sender.finishedCPU - sender.startedCPU) / 1e9),
+                      processCPU: m / (Double(processCPU) / 1e9))
+    return (rates, traceFile?.eventsWritten ?? 0, bytes)
 }
 
 private final class TracedSender: TransportDelegate {
@@ -184,6 +306,8 @@ private final class TracedSender: TransportDelegate {
     var done = false
     var started: Int64 = 0
     var finished: Int64 = 0
+    var startedCPU: Int64 = 0
+    var finishedCPU: Int64 = 0
     var failure: String?
     /// 1 MiB of random bytes; each message is a different 1 KiB slice (a repeated payload would
     /// let the framing's LZ4 compress whole frames of copies).
@@ -207,7 +331,7 @@ private final class TracedSender: TransportDelegate {
             if r != .queued { return }
             sent += 1
             // What GossipService traces for each message it sends (kind, peer, size).
-            trace?.append(TraceEvent(time: loop.now, node: me, kind: .send, recordKind: "ihave", peer: peer, bytes: 1024))
+            trace?.append(TraceEvent(at: loop.now, node: me, kind: .send, recordKind: "ihave", peer: peer, bytes: 1024))
         }
         if !done {
             done = true
@@ -218,6 +342,7 @@ private final class TracedSender: TransportDelegate {
     func transport(_ t: Transport, linkUp link: LinkInfo) {
         peer = link.peer
         started = Posix.monotonicNanoseconds()
+        startedCPU = threadCPUNanoseconds()
         pump()
     }
     func transport(_ t: Transport, linkDown link: LinkInfo, reason: CloseReason) {
@@ -227,6 +352,7 @@ private final class TracedSender: TransportDelegate {
         guard type == MessageType(0xF2), payload.count == 16 else { return }
         let received = Int(UInt64(bigEndian: payload.loadUnaligned(as: UInt64.self)))
         finished = Posix.monotonicNanoseconds()
+        finishedCPU = threadCPUNanoseconds()
         if received < messages * 1024 { failure = "receiver got \(received) of \(messages * 1024) bytes" }
         loop.stop()
     }
@@ -313,8 +439,9 @@ private func threadCPUNanoseconds() -> Int64 {
 
 // MARK: gossip state machines in the simulator
 
-/// One seeded mesh simulation; returns gossip messages handled per wall-clock second.
-private func gossipRun(nodes: Int, tracePath: String?) -> (perSecond: Double, messages: Int, lines: Int) {
+/// One seeded mesh simulation; returns simulator events handled per wall-clock second, per
+/// CPU-second of the simulating thread and per CPU-second of the process (with the trace thread).
+private func gossipRun(nodes: Int, tracePath: String?) -> (rates: Rates, messages: Int, lines: Int) {
     var c = SimConfig()
     c.nodes = nodes
     c.broadcasts = 400
@@ -323,31 +450,21 @@ private func gossipRun(nodes: Int, tracePath: String?) -> (perSecond: Double, me
     c.settle = .seconds(Int64(5))
     c.warmup = .seconds(Int64(5))
     c.trace = tracePath != nil
-    let sink = tracePath.flatMap { CountingFileSink(path: $0) }
+    let sink = tracePath.flatMap { FileTraceSink(path: $0) }
     let sim = Simulator(config: c, trace: sink)
-    let start = Posix.monotonicNanoseconds()
-    let report = sim.run()
+    let start = Posix.monotonicNanoseconds(), startCPU = threadCPUNanoseconds(), startProcess = processCPUNanoseconds()
+    let report = sim.run() // closes the sink: the trace is completely written
+    let cpu = threadCPUNanoseconds() - startCPU, process = processCPUNanoseconds() - startProcess
     let seconds = Double(Posix.monotonicNanoseconds() - start) / 1e9
     // Messages handled: every simulator event but timers is a message, a link event or a dial;
     // the event count is the same with tracing off and on (same seed), so the ratio is exact.
-    return (Double(report.events) / seconds, report.events, sink?.lines ?? 0)
+    let e = Double(report.events)
+    return (Rates(wall: e / seconds, mainCPU: e / (Double(cpu) / 1e9), processCPU: e / (Double(process) / 1e9)),
+            report.events, sink?.eventsAppended ?? 0)
 }
 
-/// The simulator's file sink, counting lines.
-private final class CountingFileSink: TraceSink {
-    let file: FileTraceSink
-    var lines = 0
-    init?(path: String) {
-        guard let f = FileTraceSink(path: path) else { return nil }
-        file = f
-    }
-    func write(_ bytes: [UInt8]) {
-        lines += 1 // one line per call
-        file.write(bytes)
-    }
-    func append(_ event: TraceEvent) {
-        lines += 1
-        file.append(event)
-    }
-    func close() { file.close() }
+private func processCPUNanoseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }

@@ -43,6 +43,59 @@ final class BroadcastTests: XCTestCase {
         XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(3) && $0.1 == .ihave([IHaveEntry(id: r2.id, hops: 2)]) })
     }
 
+    /// Author trees grown from the shared tree (`authorTreeAfter`): from the author's second
+    /// record on, a shorter `IHave` moves the parent (`GraftTree` to the announcer, `PruneTree`
+    /// to the old parent) without touching the shared tree, and the next record from the old
+    /// parent is a duplicate that prunes only that author's pushes.
+    func testAuthorTreeSwitchesToShorterParent() {
+        var c = GossipConfig()
+        c.authorTreeAfter = 2
+        var node = makeNode(config: c)
+        let author = testKey(200).publicKey
+        _ = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: testRecord(1), hops: 5))), now: at(1))
+        let r2 = testRecord(2)
+        var fx = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: r2, hops: 6))), now: at(2))
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(3) && $0.1 == .gossip(HoppedRecord(record: r2, hops: 7)) }, "the tree starts as the shared one")
+        // Peer 3 announces the record 3 hops closer to the author.
+        fx = node.handle(.message(from: nodeID(3), .ihave([IHaveEntry(id: r2.id, hops: 3)])), now: at(2.1))
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(3) && $0.1 == .graftTree(author: author) })
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(2) && $0.1 == .pruneTree(author: author) })
+        XCTAssertEqual(Set(node.eagerPeers), [nodeID(2), nodeID(3)], "the shared tree is unchanged")
+        // A longer announcement afterwards changes nothing.
+        fx = node.handle(.message(from: nodeID(2), .ihave([IHaveEntry(id: r2.id, hops: 3)])), now: at(2.2))
+        XCTAssertTrue(sends(fx).isEmpty)
+        // The next record comes from 3; a late copy from 2 gets a per-author prune, not a shared one.
+        let r3 = testRecord(3)
+        fx = node.handle(.message(from: nodeID(3), .gossip(HoppedRecord(record: r3, hops: 4))), now: at(3))
+        XCTAssertFalse(sends(fx).contains { $0.0 == nodeID(3) && $0.1.carriesPayload }, "no push back to the parent")
+        fx = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: r3, hops: 7))), now: at(3.1))
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(2) && $0.1 == .pruneTree(author: author) })
+        XCTAssertFalse(sends(fx).contains { $0.1 == .prune })
+        // Another author's records still follow the shared tree.
+        let other = testRecord(4, author: testKey(201))
+        fx = node.handle(.message(from: nodeID(3), .gossip(HoppedRecord(record: other, hops: 2))), now: at(4))
+        XCTAssertTrue(sends(fx).contains { $0.0 == nodeID(2) && $0.1 == .gossip(HoppedRecord(record: other, hops: 3)) })
+    }
+
+    /// A lost graft (or a lost answer) is retried at the announcer, alternating with other
+    /// active peers, before the record is left to anti-entropy.
+    func testGraftRetriesTheOnlyAnnouncer() {
+        var node = makeNode()
+        let r = testRecord(9)
+        var fx = node.handle(.message(from: nodeID(3), .ihave([IHaveEntry(id: r.id, hops: 2)])), now: at(1))
+        var targets: [NodeID] = []
+        var t = at(1)
+        for _ in 0..<GossipConfig().graftAttempts {
+            guard case let .setTimer(.graft, next)? = fx.first(where: { if case .setTimer(.graft, _) = $0 { return true } else { return false } }) else { break }
+            t = next
+            fx = node.handle(.timer(.graft(r.id)), now: t)
+            targets += sends(fx).compactMap { $0.1 == .graft([r.id]) ? $0.0 : nil }
+        }
+        XCTAssertEqual(targets.count, GossipConfig().graftAttempts)
+        XCTAssertGreaterThanOrEqual(targets.filter { $0 == nodeID(3) }.count, 3, "the announcer is asked again")
+        XCTAssertTrue(targets.contains(nodeID(2)), "the other active peer is asked too")
+    }
+
     func testPruneIsRefusedWhileTheLinkCarriesFirstDeliveries() {
         var node = makeNode()
         _ = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: testRecord(1), hops: 1))), now: at(1))

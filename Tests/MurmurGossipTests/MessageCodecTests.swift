@@ -27,6 +27,7 @@ final class MessageCodecTests: XCTestCase {
             ("graft", .graft([id1])),
             ("prune", .prune),
             ("prune_tree", .pruneTree(author: peerB.id)),
+            ("graft_tree", .graftTree(author: peerA.id)),
             ("reconcile", .reconcile([
                 RangeDigest(range: .whole(.job), summary: .fingerprint(count: 2, hash: id1)),
                 RangeDigest(range: IDRange(kind: .claim, depth: 2, prefix: 0xF2), summary: .ids([id2])),
@@ -115,5 +116,25 @@ final class MessageCodecTests: XCTestCase {
         deep.u8(RecordKind.job.rawValue); deep.u8(1); deep.u32(16)  // prefix needs 2 digits at depth 1
         deep.u8(0); deep.u32(0); deep.hash(.zero)
         XCTAssertThrowsError(try GossipMessage(decoding: deep.bytes))
+    }
+
+    /// A copy of a record whose id the node already verified skips the signature check; the id
+    /// hashes the exact bytes, signature included, so altered bytes are never trusted that way.
+    func testKnownIDsSkipOnlyTheExactBytesAlreadyVerified() throws {
+        let record = testRecord(2)
+        let good = GossipMessage.gossip(HoppedRecord(record: record, hops: 1)).encoded
+        var asked: [Hash] = []
+        let decoded = try GossipMessage(decoding: good, knownIDs: { asked.append($0); return true })
+        XCTAssertEqual(decoded, .gossip(HoppedRecord(record: record, hops: 1)))
+        XCTAssertEqual(asked, [record.id])
+
+        var forged = good
+        forged[forged.count - 1] ^= 1  // a bad signature: its id is not the verified one
+        let known: Set<Hash> = [record.id]
+        XCTAssertThrowsError(try GossipMessage(decoding: forged, knownIDs: { known.contains($0) })) { error in
+            XCTAssertEqual(error as? GossipDecodeError, .record(.badSignature))
+        }
+        // Trusting every id would accept it: callers answer only for ids they verified.
+        XCTAssertNoThrow(try GossipMessage(decoding: forged, knownIDs: { _ in true }))
     }
 }

@@ -60,4 +60,57 @@ final class FusionTests: XCTestCase {
             XCTAssertEqual(y[i].bitPattern, want.bitPattern, "element \(i)")
         }
     }
+
+    /// Conv (1×1 through the GEMM, depthwise 3×3) followed by an affine + HardSwish chain whose
+    /// first value has two readers: one fused step, with the bits of the conv alone followed by
+    /// the chain's operations, for 1 and 2 threads.
+    func testConvWithElementwiseChainGivesTheNodesBits() throws {
+        let scalars: [(String, Float)] = [("w", 1.3), ("three", 3), ("zero", 0), ("six", 6)]
+        var rng = SeededRNG(seed: 9)
+        func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.unitDouble() * 4 - 2) } }
+        let cases: [(w: [Int], attrs: [[UInt8]])] = [
+            ([6, 4, 1, 1], []),
+            ([4, 1, 3, 3], [TinyONNX.attribute("group", .int(4)), TinyONNX.attribute("pads", .ints([1, 1, 1, 1]))]),
+        ]
+        let x = values(4 * 5 * 37)
+        let saved = Gemm.minParallelMultiplyAdds
+        Gemm.minParallelMultiplyAdds = 0
+        defer { Gemm.minParallelMultiplyAdds = saved }
+        for (wShape, attrs) in cases {
+            let m = wShape[0]
+            let w = values(wShape.reduce(1, *)), b = values(m)
+            let inits = [P.floatTensor("W", dims: wShape, values: w), P.floatTensor("B", dims: [m], values: b)]
+            let conv = P.node("Conv", ["x", "W", "B"], ["y"], attrs: attrs)
+            let fusedBytes = P.model(
+                nodes: [
+                    conv,
+                    P.node("Mul", ["y", "w"], ["a"]),
+                    P.node("Add", ["a", "three"], ["b"]),
+                    P.node("Clip", ["b", "zero", "six"], ["c"]),
+                    P.node("Mul", ["a", "c"], ["d"]),
+                    P.node("Div", ["d", "six"], ["e"]),
+                ],
+                inputs: [P.valueInfo("x", elemType: 1, dims: [1, 4, 5, 37])],
+                outputs: [P.valueInfo("e", elemType: 1, dims: [1, m, 5, 37])],
+                initializers: inits + scalars.map { P.floatTensor($0.0, dims: [1], values: [$0.1]) })
+            let convOnly = P.model(nodes: [conv], inputs: [P.valueInfo("x", elemType: 1, dims: [1, 4, 5, 37])],
+                                   outputs: [P.valueInfo("y", elemType: 1, dims: [1, m, 5, 37])], initializers: inits)
+            let model = try InferenceModel(bytes: fusedBytes)
+            XCTAssertEqual(model.graph.steps.map(\.opType), ["Conv+Fused(Mul+Add+Clip+Mul+Div)"])
+            let feeds = ["x": Tensor(shape: [1, 4, 5, 37], floats: x)]
+            let y = try XCTUnwrap(InferenceModel(bytes: convOnly).run(feeds)["y"]?.floats)
+            let want = y.map { v -> Float in
+                let a = v * 1.3
+                var c = a + 3
+                c = c < 0 ? 0 : c
+                c = c > 6 ? 6 : c
+                return (a * c) / 6
+            }
+            for threads in [1, 2] {
+                let got = try XCTUnwrap(model.run(feeds, threads: threads)["e"])
+                XCTAssertEqual(got.shape, [1, m, 5, 37])
+                XCTAssertEqual(try XCTUnwrap(got.floats).map(\.bitPattern), want.map(\.bitPattern), "W \(wShape), \(threads) threads")
+            }
+        }
+    }
 }

@@ -110,6 +110,40 @@ final class GossipServiceTests: XCTestCase {
         XCTAssertEqual(target.gossip.gossip?.recordCounts[.job], 0)
     }
 
+    /// A further copy of a held record is taken as that record (a duplicate) without decoding it;
+    /// a copy with the same signature and any other byte changed is verified, and refused.
+    func testCopiesOfAHeldRecordAreDuplicatesAndAlteredCopiesAreRefused() throws {
+        let loop = try EventLoop()
+        let networkKey = NetworkKey.random()
+        let target = try makeMember(loop: loop, networkKey: networkKey, seeds: [])
+        defer { target.node.shutdown() }
+        let address = try XCTUnwrap(target.node.listenAddress)
+        let peerKey = SigningKey()
+        let recorder = Recorder()
+        let raw = Transport(loop: loop, identity: peerKey, networkKey: networkKey)
+        raw.delegate = recorder
+        defer { raw.shutdown() }
+        let link = try raw.dial(address, expectedPeer: target.node.localID)
+        try runUntil(loop) { !recorder.up.isEmpty }
+
+        let now = target.gossip.unixNowMs
+        let job = Job(modelHash: DebugRecords.testModel, input: [1, 2, 3], redundancy: 1, quorum: 1, deadline: now + 60_000,
+                      nonce: [UInt8](repeating: 9, count: 16))
+        let record = try SignedRecord.sign(job, by: peerKey, issuedAt: now, expiresAt: now + 120_000)
+        let type = GossipWire.messageType(for: .gossip)
+        let encoded = GossipMessage.gossip(HoppedRecord(record: record, hops: 1)).encoded
+        XCTAssertEqual(raw.send(type, encoded, on: link), .queued)
+        try runUntil(loop) { target.gossip.gossip?.hasRecord(record.id) == true }
+        XCTAssertEqual(raw.send(type, encoded, on: link), .queued)
+        try runUntil(loop) { (target.gossip.gossip?.counters.duplicates ?? 0) >= 1 }
+
+        var altered = encoded
+        altered[encoded.count - 80] ^= 1  // the body's last bytes; the signature is unchanged
+        XCTAssertEqual(raw.send(type, altered, on: link), .queued)
+        try runUntil(loop) { target.gossip.counters.recordsRefused["invalid-signature"] == 1 }
+        XCTAssertEqual(target.gossip.gossip?.recordCounts[.job], 1)
+    }
+
     /// A manifest of 4,096 chunk hashes (~131 KiB) is larger than one transport message: it
     /// travels in fragments and arrives whole.
     func testRecordLargerThanATransportMessageTravelsInFragments() throws {

@@ -117,6 +117,11 @@ final class NodePersistenceTests: XCTestCase {
         XCTAssertNil(try reader.record(id: r.claims[0].id), "a delivered record is batched, not committed at once")
         try p.persistNow(r.job.envelope)
         XCTAssertNotNil(try reader.record(id: r.job.id), "persistNow returned before the job record was committed")
+        // Its local publication right after is not written (and committed) a second time.
+        let written = p.counters.recordsWritten, syncCommits = p.counters.syncCommits
+        p.recordPublishedLocally(r.job.envelope)
+        XCTAssertEqual(p.counters.recordsWritten, written)
+        XCTAssertEqual(p.counters.syncCommits, syncCommits)
         // The local-publish path (the control endpoint's submit) commits a job record too.
         let other = try Job(modelHash: Hash.of(model), input: [4], redundancy: 1, quorum: 1, deadline: nowMs + 10_000,
                             nonce: [UInt8](repeating: 1, count: 16)).signed(by: me, issuedAt: nowMs, expiresAt: nowMs + 600_000)
@@ -178,6 +183,32 @@ final class NodePersistenceTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("upgrade murmur"), "\(error)")
         }
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: newer).contains { $0.contains("corrupt") })
+    }
+
+    /// An input too large for the job record is committed with it (the entry node promised it to
+    /// the executors), comes back on a restart while the job is open, and not once it is final.
+    func testOfferedInputSurvivesARestartWhileItsJobIsOpen() throws {
+        let dir = try tempDir()
+        let loop = try EventLoop()
+        let input = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let t = nowMs - 1_000
+        func job(_ nonce: UInt8) throws -> Signed<Job> {
+            try Job(modelHash: Hash.of(model), inputHash: Hash.of(input + [nonce]), inputSize: UInt64(input.count + 1), inlineInput: nil,
+                    redundancy: 3, quorum: 2, deadline: t + 30_000, nonce: [UInt8](repeating: nonce, count: 16))
+                .signed(by: me, issuedAt: t, expiresAt: t + 630_000)
+        }
+        let open = try job(1), done = try job(2)
+        do {
+            let (p, _) = try self.open(dir, loop: loop)
+            try p.persistNow(open.envelope, blob: input + [1])
+            try p.persistNow(done.envelope, blob: input + [2])
+            p.jobStateChanged(done.id, .failed(.noExecutors), output: nil)
+            p.close()
+        }
+        let (p, replay) = try self.open(dir, loop: loop)
+        defer { p.close() }
+        XCTAssertEqual(replay.outputs[open.body.inputHash].map(Hash.of), open.body.inputHash, "the open job's input was lost in the restart")
+        XCTAssertNil(replay.outputs[done.body.inputHash], "a finished job's input is not offered again")
     }
 
     func testRestoredFinalStateWinsOverAReplayPastTheDeadline() throws {

@@ -99,6 +99,23 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertEqual(reader.stats.errors, 0)
     }
 
+    /// Integers are written as Swift prints them (two digits per step after a digit count in
+    /// the encoder): every power of ten and its neighbours, signs, extremes, random values.
+    func testIntegersEncodeLikeDescription() {
+        var values: [Int64] = [0, 1, -1, 9, 10, 11, 99, 100, 101, .max, .min + 1, 1 << 62 - 1, -(1 << 62) + 1]
+        var p: Int64 = 1
+        for _ in 0..<18 { p *= 10; values += [p - 1, p, p + 1, -p, -(p - 1)] }
+        var rng = SeededRNG(seed: 3)
+        for _ in 0..<2_000 { values.append(Int64(bitPattern: rng.next()) >> (rng.next() % 64)) }
+        let node = NodeID(Bytes32(w0: 0x0123_4567_89ab_cdef, w1: 0xfedc_ba98_7654_3210, w2: 0, w3: .max))
+        for v in values {
+            let e = TraceEvent(time: Instant(nanoseconds: v), node: node, kind: .send, bytes: Int(v), hops: Int(v))
+            let expected = "{\"v\":1,\"t\":\(v),\"seq\":\(v),\"wall\":\(v),\"node\":\"0123456789abcdeffedcba98765432100000000000000000ffffffffffffffff\","
+                + "\"ev\":\"send\",\"bytes\":\(v),\"hops\":\(v)}\n"
+            XCTAssertEqual(TraceEncoder.line(e, seq: v, wall: v), expected)
+        }
+    }
+
     /// A file with every kind of damage: good lines still count, bad ones are counted by cause.
     func testBrokenFileIsCountedNotFatal() throws {
         let n = String(repeating: "ab", count: 32), id = String(repeating: "cd", count: 32)

@@ -1,4 +1,5 @@
 import MurmurKernels
+import MurmurKernelBodies
 
 /// Sliding-window geometry shared by Conv and the pooling operators.
 struct Window: Sendable {
@@ -227,9 +228,26 @@ enum ConvOps {
         return Tensor(shape: [batch, mOut] + outSp, floats: out)
     }
 
-    static let conv = OpDefinition("Conv") { n in
+    static let conv = OpDefinition("Conv") { n in try convKernel(n, post: [], postShapes: []) }
+
+    /// Conv whose output then runs through the element-wise program `post` (register 0 = the
+    /// conv output; `postShapes` are its one-element constants' shapes): applied to each output
+    /// after `+ bias` while it is still in cache, the bits of the two passes.
+    static func convKernel(_ n: NodeContext, post: [EltInst], postShapes: [[Int]]) throws -> any OpKernel {
         let group = n.int("group", default: 1)
         let win = Window(n, kernel: n.ints("kernel_shape"))
+        @Sendable func finish(_ shape: [Int], _ out: inout [Float]) -> Tensor {
+            if !post.isEmpty, !out.isEmpty {
+                let count = out.count
+                out.withUnsafeMutableBufferPointer { po in
+                    guard let b = po.baseAddress else { return }
+                    let ext = [UnsafePointer(b)]
+                    post.withUnsafeBufferPointer { ip in ext.withUnsafeBufferPointer { ep in Elementwise.run(ip, externals: ep, output: b, count: count) } }
+                }
+            }
+            let final = post.isEmpty ? shape : ((try? Broadcast.shape([shape] + postShapes)) ?? shape)
+            return Tensor(shape: final, floats: out)
+        }
         return ClosureKernel { ins, ctx in
             let x = try K.input(ins, 0), w = try K.input(ins, 1), b = K.optional(ins, 2)
             let xs = try K.floats(x, "X"), ws = try K.floats(w, "W")
@@ -255,17 +273,24 @@ enum ConvOps {
                 p.padTop = pb[0]; p.padLeft = pb[1]; p.padBottom = pe[0]; p.padRight = pe[1]
                 p.groups = group
                 if p.problem == nil && p.outHeight == outSp[0] && p.outWidth == outSp[1] {
-                    var out = [Float](repeating: 0, count: try K.count([batch, mOut] + outSp))
+                    // Every output is written by Conv2D.forward (GEMM tiles store, depthwise planes
+                    // store, k = 0 stores zeros), so the buffer is not zero-filled first.
+                    let outCount = try K.count([batch, mOut] + outSp)
+                    var out = [Float](unsafeUninitializedCapacity: outCount) { _, c in c = outCount }
                     xs.withUnsafeBufferPointer { px in ws.withUnsafeBufferPointer { pw in out.withUnsafeMutableBufferPointer { po in
                         if let bias {
                             bias.withUnsafeBufferPointer { pbias in
-                                Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: pbias.baseAddress!, output: po.baseAddress!, pool: ctx.pool)
-                            }
+                                post.withUnsafeBufferPointer { pp in
+                                Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: pbias.baseAddress!, output: po.baseAddress!, pool: ctx.pool, post: pp)
+                            } }
                         } else {
-                            Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: nil, output: po.baseAddress!, pool: ctx.pool)
+                            post.withUnsafeBufferPointer { pp in
+                                Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: nil, output: po.baseAddress!, pool: ctx.pool, post: pp)
+                            }
                         }
                     } } }
-                    return [Tensor(shape: [batch, mOut] + outSp, floats: out)]
+                    let final = post.isEmpty ? [batch, mOut] + outSp : ((try? Broadcast.shape([[batch, mOut] + outSp] + postShapes)) ?? [batch, mOut] + outSp)
+                    return [Tensor(shape: final, floats: out)]
                 }
             }
             let taps = try K.count(wnd.kernel)
@@ -332,7 +357,7 @@ enum ConvOps {
                     for o in 0..<p { out[base + o] = out[base + o] + bias[m] }
                 } }
             }
-            return [Tensor(shape: outShape, floats: out)]
+            return [finish(outShape, &out)]
         }
     }
 }

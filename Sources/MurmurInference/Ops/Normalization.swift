@@ -67,6 +67,15 @@ enum NormalizationOps {
     /// is gathered into a contiguous vector; m = Reduce.max; e = DetMath.exp(x − m);
     /// s = Reduce.sum(e) (Specs/kernels.md §5); y = e / s, or (x − m) − log(s).
     static func softmaxFloat(_ x: [Float], outer: Int, len: Int, inner: Int, log: Bool) -> [Float] {
+        if inner == 1 && len > 0 {
+            // Contiguous rows: the same steps inside the ISA module (one call for all rows).
+            return [Float](unsafeUninitializedCapacity: x.count) { buf, count in
+                x.withUnsafeBufferPointer { px in
+                    if let p = px.baseAddress, let q = buf.baseAddress { Elementwise.softmaxRows(p, q, rows: outer, len: len, log: log) }
+                }
+                count = x.count
+            }
+        }
         var y = [Float](repeating: 0, count: x.count)
         if len == 0 { return y }
         var v = [Float](repeating: 0, count: len), e = [Float](repeating: 0, count: len)
@@ -143,7 +152,23 @@ enum NormalizationOps {
             }
             switch x.storage {
             case let .float32(a):
-                return [Tensor(shape: x.shape, floats: try run(a, K.floats(scale, "scale"), K.floats(bias, "B"), K.floats(mean, "mean"), K.floats(variance, "var"), eps))]
+                let s = try K.floats(scale, "scale"), b = try K.floats(bias, "B"), m = try K.floats(mean, "mean"), v = try K.floats(variance, "var")
+                guard s.count == c, b.count == c, m.count == c, v.count == c else { throw OpError("per-channel inputs must have \(c) values") }
+                // Same expression per element as `run`, over unsafe pointers.
+                let y = [Float](unsafeUninitializedCapacity: a.count) { buf, count in
+                    a.withUnsafeBufferPointer { src in
+                        guard let xs = src.baseAddress, let ys = buf.baseAddress else { return }
+                        for nIdx in 0..<x.shape[0] { for ch in 0..<c {
+                            let den = (v[ch] + eps).squareRoot()
+                            let mc = m[ch], sc = s[ch], bc = b[ch]
+                            let base = (nIdx * c + ch) * inner
+                            let xp = xs + base, yp = ys + base
+                            for i in 0..<inner { yp[i] = (xp[i] - mc) / den * sc + bc }
+                        } }
+                    }
+                    count = a.count
+                }
+                return [Tensor(shape: x.shape, floats: y)]
             case let .float64(a):
                 guard let s = scale.doubles, let b = bias.doubles, let m = mean.doubles, let v = variance.doubles else { throw OpError("parameter types differ from X") }
                 return [Tensor(shape: x.shape, doubles: try run(a, s, b, m, v, Double(eps)))]

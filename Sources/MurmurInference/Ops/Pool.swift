@@ -67,6 +67,36 @@ enum PoolOps {
             let pl = try cache.plan(x, win)
             let inSize = pl.spatial.reduce(1, *), p = pl.out.reduce(1, *)
             let outShape = Array(x.shape.prefix(2)) + pl.out
+            if !wantIndices, case let .float32(a) = x.storage, !a.isEmpty {
+                // float32 without indices: the same scan (first valid tap, then strictly greater
+                // values replace it) over unsafe pointers.
+                let count = pl.batchChannels * p
+                let out = [Float](unsafeUninitializedCapacity: count) { buf, c in
+                    a.withUnsafeBufferPointer { src in pl.gather.withUnsafeBufferPointer { g in
+                        guard let xs = src.baseAddress, let gp = g.baseAddress, let ob = buf.baseAddress else { return }
+                        for bc in 0..<pl.batchChannels {
+                            let xb = xs + bc * inSize, oc = ob + bc * p
+                            for o in 0..<p {
+                                let gt = gp + o * pl.taps
+                                // The first valid tap starts the scan; later taps replace it only
+                                // when strictly greater (a select, not a branch on the data).
+                                var t = 0
+                                while t < pl.taps && gt[t] < 0 { t += 1 }
+                                var best: Float = t < pl.taps ? xb[gt[t]] : -.infinity
+                                t += 1
+                                while t < pl.taps {
+                                    let s = gt[t]
+                                    if s >= 0 { let v = xb[s]; best = v > best ? v : best }
+                                    t += 1
+                                }
+                                oc[o] = best
+                            }
+                        }
+                    } }
+                    c = count
+                }
+                return [Tensor(shape: outShape, floats: out)]
+            }
             var indices = [Int64](repeating: 0, count: pl.batchChannels * p)
             func run<T: Comparable>(_ xs: [T], lowest: T) -> [T] {
                 var out = [T](repeating: lowest, count: pl.batchChannels * p)
@@ -122,6 +152,30 @@ enum PoolOps {
             let pl = try cache.plan(x, win)
             let inSize = pl.spatial.reduce(1, *), p = pl.out.reduce(1, *)
             let outShape = Array(x.shape.prefix(2)) + pl.out
+            if case let .float32(a) = x.storage, !a.isEmpty {
+                // float32: the same sums and counts over unsafe pointers.
+                let count = pl.batchChannels * p
+                let out = [Float](unsafeUninitializedCapacity: count) { buf, c in
+                    a.withUnsafeBufferPointer { src in pl.gather.withUnsafeBufferPointer { g in
+                        guard let xs = src.baseAddress, let gp = g.baseAddress, let ob = buf.baseAddress else { return }
+                        for bc in 0..<pl.batchChannels {
+                            let xb = xs + bc * inSize, oc = ob + bc * p
+                            for o in 0..<p {
+                                let gt = gp + o * pl.taps
+                                var sum: Float = 0
+                                var cnt = 0
+                                for t in 0..<pl.taps {
+                                    let s = gt[t]
+                                    if s >= 0 { sum = sum + xb[s]; cnt += 1 } else if s == -1 && includePad { cnt += 1 }
+                                }
+                                oc[o] = cnt > 0 ? sum / Float(cnt) : 0
+                            }
+                        }
+                    } }
+                    c = count
+                }
+                return [Tensor(shape: outShape, floats: out)]
+            }
             func run<T: BinaryFloatingPoint>(_ xs: [T]) -> [T] {
                 var out = [T](repeating: 0, count: pl.batchChannels * p)
                 for bc in 0..<pl.batchChannels {

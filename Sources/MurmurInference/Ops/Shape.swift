@@ -167,6 +167,28 @@ enum ShapeOps {
                 outShape[axis] += p.shape[axis]
             }
             let outer = first.shape[..<axis].reduce(1, *)
+            // float32: copy each part's contiguous block per outer index straight into place.
+            let floatParts = parts.compactMap(\.floats)
+            if floatParts.count == parts.count {
+                let chunks = parts.map { $0.shape[axis...].reduce(1, *) }
+                let total = try K.count(outShape)
+                let out = [Float](unsafeUninitializedCapacity: total) { buf, c in
+                    c = 0
+                    guard let dst = buf.baseAddress else { return }
+                    var o = 0
+                    for r in 0..<outer {
+                        for (pi, f) in floatParts.enumerated() where chunks[pi] > 0 {
+                            f.withUnsafeBufferPointer { src in
+                                if let sp = src.baseAddress { (dst + o).initialize(from: sp + r * chunks[pi], count: chunks[pi]) }
+                            }
+                            o += chunks[pi]
+                        }
+                    }
+                    c = o
+                }
+                guard out.count == total else { throw OpError("concatenated \(out.count) of \(total) elements") }
+                return [Tensor(shape: outShape, floats: out)]
+            }
             // Concatenate flat data of all parts, then gather rows in output order.
             let joined = try Tensor.joined(parts, shape: [parts.reduce(0) { $0 + $1.count }])
             var offsets: [Int] = []

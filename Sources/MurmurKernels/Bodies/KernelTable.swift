@@ -13,6 +13,10 @@ public struct KernelTable: Sendable {
     public let reduce: @Sendable (ReduceOp, UnsafePointer<Float>, UnsafePointer<Float>?, Int) -> Float
     /// Depthwise plane: (padded input, padded row width, kernel, geometry, bias, output).
     public let depthwise: @Sendable (UnsafePointer<Float>, Int, UnsafePointer<Float>, DepthwiseGeometry, Float?, UnsafeMutablePointer<Float>) -> Void
+    /// Element-wise program: (instructions, count, external pointers, count, output, elements).
+    public let elementwise: @Sendable (UnsafePointer<EltInst>, Int, UnsafePointer<UnsafePointer<Float>>, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    /// Softmax over contiguous rows: (x, y, rows, len, log, scratch of len floats).
+    public let softmaxRows: @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Bool, UnsafeMutablePointer<Float>) -> Void
 
     public init(
         isaName: String, mr: Int, nr: Int,
@@ -21,10 +25,13 @@ public struct KernelTable: Sendable {
         gemm: @escaping @Sendable (GemmArgs, Range<Int>, Range<Int>) -> Void,
         packB: @escaping @Sendable (GemmArgs, UnsafeMutablePointer<Float>) -> Void,
         reduce: @escaping @Sendable (ReduceOp, UnsafePointer<Float>, UnsafePointer<Float>?, Int) -> Float,
-        depthwise: @escaping @Sendable (UnsafePointer<Float>, Int, UnsafePointer<Float>, DepthwiseGeometry, Float?, UnsafeMutablePointer<Float>) -> Void
+        depthwise: @escaping @Sendable (UnsafePointer<Float>, Int, UnsafePointer<Float>, DepthwiseGeometry, Float?, UnsafeMutablePointer<Float>) -> Void,
+        elementwise: @escaping @Sendable (UnsafePointer<EltInst>, Int, UnsafePointer<UnsafePointer<Float>>, Int, UnsafeMutablePointer<Float>, Int) -> Void,
+        softmaxRows: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Bool, UnsafeMutablePointer<Float>) -> Void
     ) {
         self.isaName = isaName; self.mr = mr; self.nr = nr
         self.unary = unary; self.pow = pow; self.gemm = gemm; self.packB = packB; self.reduce = reduce; self.depthwise = depthwise
+        self.elementwise = elementwise; self.softmaxRows = softmaxRows
     }
 }
 

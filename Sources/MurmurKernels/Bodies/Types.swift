@@ -25,6 +25,10 @@ public struct GemmArgs: @unchecked Sendable {
     public var beta: Float
     public var addend: UnsafePointer<Float>?
     public var addRowStride: Int, addColStride: Int
+    /// An element-wise program (`EltInst`, register 0 = the output element) applied to every
+    /// output after the epilogue, in place: the bits of running it as a separate pass.
+    public var post: UnsafePointer<EltInst>? = nil
+    public var postCount: Int = 0
 
     public init(m: Int, n: Int, k: Int,
                 a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
@@ -46,4 +50,21 @@ public struct GemmArgs: @unchecked Sendable {
 /// Reductions over one vector, in the striped order of Specs/kernels.md §5.
 public enum ReduceOp: Int, Sendable, CaseIterable {
     case sum, dot, max
+}
+
+/// One instruction of an element-wise program (`Elementwise.run`): `r[dst] = op(a, b)` lane by
+/// lane with the op's single IEEE operation. Operands are registers (externals first, then one per
+/// instruction in order) or, when the register index is negative, the scalar `sa` / `sb`.
+/// `clip` uses `sa` = lo, `sb` = hi: v < lo ? lo : v, then v > hi ? hi : v (NaN stays).
+public struct EltInst: Sendable {
+    public enum Code: UInt8, Sendable { case add, sub, mul, div, sqrt, clip, unary }
+    public var code: Code
+    public var a: Int32
+    public var b: Int32
+    public var sa: Float
+    public var sb: Float
+    public var unary: UnaryMath
+    public init(code: Code, a: Int32, b: Int32 = -1, sa: Float = 0, sb: Float = 0, unary: UnaryMath = .exp) {
+        self.code = code; self.a = a; self.b = b; self.sa = sa; self.sb = sb; self.unary = unary
+    }
 }

@@ -40,12 +40,16 @@ public struct Conv2DParams: Sendable, Equatable {
 public enum Conv2D {
     /// input [N, C, H, W]; weights [M, C/groups, kH, kW] (ONNX layout); bias [M] or nil;
     /// output [N, M, OH, OW]. Buffers must not overlap the output.
+    /// `post`: an element-wise program (register 0 = the output element) applied to every output
+    /// after `+ bias`, in place — the same bits as running it as a separate pass afterwards.
     public static func forward(_ p: Conv2DParams, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil) {
+                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil,
+                               post: UnsafeBufferPointer<EltInst>? = nil) {
         precondition(p.problem == nil, "Conv2D: \(p.problem ?? "")")
         let table = KernelISA.active.table
+        let postProgram = post.flatMap { $0.isEmpty ? nil : $0 }
         if p.inChannels == p.groups && p.outChannels == p.groups {
-            depthwise(p, input, weights, bias, output, table, pool)
+            depthwise(p, input, weights, bias, output, table, pool, postProgram)
             return
         }
         let cg = p.inChannels / p.groups, mg = p.outChannels / p.groups
@@ -64,10 +68,11 @@ public enum Conv2D {
             for n in imageRange {
                 for g in 0..<p.groups {
                     let x = input + (n * p.inChannels + g * cg) * p.inHeight * p.inWidth
-                    let args = GemmArgs(m: mg, n: cols, k: k, a: weights + g * mg * k, aRowStride: k, aColStride: 1,
+                    var args = GemmArgs(m: mg, n: cols, k: k, a: weights + g * mg * k, aRowStride: k, aColStride: 1,
                                         b: nil, bRowStride: 0, bColStride: 0, packedB: UnsafePointer(packed),
                                         c: output + (n * p.outChannels + g * mg) * cols, ldc: cols,
                                         alpha: 1, beta: 1, addend: bias.map { $0 + g * mg }, addRowStride: 1, addColStride: 0)
+                    if let postProgram { args.post = postProgram.baseAddress; args.postCount = postProgram.count }
                     let work = { (range: Range<Int>) in
                         im2colPanels(p, x, cg, packed, nr, range)
                         table.gemm(args, 0..<mg, (range.lowerBound * nr)..<min(cols, range.upperBound * nr))
@@ -163,7 +168,7 @@ public enum Conv2D {
     /// copy of the input plane; planes are independent and split across threads.
     static func depthwise(_ p: Conv2DParams, _ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
                           _ bias: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>, _ table: KernelTable,
-                          _ pool: WorkerPool?) {
+                          _ pool: WorkerPool?, _ post: UnsafeBufferPointer<EltInst>?) {
         let ph = p.inHeight + p.padTop + p.padBottom
         let pw = p.inWidth + p.padLeft + p.padRight + 16     // slack: vector loads past the last tap
         let geometry = DepthwiseGeometry(kh: p.kernelHeight, kw: p.kernelWidth, sh: p.strideH, sw: p.strideW,
@@ -180,8 +185,12 @@ public enum Conv2D {
                 for y in 0..<p.inHeight {
                     (padded + (y + p.padTop) * pw + p.padLeft).update(from: src + y * p.inWidth, count: p.inWidth)
                 }
-                table.depthwise(UnsafePointer(padded), pw, weights + c * taps, geometry, bias?[c],
-                                output + plane * p.outHeight * p.outWidth)
+                let out = output + plane * p.outHeight * p.outWidth
+                table.depthwise(UnsafePointer(padded), pw, weights + c * taps, geometry, bias?[c], out)
+                if let post, let ip = post.baseAddress {
+                    var e = UnsafePointer(out)
+                    withUnsafePointer(to: &e) { table.elementwise(ip, post.count, $0, 1, out, p.outHeight * p.outWidth) }
+                }
             }
         }
         if let pool, pool.threads > 1, planes > 1, planes * p.outHeight * p.outWidth * taps >= Gemm.minParallelMultiplyAdds {

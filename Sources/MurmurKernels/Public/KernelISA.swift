@@ -12,7 +12,7 @@ public enum KernelISA: Int, Sendable, CaseIterable, CustomStringConvertible {
     case baseline = 0
     /// x86-64-v3: AVX2 + FMA, 6×16 GEMM tile.
     case x86v3 = 1
-    /// x86-64-v4: AVX-512, 6×32 GEMM tile.
+    /// x86-64-v4: AVX-512, 8×32 GEMM tile.
     case x86v4 = 2
 
     public var description: String { table.isaName }

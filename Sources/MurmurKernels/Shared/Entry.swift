@@ -33,6 +33,16 @@ public enum ISAKernels {
         DepthwiseBody.plane(padded, pw, w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, bias, out, g.oh, g.ow)
     }
 
+    public static func elementwise(_ insts: UnsafePointer<EltInst>, _ ni: Int, _ ext: UnsafePointer<UnsafePointer<Float>>, _ ne: Int,
+                                   _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        EltBody.run(insts, ni, ext, ne, out, n)
+    }
+
+    public static func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ rows: Int, _ len: Int, _ log: Bool,
+                                   _ scratch: UnsafeMutablePointer<Float>) {
+        EltBody.softmaxRows(x, y, rows, len, log, scratch)
+    }
+
     public static let table = KernelTable(
         isaName: isaName, mr: GemmBody.mr, nr: tileNR,
         unary: { unary($0, $1, $2, $3) },
@@ -40,6 +50,8 @@ public enum ISAKernels {
         gemm: { gemm($0, $1, $2) },
         packB: { packB($0, $1) },
         reduce: { reduce($0, $1, $2, $3) },
-        depthwise: { depthwise($0, $1, $2, $3, $4, $5) }
+        depthwise: { depthwise($0, $1, $2, $3, $4, $5) },
+        elementwise: { elementwise($0, $1, $2, $3, $4, $5) },
+        softmaxRows: { softmaxRows($0, $1, $2, $3, $4, $5) }
     )
 }

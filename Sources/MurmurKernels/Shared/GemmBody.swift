@@ -1,4 +1,5 @@
 import MurmurKernelBodies
+import CCPUFeatures
 
 // Packed, cache-blocked single-precision GEMM bodies. Contract (Specs/kernels.md): every output
 // C[i,j] is d = fma(A[i,K−1], B[K−1,j], … fma(A[i,0], B[0,j], +0) …), products in ascending k,
@@ -7,7 +8,8 @@ import MurmurKernelBodies
 // across K blocks the partial sum is stored to C and reloaded, which continues the same chain.
 
 enum GemmBody {
-    static let mr = 6
+    /// Rows of the register tile (and of packed A panels): `tileMR` of the ISA module.
+    static let mr = tileMR
     /// K block (rows of a packed B panel kept in L1 per micro-kernel call).
     static let kc = 256
     /// M block (rows of packed A kept in L2), a multiple of mr.
@@ -39,7 +41,7 @@ enum GemmBody {
             s = F16(repeating: a[3]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
             s = F16(repeating: a[4]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
             s = F16(repeating: a[5]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-            a += 6; b += 32
+            a += mr; b += 32
         }
         store16(c00, c); store16(c01, c + 16)
         store16(c10, c + ldc); store16(c11, c + ldc + 16)
@@ -47,6 +49,47 @@ enum GemmBody {
         store16(c30, c + 3 * ldc); store16(c31, c + 3 * ldc + 16)
         store16(c40, c + 4 * ldc); store16(c41, c + 4 * ldc + 16)
         store16(c50, c + 5 * ldc); store16(c51, c + 5 * ldc + 16)
+    }
+
+    /// 8×32 tile (16 zmm accumulators) for AVX-512; `pf` is a B panel to pull towards the cache
+    /// (one line per k step; a hint only).
+    @inline(__always)
+    static func kernel8x32(_ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
+                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool, _ pf: UnsafePointer<Float>) {
+        var c00 = F16(), c01 = F16(), c10 = F16(), c11 = F16(), c20 = F16(), c21 = F16(), c30 = F16(), c31 = F16()
+        var c40 = F16(), c41 = F16(), c50 = F16(), c51 = F16(), c60 = F16(), c61 = F16(), c70 = F16(), c71 = F16()
+        if !first {
+            c00 = load16(c); c01 = load16(c + 16)
+            c10 = load16(c + ldc); c11 = load16(c + ldc + 16)
+            c20 = load16(c + 2 * ldc); c21 = load16(c + 2 * ldc + 16)
+            c30 = load16(c + 3 * ldc); c31 = load16(c + 3 * ldc + 16)
+            c40 = load16(c + 4 * ldc); c41 = load16(c + 4 * ldc + 16)
+            c50 = load16(c + 5 * ldc); c51 = load16(c + 5 * ldc + 16)
+            c60 = load16(c + 6 * ldc); c61 = load16(c + 6 * ldc + 16)
+            c70 = load16(c + 7 * ldc); c71 = load16(c + 7 * ldc + 16)
+        }
+        var a = ap, b = bp, q = pf
+        for _ in 0..<kc {
+            murmur_prefetch_l1(q)
+            let b0 = load16(b), b1 = load16(b + 16)
+            var s = F16(repeating: a[0]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            s = F16(repeating: a[1]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            s = F16(repeating: a[2]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+            s = F16(repeating: a[3]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+            s = F16(repeating: a[4]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+            s = F16(repeating: a[5]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+            s = F16(repeating: a[6]); c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+            s = F16(repeating: a[7]); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+            a += mr; b += 32; q += 16
+        }
+        store16(c00, c); store16(c01, c + 16)
+        store16(c10, c + ldc); store16(c11, c + ldc + 16)
+        store16(c20, c + 2 * ldc); store16(c21, c + 2 * ldc + 16)
+        store16(c30, c + 3 * ldc); store16(c31, c + 3 * ldc + 16)
+        store16(c40, c + 4 * ldc); store16(c41, c + 4 * ldc + 16)
+        store16(c50, c + 5 * ldc); store16(c51, c + 5 * ldc + 16)
+        store16(c60, c + 6 * ldc); store16(c61, c + 6 * ldc + 16)
+        store16(c70, c + 7 * ldc); store16(c71, c + 7 * ldc + 16)
     }
 
     @inline(__always)
@@ -66,7 +109,7 @@ enum GemmBody {
             c3 = c3.addingProduct(F16(repeating: a[3]), b0)
             c4 = c4.addingProduct(F16(repeating: a[4]), b0)
             c5 = c5.addingProduct(F16(repeating: a[5]), b0)
-            a += 6; b += 16
+            a += mr; b += 16
         }
         store16(c0, c); store16(c1, c + ldc); store16(c2, c + 2 * ldc)
         store16(c3, c + 3 * ldc); store16(c4, c + 4 * ldc); store16(c5, c + 5 * ldc)
@@ -91,7 +134,7 @@ enum GemmBody {
             s = F16(repeating: a[1]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
             s = F16(repeating: a[2]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
             s = F16(repeating: a[3]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-            a += 6; b += 32
+            a += mr; b += 32
         }
         store16(c00, c); store16(c01, c + 16)
         store16(c10, c + ldc); store16(c11, c + ldc + 16)
@@ -112,16 +155,42 @@ enum GemmBody {
             let b0 = load16(b), b1 = load16(b + 16)
             var s = F16(repeating: a[0]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
             s = F16(repeating: a[1]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-            a += 6; b += 32
+            a += mr; b += 32
         }
         store16(c00, c); store16(c01, c + 16)
         store16(c10, c + ldc); store16(c11, c + ldc + 16)
     }
 
+    /// A full MR×NR tile.
     @inline(__always)
     static func kernel(_ nr: Int, _ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
-                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool) {
-        if nr == 32 { kernel6x32(kc, ap, bp, c, ldc, first) } else { kernel6x16(kc, ap, bp, c, ldc, first) }
+                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool, _ pf: UnsafePointer<Float>) {
+        if nr == 32 {
+            if mr == 8 { kernel8x32(kc, ap, bp, c, ldc, first, pf) } else { kernel6x32(kc, ap, bp, c, ldc, first) }
+        } else {
+            kernel6x16(kc, ap, bp, c, ldc, first)
+        }
+    }
+
+    /// The first `rows` (< MR) rows of a tile: the same chains without the padding rows where a
+    /// smaller kernel exists; otherwise the full kernel into `tile` (padding rows are zero).
+    @inline(__always)
+    static func partialKernel(_ nr: Int, _ rows: Int, _ cols: Int, _ kc: Int, _ ap: UnsafePointer<Float>, _ bp: UnsafePointer<Float>,
+                              _ cTile: UnsafeMutablePointer<Float>, _ ldc: Int, _ first: Bool, _ tile: UnsafeMutablePointer<Float>,
+                              _ pf: UnsafePointer<Float>) {
+        if nr == 32 && cols == nr {
+            if rows == 6 && mr == 8 { kernel6x32(kc, ap, bp, cTile, ldc, first); return }
+            if rows == 4 { kernel4x32(kc, ap, bp, cTile, ldc, first); return }
+            if rows == 2 { kernel2x32(kc, ap, bp, cTile, ldc, first); return }
+        }
+        if !first {
+            for r in 0..<rows { for j in 0..<cols { tile[r * nr + j] = cTile[r * ldc + j] } }
+        }
+        if nr == 32 && rows <= 2 { kernel2x32(kc, ap, bp, tile, nr, first) }
+        else if nr == 32 && rows <= 4 { kernel4x32(kc, ap, bp, tile, nr, first) }
+        else if nr == 32 && rows <= 6 && mr == 8 { kernel6x32(kc, ap, bp, tile, nr, first) }
+        else { kernel(nr, kc, ap, bp, tile, nr, first, pf) }
+        for r in 0..<rows { for j in 0..<cols { cTile[r * ldc + j] = tile[r * nr + j] } }
     }
 
     // MARK: packing
@@ -239,14 +308,22 @@ enum GemmBody {
     @inline(__always)
     static func gemm(_ g: GemmArgs, _ rows: Range<Int>, _ cols: Range<Int>, nr: Int) {
         if rows.isEmpty || cols.isEmpty { return }
+        // Post-op scratch (element-wise program applied to each finished tile).
+        let postScratch = UnsafeMutablePointer<Float>.allocate(capacity: g.post == nil ? 1 : (g.postCount + 1) * 256)
+        let postRegs = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: g.post == nil ? 1 : g.postCount + 1)
+        defer { postScratch.deallocate(); postRegs.deallocate() }
+        func post(_ i0: Int, _ nrows: Int, _ j0: Int, _ ncols: Int) {
+            if let p = g.post { EltBody.rowsInPlace(p, g.postCount, g.c + i0 * g.ldc + j0, g.ldc, nrows, ncols, postScratch, postRegs) }
+        }
         if g.k == 0 {
             for i in rows { for j in cols { g.c[i * g.ldc + j] = 0 } }
             epilogue(g, rows.lowerBound, rows.count, cols.lowerBound, cols.count)
+            post(rows.lowerBound, rows.count, cols.lowerBound, cols.count)
             return
         }
         if rows.count == 1 {
-            if let pb = g.packedB { gemvPacked(g, rows.lowerBound, cols, nr, pb); return }
-            if let b = g.b, g.bColStride == 1 { gemvRowMajor(g, rows.lowerBound, cols, b); return }
+            if let pb = g.packedB { gemvPacked(g, rows.lowerBound, cols, nr, pb); post(rows.lowerBound, 1, cols.lowerBound, cols.count); return }
+            if let b = g.b, g.bColStride == 1 { gemvRowMajor(g, rows.lowerBound, cols, b); post(rows.lowerBound, 1, cols.lowerBound, cols.count); return }
         }
         let kcMax = min(kc, g.k)
         let aBuf = UnsafeMutablePointer<Float>.allocate(capacity: min(mc, (rows.count + mr - 1) / mr * mr) * kcMax)
@@ -280,30 +357,29 @@ enum GemmBody {
                     while jr < ncur {
                         let nrr = min(nr, ncur - jr)
                         let bp = bBase + (jr / nr) * bPanelStride
+                        // The next panel's K block is pulled towards L1 by the first two row tiles
+                        // (one line per k step each), while this panel is computed.
+                        let next = jr + nr < ncur ? bp + bPanelStride : bp
+                        let linesPerTile = kcur * nr / 32
                         var ir = 0
                         while ir < mcur {
                             let mrr = min(mr, mcur - ir)
                             let ap = UnsafePointer(aBuf + (ir / mr) * kcur * mr)
                             let cTile = g.c + (ic + ir) * g.ldc + jc + jr
+                            let t = ir / mr
+                            let pf = t * linesPerTile < 2 * kcur * nr / 32 ? next + t * linesPerTile * 16 : bp
                             if mrr == mr && nrr == nr {
-                                kernel(nr, kcur, ap, bp, cTile, g.ldc, first)
-                            } else if nr == 32 && nrr == nr && (mrr == 4 || mrr == 2) {
-                                // Partial row tile: only the valid rows (same chains, less work).
-                                if mrr == 4 { kernel4x32(kcur, ap, bp, cTile, g.ldc, first) } else { kernel2x32(kcur, ap, bp, cTile, g.ldc, first) }
+                                kernel(nr, kcur, ap, bp, cTile, g.ldc, first, pf)
                             } else {
-                                if !first {
-                                    for r in 0..<mrr { for j in 0..<nrr { tile[r * nr + j] = cTile[r * g.ldc + j] } }
-                                }
-                                if nr == 32 && mrr <= 2 { kernel2x32(kcur, ap, bp, tile, nr, first) }
-                                else if nr == 32 && mrr <= 4 { kernel4x32(kcur, ap, bp, tile, nr, first) }
-                                else { kernel(nr, kcur, ap, bp, tile, nr, first) }
-                                for r in 0..<mrr { for j in 0..<nrr { cTile[r * g.ldc + j] = tile[r * nr + j] } }
+                                partialKernel(nr, mrr, nrr, kcur, ap, bp, cTile, g.ldc, first, tile, pf)
                             }
                             if last { epilogue(g, ic + ir, mrr, jc + jr, nrr) }
                             ir += mr
                         }
                         jr += nr
                     }
+                    // The block's outputs are final (and still in L2): the post-op, row by row.
+                    if last { post(ic, mcur, jc, ncur) }
                     ic += mcur
                 }
                 pc += kcur

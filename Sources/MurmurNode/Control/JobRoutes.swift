@@ -47,9 +47,13 @@ public enum JobRoutes {
                            "the input is \(inputBytes.count) bytes in canonical form; a job input may be at most \(Limits.maxJobInputBytes)")
         }
         let now = JobsService.wallNow().unixMs
-        var nonce = [UInt8](repeating: 0, count: 16)
-        for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255) }
+        // Two draws of the system generator (one getrandom each), not one per byte.
+        var rng = SystemRandomNumberGenerator()
+        var nonce: [UInt8] = []
+        nonce.reserveCapacity(16)
+        for _ in 0..<2 { withUnsafeBytes(of: rng.next()) { nonce.append(contentsOf: $0) } }
         let job: Job
+        var offered: [UInt8]? = nil
         if inputBytes.count <= Limits.maxInlineInputBytes {
             job = Job(modelHash: manifest.body.modelHash, input: inputBytes, redundancy: submission.redundancy,
                       quorum: submission.quorum, deadline: now + submission.deadlineMs, nonce: nonce)
@@ -59,7 +63,7 @@ public enum JobRoutes {
             job = Job(modelHash: manifest.body.modelHash, inputHash: Hash.of(inputBytes), inputSize: UInt64(inputBytes.count),
                       inlineInput: nil, redundancy: submission.redundancy, quorum: submission.quorum,
                       deadline: now + submission.deadlineMs, nonce: nonce)
-            jobs.offerInput(inputBytes)
+            offered = inputBytes
         }
         let signed: Signed<Job>
         do {
@@ -69,7 +73,7 @@ public enum JobRoutes {
             throw APIError(.internalServerError, "internal", "cannot sign the job: \(error)")
         }
         do {
-            try jobs.submitDurably(signed.envelope)
+            try jobs.submitDurably(signed.envelope, offeredInput: offered)
         } catch {
             // Not durable, so not accepted: nothing was published.
             throw APIError(.serviceUnavailable, "store_unavailable", "the job could not be stored: \(error)")

@@ -85,6 +85,22 @@ public final class GossipService: NodeProtocol {
     public weak var recordSink: RecordSink?
     /// Called on the loop for each record delivered here (not for local publications).
     public var onDeliver: ((SignedRecord, UInt16, DeliveryPath) -> Void)?
+    /// During `onDeliver`: the delivered record as gossip validated it on receipt (typed, so
+    /// that the callee need not decode and check the body again); nil when not at hand.
+    public private(set) var delivering: Record?
+    /// The first 16 bytes of a record's signature (a lookup key; a match is then compared in full).
+    struct SignatureKey: Hashable {
+        var a: UInt64, b: UInt64
+        init(_ a: UInt64, _ b: UInt64) { self.a = a; self.b = b }
+    }
+    /// Ids of the records delivered or published lately by their signature (`heldCopy`).
+    private var recentBySignature: [SignatureKey: Hash] = [:]
+    private var signatureRing: [SignatureKey] = []
+    private var signatureNext = 0
+    private static let signatureRingSize = Limits.gossipHeldCopySignatures
+    /// Records validated in the message being handled, by id, until the state machine delivers
+    /// them (cleared after each message).
+    private var validated: [Hash: Record] = [:]
     /// Called for each valid record this node publishes itself (its announcements included):
     /// gossip does not deliver a node's own records back to it.
     public var onLocalPublish: ((SignedRecord) -> Void)?
@@ -117,12 +133,32 @@ public final class GossipService: NodeProtocol {
     /// Whether anyone consumes trace events now (a trace file, a live `/v1/trace` subscriber);
     /// nil: always, when `traceEnabled`. When it says no, the shell builds no events and drops
     /// the state machine's.
-    public var traceWanted: (() -> Bool)?
+    public var traceWanted: (() -> Bool)? {
+        get { tracing.pointee.wanted }
+        set { tracing.pointee.wanted = newValue }
+    }
     /// Where the shell's own events (`recv`/`send` of control messages, `drop`) go, when set:
     /// straight there instead of as `.trace` effects, so that a message whose only effect is its
     /// trace event costs no effect array. Set it to what `Node.traceSink` does. (The state
     /// machine's events still come as effects: within one call, the shell's may precede them.)
-    public var traceSink: ((TraceEvent) -> Void)?
+    public var traceSink: ((TraceEvent) -> Void)? {
+        get { tracing.pointee.sink }
+        set { tracing.pointee.sink = newValue }
+    }
+    /// What `trace` reads for every event, behind a pointer: no dynamic exclusivity check per
+    /// event (a class's stored properties get one per access; `murmur-bench trace` measures it).
+    private struct Tracing {
+        var enabled = false
+        var wanted: (() -> Bool)?
+        var sink: ((TraceEvent) -> Void)?
+        /// This node, once started.
+        var me: NodeID?
+    }
+    private let tracing: UnsafeMutablePointer<Tracing> = {
+        let p = UnsafeMutablePointer<Tracing>.allocate(capacity: 1)
+        p.initialize(to: Tracing())
+        return p
+    }()
 
     /// The `.delivered` tag whose payload is a signed record to publish (see `publish`).
     public static let publishTag: UInt64 = 0x6D75_7267_7075_6231 // "murgpub1"
@@ -138,6 +174,12 @@ public final class GossipService: NodeProtocol {
         self.identity = identity
         self.config = config
         self.clock = unixMilliseconds
+        tracing.pointee.enabled = config.gossip.traceEnabled
+    }
+
+    deinit {
+        tracing.deinitialize(count: 1)
+        tracing.deallocate()
     }
 
     public static let systemUnixMilliseconds: @Sendable () -> Int64 = {
@@ -214,7 +256,10 @@ public final class GossipService: NodeProtocol {
         case let .delivered(tag, payload):
             guard tag == Self.publishTag else { break }
             do {
-                let record = try SignedRecord(decoding: payload)
+                // Bytes handed over inside this process: a record this node signed itself is
+                // not verified again (any other author's is).
+                let me = identity.publicKey
+                let record = try SignedRecord(decoding: payload, skipSignatureCheck: { _, author in author == me })
                 publish(record, into: &out)
             } catch {
                 out.append(.log("gossip: refused a local record: \(error)"))
@@ -241,6 +286,7 @@ public final class GossipService: NodeProtocol {
             return
         }
         counters.publishedLocally += 1
+        rememberSignature(record)
         run(.publish(record), into: &out)
         onLocalPublish?(record)
     }
@@ -253,6 +299,7 @@ public final class GossipService: NodeProtocol {
         var seed = config.rngSeed ?? UInt64.random(in: .min ... .max)
         if config.rngSeed == nil { seed ^= UInt64(truncatingIfNeeded: local.key.w0) }
         unixMsAtZero = clock() &- now.nanoseconds / 1_000_000
+        tracing.pointee.me = local
         gossip = GossipNode(me: PeerRef(id: local, address: address), seeds: config.seeds, config: config.gossip,
                             rng: SeededRNG(seed: seed), unixMsAtZero: unixMsAtZero)
     }
@@ -269,7 +316,19 @@ public final class GossipService: NodeProtocol {
 
     private func receive(from peer: NodeID, type: MessageType, payload: [UInt8], into out: inout [ProtocolEffect]) {
         counters.bytesIn += payload.count
-        switch GossipWire.decode(type: type, payload: payload) {
+        // Most `Gossip` payloads under load are further copies of a record this node holds:
+        // recognised by its bytes, they skip decoding and hashing (the state machine counts the
+        // duplicate and prunes as usual).
+        if payload.first == GossipMessage.Tag.gossip.rawValue, type == GossipWire.messageType(for: .gossip),
+           let (held, hops) = heldCopy(payload) {
+            counters.received["gossip", default: 0] += 1
+            run(.message(from: peer, .gossip(HoppedRecord(record: held, hops: hops))), into: &out)
+            return
+        }
+        // A copy of a record this node already verified (its id is in the seen cache or the
+        // store) skips the signature and body checks: the state machine drops it as a duplicate.
+        let known: (Hash) -> Bool = { id in self.gossip?.hasSeen(id) ?? false }
+        switch GossipWire.decode(type: type, payload: payload, knownIDs: known) {
         case let .failure(.malformed(why)):
             malformed(from: peer, type: type, bytes: payload.count, why: why, into: &out)
         case let .failure(.record(e, record)):
@@ -284,15 +343,17 @@ public final class GossipService: NodeProtocol {
             let nowMs = clock()
             switch message {
             case let .gossip(item):
-                do { _ = try Record(validating: item.record, nowUnixMs: nowMs) } catch {
+                if known(item.record.id) { break }
+                do { validated[item.record.id] = try Record(validating: item.record, nowUnixMs: nowMs) } catch {
                     refuse(item.record, error, from: peer, into: &out)
                     return
                 }
             case let .records(items):
                 var kept: [HoppedRecord] = []
                 for item in items {
+                    if known(item.record.id) { kept.append(item); continue }
                     do {
-                        _ = try Record(validating: item.record, nowUnixMs: nowMs)
+                        validated[item.record.id] = try Record(validating: item.record, nowUnixMs: nowMs)
                         kept.append(item)
                     } catch {
                         refuse(item.record, error, from: peer, into: &out)
@@ -304,7 +365,44 @@ public final class GossipService: NodeProtocol {
                 break
             }
             run(.message(from: peer, message), into: &out)
+            validated.removeAll(keepingCapacity: true)
         }
+    }
+
+    /// A `Gossip` payload (`tag ‖ hops u16 ‖ length u32 ‖ record`) whose record bytes are
+    /// exactly those of a record this node holds (found by its signature, compared byte for
+    /// byte): that record, already verified, and the hop count. Nil for anything else.
+    private func heldCopy(_ payload: [UInt8]) -> (SignedRecord, UInt16)? {
+        guard payload.count > 7 + Signature.byteCount, !recentBySignature.isEmpty else { return nil }
+        return payload.withUnsafeBytes { p -> (SignedRecord, UInt16)? in
+            guard let base = p.baseAddress else { return nil }
+            let length = Int(UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 3, as: UInt32.self)))
+            guard 7 + length == p.count else { return nil }
+            let key = SignatureKey(p.loadUnaligned(fromByteOffset: p.count - 64, as: UInt64.self),
+                                   p.loadUnaligned(fromByteOffset: p.count - 56, as: UInt64.self))
+            guard let id = recentBySignature[key], let held = gossip?.store[id]?.record, held.encoded.count == length else { return nil }
+            let same = held.encoded.withUnsafeBytes { h in h.baseAddress.map { memcmp($0, base + 7, length) == 0 } ?? false }
+            guard same else { return nil }
+            return (held, UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 1, as: UInt16.self)))
+        }
+    }
+
+    /// Remembers a held record's signature for `heldCopy` (a ring of the latest ones).
+    private func rememberSignature(_ record: SignedRecord) {
+        let key: SignatureKey? = record.encoded.withUnsafeBytes { p in
+            guard p.count >= Signature.byteCount else { return nil }
+            return SignatureKey(p.loadUnaligned(fromByteOffset: p.count - 64, as: UInt64.self),
+                                p.loadUnaligned(fromByteOffset: p.count - 56, as: UInt64.self))
+        }
+        guard let key else { return }
+        if signatureRing.count < Self.signatureRingSize {
+            signatureRing.append(key)
+        } else {
+            recentBySignature[signatureRing[signatureNext]] = nil
+            signatureRing[signatureNext] = key
+            signatureNext = (signatureNext + 1) % Self.signatureRingSize
+        }
+        recentBySignature[key] = record.id
     }
 
     /// Garbage from a peer: counted, traced, and the link is closed.
@@ -403,8 +501,15 @@ public final class GossipService: NodeProtocol {
             timers[id] = (timer, at)
             out.append(.setTimer(id: id, at: at))
         case let .deliver(record, hops, path):
-            recordSink?.recordDelivered(record, hops: hops, path: path)
+            rememberSignature(record)
+            if let typed = validated.removeValue(forKey: record.id), typed.id == record.id {
+                recordSink?.recordDelivered(typed, hops: hops, path: path)
+                delivering = typed
+            } else {
+                recordSink?.recordDelivered(record, hops: hops, path: path)
+            }
             onDeliver?(record, hops, path)
+            delivering = nil
         case let .forget(id):
             recordSink?.recordForgotten(id)
         case .announcementDue:
@@ -444,10 +549,11 @@ public final class GossipService: NodeProtocol {
 
     private func trace(_ kind: TraceEvent.Kind, record: SignedRecord? = nil, recordKind: String? = nil, peer: NodeID?,
                        bytes: Int? = nil, reason: String? = nil, into out: inout [ProtocolEffect]) {
-        guard traceEnabled, traceWanted?() ?? true, let me = gossip?.me.id else { return }
-        let event = TraceEvent(time: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
+        let t = tracing
+        guard t.pointee.enabled, t.pointee.wanted?() ?? true, let me = t.pointee.me else { return }
+        let event = TraceEvent(at: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
                                recordID: record?.id, peer: peer, bytes: bytes, reason: reason)
-        if let traceSink { traceSink(event) } else { out.append(.trace(event)) }
+        if let sink = t.pointee.sink { sink(event) } else { out.append(.trace(event)) }
     }
 }
 

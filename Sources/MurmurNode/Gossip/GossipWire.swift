@@ -42,12 +42,13 @@ public enum GossipWire {
         case record(RecordError, SignedRecord?)
     }
 
-    /// Decodes one payload of transport type `type` with the bounded gossip decoder.
-    public static func decode(type: MessageType, payload: [UInt8]) -> Result<GossipMessage, InboundError> {
+    /// Decodes one payload of transport type `type` with the bounded gossip decoder. Records
+    /// whose id `knownIDs` names (already verified here) skip the signature check.
+    public static func decode(type: MessageType, payload: [UInt8], knownIDs: (Hash) -> Bool = { _ in false }) -> Result<GossipMessage, InboundError> {
         guard let expected = tag(for: type) else { return .failure(.malformed("type \(type) is not a gossip message")) }
         guard payload.first == expected.rawValue else { return .failure(.malformed("payload tag does not match type \(type)")) }
         do {
-            return .success(try GossipMessage(decoding: payload))
+            return .success(try GossipMessage(decoding: payload, knownIDs: knownIDs))
         } catch {
             switch error {
             case let .malformed(e): return .failure(.malformed("\(e)"))

@@ -12,6 +12,7 @@ public protocol JobsPersistence: AnyObject {
     func jobStateChanged(_ job: Hash, _ state: JobState, output: [UInt8]?)
     /// `JobsEffect.excluded`: permanent, with the record that proves it.
     func nodeExcluded(_ node: NodeID, evidence: Hash)
-    /// Stores the record and commits now; throws when it is not durable (then do not promise).
-    func persistNow(_ record: SignedRecord) throws(StoreError)
+    /// Stores the record (and `blob`, a job input offered to the executors by hash, kept as long
+    /// as the record) and commits now; throws when it is not durable (then do not promise).
+    func persistNow(_ record: SignedRecord, blob: [UInt8]?) throws(StoreError)
 }

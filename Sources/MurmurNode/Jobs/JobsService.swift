@@ -185,8 +185,10 @@ public final class JobsService: NodeProtocol {
 
     /// Takes a delivered record; the machine sees it at the end of this loop iteration (gossip is
     /// in the middle of handling an event now).
-    public func enqueue(_ envelope: SignedRecord) {
-        guard let record = try? Record(envelope) else { return }
+    /// - Parameter validated: the same record as gossip validated it (`GossipService.delivering`),
+    ///   which spares decoding and checking its body again.
+    public func enqueue(_ envelope: SignedRecord, validated: Record? = nil) {
+        guard let record = validated.flatMap({ $0.id == envelope.id ? $0 : nil }) ?? (try? Record(envelope)) else { return }
         switch record {
         case let .job(j): remember(j)
         case let .attestation(a):
@@ -393,6 +395,12 @@ public final class JobsService: NodeProtocol {
         let jobID = job.id
         let lies = self.lies
         let delayMicros = UInt32(clamping: inferenceDelay.nanoseconds / 1000)
+        // The run stops between operators at the same limit the loop's timer enforces, so an
+        // abandoned job does not keep its worker (queue time counts, as for the timer).
+        let untilDeadline = TimeSpan(nanoseconds: max(0, (job.body.deadline - Self.wallNow().unixMs) * 1_000_000))
+        let limit = min(executionTimeLimit, untilDeadline)
+        let stopAt = Posix.monotonicNanoseconds() &+ limit.nanoseconds
+        let shouldStop: @Sendable () -> Bool = { Posix.monotonicNanoseconds() >= stopAt }
         running.insert(jobID)
         let accepted = workers.submit {
             if delayMicros > 0 { usleep(delayMicros) }
@@ -405,7 +413,7 @@ public final class JobsService: NodeProtocol {
             case let .success(model):
                 do {
                     let feeds = try InputJSON.parse(input, for: model.inputs)
-                    let result = try model.run(feeds)
+                    let result = try model.run(feeds, shouldStop: shouldStop)
                     var bytes = OutputHash.encode(result.outputs)
                     if lies, !bytes.isEmpty { bytes[bytes.count - 1] ^= 0x5A }
                     w.u8(0); w.u64(UInt64(max(0, Posix.monotonicNanoseconds() - started))); w.raw(bytes)
@@ -424,10 +432,8 @@ public final class JobsService: NodeProtocol {
             counters.inferencesRefused += 1
             return "inference queue full"
         }
-        // Inference cannot be interrupted between ops: past the limit the machine is told it
-        // failed (it releases its claim) and the late result is dropped when it comes.
-        let untilDeadline = TimeSpan(nanoseconds: max(0, (job.body.deadline - Self.wallNow().unixMs) * 1_000_000))
-        let limit = min(executionTimeLimit, untilDeadline)
+        // Past the limit the machine is told it failed (it releases its claim); the run itself
+        // stops at its next operator, and a late result is dropped when it comes.
         timeLimitTimers[jobID] = node.loop.schedule(after: limit) { [weak self] in
             guard let self else { return }
             self.timeLimitTimers[jobID] = nil
@@ -532,8 +538,9 @@ public final class JobsService: NodeProtocol {
     /// it. Throws — and publishes nothing — when it cannot be made durable: answer 503, not 202.
     /// Without a store it only publishes.
     @discardableResult
-    public func submitDurably(_ record: SignedRecord) throws(StoreError) -> Hash {
-        try persistence?.persistNow(record)
+    public func submitDurably(_ record: SignedRecord, offeredInput: [UInt8]? = nil) throws(StoreError) -> Hash {
+        try persistence?.persistNow(record, blob: offeredInput)
+        if let offeredInput { offerInput(offeredInput) }
         node.deliverLocally(NodeDelivery(tag: GossipService.publishTag, payload: record.encoded))
         return record.id
     }

@@ -31,6 +31,12 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     private var commitTimer: LoopToken?
     private var sweepTimer: LoopToken?
     private var closed = false
+    /// Job records committed by `persistNow` whose local publication has not come yet (it
+    /// must not write and commit them a second time).
+    private var persistedNow: Set<Hash> = []
+    /// Job states changed since the last commit, the newest per job (`jobStateChanged`).
+    private var pendingJobStates: [Hash: StoredJob] = [:]
+    private static let maxPersistedNow = 1024
     /// True while `replay` re-publishes stored records: they are already stored.
     public private(set) var replaying = false
     /// Warnings (commit failures); the node logs them.
@@ -154,6 +160,12 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         for stored in try store.jobs(state: "failed") {
             r.finalStates[stored.id] = .failed(Self.failure(stored.failure))
         }
+        // Inputs this node offered for jobs still open: the executors may not have fetched them.
+        for record in r.records {
+            guard case let .job(job) = record, job.body.inlineInput == nil, r.finalStates[job.id] == nil,
+                  let bytes = try store.blob(hash: job.body.inputHash), Hash.of(bytes) == job.body.inputHash else { continue }
+            r.outputs[job.body.inputHash] = bytes
+        }
         return r
     }
 
@@ -198,6 +210,10 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         write(record)
     }
 
+    public func recordDelivered(_ record: Record, hops: UInt16, path: DeliveryPath) {
+        write(record)
+    }
+
     public func recordForgotten(_ id: Hash) {
         guard !closed else { return }
         attempt("delete record") { () throws(StoreError) in try store.enqueueDelete(record: id) }
@@ -208,15 +224,22 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     /// record is committed at once: the node is the job's entry node and has promised it.
     public func recordPublishedLocally(_ record: SignedRecord) {
         guard !replaying else { return }
+        // A job record `persistNow` committed before its 202 is stored already.
+        if persistedNow.remove(record.id) != nil { return }
         write(record)
         if record.kind == .job && !closed {
-            attempt("commit") { () throws(StoreError) in try store.commit() }
+            attempt("commit") { () throws(StoreError) in try commitStore() }
             counters.syncCommits += 1
         }
     }
 
     private func write(_ envelope: SignedRecord) {
         guard !closed, !replaying, let record = try? Record(envelope) else { return }
+        write(record)
+    }
+
+    private func write(_ record: Record) {
+        guard !closed, !replaying else { return }
         attempt("store record") { () throws(StoreError) in
             try store.enqueue(record: record)
             if case let .nodeAnnouncement(a) = record, a.author != localNode, let address = a.body.addresses.first {
@@ -228,16 +251,20 @@ public final class NodePersistence: RecordSink, JobsPersistence {
 
     // MARK: JobsPersistence
 
+    /// Job states are written when their batch commits, the last state of each job only (a job
+    /// usually passes through two or three states within one batch window).
     public func jobStateChanged(_ job: Hash, _ state: JobState, output: [UInt8]?) {
         guard !closed else { return }
         let now = JobsService.wallNow().unixMs
         attempt("store job state") { () throws(StoreError) in
             // A replay after the deadline reads `seenAfterDeadline`: that is this restart's view,
             // not the job's outcome; a stored final state stays.
-            if state == .failed(.seenAfterDeadline), let stored = try store.job(id: job), ["verified", "failed"].contains(stored.state) {
-                return
+            if state == .failed(.seenAfterDeadline) {
+                var stored = pendingJobStates[job]
+                if stored == nil { stored = try store.job(id: job) }
+                if let stored, ["verified", "failed"].contains(stored.state) { return }
             }
-            try store.enqueue(job: StoredJob(jobID: job, state: state, updatedAt: now))
+            pendingJobStates[job] = StoredJob(jobID: job, state: state, updatedAt: now)
             if let output, case let .verified(r) = state, Hash.of(output) == r.outputHash,
                !r.attestations.contains(where: { $0.body.inlineOutput != nil }) {
                 // Inline outputs live in the attestation records already.
@@ -257,19 +284,44 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         counters.exclusions += 1
     }
 
-    public func persistNow(_ envelope: SignedRecord) throws(StoreError) {
+    /// Commits `envelope` now, with `blob` (a job input too large to ride in the record, which
+    /// the executors fetch from this node) kept as long as the record, in the same transaction.
+    public func persistNow(_ envelope: SignedRecord, blob: [UInt8]? = nil) throws(StoreError) {
         guard !closed else { throw .closed }
         let record: Record
         do { record = try Record(envelope) } catch {
             throw .corruptRow(table: "records", detail: "refused to store an invalid record: \(error)")
         }
         try store.enqueue(record: record)
-        try store.commit()
+        if let blob { try store.enqueue(blob: blob, expiresAt: envelope.expiresAt) }
+        try commitStore()
         counters.commits += 1
         counters.syncCommits += 1
+        // Its local publication follows at once; bounded in case one never comes.
+        if persistedNow.count >= Self.maxPersistedNow { persistedNow.removeAll() }
+        persistedNow.insert(envelope.id)
     }
 
     // MARK: Batching
+
+    /// Writes the coalesced job states into the open transaction (before each commit).
+    private func writeJobStates() {
+        guard !pendingJobStates.isEmpty, !closed else { return }
+        let states = pendingJobStates
+        pendingJobStates.removeAll(keepingCapacity: true)
+        do throws(StoreError) {
+            for (_, job) in states { try store.enqueue(job: job) }
+        } catch {
+            counters.writeFailures += 1
+            warn?("state.sqlite: store job state failed: \(error)")
+        }
+    }
+
+    /// Commits the open transaction with the pending job states.
+    private func commitStore() throws(StoreError) {
+        writeJobStates()
+        try store.commit()
+    }
 
     /// Runs a write; a failure is counted and reported, never fatal (the mesh still has the
     /// records; the next batch retries the store).
@@ -284,8 +336,9 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     }
 
     private func scheduleCommit() {
-        guard !closed, store.pendingOperations > 0 else { return }
-        if store.pendingOperations >= store.config.maxBatchOperations {
+        let pending = store.pendingOperations + pendingJobStates.count
+        guard !closed, pending > 0 else { return }
+        if pending >= store.config.maxBatchOperations {
             commitNow()
             return
         }
@@ -299,9 +352,9 @@ public final class NodePersistence: RecordSink, JobsPersistence {
 
     /// Commits the open batch now.
     public func commitNow() {
-        guard !closed, store.pendingOperations > 0 else { return }
+        guard !closed, store.pendingOperations + pendingJobStates.count > 0 else { return }
         do throws(StoreError) {
-            try store.commit()
+            try commitStore()
             counters.commits += 1
         } catch {
             counters.writeFailures += 1
@@ -331,6 +384,7 @@ public final class NodePersistence: RecordSink, JobsPersistence {
         if let t = sweepTimer { loop.cancelTimer(t) }
         commitTimer = nil
         sweepTimer = nil
+        writeJobStates()
         if store.pendingOperations > 0 { counters.commits += 1 }
         closed = true
         store.close()

@@ -23,9 +23,25 @@ public final class NodeTraceFile: @unchecked Sendable {
 
     // Loop thread only: the batch being filled, a fixed buffer of `batchEvents` (no array
     // growth, uniqueness checks or allocation per event; buffers are recycled by the writer).
-    private var batch: UnsafeMutablePointer<TraceEvent>
-    private var batchCount = 0
-    private var closed = false
+    // Behind a pointer: no dynamic exclusivity check per event, as a class's stored properties get.
+    private struct Filling {
+        var batch: UnsafeMutablePointer<TraceEvent>
+        var count = 0
+        var closed = false
+    }
+    private let filling: UnsafeMutablePointer<Filling>
+    private var batch: UnsafeMutablePointer<TraceEvent> {
+        get { filling.pointee.batch }
+        set { filling.pointee.batch = newValue }
+    }
+    private var batchCount: Int {
+        get { filling.pointee.count }
+        set { filling.pointee.count = newValue }
+    }
+    private var closed: Bool {
+        get { filling.pointee.closed }
+        set { filling.pointee.closed = newValue }
+    }
 
     // Writer thread only (and `close()` once the thread has ended).
     private let writer: TraceWriter
@@ -53,7 +69,8 @@ public final class NodeTraceFile: @unchecked Sendable {
         cond = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
-        batch = .allocate(capacity: Self.batchEvents)
+        filling = .allocate(capacity: 1)
+        filling.initialize(to: Filling(batch: .allocate(capacity: Self.batchEvents)))
         let context = Unmanaged.passRetained(self).toOpaque()
         pthread_create(&thread, nil, { raw in
             let file = Unmanaged<NodeTraceFile>.fromOpaque(raw!).takeRetainedValue()
@@ -71,6 +88,7 @@ public final class NodeTraceFile: @unchecked Sendable {
         pthread_mutex_destroy(mutex); pthread_cond_destroy(cond)
         mutex.deallocate(); cond.deallocate()
         batch.deinitialize(count: batchCount); batch.deallocate()
+        filling.deallocate()
         for b in handoff { b.events.deinitialize(count: b.count); b.events.deallocate() }
         for b in spare { b.deallocate() }
     }
@@ -78,10 +96,11 @@ public final class NodeTraceFile: @unchecked Sendable {
     /// Plug into `Node.traceSink` (loop thread).
     @inline(__always)
     public func append(_ event: TraceEvent) {
-        guard !closed else { return }
-        (batch + batchCount).initialize(to: event)
-        batchCount += 1
-        if batchCount == Self.batchEvents { handOver(flush: false) }
+        let f = filling
+        guard !f.pointee.closed else { return }
+        (f.pointee.batch + f.pointee.count).initialize(to: event)
+        f.pointee.count += 1
+        if f.pointee.count == Self.batchEvents { handOver(flush: false) }
     }
 
     /// Hands buffered events to the writer thread and asks it to write them out (loop thread).

@@ -184,8 +184,8 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
     transfer.progress = { line in printError(line) }
     transfer.onModelHeld = { [unowned jobs] _ in jobs.modelsChanged() }
     jobs.onModelPublished = { [unowned transfer] manifest in transfer.serve(manifest) }
-    gossip.onDeliver = { [unowned jobs, unowned transfer] record, _, _ in
-        jobs.enqueue(record)
+    gossip.onDeliver = { [unowned jobs, unowned transfer, unowned gossip] record, _, _ in
+        jobs.enqueue(record, validated: gossip.delivering)
         transfer.enqueue(record)
     }
     gossip.onLocalPublish = { [unowned jobs, unowned persistence] record in
@@ -199,8 +199,8 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
 
     let printEvents = args.has("--events")
     if printEvents {
-        gossip.onDeliver = { [unowned jobs, unowned transfer] record, hops, path in
-            jobs.enqueue(record)
+        gossip.onDeliver = { [unowned jobs, unowned transfer, unowned gossip] record, hops, path in
+            jobs.enqueue(record, validated: gossip.delivering)
             transfer.enqueue(record)
             writeLine("deliver kind=\(record.kind) id=\(record.id.hex) hops=\(hops) path=\(path.rawValue)")
         }

@@ -38,6 +38,11 @@ let simCommand = Command(
       --prune-quiet MS      Plumtree: a link that delivered something first this recently is not pruned (default 300)
       --sources K           broadcasts come from K fixed publishing nodes in turn (default 0: a random node each)
       --per-author-trees    one Plumtree tree per record author instead of one shared tree
+      --author-trees K      an author gets its own tree, grown from the shared tree, from its K-th record
+                            on; it shortens itself towards shortest-hop paths (default 2; 0 off)
+      --graft-attempts N    grafts per missing record before leaving it to anti-entropy (default 8)
+      --recap-min-age MS    IHave recap with each anti-entropy round of records delivered MS..5000 ms ago (default 1000; 0 off)
+      --author-tree-hops H  hops a grown author tree's new parent must save (default 1)
       --new-links-lazy      experiment: new active links start lazy
       --one-sided-prune     experiment: a prune only stops the sender's pushes
       --active N            active view size (default 5)
@@ -70,7 +75,8 @@ let simCommand = Command(
                                        "--partition-seconds", "--latency", "--jitter", "--payload", "--settle",
                                        "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet", "--sources",
                                        "--jobs", "--redundancy", "--quorum", "--liars", "--deadline", "--job-interval",
-                                       "--inference", "--slots", "--dispute-factor", "--dispute-margin", "--link-up-window", "--escalate", "--ihave-delay", "--flood-hops"])
+                                       "--inference", "--slots", "--dispute-factor", "--dispute-margin", "--link-up-window", "--escalate", "--ihave-delay", "--flood-hops",
+                                       "--author-trees", "--author-tree-hops", "--graft-attempts", "--recap-min-age"])
         var c = SimConfig()
         c.nodes = try a.int("--nodes", default: 1000, range: 2...1_000_000)
         c.broadcasts = try a.int("--broadcasts", default: 100, range: 0...100_000)
@@ -95,6 +101,10 @@ let simCommand = Command(
         if a.has("--new-links-lazy") { c.gossip.newLinksLazy = true }
         if a.has("--one-sided-prune") { c.gossip.oneSidedPrune = true }
         if a.has("--per-author-trees") { c.gossip.perAuthorTrees = true }
+        c.gossip.graftAttempts = try a.int("--graft-attempts", default: c.gossip.graftAttempts, range: 1...100)
+        c.gossip.recapMinAge = .milliseconds(Int64(try a.int("--recap-min-age", default: Int(c.gossip.recapMinAge.milliseconds), range: 0...600_000)))
+        c.gossip.authorTreeAfter = try a.int("--author-trees", default: c.gossip.authorTreeAfter, range: 0...1_000_000)
+        c.gossip.authorTreeThreshold = UInt16(try a.int("--author-tree-hops", default: Int(c.gossip.authorTreeThreshold), range: 1...100))
         c.gossip.linkUpAnnounceWindow = .milliseconds(Int64(try a.int("--link-up-window", default: Int(c.gossip.linkUpAnnounceWindow.milliseconds), range: 0...600_000)))
         c.gossip.shortViewEscalation = try a.int("--escalate", default: c.gossip.shortViewEscalation, range: 0...1000)
         c.gossip.ihaveDelay = .milliseconds(Int64(try a.int("--ihave-delay", default: Int(c.gossip.ihaveDelay.milliseconds), range: 0...60_000)))

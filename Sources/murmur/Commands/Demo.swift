@@ -151,7 +151,7 @@ final class MeshDemo {
     let started: Instant
     /// Nodes the demo killed on purpose (kill -9): not expected to exit cleanly.
     var killed: Set<Int> = []
-    /// With ≥ 7 nodes the last one lies (r = 2: a dispute needs 2r + 1 = 5 fresh nodes).
+    /// With ≥ 7 nodes the last one lies (r = 2: a dispute round starts r + 2 = 4 fresh deciders, Specs/jobs.md).
     var liarIndex: Int? { count >= 7 ? count - 1 : nil }
     /// The job worth reading in the traces: the first disputed one, else the killed-executor one.
     var disputedJob: String?

@@ -92,7 +92,7 @@ extension MeshDemo {
         _ = poll(every: .milliseconds(50)) { loop.now - heldAt > .milliseconds(Int64(300)) }
 
         let input = work.input
-        // With a liar, r = 2 so that a dispute round (2r + 1 = 5 fresh deciders) fits in the mesh.
+        // With a liar, r = 2 so that a dispute round (r + 2 = 4 fresh deciders, more on a split) fits in the mesh.
         let r = liarIndex != nil ? 2 : min(3, count), q = liarIndex != nil ? 2 : r / 2 + 1
         let liarID = liarIndex.flatMap { nodes[$0].id?.hex }
         var verified = 0, submitted = 0, liarCaught = 0

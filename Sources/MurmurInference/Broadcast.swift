@@ -103,7 +103,7 @@ enum Broadcast {
             [R](unsafeUninitializedCapacity: n) { buf, c in
                 var counter = [Int](repeating: 0, count: max(rank - 1, 0))
                 var offA = 0, offB = 0, o = 0
-                let dst = buf.baseAddress!
+                guard n > 0, let dst = buf.baseAddress else { c = 0; return }
                 for _ in 0..<outer {
                     // Inner loops specialised on the common stride pairs (contiguous, or one
                     // side held fixed) so they vectorise; the same f per element.

@@ -72,7 +72,8 @@ extension GossipNode {
             } else {
                 eager = active[i].eager
             }
-            if eager || next <= config.eagerFloodHops {
+            if eager || next <= config.eagerFloodHops
+                || (next == config.eagerFloodHops + 1 && config.eagerFloodHops > 0 && chance(config.eagerFloodExtra)) {
                 send(.gossip(HoppedRecord(record: record, hops: next)), to: active[i].peer.id)
             } else {
                 if active[i].lazyQueue.count >= Limits.gossipMaxLazyQueue {
@@ -142,6 +143,12 @@ extension GossipNode {
         }
     }
 
+    /// Hop counts up to which copies come from the source's neighbourhood flood (`eagerFloodHops`,
+    /// plus the partial hop of `eagerFloodExtra`): they neither shape nor prune the tree.
+    var floodReach: UInt16 {
+        config.eagerFloodHops == 0 ? 0 : config.eagerFloodHops + (config.eagerFloodExtra > 0 ? 1 : 0)
+    }
+
     mutating func onGossip(_ item: HoppedRecord, from peer: NodeID) {
         counters.payloadIn += 1
         trace(.recv, record: item.record, peer: peer, bytes: item.record.encoded.count, hops: Int(item.hops))
@@ -162,6 +169,7 @@ extension GossipNode {
             }
             return
         }
+        if config.graftTimeoutMax > config.graftTimeout { observePushLag(item.record.id, from: peer) }
         // Announcers that were quicker than the push: their hop counts matter to an author tree.
         let announced = config.authorTreeAfter > 0 ? missing[item.record.id]?.announcers : nil
         let acceptance = accept(item.record, hops: item.hops, from: peer, path: .broadcast)
@@ -176,7 +184,7 @@ extension GossipNode {
         case .new:
             if let i = activeIndex(peer) {
                 // A copy pushed by the source's neighbourhood flood leaves a lazy link lazy.
-                let floodCopy = !active[i].eager && item.hops <= config.eagerFloodHops
+                let floodCopy = !active[i].eager && item.hops <= floodReach
                 if !config.oneSidedPrune && !floodCopy { active[i].eager = true }
                 active[i].lastFirstDelivery = now
             }
@@ -186,7 +194,7 @@ extension GossipNode {
             // pruning it now, while other broadcasts are in flight, can cut the tree in two.
             // Near the source, duplicates are the flood's (`eagerFloodHops`), not the tree's cycles.
             let nearSource = config.eagerFloodHops > 0
-                && (item.hops <= config.eagerFloodHops || (store[item.record.id]?.hops ?? .max) <= config.eagerFloodHops)
+                && (item.hops <= floodReach || (store[item.record.id]?.hops ?? .max) <= floodReach)
             if !nearSource, let i = activeIndex(peer), active[i].eager,
                active[i].lastFirstDelivery.map({ now - $0 >= config.pruneQuietPeriod }) ?? true {
                 if !config.oneSidedPrune { active[i].eager = false }
@@ -197,6 +205,30 @@ extension GossipNode {
         case .dropped:
             break
         }
+    }
+
+    /// A pushed copy of a record announced before it arrived: the time since its first `IHave`
+    /// is a push-lag sample (the push was on its way), if the copy is not a graft's answer.
+    mutating func observePushLag(_ id: Hash, from peer: NodeID) {
+        let since: Instant
+        if let m = missing[id] {
+            guard !m.asked.contains(peer) else { return }
+            since = m.since
+            graftedSince.removeValue(forKey: id)
+        } else if let t = graftedSince.removeValue(forKey: id) {
+            since = t
+        } else {
+            return
+        }
+        let lag = now - since
+        if pushLags.count < Limits.gossipPushLagSamples {
+            pushLags.append(lag)
+        } else {
+            pushLags[pushLagNext] = lag
+        }
+        pushLagNext = (pushLagNext + 1) % Limits.gossipPushLagSamples
+        let longest = pushLags.max() ?? .zero
+        graftWait = min(max(longest * config.graftWaitFactor, config.graftTimeout), config.graftTimeoutMax)
     }
 
     mutating func onIHave(_ entries: [IHaveEntry], from peer: NodeID) {
@@ -220,12 +252,12 @@ extension GossipNode {
                     counters.missingOverflow += 1
                     continue
                 }
-                missing[e.id] = MissingRecord(announcers: [(peer, e.hops)])
+                missing[e.id] = MissingRecord(announcers: [(peer, e.hops)], since: now)
                 // Jittered so that the nodes of a cut-off subtree do not all graft at once. An
                 // `IHave` on a link that just joined the active view announces records the peer
                 // held before we were linked: nobody is pushing those to us, so graft at once.
                 let linkUpAnnouncement = activeIndex(peer).map { now - active[$0].since < config.graftTimeout } ?? false
-                setTimer(.graft(e.id), at: linkUpAnnouncement ? now : now + config.graftTimeout + jitter(config.graftTimeout * 0.5))
+                setTimer(.graft(e.id), at: linkUpAnnouncement ? now : now + graftWait + jitter(graftWait * 0.5))
             }
         }
     }
@@ -256,6 +288,10 @@ extension GossipNode {
             return
         }
         if m.attempts < config.graftAttempts, let target = graftTarget(&m) {
+            if m.attempts == 0 && config.graftTimeoutMax > config.graftTimeout {
+                if graftedSince.count >= Limits.gossipMaxGraftedSince { graftedSince.removeAll(keepingCapacity: true) }
+                graftedSince[id] = m.since
+            }
             m.attempts += 1
             m.asked.append(target.peer)
             if let i = activeIndex(target.peer) { active[i].eager = true }

@@ -44,6 +44,15 @@ public struct GossipConfig: Sendable, Equatable {
     public var ihaveDelay = TimeSpan.milliseconds(25)
     /// Wait after the first `IHave` of a missing id before grafting.
     public var graftTimeout = TimeSpan.milliseconds(250)
+    /// Adaptive graft wait: the wait after the first `IHave` grows to `graftWaitFactor` × the
+    /// longest of the last 32 push lags seen (first `IHave` of a record to the arrival of its eager push, also
+    /// measured when a graft was sent too early and the push came anyway), between
+    /// `graftTimeout` and this. A deep tree's pushes arrive long after the `IHave`s of nodes
+    /// near the source; grafting them anyway costs a copy and makes a cycle. Equal to
+    /// `graftTimeout` (or less): fixed wait.
+    public var graftTimeoutMax = TimeSpan.milliseconds(500)
+    /// The adaptive wait is this multiple of the longest recent push lag.
+    public var graftWaitFactor = 2.0
     /// Wait after a graft before grafting the next announcer.
     public var graftRetry = TimeSpan.milliseconds(150)
     /// One broadcast tree per record author instead of one shared tree: each author's first
@@ -67,6 +76,10 @@ public struct GossipConfig: Sendable, Equatable {
     /// change the tree (a lazy link that delivers one stays lazy, and their duplicates prune
     /// nothing). Costs ≈ the edges of the source's neighbourhood per broadcast. Zero: off.
     public var eagerFloodHops: UInt16 = 0
+    /// With `eagerFloodHops` H: a record is also pushed on each lazy link with this probability
+    /// when its hop count at the receiver is H + 1 (a partial extra flood hop: between H and
+    /// H + 1 on the copies-versus-hops curve). Zero: off.
+    public var eagerFloodExtra = 0.0
     /// Tree optimisation: an `IHave` this many hops shorter than the eager path swaps the links.
     public var optimizationThreshold: UInt16 = 0
     /// Author trees grown from the shared tree: once this node has accepted this many records of
@@ -113,5 +126,7 @@ public struct GossipConfig: Sendable, Equatable {
         maxLocalHealth = min(max(maxLocalHealth, 0), 64)
         authorTreeAfter = max(authorTreeAfter, 0)
         authorTreeThreshold = max(authorTreeThreshold, 1)
+        eagerFloodExtra = min(max(eagerFloodExtra, 0), 1)
+        graftWaitFactor = min(max(graftWaitFactor, 0), 100)
     }
 }

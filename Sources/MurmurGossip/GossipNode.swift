@@ -52,6 +52,14 @@ public struct GossipNode: Sendable {
     /// to new active peers.
     var recent: [RecentRecord] = []
     var recentNext = 0
+    /// Adaptive graft wait (`config.graftTimeoutMax`): the last `Limits.gossipPushLagSamples`
+    /// push lags (first `IHave` of a record to the arrival of its push), a ring; the current wait.
+    var pushLags: [TimeSpan] = []
+    var pushLagNext = 0
+    var graftWait: TimeSpan
+    /// Records grafted at their first timer, with their first `IHave` time: a push that arrives
+    /// afterwards was on its way (an impatient graft) and gives a push-lag sample.
+    var graftedSince: [Hash: Instant] = [:]
 
     // Per-author trees (`config.perAuthorTrees`): peers lazy for each author.
     var trees: [NodeID: AuthorTree] = [:]
@@ -75,6 +83,7 @@ public struct GossipNode: Sendable {
         self.config = c
         self.seeds = seeds.filter { $0 != me.address }
         self.rng = rng
+        self.graftWait = config.graftTimeout
         self.unixOffsetMs = unixMsAtZero
         self.seen = SeenCache(capacity: min(max(seenCapacity, 1), Limits.gossipSeenCacheEntries))
         self.store = RecordStore(capacity: min(max(storeCapacity, 1), Limits.gossipMaxStoredRecords))
@@ -268,6 +277,13 @@ public struct GossipNode: Sendable {
     }
 
     /// A random point in [0, span).
+    /// True with probability `p` (draws from the RNG only when 0 < p < 1).
+    mutating func chance(_ p: Double) -> Bool {
+        if p <= 0 { return false }
+        if p >= 1 { return true }
+        return Double(rng.next() >> 11) * 0x1p-53 < p
+    }
+
     mutating func jitter(_ span: TimeSpan) -> TimeSpan {
         guard span.nanoseconds > 0 else { return .zero }
         return TimeSpan(nanoseconds: Int64(rng.next() % UInt64(span.nanoseconds)))
@@ -360,6 +376,8 @@ struct RecentRecord: Sendable {
 /// An id announced by `IHave` that has not arrived yet.
 struct MissingRecord: Sendable {
     var announcers: [(peer: NodeID, hops: UInt16)]
+    /// When the first `IHave` for it arrived.
+    var since: Instant
     var attempts = 0
     /// Peers already sent a `Graft` for it (announcers first, then other active peers).
     var asked: [NodeID] = []

@@ -36,6 +36,10 @@ extension Limits {
     public static let gossipMaxReconnect = 8
     /// Recently delivered record ids remembered to announce to a new active peer.
     public static let gossipRecentRecords = 128
+    /// Push-lag samples kept for the adaptive graft wait (a ring).
+    public static let gossipPushLagSamples = 32
+    /// Grafted records remembered to spot their late push (cleared beyond this).
+    public static let gossipMaxGraftedSince = 1_024
     /// Per-author broadcast trees kept (least recently used dropped beyond this).
     public static let gossipMaxTrees = 1_024
     /// Largest active view a configuration may ask for.

@@ -96,6 +96,64 @@ final class BroadcastTests: XCTestCase {
         XCTAssertTrue(targets.contains(nodeID(2)), "the other active peer is asked too")
     }
 
+    /// The graft wait adapts to the tree: a push that arrives 200 ms after the first `IHave` of
+    /// its record makes the node wait 2 × 200 ms (`graftWaitFactor`) before grafting the next one,
+    /// instead of grafting a record whose push is on its way (a copy, and a cycle in the tree).
+    func testGraftWaitGrowsWithThePushLag() {
+        func graftTimer(_ fx: [GossipEffect]) -> Instant? {
+            for e in fx { if case let .setTimer(.graft, t) = e { return t } }
+            return nil
+        }
+        var node = makeNode()
+        let first = testRecord(21), second = testRecord(22)
+        var fx = node.handle(.message(from: nodeID(3), .ihave([IHaveEntry(id: first.id, hops: 2)])), now: at(1))
+        let early = try? XCTUnwrap(graftTimer(fx))
+        XCTAssertLessThanOrEqual(early ?? at(9), at(1) + GossipConfig().graftTimeout * 1.5, "no push seen yet: the base wait")
+        _ = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: first, hops: 6))), now: at(1.2))
+        fx = node.handle(.message(from: nodeID(3), .ihave([IHaveEntry(id: second.id, hops: 2)])), now: at(2))
+        let later = try? XCTUnwrap(graftTimer(fx))
+        XCTAssertGreaterThanOrEqual(later ?? .zero, at(2.4))
+        XCTAssertLessThanOrEqual(later ?? at(9), at(2.6))
+        // A graft sent too early is measured too: the push that comes anyway is a lag sample.
+        var fixed = GossipConfig()
+        fixed.graftTimeoutMax = fixed.graftTimeout
+        node = makeNode(config: fixed)
+        fx = node.handle(.message(from: nodeID(3), .ihave([IHaveEntry(id: first.id, hops: 2)])), now: at(1))
+        _ = node.handle(.timer(.graft(first.id)), now: at(1.3))
+        _ = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: first, hops: 6))), now: at(1.6))
+        fx = node.handle(.message(from: nodeID(3), .ihave([IHaveEntry(id: second.id, hops: 2)])), now: at(2))
+        XCTAssertLessThanOrEqual(graftTimer(fx) ?? at(9), at(2) + fixed.graftTimeout * 1.5, "graftTimeoutMax = graftTimeout: a fixed wait")
+        node = makeNode()
+        _ = node.handle(.message(from: nodeID(3), .ihave([IHaveEntry(id: first.id, hops: 2)])), now: at(1))
+        _ = node.handle(.timer(.graft(first.id)), now: at(1.3))
+        _ = node.handle(.message(from: nodeID(3), .gossip(HoppedRecord(record: first, hops: 3))), now: at(1.35))
+        _ = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: first, hops: 6))), now: at(1.45))
+        fx = node.handle(.message(from: nodeID(3), .ihave([IHaveEntry(id: second.id, hops: 2)])), now: at(2))
+        // 2 × the 450 ms lag of the push that followed the graft, capped at `graftTimeoutMax`.
+        XCTAssertGreaterThanOrEqual(graftTimer(fx) ?? .zero, at(2) + GossipConfig().graftTimeoutMax)
+    }
+
+    /// `eagerFloodExtra`: at hop H + 1 a lazy link gets the record itself with this probability
+    /// (1: always, 0: an `IHave`), and that copy does not make the link eager.
+    func testFloodExtraPushesOnLazyLinksAtTheNextHop() {
+        for extra in [0.0, 1.0] {
+            var c = GossipConfig()
+            c.eagerFloodHops = 1
+            c.eagerFloodExtra = extra
+            c.authorTreeAfter = 0
+            var node = makeNode(config: c)
+            _ = node.handle(.message(from: nodeID(3), .prune), now: at(1))
+            XCTAssertFalse(node.eagerPeers.contains(nodeID(3)))
+            let r = testRecord(31)
+            let fx = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: r, hops: 1))), now: at(2))
+            XCTAssertEqual(sends(fx).contains { $0.0 == nodeID(3) && $0.1 == .gossip(HoppedRecord(record: r, hops: 2)) }, extra == 1, "extra \(extra)")
+            // A copy at hop H + 1 arriving first on a lazy link leaves it lazy.
+            let r2 = testRecord(32)
+            _ = node.handle(.message(from: nodeID(3), .gossip(HoppedRecord(record: r2, hops: 2))), now: at(3))
+            XCTAssertEqual(node.eagerPeers.contains(nodeID(3)), extra == 0, "extra \(extra)")
+        }
+    }
+
     func testPruneIsRefusedWhileTheLinkCarriesFirstDeliveries() {
         var node = makeNode()
         _ = node.handle(.message(from: nodeID(2), .gossip(HoppedRecord(record: testRecord(1), hops: 1))), now: at(1))

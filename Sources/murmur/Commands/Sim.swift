@@ -76,7 +76,7 @@ let simCommand = Command(
                                        "--warmup", "--trace", "--graft-timeout", "--optimize-hops", "--active", "--passive", "--interval", "--prune-quiet", "--sources",
                                        "--jobs", "--redundancy", "--quorum", "--liars", "--deadline", "--job-interval",
                                        "--inference", "--slots", "--dispute-factor", "--dispute-margin", "--link-up-window", "--escalate", "--ihave-delay", "--flood-hops",
-                                       "--author-trees", "--author-tree-hops", "--graft-attempts", "--recap-min-age"])
+                                       "--author-trees", "--author-tree-hops", "--graft-attempts", "--recap-min-age", "--flood-extra", "--graft-timeout-max", "--graft-wait-factor"])
         var c = SimConfig()
         c.nodes = try a.int("--nodes", default: 1000, range: 2...1_000_000)
         c.broadcasts = try a.int("--broadcasts", default: 100, range: 0...100_000)
@@ -95,6 +95,8 @@ let simCommand = Command(
         c.warmup = .seconds(Int64(try a.int("--warmup", default: 10, range: 0...3600)))
         c.announcements = a.has("--announce")
         c.gossip.graftTimeout = .milliseconds(Int64(try a.int("--graft-timeout", default: Int(c.gossip.graftTimeout.milliseconds), range: 1...60_000)))
+        c.gossip.graftTimeoutMax = .milliseconds(Int64(try a.int("--graft-timeout-max", default: Int(c.gossip.graftTimeoutMax.milliseconds), range: 0...60_000)))
+        c.gossip.graftWaitFactor = try a.double("--graft-wait-factor", default: c.gossip.graftWaitFactor, range: 0...100)
         c.gossip.optimizationThreshold = UInt16(try a.int("--optimize-hops", default: Int(c.gossip.optimizationThreshold), range: 0...100))
         c.broadcastInterval = .milliseconds(Int64(try a.int("--interval", default: 100, range: 1...3_600_000)))
         c.gossip.pruneQuietPeriod = .milliseconds(Int64(try a.int("--prune-quiet", default: Int(c.gossip.pruneQuietPeriod.milliseconds), range: 0...600_000)))
@@ -109,6 +111,7 @@ let simCommand = Command(
         c.gossip.shortViewEscalation = try a.int("--escalate", default: c.gossip.shortViewEscalation, range: 0...1000)
         c.gossip.ihaveDelay = .milliseconds(Int64(try a.int("--ihave-delay", default: Int(c.gossip.ihaveDelay.milliseconds), range: 0...60_000)))
         c.gossip.eagerFloodHops = UInt16(try a.int("--flood-hops", default: Int(c.gossip.eagerFloodHops), range: 0...16))
+        c.gossip.eagerFloodExtra = try a.double("--flood-extra", default: c.gossip.eagerFloodExtra, range: 0...1)
         c.sources = try a.int("--sources", default: 0, range: 0...1_000_000)
         c.gossip.activeViewSize = try a.int("--active", default: c.gossip.activeViewSize, range: 1...32)
         c.gossip.passiveViewSize = try a.int("--passive", default: c.gossip.passiveViewSize, range: 1...256)

@@ -73,8 +73,11 @@ struct JobTrack: Sendable {
 
     /// The skip rule of Specs/jobs.md: a node in the executor set that released its claim, let
     /// its lease lapse without attesting, or did not claim within the grace is passed over.
+    /// In the first round an attestation of either stage keeps a node's place: a node this view
+    /// ranks in the top r may be a fresh dispute decider in another view that ranks an excluded
+    /// liar above it, and its dispute-round attestation answers this view's first round too.
     func skipped(_ node: NodeID, stage: UInt8, nowMs: Int64, me: NodeID, config: JobsConfig) -> Bool {
-        if let a = attestations[node], a.body.stage == stage, a.issuedAt <= deadline { return false }
+        if let a = attestations[node], a.body.stage == stage || stage == 0, a.issuedAt <= deadline { return false }
         if node == me, let mine, mine.gaveUp { return true }
         if let c = claims[node], c.body.stage == stage {
             if c.body.isRelease(issuedAt: c.issuedAt) { return true }

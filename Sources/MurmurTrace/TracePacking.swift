@@ -1,0 +1,236 @@
+import MurmurCore
+
+/// Compact trace records, for handing events from a hot thread (the node's event loop) to a trace
+/// writer thread without copying ~200-byte `TraceEvent`s (with their two `String?` fields) through
+/// memory that the other core then reads: `TracePacker` writes each event as a few 8-byte words
+/// into a byte buffer, `TraceUnpacker` (on the writer thread) turns them back into the same
+/// `TraceEvent`s, field for field, so the encoded trace lines are byte for byte the same.
+///
+/// Ids and strings are interned in the stream itself: the node id is sent when it changes, a
+/// peer id the first time it lands in its slot of a 256-slot table (direct-mapped by its last
+/// byte), a record kind or reason string the first time its representation (the two words of the
+/// `String`: small strings are their bytes, literals a constant address) lands in its slot of a
+/// 64-slot table. A definition precedes the first event that uses it, so the unpacker, reading in
+/// order, mirrors the tables. A typical `send`/`recv` event of a control message (kind, record
+/// kind, peer, bytes) is 24 bytes.
+///
+/// If the packed bytes are lost (a batch dropped because the writer fell behind), call
+/// `TracePacker.forget()` so that later events define their ids and strings again.
+///
+/// Layout (native byte order, 8-byte words; the buffer must be 8-byte aligned):
+/// - event: header word (byte 0 event kind code 0…20, byte 1 flags, byte 2 record kind slot,
+///   byte 3 reason slot, bytes 4–5 peer slot), time, then if flagged `bytes`, `hops`, the record
+///   id (4 words);
+/// - define node: header (byte 0 = 0xF0), 4 words;
+/// - define peer: header (byte 0 = 0xF1, bytes 4–5 slot), 4 words;
+/// - define string: header (byte 0 = 0xF2, byte 1 table 0 record kind / 1 reason, byte 2 slot,
+///   bytes 4–7 length), the UTF-8 bytes padded to 8.
+public final class TracePacker {
+    static let peerSlots = 256
+    static let stringSlots = 64
+    static let tagNode: UInt64 = 0xF0, tagPeer: UInt64 = 0xF1, tagString: UInt64 = 0xF2
+    static let hasBytes: UInt64 = 1, hasHops: UInt64 = 2, hasID: UInt64 = 4, hasPeer: UInt64 = 8,
+               hasKind: UInt64 = 16, hasReason: UInt64 = 32
+
+    private var node: Bytes32 = .zero
+    private var nodeKnown = false
+    private let peers: UnsafeMutablePointer<Bytes32>
+    private let peerKnown: UnsafeMutablePointer<Bool>
+    /// Per table (record kind, reason): the strings (kept alive, so that their words stay theirs)
+    /// and their two words.
+    private let strings: UnsafeMutablePointer<String>
+    private let stringWords: UnsafeMutablePointer<(UInt64, UInt64)>
+    private let stringKnown: UnsafeMutablePointer<Bool>
+
+    public init() {
+        peers = .allocate(capacity: Self.peerSlots)
+        peers.initialize(repeating: .zero, count: Self.peerSlots)
+        peerKnown = .allocate(capacity: Self.peerSlots)
+        peerKnown.initialize(repeating: false, count: Self.peerSlots)
+        strings = .allocate(capacity: 2 * Self.stringSlots)
+        strings.initialize(repeating: "", count: 2 * Self.stringSlots)
+        stringWords = .allocate(capacity: 2 * Self.stringSlots)
+        stringWords.initialize(repeating: (0, 0), count: 2 * Self.stringSlots)
+        stringKnown = .allocate(capacity: 2 * Self.stringSlots)
+        stringKnown.initialize(repeating: false, count: 2 * Self.stringSlots)
+    }
+
+    deinit {
+        peers.deallocate(); peerKnown.deallocate()
+        strings.deinitialize(count: 2 * Self.stringSlots); strings.deallocate()
+        stringWords.deallocate(); stringKnown.deallocate()
+    }
+
+    /// Forgets every definition: the next events define their ids and strings again (after
+    /// packed bytes were thrown away unread).
+    public func forget() {
+        nodeKnown = false
+        peerKnown.update(repeating: false, count: Self.peerSlots)
+        stringKnown.update(repeating: false, count: 2 * Self.stringSlots)
+    }
+
+    /// An upper bound of the bytes `pack` writes for `e` (definitions included).
+    @inline(__always) public static func maxPackedBytes(_ e: TraceEvent) -> Int {
+        // event 8 + 8 + 8 + 8 + 32, node 40, peer 40, two strings 16 + padded bytes each.
+        200 + (e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0)
+    }
+
+    /// Packs `e` at `p` (8-byte aligned, room for `maxPackedBytes(e)`); returns the bytes written
+    /// (a multiple of 8).
+    public func pack(_ e: TraceEvent, into p: UnsafeMutableRawPointer) -> Int {
+        var w = p
+        if !nodeKnown || node != e.node.key {
+            node = e.node.key
+            nodeKnown = true
+            w.storeBytes(of: Self.tagNode, as: UInt64.self)
+            Self.store(e.node.key, at: w + 8)
+            w += 40
+        }
+        var header = Self.code(e.kind)
+        var flags: UInt64 = 0
+        if let peer = e.peer {
+            let slot = Int(truncatingIfNeeded: peer.key.w3 & UInt64(Self.peerSlots - 1))
+            if !peerKnown[slot] || peers[slot] != peer.key {
+                peers[slot] = peer.key
+                peerKnown[slot] = true
+                w.storeBytes(of: Self.tagPeer | UInt64(slot) << 32, as: UInt64.self)
+                Self.store(peer.key, at: w + 8)
+                w += 40
+            }
+            flags |= Self.hasPeer
+            header |= UInt64(slot) << 32
+        }
+        if let k = e.recordKind {
+            flags |= Self.hasKind
+            header |= UInt64(intern(k, table: 0, &w)) << 16
+        }
+        if let r = e.reason {
+            flags |= Self.hasReason
+            header |= UInt64(intern(r, table: 1, &w)) << 24
+        }
+        if e.bytes != nil { flags |= Self.hasBytes }
+        if e.hops != nil { flags |= Self.hasHops }
+        if e.recordID != nil { flags |= Self.hasID }
+        w.storeBytes(of: header | flags << 8, as: UInt64.self)
+        w.storeBytes(of: e.time.nanoseconds, toByteOffset: 8, as: Int64.self)
+        w += 16
+        if let b = e.bytes { w.storeBytes(of: Int64(b), as: Int64.self); w += 8 }
+        if let h = e.hops { w.storeBytes(of: Int64(h), as: Int64.self); w += 8 }
+        if let id = e.recordID { Self.store(id.value, at: w); w += 32 }
+        return w - p
+    }
+
+    /// The slot of `s` in `table`, defining it first (at `w`) when the slot holds something else.
+    @inline(__always) private func intern(_ s: String, table: Int, _ w: inout UnsafeMutableRawPointer) -> Int {
+        // The two words of the String value: equal words are the same string (a small string's
+        // bytes, or the same storage, which the table keeps alive). Equal strings with other
+        // words only cost a new definition.
+        let words = unsafeBitCast(s, to: (UInt64, UInt64).self)
+        let h = (words.0 ^ words.1 &* 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
+        let slot = Int(truncatingIfNeeded: h >> 58)
+        let i = table * Self.stringSlots + slot
+        if stringKnown[i] && stringWords[i] == words { return slot }
+        strings[i] = s
+        stringWords[i] = words
+        stringKnown[i] = true
+        let n = s.utf8.count
+        w.storeBytes(of: Self.tagString | UInt64(table) << 8 | UInt64(slot) << 16 | UInt64(n) << 32, as: UInt64.self)
+        w += 8
+        var copy = s
+        copy.withUTF8 { b in
+            if let base = b.baseAddress { w.copyMemory(from: base, byteCount: n) }
+        }
+        w += (n + 7) & ~7
+        return slot
+    }
+
+    @inline(__always) static func store(_ v: Bytes32, at p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: v.w0, as: UInt64.self)
+        p.storeBytes(of: v.w1, toByteOffset: 8, as: UInt64.self)
+        p.storeBytes(of: v.w2, toByteOffset: 16, as: UInt64.self)
+        p.storeBytes(of: v.w3, toByteOffset: 24, as: UInt64.self)
+    }
+
+    /// The event kind's code: its index in `TraceEvent.Kind.allCases`.
+    @inline(__always) static func code(_ k: TraceEvent.Kind) -> UInt64 {
+        switch k {
+        case .connect: return 0
+        case .disconnect: return 1
+        case .handshakeFail: return 2
+        case .send: return 3
+        case .recv: return 4
+        case .deliver: return 5
+        case .dup: return 6
+        case .drop: return 7
+        case .graft: return 8
+        case .prune: return 9
+        case .ihave: return 10
+        case .antientropy: return 11
+        case .jobSubmit: return 12
+        case .jobAssign: return 13
+        case .jobClaim: return 14
+        case .jobExecute: return 15
+        case .jobAttest: return 16
+        case .jobVerified: return 17
+        case .jobDisputed: return 18
+        case .jobFailed: return 19
+        case .verdict: return 20
+        }
+    }
+}
+
+/// Reads what a `TracePacker` wrote, in order, back into `TraceEvent`s (the writer thread's side).
+public final class TraceUnpacker {
+    private static let kinds = TraceEvent.Kind.allCases.map { $0 }
+    private var node = NodeID(.zero)
+    private var peers = [Bytes32](repeating: .zero, count: TracePacker.peerSlots)
+    private var strings = [String](repeating: "", count: 2 * TracePacker.stringSlots)
+
+    public init() {}
+
+    /// Calls `body` with each event packed in `count` bytes at `p`.
+    public func unpack(_ p: UnsafeRawPointer, count: Int, _ body: (TraceEvent) throws -> Void) rethrows {
+        var r = p
+        let end = p + count
+        while r < end {
+            let header = r.load(as: UInt64.self)
+            let tag = Int(truncatingIfNeeded: header & 0xFF)
+            switch UInt64(tag) {
+            case TracePacker.tagNode:
+                node = NodeID(Self.load(r + 8))
+                r += 40
+            case TracePacker.tagPeer:
+                peers[Int(truncatingIfNeeded: (header >> 32) & 0xFFFF)] = Self.load(r + 8)
+                r += 40
+            case TracePacker.tagString:
+                let table = Int(truncatingIfNeeded: (header >> 8) & 0xFF)
+                let slot = Int(truncatingIfNeeded: (header >> 16) & 0xFF)
+                let n = Int(truncatingIfNeeded: header >> 32)
+                strings[table * TracePacker.stringSlots + slot] =
+                    String(decoding: UnsafeRawBufferPointer(start: r + 8, count: n), as: UTF8.self)
+                r += 8 + ((n + 7) & ~7)
+            default:
+                let flags = (header >> 8) & 0xFF
+                let time = r.load(fromByteOffset: 8, as: Int64.self)
+                r += 16
+                var bytes: Int?, hops: Int?, id: Hash?
+                if flags & TracePacker.hasBytes != 0 { bytes = Int(r.load(as: Int64.self)); r += 8 }
+                if flags & TracePacker.hasHops != 0 { hops = Int(r.load(as: Int64.self)); r += 8 }
+                if flags & TracePacker.hasID != 0 { id = Hash(Self.load(r)); r += 32 }
+                let peer = flags & TracePacker.hasPeer != 0
+                    ? NodeID(peers[Int(truncatingIfNeeded: (header >> 32) & 0xFFFF)]) : nil
+                let kind = flags & TracePacker.hasKind != 0
+                    ? strings[Int(truncatingIfNeeded: (header >> 16) & 0xFF)] : nil
+                let reason = flags & TracePacker.hasReason != 0
+                    ? strings[TracePacker.stringSlots + Int(truncatingIfNeeded: (header >> 24) & 0xFF)] : nil
+                try body(TraceEvent(at: Instant(nanoseconds: time), node: node, kind: Self.kinds[tag],
+                                    recordKind: kind, recordID: id, peer: peer, bytes: bytes, hops: hops, reason: reason))
+            }
+        }
+    }
+
+    @inline(__always) static func load(_ p: UnsafeRawPointer) -> Bytes32 {
+        Bytes32(w0: p.load(as: UInt64.self), w1: p.load(fromByteOffset: 8, as: UInt64.self),
+                w2: p.load(fromByteOffset: 16, as: UInt64.self), w3: p.load(fromByteOffset: 24, as: UInt64.self))
+    }
+}

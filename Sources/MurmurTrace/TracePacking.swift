@@ -32,10 +32,10 @@ public final class TracePacker {
     static let hasBytes: UInt64 = 1, hasHops: UInt64 = 2, hasID: UInt64 = 4, hasPeer: UInt64 = 8,
                hasKind: UInt64 = 16, hasReason: UInt64 = 32
 
-    private var node: Bytes32 = .zero
-    private var nodeKnown = false
-    private let peers: UnsafeMutablePointer<Bytes32>
-    private let peerKnown: UnsafeMutablePointer<Bool>
+    // Tables behind pointers: no dynamic exclusivity check per access, as a class's stored
+    // properties get. Id slot 0 is the node, 1 + k peer slot k.
+    private let ids: UnsafeMutablePointer<Bytes32>
+    private let idKnown: UnsafeMutablePointer<Bool>
     /// Per table (record kind, reason): the strings (kept alive, so that their words stay theirs)
     /// and their two words.
     private let strings: UnsafeMutablePointer<String>
@@ -43,10 +43,10 @@ public final class TracePacker {
     private let stringKnown: UnsafeMutablePointer<Bool>
 
     public init() {
-        peers = .allocate(capacity: Self.peerSlots)
-        peers.initialize(repeating: .zero, count: Self.peerSlots)
-        peerKnown = .allocate(capacity: Self.peerSlots)
-        peerKnown.initialize(repeating: false, count: Self.peerSlots)
+        ids = .allocate(capacity: 1 + Self.peerSlots)
+        ids.initialize(repeating: .zero, count: 1 + Self.peerSlots)
+        idKnown = .allocate(capacity: 1 + Self.peerSlots)
+        idKnown.initialize(repeating: false, count: 1 + Self.peerSlots)
         strings = .allocate(capacity: 2 * Self.stringSlots)
         strings.initialize(repeating: "", count: 2 * Self.stringSlots)
         stringWords = .allocate(capacity: 2 * Self.stringSlots)
@@ -56,7 +56,7 @@ public final class TracePacker {
     }
 
     deinit {
-        peers.deallocate(); peerKnown.deallocate()
+        ids.deallocate(); idKnown.deallocate()
         strings.deinitialize(count: 2 * Self.stringSlots); strings.deallocate()
         stringWords.deallocate(); stringKnown.deallocate()
     }
@@ -64,13 +64,12 @@ public final class TracePacker {
     /// Forgets every definition: the next events define their ids and strings again (after
     /// packed bytes were thrown away unread).
     public func forget() {
-        nodeKnown = false
-        peerKnown.update(repeating: false, count: Self.peerSlots)
+        idKnown.update(repeating: false, count: 1 + Self.peerSlots)
         stringKnown.update(repeating: false, count: 2 * Self.stringSlots)
     }
 
     /// An upper bound of the bytes `pack` writes for `e` (definitions included).
-    @inline(__always) public static func maxPackedBytes(_ e: TraceEvent) -> Int {
+    @inlinable @inline(__always) public static func maxPackedBytes(_ e: TraceEvent) -> Int {
         // event 8 + 8 + 8 + 8 + 32, node 40, peer 40, two strings 16 + padded bytes each.
         200 + (e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0)
     }
@@ -79,9 +78,9 @@ public final class TracePacker {
     /// (a multiple of 8).
     public func pack(_ e: TraceEvent, into p: UnsafeMutableRawPointer) -> Int {
         var w = p
-        if !nodeKnown || node != e.node.key {
-            node = e.node.key
-            nodeKnown = true
+        if !idKnown[0] || ids[0] != e.node.key {
+            ids[0] = e.node.key
+            idKnown[0] = true
             w.storeBytes(of: Self.tagNode, as: UInt64.self)
             Self.store(e.node.key, at: w + 8)
             w += 40
@@ -90,9 +89,9 @@ public final class TracePacker {
         var flags: UInt64 = 0
         if let peer = e.peer {
             let slot = Int(truncatingIfNeeded: peer.key.w3 & UInt64(Self.peerSlots - 1))
-            if !peerKnown[slot] || peers[slot] != peer.key {
-                peers[slot] = peer.key
-                peerKnown[slot] = true
+            if !idKnown[1 + slot] || ids[1 + slot] != peer.key {
+                ids[1 + slot] = peer.key
+                idKnown[1 + slot] = true
                 w.storeBytes(of: Self.tagPeer | UInt64(slot) << 32, as: UInt64.self)
                 Self.store(peer.key, at: w + 8)
                 w += 40
@@ -179,55 +178,103 @@ public final class TracePacker {
     }
 }
 
-/// Reads what a `TracePacker` wrote, in order, back into `TraceEvent`s (the writer thread's side).
+/// Reads what a `TracePacker` wrote, in order, back into `TraceEvent`s (the writer thread's side),
+/// or, through `TraceWriter.append(packed:count:unpacker:)`, straight into trace lines: it keeps
+/// the hex digits of the node and of each peer slot and the JSON of each string slot, computed
+/// once per definition.
 public final class TraceUnpacker {
     private static let kinds = TraceEvent.Kind.allCases.map { $0 }
-    private var node = NodeID(.zero)
-    private var peers = [Bytes32](repeating: .zero, count: TracePacker.peerSlots)
-    private var strings = [String](repeating: "", count: 2 * TracePacker.stringSlots)
+    // Tables behind pointers (no dynamic exclusivity check per access, as a class's stored
+    // properties get). Slot 0 of `ids` is the node, 1 + k peer slot k.
+    private let ids: UnsafeMutablePointer<Bytes32>
+    private let strings: UnsafeMutablePointer<String>
+    /// 64 hex digits per id slot.
+    let hex: UnsafeMutablePointer<UInt8>
+    /// Per string slot: the string as a JSON string literal (what `TraceEncoder` writes for it)
+    /// and its UTF-8 length.
+    let json: UnsafeMutablePointer<[UInt8]>
+    let utf8Count: UnsafeMutablePointer<Int>
+    private static let idSlots = 1 + TracePacker.peerSlots, stringSlots = 2 * TracePacker.stringSlots
 
-    public init() {}
+    public init() {
+        ids = .allocate(capacity: Self.idSlots)
+        ids.initialize(repeating: .zero, count: Self.idSlots)
+        hex = .allocate(capacity: 64 * Self.idSlots)
+        hex.initialize(repeating: UInt8(ascii: "0"), count: 64 * Self.idSlots)
+        strings = .allocate(capacity: Self.stringSlots)
+        strings.initialize(repeating: "", count: Self.stringSlots)
+        json = .allocate(capacity: Self.stringSlots)
+        json.initialize(repeating: [], count: Self.stringSlots)
+        utf8Count = .allocate(capacity: Self.stringSlots)
+        utf8Count.initialize(repeating: 0, count: Self.stringSlots)
+    }
+    deinit {
+        ids.deallocate(); hex.deallocate(); utf8Count.deallocate()
+        strings.deinitialize(count: Self.stringSlots); strings.deallocate()
+        json.deinitialize(count: Self.stringSlots); json.deallocate()
+    }
 
     /// Calls `body` with each event packed in `count` bytes at `p`.
     public func unpack(_ p: UnsafeRawPointer, count: Int, _ body: (TraceEvent) throws -> Void) rethrows {
-        var r = p
+        var r = UnsafeRawPointer(p)
         let end = p + count
         while r < end {
-            let header = r.load(as: UInt64.self)
-            let tag = Int(truncatingIfNeeded: header & 0xFF)
-            switch UInt64(tag) {
-            case TracePacker.tagNode:
-                node = NodeID(Self.load(r + 8))
-                r += 40
-            case TracePacker.tagPeer:
-                peers[Int(truncatingIfNeeded: (header >> 32) & 0xFFFF)] = Self.load(r + 8)
-                r += 40
-            case TracePacker.tagString:
-                let table = Int(truncatingIfNeeded: (header >> 8) & 0xFF)
-                let slot = Int(truncatingIfNeeded: (header >> 16) & 0xFF)
-                let n = Int(truncatingIfNeeded: header >> 32)
-                strings[table * TracePacker.stringSlots + slot] =
-                    String(decoding: UnsafeRawBufferPointer(start: r + 8, count: n), as: UTF8.self)
-                r += 8 + ((n + 7) & ~7)
-            default:
-                let flags = (header >> 8) & 0xFF
-                let time = r.load(fromByteOffset: 8, as: Int64.self)
-                r += 16
-                var bytes: Int?, hops: Int?, id: Hash?
-                if flags & TracePacker.hasBytes != 0 { bytes = Int(r.load(as: Int64.self)); r += 8 }
-                if flags & TracePacker.hasHops != 0 { hops = Int(r.load(as: Int64.self)); r += 8 }
-                if flags & TracePacker.hasID != 0 { id = Hash(Self.load(r)); r += 32 }
-                let peer = flags & TracePacker.hasPeer != 0
-                    ? NodeID(peers[Int(truncatingIfNeeded: (header >> 32) & 0xFFFF)]) : nil
-                let kind = flags & TracePacker.hasKind != 0
-                    ? strings[Int(truncatingIfNeeded: (header >> 16) & 0xFF)] : nil
-                let reason = flags & TracePacker.hasReason != 0
-                    ? strings[TracePacker.stringSlots + Int(truncatingIfNeeded: (header >> 24) & 0xFF)] : nil
-                try body(TraceEvent(at: Instant(nanoseconds: time), node: node, kind: Self.kinds[tag],
-                                    recordKind: kind, recordID: id, peer: peer, bytes: bytes, hops: hops, reason: reason))
-            }
+            if define(&r) { continue }
+            try body(event(&r))
         }
     }
+
+    /// If the entry at `r` is a definition: applies it, moves `r` past it and returns true.
+    @inline(__always) func define(_ r: inout UnsafeRawPointer) -> Bool {
+        let header = r.load(as: UInt64.self)
+        switch header & 0xFF {
+        case TracePacker.tagNode, TracePacker.tagPeer:
+            let slot = header & 0xFF == TracePacker.tagNode ? 0 : 1 + Int(truncatingIfNeeded: (header >> 32) & 0xFFFF)
+            ids[slot] = Self.load(r + 8)
+            var c = TraceEncoder.Cursor(p: hex + 64 * slot)
+            c.hex(ids[slot])
+            r += 40
+        case TracePacker.tagString:
+            let table = Int(truncatingIfNeeded: (header >> 8) & 0xFF)
+            let slot = Int(truncatingIfNeeded: (header >> 16) & 0xFF)
+            let n = Int(truncatingIfNeeded: header >> 32)
+            let i = table * TracePacker.stringSlots + slot
+            let s = String(decoding: UnsafeRawBufferPointer(start: r + 8, count: n), as: UTF8.self)
+            strings[i] = s
+            utf8Count[i] = s.utf8.count
+            var literal: [UInt8] = []
+            TraceEncoder.appendString(s, to: &literal)
+            json[i] = literal
+            r += 8 + ((n + 7) & ~7)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// The event at `r` (not a definition); moves `r` past it.
+    @inline(__always) func event(_ r: inout UnsafeRawPointer) -> TraceEvent {
+        let header = r.load(as: UInt64.self)
+        let flags = (header >> 8) & 0xFF
+        let time = r.load(fromByteOffset: 8, as: Int64.self)
+        r += 16
+        var bytes: Int?, hops: Int?, id: Hash?
+        if flags & TracePacker.hasBytes != 0 { bytes = Int(r.load(as: Int64.self)); r += 8 }
+        if flags & TracePacker.hasHops != 0 { hops = Int(r.load(as: Int64.self)); r += 8 }
+        if flags & TracePacker.hasID != 0 { id = Hash(Self.load(r)); r += 32 }
+        let peer = flags & TracePacker.hasPeer != 0
+            ? NodeID(ids[1 + Int(truncatingIfNeeded: (header >> 32) & 0xFFFF)]) : nil
+        let kind = flags & TracePacker.hasKind != 0
+            ? strings[Int(truncatingIfNeeded: (header >> 16) & 0xFF)] : nil
+        let reason = flags & TracePacker.hasReason != 0
+            ? strings[TracePacker.stringSlots + Int(truncatingIfNeeded: (header >> 24) & 0xFF)] : nil
+        return TraceEvent(at: Instant(nanoseconds: time), node: node, kind: Self.kinds[Int(truncatingIfNeeded: header & 0xFF)],
+                          recordKind: kind, recordID: id, peer: peer, bytes: bytes, hops: hops, reason: reason)
+    }
+
+    private var node: NodeID { NodeID(ids[0]) }
+
+    @inline(__always) static func kind(_ header: UInt64) -> TraceEvent.Kind { kinds[Int(truncatingIfNeeded: header & 0xFF)] }
 
     @inline(__always) static func load(_ p: UnsafeRawPointer) -> Bytes32 {
         Bytes32(w0: p.load(as: UInt64.self), w1: p.load(fromByteOffset: 8, as: UInt64.self),

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import MurmurCore
 @testable import MurmurTrace
@@ -53,12 +54,15 @@ final class TracePackingTests: XCTestCase {
                 drain()
                 if need > capacity { buf.deallocate(); buf = .allocate(byteCount: need, alignment: 8); capacity = need }
             }
+            let lost = forgetEvery.map { k % $0 == $0 - 1 } ?? false
+            if lost { drain() }
             let n = packer.pack(e, into: buf + used)
             XCTAssertLessThanOrEqual(n, need)
             XCTAssertEqual(n % 8, 0)
             used += n
-            if let forgetEvery, k % forgetEvery == forgetEvery - 1 {
-                // A lost batch: the writer's tables are stale, the packer defines again.
+            if lost {
+                // A lost batch (this event alone): the definitions it carried never reach the
+                // unpacker; after `forget()` the packer defines again.
                 used = 0
                 packer.forget()
                 back.append(e)
@@ -95,5 +99,50 @@ final class TracePackingTests: XCTestCase {
                            recordKind: "ihave", peer: NodeID(id(2, slot: 2)), bytes: 140)
         XCTAssertGreaterThan(packer.pack(e, into: buf), 24) // first: defines node, peer, "ihave"
         XCTAssertEqual(packer.pack(e, into: buf), 24)
+    }
+
+    /// The trace thread's path (`TraceWriter.append(packed:count:unpacker:)`, encoding straight
+    /// from the packed words) writes the same files as `append` of each event: same lines, same
+    /// `seq`/`wall`, same flushes and rotations, huge strings included.
+    func testPackedWriterWritesTheSameFilesAsTheEventWriter() throws {
+        let input = events()
+        let dir = NSTemporaryDirectory() + "murmur-packing-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let wall: Int64 = 1_700_000_000_000_000_000
+        func writer(_ name: String) throws -> TraceWriter {
+            try TraceWriter(path: "\(dir)/\(name)", maxFileBytes: 1 << 20, keepFiles: 50, bufferBytes: 4096,
+                            flushIntervalNs: 1 << 58, wallClock: { wall })
+        }
+        let a = try writer("a.jsonl"), b = try writer("b.jsonl")
+        for e in input { try a.append(e) }
+        try a.flush()
+        let packer = TracePacker(), unpacker = TraceUnpacker()
+        let batch = 64 << 10
+        var buf = UnsafeMutableRawPointer.allocate(byteCount: batch, alignment: 8)
+        var capacity = batch, used = 0, written = 0
+        for e in input {
+            let need = TracePacker.maxPackedBytes(e)
+            if used + need > capacity {
+                written += try b.append(packed: buf, count: used, unpacker: unpacker)
+                used = 0
+                if need > capacity { buf.deallocate(); buf = .allocate(byteCount: need, alignment: 8); capacity = need }
+            }
+            used += packer.pack(e, into: buf + used)
+        }
+        written += try b.append(packed: buf, count: used, unpacker: unpacker)
+        buf.deallocate()
+        try b.flush()
+        XCTAssertEqual(written, input.count)
+        XCTAssertEqual(a.eventsWritten, b.eventsWritten)
+        XCTAssertGreaterThan(a.rotations, 3)
+        XCTAssertEqual(a.rotations, b.rotations)
+        for k in 0...a.rotations {
+            let suffix = k == 0 ? "" : ".\(k)"
+            let fa = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/a.jsonl\(suffix)"))
+            let fb = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/b.jsonl\(suffix)"))
+            XCTAssertGreaterThan(fa.count, 0)
+            XCTAssertTrue(fa == fb, "file \(k) differs")
+        }
     }
 }

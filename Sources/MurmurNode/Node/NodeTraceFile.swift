@@ -9,8 +9,8 @@ import MurmurTrace
 /// — off the event loop. The loop only packs each event into a compact record (`TracePacker`: a
 /// few 8-byte words, ids and strings interned in the stream; no encoding, no syscall, no
 /// allocation) in a fixed 64 KiB batch; full batches, and every `flushInterval` the partial one,
-/// go to a writer thread that unpacks, encodes and writes them (same bytes as encoding the
-/// events directly). At most `maxQueuedBytes` of packed events wait for that thread: beyond,
+/// go to a writer thread that encodes them straight from the packed words and writes them (same
+/// bytes as encoding the events directly: `TraceWriter.append(packed:count:unpacker:)`). At most `maxQueuedBytes` of packed events wait for that thread: beyond,
 /// batches are dropped and their events counted (`dropped`), never buffered without bound. A
 /// write error stops tracing (`failed`); the node keeps running. Measured by `murmur-bench trace`.
 public final class NodeTraceFile: @unchecked Sendable {
@@ -198,12 +198,7 @@ public final class NodeTraceFile: @unchecked Sendable {
             var writeError: String?
             if !stopped {
                 do {
-                    for b in batches {
-                        try unpacker.unpack(b.bytes, count: b.used) { event in
-                            try writer.append(event)
-                            count += 1
-                        }
-                    }
+                    for b in batches { count += Int64(try writer.append(packed: b.bytes, count: b.used, unpacker: unpacker)) }
                     if flush { try writer.flush() }
                 } catch {
                     writeError = "\(error)"
@@ -228,9 +223,12 @@ public final class NodeTraceFile: @unchecked Sendable {
     }
 
     private func scheduleFlush() {
-        flushTimer = loop.schedule(after: Self.flushInterval) { [weak self] in
-            self?.flush()
-            self?.scheduleFlush()
+        // Strong: a weak reference would give this object a side table, and every retain and
+        // release of it on the hot path (each `append`) would take the slow path. `close()`
+        // cancels the timer (the writer thread holds the object until then anyway).
+        flushTimer = loop.schedule(after: Self.flushInterval) { [self] in
+            flush()
+            scheduleFlush()
         }
     }
 }

@@ -26,21 +26,22 @@ import MurmurCore
 /// - define string: header (byte 0 = 0xF2, byte 1 table 0 record kind / 1 reason, byte 2 slot,
 ///   bytes 4–7 length), the UTF-8 bytes padded to 8.
 public final class TracePacker {
-    static let peerSlots = 256
-    static let stringSlots = 64
-    static let tagNode: UInt64 = 0xF0, tagPeer: UInt64 = 0xF1, tagString: UInt64 = 0xF2
-    static let hasBytes: UInt64 = 1, hasHops: UInt64 = 2, hasID: UInt64 = 4, hasPeer: UInt64 = 8,
+    // Inlinable (with what it touches): `NodeTraceFile.append` packs in its caller's code.
+    @usableFromInline static let peerSlots = 256
+    @usableFromInline static let stringSlots = 64
+    @usableFromInline static let tagNode: UInt64 = 0xF0, tagPeer: UInt64 = 0xF1, tagString: UInt64 = 0xF2
+    @usableFromInline static let hasBytes: UInt64 = 1, hasHops: UInt64 = 2, hasID: UInt64 = 4, hasPeer: UInt64 = 8,
                hasKind: UInt64 = 16, hasReason: UInt64 = 32
 
     // Tables behind pointers: no dynamic exclusivity check per access, as a class's stored
     // properties get. Id slot 0 is the node, 1 + k peer slot k.
-    private let ids: UnsafeMutablePointer<Bytes32>
-    private let idKnown: UnsafeMutablePointer<Bool>
+    @usableFromInline let ids: UnsafeMutablePointer<Bytes32>
+    @usableFromInline let idKnown: UnsafeMutablePointer<Bool>
     /// Per table (record kind, reason): the strings (kept alive, so that their words stay theirs)
     /// and their two words.
-    private let strings: UnsafeMutablePointer<String>
-    private let stringWords: UnsafeMutablePointer<(UInt64, UInt64)>
-    private let stringKnown: UnsafeMutablePointer<Bool>
+    @usableFromInline let strings: UnsafeMutablePointer<String>
+    @usableFromInline let stringWords: UnsafeMutablePointer<(UInt64, UInt64)>
+    @usableFromInline let stringKnown: UnsafeMutablePointer<Bool>
 
     public init() {
         ids = .allocate(capacity: 1 + Self.peerSlots)
@@ -76,6 +77,7 @@ public final class TracePacker {
 
     /// Packs `e` at `p` (8-byte aligned, room for `maxPackedBytes(e)`); returns the bytes written
     /// (a multiple of 8).
+    @inlinable @inline(__always)
     public func pack(_ e: TraceEvent, into p: UnsafeMutableRawPointer) -> Int {
         var w = p
         if !idKnown[0] || ids[0] != e.node.key {
@@ -120,7 +122,7 @@ public final class TracePacker {
     }
 
     /// The slot of `s` in `table`, defining it first (at `w`) when the slot holds something else.
-    @inline(__always) private func intern(_ s: String, table: Int, _ w: inout UnsafeMutableRawPointer) -> Int {
+    @inlinable @inline(__always) func intern(_ s: String, table: Int, _ w: inout UnsafeMutableRawPointer) -> Int {
         // The two words of the String value: equal words are the same string (a small string's
         // bytes, or the same storage, which the table keeps alive). Equal strings with other
         // words only cost a new definition.
@@ -129,6 +131,13 @@ public final class TracePacker {
         let slot = Int(truncatingIfNeeded: h >> 58)
         let i = table * Self.stringSlots + slot
         if stringKnown[i] && stringWords[i] == words { return slot }
+        return define(s, words: words, table: table, slot: slot, &w)
+    }
+
+    /// Puts `s` in its slot and writes its definition at `w` (not inlined: rare).
+    @usableFromInline func define(_ s: String, words: (UInt64, UInt64), table: Int, slot: Int,
+                                  _ w: inout UnsafeMutableRawPointer) -> Int {
+        let i = table * Self.stringSlots + slot
         strings[i] = s
         stringWords[i] = words
         stringKnown[i] = true
@@ -143,7 +152,7 @@ public final class TracePacker {
         return slot
     }
 
-    @inline(__always) static func store(_ v: Bytes32, at p: UnsafeMutableRawPointer) {
+    @inlinable @inline(__always) static func store(_ v: Bytes32, at p: UnsafeMutableRawPointer) {
         p.storeBytes(of: v.w0, as: UInt64.self)
         p.storeBytes(of: v.w1, toByteOffset: 8, as: UInt64.self)
         p.storeBytes(of: v.w2, toByteOffset: 16, as: UInt64.self)
@@ -151,7 +160,7 @@ public final class TracePacker {
     }
 
     /// The event kind's code: its index in `TraceEvent.Kind.allCases`.
-    @inline(__always) static func code(_ k: TraceEvent.Kind) -> UInt64 {
+    @inlinable @inline(__always) static func code(_ k: TraceEvent.Kind) -> UInt64 {
         switch k {
         case .connect: return 0
         case .disconnect: return 1

@@ -26,24 +26,27 @@ public final class NodeTraceFile: @unchecked Sendable {
     public static let maxQueuedBytes = 16 << 20
 
     /// One batch of packed events: `used` of `capacity` bytes (8-byte aligned).
-    private struct Batch {
-        var bytes: UnsafeMutableRawPointer
-        var capacity: Int
-        var used = 0
-        var events = 0
-        static func make(_ capacity: Int) -> Batch {
+    @usableFromInline struct Batch {
+        @usableFromInline var bytes: UnsafeMutableRawPointer
+        @usableFromInline var capacity: Int
+        @usableFromInline var used = 0
+        @usableFromInline var events = 0
+        init(bytes: UnsafeMutableRawPointer, capacity: Int) { self.bytes = bytes; self.capacity = capacity }
+        @usableFromInline static func make(_ capacity: Int) -> Batch {
             Batch(bytes: .allocate(byteCount: capacity, alignment: 8), capacity: capacity)
         }
     }
 
     // Loop thread only: the batch being filled and the packer's tables. Behind a pointer: no
     // dynamic exclusivity check per event, as a class's stored properties get.
-    private struct Filling {
-        var batch: Batch
-        var closed = false
+    // `append` is inlinable: the caller's code (the sink closure) packs the event in place.
+    @usableFromInline struct Filling {
+        @usableFromInline var batch: Batch
+        @usableFromInline var closed = false
+        init(batch: Batch) { self.batch = batch }
     }
-    private let filling: UnsafeMutablePointer<Filling>
-    private let packer = TracePacker()
+    @usableFromInline let filling: UnsafeMutablePointer<Filling>
+    @usableFromInline let packer = TracePacker()
     private var batch: Batch {
         get { filling.pointee.batch }
         set { filling.pointee.batch = newValue }
@@ -105,7 +108,7 @@ public final class NodeTraceFile: @unchecked Sendable {
     }
 
     /// Plug into `Node.traceSink` (loop thread).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func append(_ event: TraceEvent) {
         let f = filling
         guard !f.pointee.closed else { return }
@@ -113,10 +116,7 @@ public final class NodeTraceFile: @unchecked Sendable {
         if f.pointee.batch.used + need > f.pointee.batch.capacity {
             handOver(flush: false)
             // An event larger than a batch (a huge reason string) gets a batch of its own.
-            if need > f.pointee.batch.capacity {
-                f.pointee.batch.bytes.deallocate() // empty now
-                f.pointee.batch = .make(need)
-            }
+            if need > f.pointee.batch.capacity { replaceBatch(need) }
         }
         f.pointee.batch.used += packer.pack(event, into: f.pointee.batch.bytes + f.pointee.batch.used)
         f.pointee.batch.events += 1
@@ -154,7 +154,13 @@ public final class NodeTraceFile: @unchecked Sendable {
         return body()
     }
 
-    private func handOver(flush: Bool) {
+    /// A batch of `capacity` bytes for one large event (the current one is empty).
+    @usableFromInline func replaceBatch(_ capacity: Int) {
+        filling.pointee.batch.bytes.deallocate()
+        filling.pointee.batch = .make(capacity)
+    }
+
+    @usableFromInline func handOver(flush: Bool) {
         let full = batch
         pthread_mutex_lock(mutex)
         var keep = false

@@ -27,7 +27,11 @@ import MurmurWire
 /// reported cost is the **median of the pair costs**, next to the best-vs-best cost (the highest
 /// rate of each side over all runs) and every pair's cost. Channel and simulator rates are given
 /// per wall-clock second and per CPU-second (`Rates`): CPU time does not count the time other
-/// processes take the cores, so its costs move far less on a loaded machine.
+/// processes take the cores, so its costs move far less on a loaded machine. Every measure also
+/// gives the **extra nanoseconds per message** with tracing on (median over pairs of 1/on − 1/off):
+/// unlike the ratio it does not depend on how cheap the untraced path is, and in process CPU time
+/// (loop + trace thread) it is all the CPU tracing adds per message, wherever it runs. The shell
+/// case gives that process measure too (records and IHaves together, including the final flush).
 let traceSuite = BenchSuite(
     name: "trace",
     summary: "tracing on vs off: channel messages/s (1 KiB) and gossip messages/s (simulated mesh)",
@@ -62,7 +66,7 @@ private struct PairedRates {
     var medianExtraNs: Double { median(pairExtraNs) }
     var text: String {
         "off \(f1(bestOff)), on \(f1(bestOn)) → cost \(pct(medianCost)) median of pairs, \(pct(bestCost)) best vs best"
-            + " (pairs: \(pairCosts.map(pct).joined(separator: ", "))); +\(f1(medianExtraNs)) ns per message"
+            + " (pairs: \(pairCosts.map(pct).joined(separator: ", "))); \(medianExtraNs >= 0 ? "+" : "")\(f1(medianExtraNs)) ns per message"
     }
     /// `<rate>_trace_off`, `<rate>_trace_on` (best rates), `<cost>` (median of the pair costs),
     /// `<cost>_best_vs_best`, `<cost>_pairs`.

@@ -71,25 +71,38 @@ public final class TracePacker {
 
     /// An upper bound of the bytes `pack` writes for `e` (definitions included).
     @inlinable @inline(__always) public static func maxPackedBytes(_ e: TraceEvent) -> Int {
+        maxPackedBytes(recordKind: e.recordKind, reason: e.reason)
+    }
+
+    /// The same, from the event's two strings.
+    @inlinable @inline(__always) public static func maxPackedBytes(recordKind: String?, reason: String?) -> Int {
         // event 8 + 8 + 8 + 8 + 32, node 40, peer 40, two strings 16 + padded bytes each.
-        200 + (e.recordKind?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0)
+        200 + (recordKind?.utf8.count ?? 0) + (reason?.utf8.count ?? 0)
     }
 
     /// Packs `e` at `p` (8-byte aligned, room for `maxPackedBytes(e)`); returns the bytes written
     /// (a multiple of 8).
     @inlinable @inline(__always)
     public func pack(_ e: TraceEvent, into p: UnsafeMutableRawPointer) -> Int {
+        pack(time: e.time, node: e.node, kind: e.kind, recordKind: e.recordKind, recordID: e.recordID, peer: e.peer,
+             bytes: e.bytes, hops: e.hops, reason: e.reason, into: p)
+    }
+
+    /// Packs the event with these fields (no `TraceEvent` built: for callers on hot paths).
+    @inlinable @inline(__always)
+    public func pack(time: Instant, node: NodeID, kind: TraceEvent.Kind, recordKind: String?, recordID: Hash?,
+                     peer: NodeID?, bytes: Int?, hops: Int?, reason: String?, into p: UnsafeMutableRawPointer) -> Int {
         var w = p
-        if !idKnown[0] || ids[0] != e.node.key {
-            ids[0] = e.node.key
+        if !idKnown[0] || ids[0] != node.key {
+            ids[0] = node.key
             idKnown[0] = true
             w.storeBytes(of: Self.tagNode, as: UInt64.self)
-            Self.store(e.node.key, at: w + 8)
+            Self.store(node.key, at: w + 8)
             w += 40
         }
-        var header = Self.code(e.kind)
+        var header = Self.code(kind)
         var flags: UInt64 = 0
-        if let peer = e.peer {
+        if let peer {
             let slot = Int(truncatingIfNeeded: peer.key.w3 & UInt64(Self.peerSlots - 1))
             if !idKnown[1 + slot] || ids[1 + slot] != peer.key {
                 ids[1 + slot] = peer.key
@@ -101,23 +114,23 @@ public final class TracePacker {
             flags |= Self.hasPeer
             header |= UInt64(slot) << 32
         }
-        if let k = e.recordKind {
+        if let recordKind {
             flags |= Self.hasKind
-            header |= UInt64(intern(k, table: 0, &w)) << 16
+            header |= UInt64(intern(recordKind, table: 0, &w)) << 16
         }
-        if let r = e.reason {
+        if let reason {
             flags |= Self.hasReason
-            header |= UInt64(intern(r, table: 1, &w)) << 24
+            header |= UInt64(intern(reason, table: 1, &w)) << 24
         }
-        if e.bytes != nil { flags |= Self.hasBytes }
-        if e.hops != nil { flags |= Self.hasHops }
-        if e.recordID != nil { flags |= Self.hasID }
+        if bytes != nil { flags |= Self.hasBytes }
+        if hops != nil { flags |= Self.hasHops }
+        if recordID != nil { flags |= Self.hasID }
         w.storeBytes(of: header | flags << 8, as: UInt64.self)
-        w.storeBytes(of: e.time.nanoseconds, toByteOffset: 8, as: Int64.self)
+        w.storeBytes(of: time.nanoseconds, toByteOffset: 8, as: Int64.self)
         w += 16
-        if let b = e.bytes { w.storeBytes(of: Int64(b), as: Int64.self); w += 8 }
-        if let h = e.hops { w.storeBytes(of: Int64(h), as: Int64.self); w += 8 }
-        if let id = e.recordID { Self.store(id.value, at: w); w += 32 }
+        if let bytes { w.storeBytes(of: Int64(bytes), as: Int64.self); w += 8 }
+        if let hops { w.storeBytes(of: Int64(hops), as: Int64.self); w += 8 }
+        if let recordID { Self.store(recordID.value, at: w); w += 32 }
         return w - p
     }
 

@@ -346,7 +346,7 @@ private final class TracedSender: TransportDelegate {
             if r != .queued { return }
             sent += 1
             // What GossipService traces for each message it sends (kind, peer, size).
-            trace?.append(TraceEvent(at: loop.now, node: me, kind: .send, recordKind: "ihave", peer: peer, bytes: 1024))
+            trace?.append(at: loop.now, node: me, kind: .send, recordKind: "ihave", peer: peer, bytes: 1024)
         }
         if !done {
             done = true
@@ -422,8 +422,8 @@ private func serviceRun(_ inputs: GossipInputs, tracePath: String?, buildEvents:
     if let tracePath {
         do { traceFile = try NodeTraceFile(path: tracePath, loop: loop) } catch { throw BenchFailure("trace file: \(error)") }
     }
-    // As `murmur node --trace` wires it: the shell's own events straight to the file.
-    if let traceFile { service.traceSink = { traceFile.append($0) } } else if buildEvents { service.traceSink = { _ in } }
+    // As `murmur node --trace` wires it: the shell's own events packed straight into the file.
+    if let traceFile { service.traceFile = traceFile } else if buildEvents { service.traceSink = { _ in } }
     var now = Instant(nanoseconds: 1_000_000_000)
     let processStart = processCPUNanoseconds()
     func feed(_ event: ProtocolEvent) {

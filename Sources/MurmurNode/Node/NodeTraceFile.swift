@@ -110,15 +110,27 @@ public final class NodeTraceFile: @unchecked Sendable {
     /// Plug into `Node.traceSink` (loop thread).
     @inlinable @inline(__always)
     public func append(_ event: TraceEvent) {
+        append(at: event.time, node: event.node, kind: event.kind, recordKind: event.recordKind, recordID: event.recordID,
+               peer: event.peer, bytes: event.bytes, hops: event.hops, reason: event.reason)
+    }
+
+    /// The event with these fields, without building a `TraceEvent` (a value with two `String?`
+    /// fields: copying and destroying it costs more than packing it). For the shell's hot paths.
+    @inlinable @inline(__always)
+    public func append(at time: Instant, node: NodeID, kind: TraceEvent.Kind, recordKind: String? = nil,
+                       recordID: Hash? = nil, peer: NodeID? = nil, bytes: Int? = nil, hops: Int? = nil,
+                       reason: String? = nil) {
         let f = filling
         guard !f.pointee.closed else { return }
-        let need = TracePacker.maxPackedBytes(event)
+        let need = TracePacker.maxPackedBytes(recordKind: recordKind, reason: reason)
         if f.pointee.batch.used + need > f.pointee.batch.capacity {
             handOver(flush: false)
             // An event larger than a batch (a huge reason string) gets a batch of its own.
             if need > f.pointee.batch.capacity { replaceBatch(need) }
         }
-        f.pointee.batch.used += packer.pack(event, into: f.pointee.batch.bytes + f.pointee.batch.used)
+        f.pointee.batch.used += packer.pack(time: time, node: node, kind: kind, recordKind: recordKind, recordID: recordID,
+                                            peer: peer, bytes: bytes, hops: hops, reason: reason,
+                                            into: f.pointee.batch.bytes + f.pointee.batch.used)
         f.pointee.batch.events += 1
     }
 

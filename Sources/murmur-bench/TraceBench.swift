@@ -214,7 +214,8 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
             serviceEvents = r.on.events
             shellMessages = inputs.records.count + inputs.ihaves.count
             removeTraces()
-            // Diagnostic: events built (as effects) but consumed by nobody, no trace file or thread.
+            // Diagnostic: `TraceEvent`s built for a sink that drops them (what the live API's sink
+            // costs; a trace file packs the shell's events without building them), no file or thread.
             let b = try pair(k, off: { try serviceRun(inputs, tracePath: nil) },
                              on: { try serviceRun(inputs, tracePath: nil, buildEvents: true) })
             ihavesBuilt.add(off: b.off.ihaves, on: b.on.ihaves)
@@ -261,7 +262,7 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
         if cases.contains("shell") {
             print("  gossip node shell, new records (msg per loop CPU-second; decode + signature check + state machine): \(records.text)")
             print("  gossip node shell, IHave of 4 ids (msg per loop CPU-second; \(serviceEvents) trace events): \(ihaves.text)")
-            print("    of which building the events alone (no file, no trace thread): \(ihavesBuilt.text)")
+            print("    diagnostic, TraceEvents built for a sink that drops them (the live-API path; no file, no trace thread): \(ihavesBuilt.text)")
             print("  gossip node shell, both together (\(shellMessages) msg, \(serviceEvents) events), msg per CPU-second of the process (loop + trace thread): \(shellProcess.text)")
         }
         if cases.contains("sim") {

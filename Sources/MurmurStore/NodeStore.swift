@@ -299,7 +299,8 @@ public final class NodeStore {
                                  [.int(Int64(kind.rawValue)), .int(Int64(clamping: limit))]))
     }
 
-    /// Claims, attestations and verdicts about a job, oldest first.
+    /// Claims, attestations and verdicts about a job, oldest first. A scan (`job_id` is not
+    /// indexed since schema v3: only tests and tools ask by job).
     public func records(forJob job: Hash) throws(StoreError) -> [SignedRecord] {
         try decodeRecords(db.run("SELECT bytes FROM records WHERE job_id = ? ORDER BY issued_at, id", [.blob(job.bytes)]))
     }

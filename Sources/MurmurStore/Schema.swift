@@ -80,6 +80,13 @@ enum Schema {
                 }
             }
         },
+        // v3: no index on records.job_id. Nothing on a node's paths looks records up by job (the
+        // jobs machine rebuilds from the full replay), and a random 32-byte key cost every
+        // claim, attestation and verdict one more randomly placed index page per commit (≈ 3
+        // of the ≈ 9 WAL pages a job cost each node). `records(forJob:)` scans instead.
+        Migration(version: 3) { db throws(StoreError) in
+            try db.execute("DROP INDEX IF EXISTS records_by_job")
+        },
     ]
 
     static func currentVersion(_ db: SQLiteConnection) throws(StoreError) -> Int {

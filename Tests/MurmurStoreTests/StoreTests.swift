@@ -141,12 +141,34 @@ final class StoreTests: XCTestCase {
             old.close()
         }
         let store = try NodeStore(path: dbPath)
-        XCTAssertEqual(try store.storedSchemaVersion(), 2)
+        XCTAssertEqual(try store.storedSchemaVersion(), NodeStore.schemaVersion)
         XCTAssertEqual(try store.records(forJob: job.id).map(\.id), [att.id])
         XCTAssertEqual(try store.record(id: job.id)?.encoded, job.envelope.encoded)
         store.close()
         // Opening again runs no migration and changes nothing.
         XCTAssertEqual(try NodeStore(path: dbPath).records(forJob: job.id).map(\.id), [att.id])
+    }
+
+    func testMigrationToVersion3DropsTheJobIndexAndKeepsRecords() throws {
+        let job = try StoreFixture.job()
+        let att = try StoreFixture.attestation(job, by: 2, output: [1], at: StoreFixture.t0 + 1)
+        do {
+            let old = try NodeStore(path: dbPath, config: .init(), schemaTarget: 2)
+            try old.enqueue(record: .job(job))
+            try old.enqueue(record: .attestation(att))
+            try old.commit()
+            old.close()
+            let db = try SQLiteConnection(path: dbPath)
+            XCTAssertEqual(try db.run("SELECT name FROM sqlite_master WHERE name = 'records_by_job'").count, 1)
+            db.close()
+        }
+        let store = try NodeStore(path: dbPath)
+        XCTAssertEqual(try store.storedSchemaVersion(), 3)
+        XCTAssertEqual(try store.records(forJob: job.id).map(\.id), [att.id])
+        store.close()
+        let db = try SQLiteConnection(path: dbPath)
+        XCTAssertEqual(try db.run("SELECT name FROM sqlite_master WHERE name = 'records_by_job'").count, 0)
+        db.close()
     }
 
     func testRefusesADatabaseFromANewerBuild() throws {

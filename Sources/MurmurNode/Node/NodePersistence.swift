@@ -255,24 +255,20 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     /// usually passes through two or three states within one batch window). `pending` and
     /// `running` are not written at all: a restart rebuilds them from the replayed records, and
     /// only final states are read back (`readReplay`); each such row cost every node one more
-    /// randomly placed page of the `jobs` table per job and commit.
+    /// page of the `jobs` log per job and commit. Nor is `failed(seenAfterDeadline)`: it is
+    /// this node's view of a job it first saw (or saw again, replayed after a restart) after
+    /// the deadline, which the next replay reaches again by itself, and written after a stored
+    /// outcome it would hide it (the newest row of the log counts).
     public func jobStateChanged(_ job: Hash, _ state: JobState, output: [UInt8]?) {
         guard !closed else { return }
         switch state {
-        case .pending, .running:
+        case .pending, .running, .failed(.seenAfterDeadline):
             counters.jobStatesNotWritten += 1
             return
         default: break
         }
         let now = JobsService.wallNow().unixMs
         attempt("store job state") { () throws(StoreError) in
-            // A replay after the deadline reads `seenAfterDeadline`: that is this restart's view,
-            // not the job's outcome; a stored final state stays.
-            if state == .failed(.seenAfterDeadline) {
-                var stored = pendingJobStates[job]
-                if stored == nil { stored = try store.job(id: job) }
-                if let stored, ["verified", "failed"].contains(stored.state) { return }
-            }
             pendingJobStates[job] = StoredJob(jobID: job, state: state, updatedAt: now)
             if let output, case let .verified(r) = state, Hash.of(output) == r.outputHash,
                !r.attestations.contains(where: { $0.body.inlineOutput != nil }) {

@@ -44,7 +44,7 @@ public enum Conv2D {
     /// after `+ bias`, in place — the same bits as running it as a separate pass afterwards.
     public static func forward(_ p: Conv2DParams, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil,
-                               post: UnsafeBufferPointer<EltInst>? = nil) {
+                               post: UnsafeBufferPointer<EltInst>? = nil, packed: ConvWeightPack? = nil) {
         precondition(p.problem == nil, "Conv2D: \(p.problem ?? "")")
         let table = KernelISA.active.table
         let postProgram = post.flatMap { $0.isEmpty ? nil : $0 }
@@ -52,6 +52,24 @@ public enum Conv2D {
             depthwise(p, input, weights, bias, output, table, pool, postProgram)
             return
         }
+        // Everything else: the indirect kernel over (pre-)packed weights (ConvDirect.swift).
+        let conv = ConvISATable.of(KernelISA.active)
+        let k = p.inChannels / p.groups * p.kernelHeight * p.kernelWidth
+        let pack: ConvWeightPack
+        if let packed, packed.mr == conv.mr, packed.groups == p.groups, packed.k == k, packed.mg == p.outChannels / p.groups {
+            pack = packed
+        } else {
+            pack = ConvWeightPack(weights: weights, outChannels: p.outChannels, groups: p.groups, k: k, mr: conv.mr)
+        }
+        indirect(p, input, pack, bias, output, conv, pool, postProgram)
+    }
+
+    /// im2col + GEMM (the previous path; same bits as `indirect`), kept for comparison.
+    static func forwardIm2col(_ p: Conv2DParams, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                              bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil,
+                              post: UnsafeBufferPointer<EltInst>? = nil) {
+        let table = KernelISA.active.table
+        let postProgram = post.flatMap { $0.isEmpty ? nil : $0 }
         let cg = p.inChannels / p.groups, mg = p.outChannels / p.groups
         let cols = p.outHeight * p.outWidth
         let k = cg * p.kernelHeight * p.kernelWidth

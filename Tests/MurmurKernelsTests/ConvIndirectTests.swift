@@ -59,4 +59,36 @@ final class ConvIndirectTests: XCTestCase {
             KernelISA.force(nil)
         }
     }
+
+    func testPoolRowsMatchScalarVisits() {
+        var g = SplitMix(seed: 9)
+        let w = 70, h = 6
+        var x = randomFloats(h * w, &g)
+        x[5] = .nan; x[w + 9] = .nan; x[2 * w + 3] = -0.0; x[40] = .infinity
+        for (kh, kw, sw, dh, dw) in [(2, 2, 2, 1, 1), (3, 3, 1, 1, 1), (2, 3, 2, 2, 1), (3, 2, 3, 1, 2), (1, 1, 1, 1, 1)] {
+            let n = (w - (kw - 1) * dw - 1) / sw + 1
+            for average in [false, true] {
+                var want = [Float](repeating: 0, count: n)
+                for i in 0..<n {
+                    var best = x[i * sw], sum: Float = 0
+                    for ky in 0..<kh { for kx in 0..<kw {
+                        let v = x[ky * dh * w + i * sw + kx * dw]
+                        sum = sum + v
+                        if ky + kx > 0 { best = v > best ? v : best }
+                    } }
+                    want[i] = average ? sum / Float(kh * kw) : best
+                }
+                for isa in KernelISA.supported {
+                    KernelISA.force(isa)
+                    var y = [Float](repeating: 7, count: n)
+                    x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { yb in
+                        PoolKernels.rows(xb.baseAddress!, rowWidth: w, output: yb.baseAddress!, count: n, kh: kh, kw: kw, sw: sw,
+                                         dh: dh, dw: dw, average: average, divisor: kh * kw, inputEnd: xb.baseAddress! + xb.count)
+                    } }
+                    XCTAssertTrue(y.map(\.bitPattern) == want.map(\.bitPattern), "\(kh)x\(kw) s\(sw) avg \(average) \(isa)")
+                }
+                KernelISA.force(nil)
+            }
+        }
+    }
 }

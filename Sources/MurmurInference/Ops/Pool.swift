@@ -1,4 +1,5 @@
 import Foundation
+import MurmurKernels
 
 /// MaxPool, AveragePool (N-d), GlobalAveragePool, GlobalMaxPool. Window elements are visited
 /// in row-major tap order; averages sum with plain additions from +0.0 in that order, then
@@ -235,16 +236,26 @@ enum PoolOps {
             }
         }
         let ry = ranges(oh, sh, kh, dh, pb[0], pe[0], h), rx = ranges(ow, sw, kw, dw, pb[1], pe[1], w)
+        // Columns whose windows are wholly inside the input (contiguous): the vector kernel.
+        let ia = rx.firstIndex { $0.lo == 0 && $0.hi == kw } ?? ow
+        var ib = ia
+        while ib < ow && rx[ib].lo == 0 && rx[ib].hi == kw { ib += 1 }
         let out = [Float](unsafeUninitializedCapacity: count) { buf, c in
             a.withUnsafeBufferPointer { src in
                 guard let xs = src.baseAddress, let ob = buf.baseAddress else { return }
+                let end = xs + a.count
                 for plane in 0..<planes {
                     let xp = xs + plane * h * w
                     var o = ob + plane * oh * ow
                     for oy in 0..<oh {
                         let (ylo, yhi, yPad) = ry[oy]
                         let y0 = oy * sh - pb[0]
-                        for ox in 0..<ow {
+                        if ib > ia && yhi > ylo {
+                            PoolKernels.rows(xp + (y0 + ylo * dh) * w + ia * sw - pb[1], rowWidth: w, output: o + ia, count: ib - ia,
+                                             kh: yhi - ylo, kw: kw, sw: sw, dh: dh, dw: dw, average: average,
+                                             divisor: includePad ? yPad * kw : (yhi - ylo) * kw, inputEnd: end)
+                        }
+                        for ox in 0..<ow where ox < ia || ox >= ib || yhi <= ylo {
                             let (xlo, xhi, xPad) = rx[ox]
                             let x0 = ox * sw - pb[1]
                             if average {

@@ -204,6 +204,69 @@ enum ConvBody {
     }
 }
 
+/// Pooling windows that lie wholly inside the input (all kw columns valid), for `n` consecutive
+/// outputs of one row, vectorised across outputs. Max: the first tap, then each later tap in
+/// row-major order replaces it when strictly greater. Average: +0.0 plus each tap in that order,
+/// then one division by `count`. Exactly the scalar visits, lane by lane.
+enum PoolBody {
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ sw: Int) -> F16 {
+        if sw == 1 { return load16(p) }
+        let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD32<Float>.self)
+        return v.evenHalf
+    }
+
+    @inline(__always)
+    static func rows(_ x: UnsafePointer<Float>, _ w: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+                     _ kh: Int, _ kw: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ average: Bool, _ count: Int,
+                     _ end: UnsafePointer<Float>) {
+        var i = 0
+        if sw <= 2 {
+            let div = F16(repeating: Float(count))
+            // Vector loads cover 16·sw floats per tap: only blocks whose last load ends by `end`.
+            let reach = (kh - 1) * dh * w + (kw - 1) * dw + 16 * sw
+            while i + 16 <= n && x + i * sw + reach <= end {
+                let base = x + i * sw
+                if average {
+                    var sum = F16()
+                    for ky in 0..<kh {
+                        let r = base + ky * dh * w
+                        for kx in 0..<kw { sum = sum + load(r + kx * dw, sw) }
+                    }
+                    store16(sum / div, out + i)
+                } else {
+                    var best = load(base, sw)
+                    for ky in 0..<kh {
+                        let r = base + ky * dh * w
+                        for kx in (ky == 0 ? 1 : 0)..<kw {
+                            let v = load(r + kx * dw, sw)
+                            best = best.replacing(with: v, where: v .> best)
+                        }
+                    }
+                    store16(best, out + i)
+                }
+                i += 16
+            }
+        }
+        while i < n {
+            let base = x + i * sw
+            if average {
+                var sum: Float = 0
+                for ky in 0..<kh { let r = base + ky * dh * w; for kx in 0..<kw { sum = sum + r[kx * dw] } }
+                out[i] = sum / Float(count)
+            } else {
+                var best = base[0]
+                for ky in 0..<kh {
+                    let r = base + ky * dh * w
+                    for kx in (ky == 0 ? 1 : 0)..<kw { let v = r[kx * dw]; best = v > best ? v : best }
+                }
+                out[i] = best
+            }
+            i += 1
+        }
+    }
+}
+
 /// This ISA level's convolution entry points (public, non-generic: compiled with its flags).
 public enum ISAConvKernels {
     public static let mr = ConvBody.mr
@@ -216,5 +279,11 @@ public enum ISAConvKernels {
     public static func phaseSplit(_ x: UnsafePointer<Float>, _ g: ConvPhaseGeometry, _ out: UnsafeMutablePointer<Float>,
                                   _ channels: Range<Int>) {
         ConvBody.phaseSplit(x, g, out, channels)
+    }
+
+    public static func poolRows(_ x: UnsafePointer<Float>, _ w: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+                                _ kh: Int, _ kw: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ average: Bool, _ count: Int,
+                                _ end: UnsafePointer<Float>) {
+        PoolBody.rows(x, w, out, n, kh, kw, sw, dh, dw, average, count, end)
     }
 }

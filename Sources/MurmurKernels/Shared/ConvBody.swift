@@ -209,11 +209,27 @@ enum ConvBody {
 /// row-major order replaces it when strictly greater. Average: +0.0 plus each tap in that order,
 /// then one division by `count`. Exactly the scalar visits, lane by lane.
 enum PoolBody {
+    /// 16 windows at consecutive input columns (stride 1 across the block), as a vector.
     @inline(__always)
-    static func load(_ p: UnsafePointer<Float>, _ sw: Int) -> F16 {
-        if sw == 1 { return load16(p) }
-        let v = UnsafeRawPointer(p).loadUnaligned(as: SIMD32<Float>.self)
-        return v.evenHalf
+    static func block(_ base: UnsafePointer<Float>, _ w: Int, _ kh: Int, _ kw: Int, _ dh: Int, _ dw: Int,
+                      _ average: Bool, _ div: F16) -> F16 {
+        if average {
+            var sum = F16()
+            for ky in 0..<kh {
+                let r = base + ky * dh * w
+                for kx in 0..<kw { sum = sum + load16(r + kx * dw) }
+            }
+            return sum / div
+        }
+        var best = load16(base)
+        for ky in 0..<kh {
+            let r = base + ky * dh * w
+            for kx in (ky == 0 ? 1 : 0)..<kw {
+                let v = load16(r + kx * dw)
+                best = best.replacing(with: v, where: v .> best)
+            }
+        }
+        return best
     }
 
     @inline(__always)
@@ -221,31 +237,24 @@ enum PoolBody {
                      _ kh: Int, _ kw: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ average: Bool, _ count: Int,
                      _ end: UnsafePointer<Float>) {
         var i = 0
-        if sw <= 2 {
-            let div = F16(repeating: Float(count))
-            // Vector loads cover 16·sw floats per tap: only blocks whose last load ends by `end`.
-            let reach = (kh - 1) * dh * w + (kw - 1) * dw + 16 * sw
-            while i + 16 <= n && x + i * sw + reach <= end {
-                let base = x + i * sw
-                if average {
-                    var sum = F16()
-                    for ky in 0..<kh {
-                        let r = base + ky * dh * w
-                        for kx in 0..<kw { sum = sum + load(r + kx * dw, sw) }
-                    }
-                    store16(sum / div, out + i)
-                } else {
-                    var best = load(base, sw)
-                    for ky in 0..<kh {
-                        let r = base + ky * dh * w
-                        for kx in (ky == 0 ? 1 : 0)..<kw {
-                            let v = load(r + kx * dw, sw)
-                            best = best.replacing(with: v, where: v .> best)
-                        }
-                    }
-                    store16(best, out + i)
-                }
+        let div = F16(repeating: Float(count))
+        // Vector loads cover 16 floats per tap: only blocks whose last load ends by `end`.
+        let reach = (kh - 1) * dh * w + (kw - 1) * dw + 16
+        if sw == 1 {
+            while i + 16 <= n && x + i + reach <= end {
+                store16(block(x + i, w, kh, kw, dh, dw, average, div), out + i)
                 i += 16
+            }
+        } else if sw <= 4 {
+            // Windows at every input column of the block, then every sw-th kept: output i's
+            // window is the one at column i·sw, with the same visits.
+            let per = 16 / sw
+            let t = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+            defer { t.deallocate() }
+            while i + per <= n && x + i * sw + reach <= end {
+                store16(block(x + i * sw, w, kh, kw, dh, dw, average, div), t)
+                for l in 0..<per { out[i + l] = t[l * sw] }
+                i += per
             }
         }
         while i < n {

@@ -240,6 +240,11 @@ enum PoolOps {
         let ia = rx.firstIndex { $0.lo == 0 && $0.hi == kw } ?? ow
         var ib = ia
         while ib < ow && rx[ib].lo == 0 && rx[ib].hi == kw { ib += 1 }
+        // Likewise the rows (same padded count too, for count_include_pad).
+        let ra = ry.firstIndex { $0.lo == 0 && $0.hi == kh } ?? oh
+        var rb = ra
+        while rb < oh && ry[rb].lo == 0 && ry[rb].hi == kh && ry[rb].withPad == ry[ra].withPad { rb += 1 }
+        let fullRows = ra..<rb
         let out = [Float](unsafeUninitializedCapacity: count) { buf, c in
             a.withUnsafeBufferPointer { src in
                 guard let xs = src.baseAddress, let ob = buf.baseAddress else { return }
@@ -247,10 +252,18 @@ enum PoolOps {
                 for plane in 0..<planes {
                     let xp = xs + plane * h * w
                     var o = ob + plane * oh * ow
+                    // Output rows whose windows cover all kh rows: one kernel call for all of them.
+                    if ib > ia && fullRows.count > 0 {
+                        let oy = fullRows.lowerBound
+                        PoolKernels.rows(xp + (oy * sh - pb[0]) * w + ia * sw - pb[1], rowWidth: w, output: o + oy * ow + ia,
+                                         count: ib - ia, kh: kh, kw: kw, sw: sw, dh: dh, dw: dw, average: average,
+                                         divisor: includePad ? ry[oy].withPad * kw : kh * kw, inputEnd: end,
+                                         rows: fullRows.count, inputRowStride: sh * w, outputRowStride: ow)
+                    }
                     for oy in 0..<oh {
                         let (ylo, yhi, yPad) = ry[oy]
                         let y0 = oy * sh - pb[0]
-                        if ib > ia && yhi > ylo {
+                        if ib > ia && yhi > ylo && !fullRows.contains(oy) {
                             PoolKernels.rows(xp + (y0 + ylo * dh) * w + ia * sw - pb[1], rowWidth: w, output: o + ia, count: ib - ia,
                                              kh: yhi - ylo, kw: kw, sw: sw, dh: dh, dw: dw, average: average,
                                              divisor: includePad ? yPad * kw : (yhi - ylo) * kw, inputEnd: end)

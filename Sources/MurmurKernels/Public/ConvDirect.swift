@@ -9,20 +9,20 @@ struct ConvISATable: Sendable {
     let nr: Int
     let indirect: @Sendable (ConvIndirectArgs, Range<Int>) -> Void
     let phaseSplit: @Sendable (UnsafePointer<Float>, ConvPhaseGeometry, UnsafeMutablePointer<Float>, Range<Int>) -> Void
-    let poolRows: @Sendable (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Int, Int, Int, Int, Int, Bool, Int, UnsafePointer<Float>) -> Void
+    let poolRows: @Sendable (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int, Int, Int, Int, Int, Int, Bool, Int, UnsafePointer<Float>, Int, Int, Int) -> Void
 
     static let v4 = ConvISATable(mr: MurmurKernelsX86V4.ISAConvKernels.mr, nr: MurmurKernelsX86V4.ISAConvKernels.nr,
                                  indirect: { MurmurKernelsX86V4.ISAConvKernels.indirect($0, $1) },
                                  phaseSplit: { MurmurKernelsX86V4.ISAConvKernels.phaseSplit($0, $1, $2, $3) },
-                                 poolRows: { MurmurKernelsX86V4.ISAConvKernels.poolRows($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) })
+                                 poolRows: { MurmurKernelsX86V4.ISAConvKernels.poolRows($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) })
     static let v3 = ConvISATable(mr: MurmurKernelsX86V3.ISAConvKernels.mr, nr: MurmurKernelsX86V3.ISAConvKernels.nr,
                                  indirect: { MurmurKernelsX86V3.ISAConvKernels.indirect($0, $1) },
                                  phaseSplit: { MurmurKernelsX86V3.ISAConvKernels.phaseSplit($0, $1, $2, $3) },
-                                 poolRows: { MurmurKernelsX86V3.ISAConvKernels.poolRows($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) })
+                                 poolRows: { MurmurKernelsX86V3.ISAConvKernels.poolRows($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) })
     static let baseline = ConvISATable(mr: MurmurKernelsBaseline.ISAConvKernels.mr, nr: MurmurKernelsBaseline.ISAConvKernels.nr,
                                        indirect: { MurmurKernelsBaseline.ISAConvKernels.indirect($0, $1) },
                                        phaseSplit: { MurmurKernelsBaseline.ISAConvKernels.phaseSplit($0, $1, $2, $3) },
-                                 poolRows: { MurmurKernelsBaseline.ISAConvKernels.poolRows($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) })
+                                 poolRows: { MurmurKernelsBaseline.ISAConvKernels.poolRows($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) })
 
     static func of(_ isa: KernelISA) -> ConvISATable {
         switch isa {
@@ -79,11 +79,14 @@ public final class ConvWeightPack: @unchecked Sendable {
 public enum PoolKernels {
     /// `n` consecutive outputs of one row: output i's window starts at `x + i·sw`, spans `kh` rows
     /// (`dh·w` apart) and `kw` columns (`dw` apart). Average divides by `divisor`. No load reaches
-    /// `inputEnd` (the end of the input buffer).
+    /// `inputEnd` (the end of the input buffer). `rows` such output rows: the next starts
+    /// `inputRowStride` input floats and `outputRowStride` output floats further.
     public static func rows(_ x: UnsafePointer<Float>, rowWidth w: Int, output: UnsafeMutablePointer<Float>, count n: Int,
-                            kh: Int, kw: Int, sw: Int, dh: Int, dw: Int, average: Bool, divisor: Int, inputEnd: UnsafePointer<Float>) {
-        if n <= 0 { return }
-        ConvISATable.of(KernelISA.active).poolRows(x, w, output, n, kh, kw, sw, dh, dw, average, divisor, inputEnd)
+                            kh: Int, kw: Int, sw: Int, dh: Int, dw: Int, average: Bool, divisor: Int, inputEnd: UnsafePointer<Float>,
+                            rows: Int = 1, inputRowStride: Int = 0, outputRowStride: Int = 0) {
+        if n <= 0 || rows <= 0 { return }
+        ConvISATable.of(KernelISA.active).poolRows(x, w, output, n, kh, kw, sw, dh, dw, average, divisor, inputEnd,
+                                                   rows, inputRowStride, outputRowStride)
     }
 }
 

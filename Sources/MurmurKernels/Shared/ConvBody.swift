@@ -232,10 +232,22 @@ enum PoolBody {
         return best
     }
 
+    /// `nRows` output rows (input rows `xStride` apart, output rows `oStride` apart) of `n` outputs.
     @inline(__always)
     static func rows(_ x: UnsafePointer<Float>, _ w: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int,
                      _ kh: Int, _ kw: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ average: Bool, _ count: Int,
-                     _ end: UnsafePointer<Float>) {
+                     _ end: UnsafePointer<Float>, _ nRows: Int, _ xStride: Int, _ oStride: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
+            for r in 0..<nRows {
+                row(x + r * xStride, w, out + r * oStride, n, kh, kw, sw, dh, dw, average, count, end, t.baseAddress!)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func row(_ x: UnsafePointer<Float>, _ w: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+                    _ kh: Int, _ kw: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ average: Bool, _ count: Int,
+                    _ end: UnsafePointer<Float>, _ t: UnsafeMutablePointer<Float>) {
         var i = 0
         let div = F16(repeating: Float(count))
         // Vector loads cover 16 floats per tap: only blocks whose last load ends by `end`.
@@ -249,8 +261,6 @@ enum PoolBody {
             // Windows at every input column of the block, then every sw-th kept: output i's
             // window is the one at column i·sw, with the same visits.
             let per = 16 / sw
-            let t = UnsafeMutablePointer<Float>.allocate(capacity: 16)
-            defer { t.deallocate() }
             while i + per <= n && x + i * sw + reach <= end {
                 store16(block(x + i * sw, w, kh, kw, dh, dw, average, div), t)
                 for l in 0..<per { out[i + l] = t[l * sw] }
@@ -292,7 +302,7 @@ public enum ISAConvKernels {
 
     public static func poolRows(_ x: UnsafePointer<Float>, _ w: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int,
                                 _ kh: Int, _ kw: Int, _ sw: Int, _ dh: Int, _ dw: Int, _ average: Bool, _ count: Int,
-                                _ end: UnsafePointer<Float>) {
-        PoolBody.rows(x, w, out, n, kh, kw, sw, dh, dw, average, count, end)
+                                _ end: UnsafePointer<Float>, _ nRows: Int, _ xStride: Int, _ oStride: Int) {
+        PoolBody.rows(x, w, out, n, kh, kw, sw, dh, dw, average, count, end, nRows, xStride, oStride)
     }
 }

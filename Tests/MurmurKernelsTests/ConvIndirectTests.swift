@@ -57,6 +57,14 @@ final class ConvIndirectTests: XCTestCase {
                 }
             }
             KernelISA.force(nil)
+            // The previous im2col + GEMM path (the benchmark's comparison switch): the same bits.
+            Conv2D.useIm2col = true
+            var y = [Float](repeating: .nan, count: want.count)
+            x.withUnsafeBufferPointer { xb in wt.withUnsafeBufferPointer { wb in b.withUnsafeBufferPointer { bb in y.withUnsafeMutableBufferPointer { yb in
+                Conv2D.forward(p, input: xb.baseAddress!, weights: wb.baseAddress!, bias: bb.baseAddress!, output: yb.baseAddress!, pool: Self.pools[1])
+            } } } }
+            Conv2D.useIm2col = false
+            XCTAssertTrue(y.map(\.bitPattern) == want.map(\.bitPattern), "im2col \(p)")
         }
     }
 

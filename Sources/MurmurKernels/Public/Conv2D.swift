@@ -1,4 +1,5 @@
 import MurmurKernelBodies
+import Synchronization
 
 /// Geometry of a 2-D convolution over NCHW float32 tensors (ONNX `Conv` semantics).
 public struct Conv2DParams: Sendable, Equatable {
@@ -52,6 +53,10 @@ public enum Conv2D {
             depthwise(p, input, weights, bias, output, table, pool, postProgram)
             return
         }
+        if useIm2col {
+            forwardIm2col(p, input: input, weights: weights, bias: bias, output: output, pool: pool, post: post)
+            return
+        }
         // Everything else: the indirect kernel over (pre-)packed weights (ConvDirect.swift).
         let conv = ConvISATable.of(KernelISA.active)
         let k = p.inChannels / p.groups * p.kernelHeight * p.kernelWidth
@@ -62,6 +67,15 @@ public enum Conv2D {
             pack = ConvWeightPack(weights: weights, outChannels: p.outChannels, groups: p.groups, k: k, mr: conv.mr)
         }
         indirect(p, input, pack, bias, output, conv, pool, postProgram)
+    }
+
+    private static let im2colSwitch = Atomic<Bool>(false)
+
+    /// Routes non-depthwise convolutions through the previous im2col + GEMM path (same bits).
+    /// A benchmark knob for before/after comparisons in one binary; off by default.
+    public static var useIm2col: Bool {
+        get { im2colSwitch.load(ordering: .relaxed) }
+        set { im2colSwitch.store(newValue, ordering: .relaxed) }
     }
 
     /// im2col + GEMM (the previous path; same bits as `indirect`), kept for comparison.

@@ -105,6 +105,12 @@ func measureModel(_ model: InferenceModel, path: String, feeds: [String: Tensor]
 
 func modelsSection(_ opts: InferenceBenchOptions) throws -> [InferenceRow] {
     var rows: [InferenceRow] = []
+    // MURMUR_BENCH_CONV_IM2COL=1: convolutions through the previous im2col + GEMM path (same
+    // bits), for before/after ratios measured in the same conditions.
+    if ProcessInfo.processInfo.environment["MURMUR_BENCH_CONV_IM2COL"] == "1" {
+        Conv2D.useIm2col = true
+        FileHandle.standardError.write(Data("conv: im2col + GEMM path (MURMUR_BENCH_CONV_IM2COL=1)\n".utf8))
+    }
     let cores = ProcessInfo.processInfo.activeProcessorCount
     let threadCounts = opts.modelThreads ?? Array(Set([1, cores])).sorted()
     let selected = RealModels.all.filter { opts.models == nil || opts.models!.contains($0.alias) || opts.models!.contains($0.name) }

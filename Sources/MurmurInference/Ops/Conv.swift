@@ -236,6 +236,15 @@ enum ConvOps {
     static func convKernel(_ n: NodeContext, post: [EltInst], postShapes: [[Int]]) throws -> any OpKernel {
         let group = n.int("group", default: 1)
         let win = Window(n, kernel: n.ints("kernel_shape"))
+        // Constant 2-D weights (the usual case) are packed once here, for the active ISA level.
+        var pack: ConvWeightPack?
+        if let w = n.constantInput(1), w.rank == 4, group > 0, w.shape[0] % group == 0, w.shape[0] > 0,
+           let wv = w.floats, !wv.isEmpty, wv.count == w.shape.reduce(1, *), !(w.shape[1] == 1 && w.shape[0] == group) {
+            pack = wv.withUnsafeBufferPointer {
+                ConvWeightPack(weights: $0.baseAddress!, outChannels: w.shape[0], groups: group, k: w.shape[1] * w.shape[2] * w.shape[3])
+            }
+        }
+        let packed = pack
         @Sendable func finish(_ shape: [Int], _ out: inout [Float]) -> Tensor {
             if !post.isEmpty, !out.isEmpty {
                 let count = out.count
@@ -281,11 +290,11 @@ enum ConvOps {
                         if let bias {
                             bias.withUnsafeBufferPointer { pbias in
                                 post.withUnsafeBufferPointer { pp in
-                                Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: pbias.baseAddress!, output: po.baseAddress!, pool: ctx.pool, post: pp)
+                                Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: pbias.baseAddress!, output: po.baseAddress!, pool: ctx.pool, post: pp, packed: packed)
                             } }
                         } else {
                             post.withUnsafeBufferPointer { pp in
-                                Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: nil, output: po.baseAddress!, pool: ctx.pool, post: pp)
+                                Conv2D.forward(p, input: px.baseAddress!, weights: pw.baseAddress!, bias: nil, output: po.baseAddress!, pool: ctx.pool, post: pp, packed: packed)
                             }
                         }
                     } } }

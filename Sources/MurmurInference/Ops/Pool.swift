@@ -1,4 +1,5 @@
 import Foundation
+import MurmurKernels
 
 /// MaxPool, AveragePool (N-d), GlobalAveragePool, GlobalMaxPool. Window elements are visited
 /// in row-major tap order; averages sum with plain additions from +0.0 in that order, then
@@ -64,6 +65,9 @@ enum PoolOps {
         let wantIndices = n.node.outputs.count > 1 && !n.node.outputs[1].isEmpty
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
+            if !wantIndices, x.rank == 4, case let .float32(a) = x.storage, !a.isEmpty, let y = try window2D(x, a, win, average: false, includePad: false) {
+                return [y]
+            }
             let pl = try cache.plan(x, win)
             let inSize = pl.spatial.reduce(1, *), p = pl.out.reduce(1, *)
             let outShape = Array(x.shape.prefix(2)) + pl.out
@@ -149,6 +153,9 @@ enum PoolOps {
         let cache = PlanCache()
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
+            if x.rank == 4, case let .float32(a) = x.storage, !a.isEmpty, let y = try window2D(x, a, win, average: true, includePad: includePad) {
+                return [y]
+            }
             let pl = try cache.plan(x, win)
             let inSize = pl.spatial.reduce(1, *), p = pl.out.reduce(1, *)
             let outShape = Array(x.shape.prefix(2)) + pl.out
@@ -198,6 +205,104 @@ enum PoolOps {
             default: throw OpError("AveragePool does not support \(x.dtype)")
             }
         }
+    }
+
+    /// 2-D float32 MaxPool / AveragePool without a gather table: per output, the taps inside the
+    /// input in row-major order (the same visits as the table path: max starts from the first
+    /// valid tap and takes strictly greater values; the average sums from +0.0 in that order and
+    /// divides once by the count, padding taps counted only with count_include_pad). nil when the
+    /// geometry is unusual (the table path handles it).
+    static func window2D(_ x: Tensor, _ a: [Float], _ win: Window, average: Bool, includePad: Bool) throws -> Tensor? {
+        let spatial = [x.shape[2], x.shape[3]]
+        guard spatial[0] > 0, spatial[1] > 0 else { return nil }
+        let (outSp, pb, pe, g) = try win.resolve(spatial)
+        let (h, w, oh, ow) = (spatial[0], spatial[1], outSp[0], outSp[1])
+        guard oh > 0, ow > 0 else { return nil }
+        let (kh, kw, sh, sw, dh, dw) = (win.kernel[0], win.kernel[1], g.strides[0], g.strides[1], g.dilations[0], g.dilations[1])
+        let planes = x.shape[0] * x.shape[1]
+        let count = try K.count([planes, oh, ow])
+        guard a.count == planes * h * w else { return nil }
+        // Per output row / column: the valid tap range [lo, hi) and the count with padding.
+        func ranges(_ o: Int, _ s: Int, _ k: Int, _ d: Int, _ pad: Int, _ padEnd: Int, _ n: Int) -> [(lo: Int, hi: Int, withPad: Int)] {
+            (0..<o).map { i in
+                let start = i * s - pad
+                var lo = k, hi = 0, withPad = 0
+                for t in 0..<k {
+                    let c = start + t * d
+                    if c >= 0 && c < n { lo = min(lo, t); hi = t + 1 }
+                    if c >= -pad && c < n + padEnd { withPad += 1 }
+                }
+                return lo < hi ? (lo, hi, withPad) : (0, 0, withPad)
+            }
+        }
+        let ry = ranges(oh, sh, kh, dh, pb[0], pe[0], h), rx = ranges(ow, sw, kw, dw, pb[1], pe[1], w)
+        // Columns whose windows are wholly inside the input (contiguous): the vector kernel.
+        let ia = rx.firstIndex { $0.lo == 0 && $0.hi == kw } ?? ow
+        var ib = ia
+        while ib < ow && rx[ib].lo == 0 && rx[ib].hi == kw { ib += 1 }
+        // Likewise the rows (same padded count too, for count_include_pad).
+        let ra = ry.firstIndex { $0.lo == 0 && $0.hi == kh } ?? oh
+        var rb = ra
+        while rb < oh && ry[rb].lo == 0 && ry[rb].hi == kh && ry[rb].withPad == ry[ra].withPad { rb += 1 }
+        let fullRows = ra..<rb
+        let out = [Float](unsafeUninitializedCapacity: count) { buf, c in
+            a.withUnsafeBufferPointer { src in
+                guard let xs = src.baseAddress, let ob = buf.baseAddress else { return }
+                let end = xs + a.count
+                for plane in 0..<planes {
+                    let xp = xs + plane * h * w
+                    var o = ob + plane * oh * ow
+                    // Output rows whose windows cover all kh rows: one kernel call for all of them.
+                    if ib > ia && fullRows.count > 0 {
+                        let oy = fullRows.lowerBound
+                        PoolKernels.rows(xp + (oy * sh - pb[0]) * w + ia * sw - pb[1], rowWidth: w, output: o + oy * ow + ia,
+                                         count: ib - ia, kh: kh, kw: kw, sw: sw, dh: dh, dw: dw, average: average,
+                                         divisor: includePad ? ry[oy].withPad * kw : kh * kw, inputEnd: end,
+                                         rows: fullRows.count, inputRowStride: sh * w, outputRowStride: ow)
+                    }
+                    for oy in 0..<oh {
+                        let (ylo, yhi, yPad) = ry[oy]
+                        let y0 = oy * sh - pb[0]
+                        if ib > ia && yhi > ylo && !fullRows.contains(oy) {
+                            PoolKernels.rows(xp + (y0 + ylo * dh) * w + ia * sw - pb[1], rowWidth: w, output: o + ia, count: ib - ia,
+                                             kh: yhi - ylo, kw: kw, sw: sw, dh: dh, dw: dw, average: average,
+                                             divisor: includePad ? yPad * kw : (yhi - ylo) * kw, inputEnd: end)
+                        }
+                        for ox in 0..<ow where ox < ia || ox >= ib || yhi <= ylo {
+                            let (xlo, xhi, xPad) = rx[ox]
+                            let x0 = ox * sw - pb[1]
+                            if average {
+                                var sum: Float = 0
+                                var ky = ylo
+                                while ky < yhi {
+                                    let row = xp + (y0 + ky * dh) * w + x0
+                                    var kx = xlo
+                                    while kx < xhi { sum = sum + row[kx * dw]; kx += 1 }
+                                    ky += 1
+                                }
+                                let cnt = includePad ? yPad * xPad : (yhi - ylo) * (xhi - xlo)
+                                o[ox] = cnt > 0 ? sum / Float(cnt) : 0
+                            } else {
+                                if ylo >= yhi || xlo >= xhi { o[ox] = -.infinity; continue }
+                                var best = xp[(y0 + ylo * dh) * w + x0 + xlo * dw]
+                                var ky = ylo
+                                var kx = xlo + 1
+                                while ky < yhi {
+                                    let row = xp + (y0 + ky * dh) * w + x0
+                                    while kx < xhi { let v = row[kx * dw]; best = v > best ? v : best; kx += 1 }
+                                    kx = xlo
+                                    ky += 1
+                                }
+                                o[ox] = best
+                            }
+                        }
+                        o += ow
+                    }
+                }
+            }
+            c = count
+        }
+        return Tensor(shape: Array(x.shape.prefix(2)) + outSp, floats: out)
     }
 
     static func global(_ x: Tensor, average: Bool) throws -> Tensor {

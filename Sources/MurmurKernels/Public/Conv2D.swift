@@ -1,4 +1,5 @@
 import MurmurKernelBodies
+import Synchronization
 
 /// Geometry of a 2-D convolution over NCHW float32 tensors (ONNX `Conv` semantics).
 public struct Conv2DParams: Sendable, Equatable {
@@ -44,7 +45,7 @@ public enum Conv2D {
     /// after `+ bias`, in place — the same bits as running it as a separate pass afterwards.
     public static func forward(_ p: Conv2DParams, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil,
-                               post: UnsafeBufferPointer<EltInst>? = nil) {
+                               post: UnsafeBufferPointer<EltInst>? = nil, packed: ConvWeightPack? = nil) {
         precondition(p.problem == nil, "Conv2D: \(p.problem ?? "")")
         let table = KernelISA.active.table
         let postProgram = post.flatMap { $0.isEmpty ? nil : $0 }
@@ -52,6 +53,37 @@ public enum Conv2D {
             depthwise(p, input, weights, bias, output, table, pool, postProgram)
             return
         }
+        if useIm2col {
+            forwardIm2col(p, input: input, weights: weights, bias: bias, output: output, pool: pool, post: post)
+            return
+        }
+        // Everything else: the indirect kernel over (pre-)packed weights (ConvDirect.swift).
+        let conv = ConvISATable.of(KernelISA.active)
+        let k = p.inChannels / p.groups * p.kernelHeight * p.kernelWidth
+        let pack: ConvWeightPack
+        if let packed, packed.mr == conv.mr, packed.groups == p.groups, packed.k == k, packed.mg == p.outChannels / p.groups {
+            pack = packed
+        } else {
+            pack = ConvWeightPack(weights: weights, outChannels: p.outChannels, groups: p.groups, k: k, mr: conv.mr)
+        }
+        indirect(p, input, pack, bias, output, conv, pool, postProgram)
+    }
+
+    private static let im2colSwitch = Atomic<Bool>(false)
+
+    /// Routes non-depthwise convolutions through the previous im2col + GEMM path (same bits).
+    /// A benchmark knob for before/after comparisons in one binary; off by default.
+    public static var useIm2col: Bool {
+        get { im2colSwitch.load(ordering: .relaxed) }
+        set { im2colSwitch.store(newValue, ordering: .relaxed) }
+    }
+
+    /// im2col + GEMM (the previous path; same bits as `indirect`), kept for comparison.
+    static func forwardIm2col(_ p: Conv2DParams, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                              bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, pool: WorkerPool? = nil,
+                              post: UnsafeBufferPointer<EltInst>? = nil) {
+        let table = KernelISA.active.table
+        let postProgram = post.flatMap { $0.isEmpty ? nil : $0 }
         let cg = p.inChannels / p.groups, mg = p.outChannels / p.groups
         let cols = p.outHeight * p.outWidth
         let k = cg * p.kernelHeight * p.kernelWidth

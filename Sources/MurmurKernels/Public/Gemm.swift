@@ -65,6 +65,21 @@ public enum Gemm {
         run(args, KernelISA.active.table, pool)
     }
 
+    /// As `sgemm`, with any element strides for A and B: A[i, p] at `a[i·aRowStride + p·aColStride]`,
+    /// B[p, j] at `b[p·bRowStride + j·bColStride]` (strided views such as transposed tensors are
+    /// read in place; the bits do not depend on the strides). C has unit column stride.
+    public static func sgemm(m: Int, n: Int, k: Int,
+                             a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
+                             b: UnsafePointer<Float>, bRowStride: Int, bColStride: Int,
+                             c: UnsafeMutablePointer<Float>, ldc: Int,
+                             alpha: Float = 1, addend: GemmAddend? = nil, pool: WorkerPool? = nil) {
+        let args = GemmArgs(m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColStride: aColStride,
+                            b: b, bRowStride: bRowStride, bColStride: bColStride, packedB: nil,
+                            c: c, ldc: ldc, alpha: alpha, beta: addend?.beta ?? 0, addend: addend?.pointer,
+                            addRowStride: addend?.rowStride ?? 0, addColStride: addend?.colStride ?? 0)
+        run(args, KernelISA.active.table, pool)
+    }
+
     /// As `sgemm`, with B pre-packed (constant weights).
     public static func sgemm(m: Int, a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
                              packedB: PackedGemmB,

@@ -179,9 +179,26 @@ public final class CompiledGraph: Sendable {
             convOfSink[g.sink] = c
         }
         let convAway = Set(convOfSink.values)
+        // Likewise a MatMul + bias (packed weights) whose output only one element-wise group reads
+        // (GELU in a transformer's feed-forward layer): the group runs on each finished GEMM block.
+        var matMulOfSink: [Int: (node: Int, kernel: MatMulOps.PackedMatMul)] = [:]
+        for g in eltGroups where g.externals.count == 1 && convOfSink[g.sink] == nil {
+            let v = g.externals[0]
+            guard let addI = producer[v], let (c, f) = fused.first(where: { $0.value.addNode == addI }),
+                  !outputNames.contains(v), !implicitNames.contains(v), (readerNodes[v] ?? []).allSatisfy(g.members.contains),
+                  let w = foldable[nodes[c].inputs[1]], var kernel = MatMulOps.packed(w, bias: f.bias, biasShape: f.biasShape) else { continue }
+            kernel.post = g.kernel
+            matMulOfSink[g.sink] = (c, kernel)
+        }
+        let matMulAway = Set(matMulOfSink.values.map(\.node))
         var prepared: [(kernel: any OpKernel, inputs: [Int?], outputs: [Int?], reads: [Int], opType: String)] = []
-        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) && !convAway.contains(i) && !lnAway.contains(i) && !viewAway.contains(i) {
+        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) && !convAway.contains(i) && !lnAway.contains(i) && !viewAway.contains(i) && !matMulAway.contains(i) {
             let n = nodes[i]
+            if let (c, kernel) = matMulOfSink[i], let g = groupBySink[i] {
+                let ins: [Int?] = [slot(nodes[c].inputs[0])]
+                prepared.append((kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "MatMul+Add+Fused(\(g.kernel.name))"))
+                continue
+            }
             if let g = viewBySink[i] {
                 let ins: [Int?] = g.externals.map { slot($0) }
                 prepared.append((g.kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Fused(\(g.kernel.name))"))

@@ -72,12 +72,12 @@ enum LayerNormFusion {
         for (m1, n1) in nodes.enumerated() {
             guard let axis1 = meanAxis(m1), !taken.contains(m1) else { continue }
             let x = n1.inputs[0]
-            // x is read by this ReduceMean and one Sub(x, mean).
-            guard let xr = readers[x], xr.count == 2, !graphOutputs.contains(x), !implicitReads.contains(x) else { continue }
-            let subI = xr[0] == m1 ? xr[1] : xr[0]
+            // mean is read only by Sub(x, mean); x may have other readers (a pre-LN block's
+            // residual path), and then stays an input of the fused step.
+            guard let subI = onlyReader(n1.outputs[0]), isStd(subI) else { continue }
             let sub = nodes[subI]
-            guard sub.opType == "Sub", isStd(subI), sub.inputs == [x, n1.outputs[0]],
-                  onlyReader(n1.outputs[0]) == subI else { continue }
+            guard sub.opType == "Sub", sub.inputs == [x, n1.outputs[0]] else { continue }
+            let xReaders = readers[x] ?? []
             let d = sub.outputs[0]
             // d is read by Pow(d, 2) and Div(d, s).
             guard let dr = readers[d], dr.count == 2, !graphOutputs.contains(d), !implicitReads.contains(d) else { continue }
@@ -106,7 +106,8 @@ enum LayerNormFusion {
             }
             // The residual sum: x = Add(a, b) of two non-constant values, read only here.
             var externals = [x]
-            if let pi = producer[x], isStd(pi), nodes[pi].opType == "Add", nodes[pi].inputs.count == 2,
+            if xReaders.count == 2, !graphOutputs.contains(x), !implicitReads.contains(x),
+               let pi = producer[x], isStd(pi), nodes[pi].opType == "Add", nodes[pi].inputs.count == 2,
                constants[nodes[pi].inputs[0]] == nil, constants[nodes[pi].inputs[1]] == nil,
                !nodes[pi].inputs.contains("") {
                 members.insert(pi, at: 0)

@@ -156,4 +156,46 @@ final class GraphFusionTests: XCTestCase {
             XCTAssertEqual(y.floats?[j].bitPattern, (acc + bias[j]).bitPattern, "column \(j)")
         }
     }
+    /// A linear layer followed by GELU as exporters write it (Div √2, Erf, Add 1, Mul, Mul ½):
+    /// one step whose GEMM applies the chain to each finished block, with the bits of the
+    /// product-plus-bias and then each node's operation, for 1 and 2 threads.
+    func testLinearLayerWithGeluGivesTheNodesBits() throws {
+        let m = 13, k = 11, n = 70
+        var rng = SeededRNG(seed: 23)
+        func values(_ c: Int) -> [Float] { (0..<c).map { _ in Float(rng.unitDouble() * 4 - 2) } }
+        let w = values(k * n), bias = values(n), x = values(m * k)
+        let bytes = P.model(
+            nodes: [
+                P.node("MatMul", ["x", "w"], ["mm"]),
+                P.node("Add", ["mm", "b"], ["h"]),
+                P.node("Div", ["h", "sqrt2"], ["d"]),
+                P.node("Erf", ["d"], ["e"]),
+                P.node("Add", ["e", "one"], ["e1"]),
+                P.node("Mul", ["h", "e1"], ["g"]),
+                P.node("Mul", ["g", "half"], ["y"]),
+            ],
+            inputs: [P.valueInfo("x", elemType: 1, dims: [m, k])],
+            outputs: [P.valueInfo("y", elemType: 1, dims: [m, n])],
+            initializers: [P.floatTensor("w", dims: [k, n], values: w), P.floatTensor("b", dims: [n], values: bias),
+                           P.floatTensor("sqrt2", dims: [], values: [Float(2).squareRoot()]),
+                           P.floatTensor("one", dims: [], values: [1]), P.floatTensor("half", dims: [], values: [0.5])])
+        let model = try InferenceModel(bytes: bytes)
+        XCTAssertEqual(model.graph.steps.count, 1, "not fused: \(model.graph.steps.map(\.opType))")
+        var want = [Float](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n {
+            var acc: Float = 0
+            for p in 0..<k { acc = acc.addingProduct(x[i * k + p], w[p * n + j]) }
+            let h = acc + bias[j]
+            let e1 = DetMath.erf(h / Float(2).squareRoot()) + 1
+            want[i * n + j] = (h * e1) * 0.5
+        } }
+        let saved = Gemm.minParallelMultiplyAdds
+        Gemm.minParallelMultiplyAdds = 0
+        defer { Gemm.minParallelMultiplyAdds = saved }
+        for threads in [1, 2] {
+            let y = try XCTUnwrap(model.run(["x": Tensor(shape: [m, k], floats: x)], threads: threads)["y"])
+            XCTAssertEqual(y.shape, [m, n])
+            XCTAssertEqual(y.floats?.map(\.bitPattern), want.map(\.bitPattern), "threads \(threads)")
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import MurmurKernels
+import MurmurKernelBodies
 
 /// MatMul and Gemm. Determinism contract (Specs/inference.md §GEMM): every output element
 /// starts at +0.0 and accumulates its K products in ascending k with one fused multiply-add
@@ -52,13 +53,18 @@ enum MatMulOps {
         let bias: [Float]?
         /// The bias's shape (`[n]` or `[1, …, 1, n]`).
         let biasShape: [Int]
+        /// An element-wise group that reads only this product (GELU after a linear layer), applied
+        /// to each finished block of the output: the bits of running it after the product.
+        var post: FusedElementwise? = nil
+
         func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
             let a = try K.input(inputs, 0)
             let k = packed.k, n = packed.n
             guard let av = a.floats, a.rank >= 1, a.shape[a.rank - 1] == k else {
-                let y = try matmul(a, b, context)
-                guard let bias else { return [y] }
-                return [try ElementwiseOps.floatArith(K.floats(y, "MatMul output"), y.shape, bias, biasShape, 0)]
+                var y = try matmul(a, b, context)
+                if let bias { y = try ElementwiseOps.floatArith(K.floats(y, "MatMul output"), y.shape, bias, biasShape, 0) }
+                if let post { return try post.run([y], context) }
+                return [y]
             }
             let m = a.count / k
             var outShape = a.shape
@@ -67,18 +73,28 @@ enum MatMulOps {
             if bias != nil && biasShape.count > outShape.count {
                 outShape = [Int](repeating: 1, count: biasShape.count - outShape.count) + outShape
             }
+            // The group runs inside the GEMM when its one-element constants keep the output shape.
+            var program: [EltInst] = []
+            if let post, m > 0, (try? Broadcast.shape([outShape] + post.constantShapes)) == outShape { program = post.program }
             // The GEMM writes every element of C (k > 0 here), so the output is not zero-filled first.
             let out = [Float](unsafeUninitializedCapacity: m * n) { po, count in
                 if m > 0 {
-                    av.withUnsafeBufferPointer { pa in (bias ?? []).withUnsafeBufferPointer { pb in
+                    av.withUnsafeBufferPointer { pa in (bias ?? []).withUnsafeBufferPointer { pb in program.withUnsafeBufferPointer { pp in
                         let addend = bias == nil ? nil : GemmAddend.perColumn(pb.baseAddress!)
-                        Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, addend: addend, pool: context.pool)
-                    } }
+                        if program.isEmpty {
+                            Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, addend: addend, pool: context.pool)
+                        } else {
+                            Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, addend: addend,
+                                       post: pp, pool: context.pool)
+                        }
+                    } } }
                 }
                 count = m * n
             }
-            if m == 0, let bias { return [try ElementwiseOps.floatArith(out, outShape, bias, biasShape, 0)] }
-            return [Tensor(shape: outShape, floats: out)]
+            var y = Tensor(shape: outShape, floats: out)
+            if m == 0, let bias { y = try ElementwiseOps.floatArith(out, outShape, bias, biasShape, 0) }
+            if let post, program.isEmpty { return try post.run([y], context) }
+            return [y]
         }
     }
 

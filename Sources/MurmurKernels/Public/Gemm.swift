@@ -93,6 +93,21 @@ public enum Gemm {
         withExtendedLifetime(packedB) {}
     }
 
+    /// As the pre-packed `sgemm`, then the element-wise program `post` (register 0 = the output
+    /// element; see `Elementwise.run`) applied to each finished block of C in place: the bits of
+    /// running it as a separate pass over C, without that pass.
+    public static func sgemm(m: Int, a: UnsafePointer<Float>, lda: Int, packedB: PackedGemmB,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, addend: GemmAddend? = nil,
+                             post: UnsafeBufferPointer<EltInst>, pool: WorkerPool? = nil) {
+        var args = GemmArgs(m: m, n: packedB.n, k: packedB.k, a: a, aRowStride: lda, aColStride: 1,
+                            b: nil, bRowStride: 0, bColStride: 0, packedB: UnsafePointer(packedB.storage),
+                            c: c, ldc: ldc, alpha: 1, beta: addend?.beta ?? 0, addend: addend?.pointer,
+                            addRowStride: addend?.rowStride ?? 0, addColStride: addend?.colStride ?? 0)
+        if let p = post.baseAddress, post.count > 0 { args.post = p; args.postCount = post.count }
+        run(args, packedB.isa.table, pool)
+        withExtendedLifetime(packedB) {}
+    }
+
     /// `batch` independent products: matrix `t` uses `a + t·strideA`, `b + t·strideB`,
     /// `c + t·strideC` (a stride of 0 reuses one operand, e.g. shared weights). The addend, if
     /// any, is the same for every matrix unless `addendStride` is non-zero.

@@ -6,6 +6,22 @@ import json, pathlib, sys, yaml
 
 root = pathlib.Path(__file__).resolve().parent.parent
 doc = yaml.safe_load((root / "Specs/api.yaml").read_text())
+
+def nulls(o, path=()):
+    """Keys whose value is null: in this document they only come from a YAML slip such as an
+    unquoted comma inside a flow mapping ({description: a, b}), which silently adds a key "b"."""
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if v is None:
+                yield "/".join(map(str, path + (k,)))
+            yield from nulls(v, path + (k,))
+    elif isinstance(o, list):
+        for i, v in enumerate(o):
+            yield from nulls(v, path + (i,))
+
+bad = list(nulls(doc))
+if bad:
+    sys.exit("Specs/api.yaml: null-valued keys (quote strings that contain commas): " + ", ".join(bad))
 try:
     from openapi_spec_validator import validate
     validate(doc)

@@ -41,8 +41,10 @@ public struct JobSubmission: Sendable, Equatable {
     /// The `input` object as sent (the `murmur infer` JSON format).
     public var input: JSONValue
     /// `input` re-serialized canonically: what the node hands to the input JSON reader
-    /// (`InputJSON.parse(_:for:)` in MurmurInference). Numbers keep their exact values.
-    public var inputJSON: [UInt8]
+    /// (`InputJSON.parse(_:for:)` in MurmurInference). Numbers keep their exact values. Written
+    /// when asked (the node's route reads float32 inputs from `input` directly, and writing
+    /// hundreds of numbers as text per submission cost the entry node more than signing).
+    public var inputJSON: [UInt8] { input.serialized() }
     public var redundancy: UInt8
     public var quorum: UInt8
     /// Relative deadline in milliseconds from acceptance.
@@ -90,7 +92,7 @@ public struct JobSubmission: Sendable, Equatable {
         let q = try integer(object["quorum"], name: "quorum", default: r / 2 + 1, range: 1...r)
         let deadline = try integer(object["deadline_ms"], name: "deadline_ms", default: Limits.defaultAPIJobDeadlineMs,
                                    range: Limits.minAPIJobDeadlineMs...Limits.maxJobDurationMs)
-        return JobSubmission(model: ModelReference(modelText), input: input, inputJSON: input.serialized(),
+        return JobSubmission(model: ModelReference(modelText), input: input,
                              redundancy: UInt8(r), quorum: UInt8(q), deadlineMs: deadline)
     }
 

@@ -148,9 +148,52 @@ enum CanonicalInputParser {
                 return Double(negative ? -v : v)
             }
             guard significant <= 9 else { return nil }
+            if let d = exactDouble(start, i) { return d }
             let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
             guard let d = Double(text), d.isFinite else { return nil }
             return d
+        }
+
+        /// Powers of ten a double holds exactly.
+        static let exactPowers: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                            1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
+
+        /// The nearest double to the decimal token `b[start..<end]` (at most 9 significant digits,
+        /// already checked) without `strtod` when that is exact arithmetic (Clinger's fast path):
+        /// its digits as an integer m < 10⁹ and its decimal exponent k with |k| ≤ 22 are both
+        /// doubles exactly, so the one IEEE operation m × 10ᵏ (or m ÷ 10⁻ᵏ) is the correctly
+        /// rounded value, the same bits `Double(text)` gives. Nil: read it the general way.
+        func exactDouble(_ start: Int, _ end: Int) -> Double? {
+            var k = start
+            let negative = b[k] == UInt8(ascii: "-")
+            if negative { k += 1 }
+            var m: UInt64 = 0
+            var fractionDigits = 0
+            var inFraction = false
+            while k < end {
+                let c = b[k]
+                if c == UInt8(ascii: ".") { inFraction = true; k += 1; continue }
+                guard c >= 0x30, c <= 0x39 else { break }
+                m = m &* 10 &+ UInt64(c - 0x30)
+                if inFraction { fractionDigits += 1 }
+                guard m < 1_000_000_000_000_000 else { return nil }
+                k += 1
+            }
+            var exponent = 0
+            if k < end {  // "e" or "E", sign, digits
+                k += 1
+                var expNegative = false
+                if b[k] == UInt8(ascii: "+") || b[k] == UInt8(ascii: "-") { expNegative = b[k] == UInt8(ascii: "-"); k += 1 }
+                guard end - k <= 4 else { return nil }
+                while k < end { exponent = exponent * 10 + Int(b[k] - 0x30); k += 1 }
+                if expNegative { exponent = -exponent }
+            }
+            guard m < 1 << 53 else { return nil }
+            let power = exponent - fractionDigits
+            guard power >= -22, power <= 22 else { return nil }
+            let magnitude = power >= 0 ? Double(m) * Self.exactPowers[power] : Double(m) / Self.exactPowers[-power]
+            guard magnitude.isFinite else { return nil }
+            return negative ? -magnitude : magnitude
         }
     }
 }

@@ -4,8 +4,8 @@ import MurmurWire
 /// One job as one node sees it.
 struct JobTrack: Sendable {
     let job: Signed<Job>
-    /// Latest claim per author.
-    var claims: [NodeID: Signed<Claim>] = [:]
+    /// Latest claim per author (this node's own first claim unsigned while it is held).
+    var claims: [NodeID: ClaimEntry] = [:]
     /// First attestation per author (a second, different one is equivocation: its author is excluded).
     var attestations: [NodeID: Signed<Attestation>] = [:]
     /// Unix ms at which a node first entered this node's executor set (claim grace runs from it).
@@ -46,6 +46,25 @@ struct JobTrack: Sendable {
 
     init(job: Signed<Job>) { self.job = job }
 
+    /// A claim as the rules read it. Others' claims arrive signed; this node's own first claim
+    /// is applied to its view at once but signed only if it is ever gossiped (`claimDelay`): a
+    /// held claim whose inference finishes first never needs its signature (Specs/jobs.md).
+    struct ClaimEntry: Sendable {
+        let body: Claim
+        let issuedAt: Int64
+        let expiresAt: Int64
+        /// The signed record; nil while this node's own claim is held.
+        var signed: Signed<Claim>?
+
+        init(_ c: Signed<Claim>) {
+            body = c.body; issuedAt = c.issuedAt; expiresAt = c.expiresAt; signed = c
+        }
+
+        init(held body: Claim, issuedAt: Int64, expiresAt: Int64) {
+            self.body = body; self.issuedAt = issuedAt; self.expiresAt = expiresAt; signed = nil
+        }
+    }
+
     var id: Hash { job.id }
     var r: Int { Int(job.body.redundancy) }
     var q: Int { Int(job.body.quorum) }
@@ -73,8 +92,11 @@ struct JobTrack: Sendable {
 
     /// The skip rule of Specs/jobs.md: a node in the executor set that released its claim, let
     /// its lease lapse without attesting, or did not claim within the grace is passed over.
+    /// In the first round an attestation of either stage keeps a node's place: a node this view
+    /// ranks in the top r may be a fresh dispute decider in another view that ranks an excluded
+    /// liar above it, and its dispute-round attestation answers this view's first round too.
     func skipped(_ node: NodeID, stage: UInt8, nowMs: Int64, me: NodeID, config: JobsConfig) -> Bool {
-        if let a = attestations[node], a.body.stage == stage, a.issuedAt <= deadline { return false }
+        if let a = attestations[node], a.body.stage == stage || stage == 0, a.issuedAt <= deadline { return false }
         if node == me, let mine, mine.gaveUp { return true }
         if let c = claims[node], c.body.stage == stage {
             if c.body.isRelease(issuedAt: c.issuedAt) { return true }

@@ -43,15 +43,24 @@ extension JobsNode {
     func publishClaim(_ t: inout JobTrack, leaseExpiry: Int64, now: Instant, fx: inout [JobsEffect]) {
         guard let mine = t.mine else { return }
         let ms = now.unixMs
+        let body = Claim(jobID: t.id, leaseExpiry: leaseExpiry, stage: mine.stage, rank: UInt16(clamping: mine.rank))
+        let expires = claimExpiry(t, nowMs: ms)
         do {
-            let c = try Claim(jobID: t.id, leaseExpiry: leaseExpiry, stage: mine.stage, rank: UInt16(clamping: mine.rank))
-                .signed(by: key, issuedAt: ms, expiresAt: claimExpiry(t, nowMs: ms))
             if let old = t.claims[me], old.issuedAt >= ms { return }
-            t.claims[me] = c
+            if mine.claimHeld && leaseExpiry != ms {
+                // A held first claim is applied locally only, and not signed yet: it is signed
+                // (the same bytes, Ed25519 being deterministic) only if it goes out (`renew`).
+                // A release is always sent.
+                try body.check(issuedAt: ms, expiresAt: expires)
+                t.claims[me] = JobTrack.ClaimEntry(held: body, issuedAt: ms, expiresAt: expires)
+                t.mine?.lastClaimAt = ms
+                t.mine?.leaseExpiry = leaseExpiry
+                return
+            }
+            let c = try body.signed(by: key, issuedAt: ms, expiresAt: expires)
+            t.claims[me] = JobTrack.ClaimEntry(c)
             t.mine?.lastClaimAt = ms
             t.mine?.leaseExpiry = leaseExpiry
-            // A held first claim is applied locally only (a release is always sent: see renew).
-            if mine.claimHeld && leaseExpiry != ms { return }
             t.mine?.claimHeld = false
             fx.append(.publish(c.envelope))
             fx.append(.trace(trace(.jobClaim, now: now, job: t.id, reason: leaseExpiry == ms ? "release" : "lease until \(leaseExpiry)")))
@@ -65,10 +74,17 @@ extension JobsNode {
         let ms = now.unixMs
         if mine.claimHeld {
             // Still running after the claim delay: gossip the held claim now.
-            guard ms >= mine.claimDueAt, let c = t.claims[me] else { return }
+            guard ms >= mine.claimDueAt, var c = t.claims[me] else { return }
             t.mine?.claimHeld = false
-            fx.append(.publish(c.envelope))
-            fx.append(.trace(trace(.jobClaim, now: now, job: t.id, reason: "lease until \(c.body.leaseExpiry)")))
+            do {
+                let signed = try c.signed ?? c.body.signed(by: key, issuedAt: c.issuedAt, expiresAt: c.expiresAt)
+                c.signed = signed
+                t.claims[me] = c
+                fx.append(.publish(signed.envelope))
+                fx.append(.trace(trace(.jobClaim, now: now, job: t.id, reason: "lease until \(c.body.leaseExpiry)")))
+            } catch {
+                fx.append(.trace(trace(.drop, now: now, job: t.id, reason: "could not sign claim: \(error)")))
+            }
             return
         }
         guard ms >= mine.lastClaimAt + config.renewEvery.nanoseconds / 1_000_000 else { return }

@@ -79,7 +79,8 @@ extension JobsNode {
         var set = ExecutorSet()
         for (i, n) in t.ranking.enumerated() {
             if set.members.count >= need { break }
-            if !t.participated(n, stage: stage) && (!directory.isLive(n, nowMs: nowMs) || directory.freeSlots(n) == 0) { continue }
+            if !t.participated(n, stage: stage) && t.attestations[n] == nil
+                && (!directory.isLive(n, nowMs: nowMs) || directory.freeSlots(n) == 0) { continue }
             if t.skipped(n, stage: stage, nowMs: nowMs, me: me, config: config) { continue }
             set.members.append(n)
             set.positions.append(i)
@@ -156,13 +157,16 @@ extension JobsNode {
     }
 
     /// Attestations of `stage` that count: by holders ranked inside the window (and, in the
-    /// dispute round, not by first-round participants).
-    func countable(_ t: JobTrack, stage: UInt8, window: Int) -> [Signed<Attestation>] {
+    /// dispute round, not by first-round participants). `members`' attestations count in the
+    /// first round whatever their stage (Specs/jobs.md, "Views differ": a member of this view's
+    /// top r that is a fresh decider in a view that still ranks an excluded liar).
+    func countable(_ t: JobTrack, stage: UInt8, window: Int, members: [NodeID] = []) -> [Signed<Attestation>] {
         var out: [Signed<Attestation>] = []
         for n in t.ranking.prefix(window) {
             // Only attestations signed by the deadline count, so a late evaluation agrees with
             // one made at the deadline.
-            guard let a = t.attestations[n], a.body.stage == stage, a.issuedAt <= t.deadline else { continue }
+            guard let a = t.attestations[n], a.body.stage == stage || (stage == 0 && members.contains(n)),
+                  a.issuedAt <= t.deadline else { continue }
             if stage == 1 && t.participated(n, stage: 0) { continue }
             out.append(a)
         }
@@ -197,14 +201,16 @@ extension JobsNode {
         if t.stage == 0 && rewind(&t, stage: 0, floor: t.q, set: first, nowMs: ms) { first = exactExecutorSet(&t, stage: 0, nowMs: ms) }
         t.shortOfExecutors = t.stage == 0 && first.members.count < t.q
         noteAssigned(&t, first, stage: 0, now: now, fx: &fx)
-        let round1 = countable(t, stage: 0, window: first.windowEnd)
+        var round1 = countable(t, stage: 0, window: first.windowEnd, members: t.stage == 0 ? first.members : [])
         let outputs = Set(round1.map(\.body.outputHash))
         if t.stage == 0 && outputs.count > 1 {
+            fx.append(.trace(trace(.jobDisputed, now: now, job: id, reason: "\(outputs.count) different outputs among \(round1.count) attestations")))
+            // In the dispute round a dispute-round attestation is a decider's, never a first-round one.
+            round1 = countable(t, stage: 0, window: first.windowEnd)
             t.stage = 1
             t.state = .disputed
             // The dispute round gets fresh claim graces (first-round participants are not in it).
             t.enteredAt = t.enteredAt.filter { t.participated($0.key, stage: 0) }
-            fx.append(.trace(trace(.jobDisputed, now: now, job: id, reason: "\(outputs.count) different outputs among \(round1.count) attestations")))
         }
         if t.stage == 0 {
             if case .verified = t.state { return }

@@ -150,7 +150,7 @@ public struct JobsNode: Sendable {
     mutating func storeClaim(_ c: Signed<Claim>) {
         let id = c.body.jobID
         if let old = jobs[id]?.claims[c.author], old.issuedAt >= c.issuedAt { return }
-        jobs[id]?.claims[c.author] = c
+        jobs[id]?.claims[c.author] = JobTrack.ClaimEntry(c)
     }
 
     mutating func storeAttestation(_ a: Signed<Attestation>, now: Instant, fx: inout [JobsEffect]) {

@@ -41,7 +41,7 @@ public enum ResultCheck {
 
     /// Checks `attestations` (encoded records) for `job`: valid signatures and bodies, all for
     /// this job's model and input, distinct executors, one output hash, and either at least q
-    /// first-round attestations or at least `disputeMargin` (m = r + 2) dispute-round ones. If `output` is
+    /// attestations or at least `disputeMargin` (m = r + 2) dispute-round ones. If `output` is
     /// given, its hash must be the attested one. Clock-free: old results stay checkable.
     public static func verify(job jobBytes: [UInt8], attestations: [[UInt8]], output: [UInt8]? = nil,
                               config: JobsConfig = JobsConfig()) throws(Failure) -> Verified {
@@ -53,7 +53,7 @@ public enum ResultCheck {
         }
         var executors = Set<NodeID>()
         var outputs = Set<Hash>()
-        var firstRound = 0, disputeRound = 0
+        var disputeRound = 0
         for (i, bytes) in attestations.enumerated() {
             let a: Signed<Attestation>
             do throws(RecordError) {
@@ -65,14 +65,17 @@ public enum ResultCheck {
             if a.body.modelHash != job.body.modelHash || a.body.inputHash != job.body.inputHash { throw .modelOrInputMismatch(index: i) }
             if !executors.insert(a.author).inserted { throw .duplicateExecutor(a.author) }
             outputs.insert(a.body.outputHash)
-            if a.body.stage == 0 { firstRound += 1 } else { disputeRound += 1 }
+            if a.body.stage != 0 { disputeRound += 1 }
         }
         guard outputs.count <= 1 else { throw .outputsDisagree }
         let r = Int(job.body.redundancy)
         let dispute = config.disputeMargin(r: r)
         let disputed = disputeRound >= dispute
-        if !disputed && firstRound < Int(job.body.quorum) {
-            throw .tooFewAttestations(have: firstRound, need: Int(job.body.quorum))
+        // Without a decided dispute, every agreeing attestation counts toward q whatever its
+        // stage: a view that ranks an excluded liar lower takes a dispute decider's attestation
+        // as a first-round one (Specs/jobs.md, "Views differ").
+        if !disputed && executors.count < Int(job.body.quorum) {
+            throw .tooFewAttestations(have: executors.count, need: Int(job.body.quorum))
         }
         guard let outputHash = outputs.first else { throw .tooFewAttestations(have: 0, need: Int(job.body.quorum)) }
         if let output, Hash.of(output) != outputHash { throw .outputDoesNotMatchHash }

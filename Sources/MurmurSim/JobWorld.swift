@@ -41,6 +41,10 @@ final class JobWorld {
     /// Inferences started per job in the first round / the dispute round.
     var firstRoundExecutions: [Int] = []
     var disputeExecutions: [Int] = []
+    /// Nodes that started an inference of the job (in order; repeats when a node ran it again
+    /// after a restart) and the entry node's failure, for the failed-job lines of the report.
+    var executorsOf: [[Int32]] = []
+    var failureOf: [JobFailure?] = []
     /// Inferences started by liars, and by liars the job's entry node had already excluded
     /// (work nobody counts: the liar does not know yet that it was caught).
     var liarExecutions = 0, excludedLiarExecutions = 0

@@ -5,6 +5,43 @@ import MurmurJobs
 /// submitted to); if the entry node crashed before the job ended there, the job counts as verified
 /// when any node verified it by its deadline.
 public struct JobsReport: Sendable, Equatable {
+    /// A job that failed in its outcome's view, with what a developer needs to start looking.
+    public struct FailedJob: Sendable {
+        /// Submission order, and the job id (hex) to pass to `murmur trace --job` on a `--trace` run.
+        public var index = 0
+        public var jobID = ""
+        /// The entry node's failure (`JobFailure` text; "deadline passed" when the entry crashed).
+        public var reason = ""
+        /// Seconds from submission to the first dispute an honest node saw (nil: never disputed).
+        public var disputedAfterS: Double?
+        public var deadlineS = 0.0
+        /// Seconds from submission to the first verified state in any node's view (nil: none).
+        public var verifiedElsewhereAfterS: Double?
+        /// Inferences started (first round, dispute round); distinct executors, how many of them
+        /// are liars, and how many were down at the end of the run.
+        public var firstRound = 0, disputeRound = 0
+        public var executors = 0, executorLiars = 0, executorsDown = 0
+        public var entryCrashed = false
+
+        var json: String {
+            func opt(_ v: Double?) -> String { v.map { jsonNumber($0) } ?? "null" }
+            return "{\"index\":\(index),\"job_id\":\"\(jobID)\",\"reason\":\"\(reason)\",\"disputed_after_s\":\(opt(disputedAfterS)),"
+                + "\"deadline_s\":\(jsonNumber(deadlineS)),\"verified_elsewhere_after_s\":\(opt(verifiedElsewhereAfterS)),"
+                + "\"first_round_executions\":\(firstRound),\"dispute_round_executions\":\(disputeRound),"
+                + "\"executors\":\(executors),\"executor_liars\":\(executorLiars),\"executors_down_at_end\":\(executorsDown),"
+                + "\"entry_crashed\":\(entryCrashed)}"
+        }
+
+        var text: String {
+            "failed job #\(index) \(jobID.prefix(16)): \(reason); "
+                + (disputedAfterS.map { "disputed \(format1($0, 2)) s after submission" } ?? "never disputed")
+                + ", deadline \(format1(deadlineS, 0)) s"
+                + (verifiedElsewhereAfterS.map { ", verified by another node after \(format1($0, 2)) s" } ?? "")
+                + "; executions \(firstRound) + \(disputeRound) (dispute) by \(executors) nodes (\(executorLiars) liars, \(executorsDown) down at the end)"
+                + (entryCrashed ? "; entry node crashed" : "") + "\n"
+        }
+    }
+
     public var jobs = 0
     public var redundancy = 0, quorum = 0
     public var liars = 0
@@ -42,9 +79,8 @@ public struct JobsReport: Sendable, Equatable {
     public var liarsExcluded = 0, liarsExcludedByAllLive = 0, honestExcluded = 0
     /// Entry nodes that crashed before their job ended.
     public var entryCrashed = 0
-    /// For each failed job: seconds from submission to its first dispute (nil: never disputed),
-    /// and its deadline in seconds (text output only: where the time went).
-    public var failedJobs: [(disputedAfterS: Double?, deadlineS: Double)] = []
+    /// One line per failed job: where its time and its executions went (`failed_jobs` in JSON).
+    public var failedJobs: [FailedJob] = []
     public static func == (a: JobsReport, b: JobsReport) -> Bool { a.jsonFields.elementsEqual(b.jsonFields) { $0 == $1 } }
 
     public init() {}
@@ -72,7 +108,8 @@ public struct JobsReport: Sendable, Equatable {
          ("job_latency_ms_p50", jsonNumber(latencyMsP50)), ("job_latency_ms_p99", jsonNumber(latencyMsP99)),
          ("job_latency_ms_max", jsonNumber(latencyMsMax)),
          ("liars_excluded", "\(liarsExcluded)"), ("liars_excluded_by_all_live", "\(liarsExcludedByAllLive)"),
-         ("honest_excluded", "\(honestExcluded)"), ("entry_nodes_crashed", "\(entryCrashed)")]
+         ("honest_excluded", "\(honestExcluded)"), ("entry_nodes_crashed", "\(entryCrashed)"),
+         ("failed_jobs", "[" + failedJobs.map(\.json).joined(separator: ",") + "]")]
     }
 
     var text: String {
@@ -83,9 +120,7 @@ public struct JobsReport: Sendable, Equatable {
         s += "executions by reason, per job: first round \(format1(firstRoundPerJob, 3)) (beyond r \(format1(firstRoundBeyondRPerJob, 3))), dispute round \(format1(disputeRoundPerJob, 3)); by liars \(format1(byLiarsPerJob, 3)) (already excluded by the entry node \(format1(byExcludedLiarsPerJob, 3)))\n"
         s += "job latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms, max \(format1(latencyMsMax, 1)) ms\n"
         s += "liars excluded: \(liarsExcluded) of \(liars) (by every live node: \(liarsExcludedByAllLive)); honest nodes excluded: \(honestExcluded); entry nodes crashed mid-job: \(entryCrashed)\n"
-        for f in failedJobs {
-            s += "failed job: " + (f.disputedAfterS.map { "disputed \(format1($0, 2)) s after submission" } ?? "never disputed") + ", deadline \(format1(f.deadlineS, 0)) s\n"
-        }
+        for f in failedJobs { s += f.text }
         return s
     }
 }
@@ -97,6 +132,25 @@ func jsonNumber(_ v: Double) -> String {
 }
 
 extension Simulator {
+    func failedJob(_ k: Int, _ w: JobWorld) -> JobsReport.FailedJob {
+        var f = JobsReport.FailedJob()
+        let since = { (t: Int64) -> Double? in t < 0 ? nil : Double(t - w.submittedAt[k]) / 1e9 }
+        f.index = k
+        f.jobID = w.jobIDs[k].hex
+        f.reason = w.failureOf[k].map { "\($0)" } ?? "deadline passed (entry node down)"
+        f.disputedAfterS = since(w.disputedAt[k])
+        f.deadlineS = Double(w.deadlineAt[k] - w.submittedAt[k]) / 1e9
+        f.verifiedElsewhereAfterS = since(w.anyVerifiedAt[k])
+        f.firstRound = w.firstRoundExecutions[k]
+        f.disputeRound = w.disputeExecutions[k]
+        let nodes = Set(w.executorsOf[k].map(Int.init))
+        f.executors = nodes.count
+        f.executorLiars = nodes.filter { w.liar[$0] }.count
+        f.executorsDown = nodes.filter { !alive[$0] }.count
+        f.entryCrashed = w.entryCrashed[k]
+        return f
+    }
+
     func jobsReport() -> JobsReport? {
         guard let w = jobWorld else { return nil }
         var r = JobsReport()
@@ -123,8 +177,7 @@ extension Simulator {
                 latencies.append(Double(at - w.submittedAt[k]) / 1e6)
             case (_, false)?:
                 r.failed += 1
-                r.failedJobs.append((w.disputedAt[k] < 0 ? nil : Double(w.disputedAt[k] - w.submittedAt[k]) / 1e9,
-                                     Double(w.deadlineAt[k] - w.submittedAt[k]) / 1e9))
+                r.failedJobs.append(failedJob(k, w))
             case nil: r.undecided += 1
             }
             if w.wrongAccepted[k] { r.wrongResultsAccepted += 1 }

@@ -40,6 +40,7 @@ extension Simulator {
                 let k = Int(k32)
                 world.executions[k] += 1
                 if stage == 0 { world.firstRoundExecutions[k] += 1 } else { world.disputeExecutions[k] += 1 }
+                world.executorsOf[k].append(Int32(i))
                 if !world.liar[i] {
                     world.honestExecutions[k] += 1
                 } else {
@@ -85,6 +86,7 @@ extension Simulator {
             if Int(world.entry[k]) == i && world.entryFinal[k] == nil {
                 world.entryFinal[k] = (now, false)
                 world.failureReasons[failureName(why), default: 0] += 1
+                world.failureOf[k] = why
             }
         case .pending, .running:
             break
@@ -167,6 +169,8 @@ extension Simulator {
         world.honestExecutions.append(0)
         world.firstRoundExecutions.append(0)
         world.disputeExecutions.append(0)
+        world.executorsOf.append([])
+        world.failureOf.append(nil)
         world.disputed.append(false)
         world.disputedAt.append(-1)
         world.wrongAccepted.append(false)

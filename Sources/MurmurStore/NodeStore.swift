@@ -223,11 +223,10 @@ public final class NodeStore {
         try write("DELETE FROM records WHERE id = ?", [.blob(id.bytes)])
     }
 
+    /// A job's state: appended to the `jobs` log (schema v3); the newest row per job counts.
     public func enqueue(job: StoredJob) throws(StoreError) {
         try write("""
             INSERT INTO jobs (id, state, reason, failure, updated_at, output_hash, result) VALUES (?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET state = excluded.state, reason = excluded.reason, failure = excluded.failure, updated_at = excluded.updated_at,
-                output_hash = excluded.output_hash, result = excluded.result
             """, [.blob(job.id.bytes), .text(job.state), job.reason.map { .text($0) } ?? .null, job.failure.map { .text($0) } ?? .null, .int(job.updatedAt),
                   job.outputHash.map { .blob($0.bytes) } ?? .null, .blob(job.encodeResult())])
     }
@@ -281,7 +280,10 @@ public final class NodeStore {
         try write("DELETE FROM records WHERE expires_at <= ?", [.int(nowUnixMs)])
         let deleted = db.changes
         try write("DELETE FROM blobs WHERE expires_at <= ?", [.int(nowUnixMs)])
-        try write("DELETE FROM jobs WHERE id NOT IN (SELECT id FROM records WHERE kind = 3)", [])
+        // A job row goes with its job record (found by id: the record id index).
+        try write("DELETE FROM jobs WHERE NOT EXISTS (SELECT 1 FROM records WHERE records.id = jobs.id AND records.kind = 3)", [])
+        // States superseded by a newer row of the same job.
+        try write("DELETE FROM jobs WHERE seq NOT IN (SELECT MAX(seq) FROM jobs GROUP BY id)", [])
         return deleted
     }
 
@@ -293,13 +295,15 @@ public final class NodeStore {
         }
     }
 
-    /// Records of one kind, oldest first, at most `limit`.
+    /// Records of one kind, oldest first, at most `limit`. A scan (no index by kind since
+    /// schema v3: only tests and tools ask).
     public func records(kind: RecordKind, limit: Int = Int.max) throws(StoreError) -> [SignedRecord] {
         try decodeRecords(db.run("SELECT bytes FROM records WHERE kind = ? ORDER BY issued_at, id LIMIT ?",
                                  [.int(Int64(kind.rawValue)), .int(Int64(clamping: limit))]))
     }
 
-    /// Claims, attestations and verdicts about a job, oldest first.
+    /// Claims, attestations and verdicts about a job, oldest first. A scan (`job_id` is not
+    /// indexed since schema v3: only tests and tools ask by job).
     public func records(forJob job: Hash) throws(StoreError) -> [SignedRecord] {
         try decodeRecords(db.run("SELECT bytes FROM records WHERE job_id = ? ORDER BY issued_at, id", [.blob(job.bytes)]))
     }
@@ -331,19 +335,24 @@ public final class NodeStore {
         return out
     }
 
+    /// The job's newest stored state. A scan of the `jobs` log (no index by id since schema
+    /// v3: the node reads job states only on start, all at once, with `jobs(state:)`).
     public func job(id: Hash) throws(StoreError) -> StoredJob? {
-        try db.run("SELECT id, state, reason, updated_at, output_hash, result, failure FROM jobs WHERE id = ?", [.blob(id.bytes)])
+        try db.run("SELECT id, state, reason, updated_at, output_hash, result, failure FROM jobs WHERE id = ? ORDER BY seq DESC LIMIT 1", [.blob(id.bytes)])
             .first.map { row throws(StoreError) in try decodeJob(row) }
     }
 
-    /// Jobs in a state (`nil`: all), most recently updated first.
+    /// The newest row of each job in the `jobs` log.
+    private static let newestJobRows = "seq IN (SELECT MAX(seq) FROM jobs GROUP BY id)"
+
+    /// Jobs (their newest state) in a state (`nil`: all), most recently updated first.
     public func jobs(state: String? = nil, limit: Int = Int.max) throws(StoreError) -> [StoredJob] {
         let rows: [SQLiteRow]
         if let state {
-            rows = try db.run("SELECT id, state, reason, updated_at, output_hash, result, failure FROM jobs WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
+            rows = try db.run("SELECT id, state, reason, updated_at, output_hash, result, failure FROM jobs WHERE \(Self.newestJobRows) AND state = ? ORDER BY updated_at DESC, id LIMIT ?",
                               [.text(state), .int(Int64(clamping: limit))])
         } else {
-            rows = try db.run("SELECT id, state, reason, updated_at, output_hash, result, failure FROM jobs ORDER BY updated_at DESC LIMIT ?",
+            rows = try db.run("SELECT id, state, reason, updated_at, output_hash, result, failure FROM jobs WHERE \(Self.newestJobRows) ORDER BY updated_at DESC, id LIMIT ?",
                               [.int(Int64(clamping: limit))])
         }
         var out: [StoredJob] = []
@@ -354,7 +363,7 @@ public final class NodeStore {
     /// Jobs counted by state (metrics).
     public func jobCounts() throws(StoreError) -> [String: Int] {
         var out: [String: Int] = [:]
-        for row in try db.run("SELECT state, COUNT(*) FROM jobs GROUP BY state") {
+        for row in try db.run("SELECT state, COUNT(*) FROM jobs WHERE \(Self.newestJobRows) GROUP BY state") {
             if let s = row.text(0), let n = row.int(1) { out[s] = Int(n) }
         }
         return out

@@ -80,6 +80,37 @@ enum Schema {
                 }
             }
         },
+        // v3: no index on records.job_id nor on (kind, issued_at). Nothing on a node's paths
+        // looks records up by job or by kind (the node replays everything unexpired, sorted
+        // once on start; the sweep finds job rows by record id). Every index costs each
+        // record one more B-tree insert and each commit its dirty pages: the job_id index, a
+        // random 32-byte key, ≈ 1.5 of the ≈ 11 WAL pages a job cost each node.
+        // `records(forJob:)` and `records(kind:)` scan instead.
+        //
+        // And `jobs` becomes a log in write order (rowid `seq`), the newest row per job id
+        // being its state: keyed by the random job id it cost each node one more randomly
+        // placed page per job and commit (and its state index one more). Only restarts read
+        // it (every final state at once), and the sweep prunes superseded rows.
+        Migration(version: 3) { db throws(StoreError) in
+            try db.execute("""
+            DROP INDEX IF EXISTS records_by_job;
+            DROP INDEX IF EXISTS records_by_kind;
+            CREATE TABLE jobs_log (
+                seq INTEGER PRIMARY KEY,            -- write order; the newest row per id counts
+                id BLOB NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT,
+                failure TEXT,
+                updated_at INTEGER NOT NULL,
+                output_hash BLOB,
+                result BLOB
+            );
+            INSERT INTO jobs_log (id, state, reason, failure, updated_at, output_hash, result)
+                SELECT id, state, reason, failure, updated_at, output_hash, result FROM jobs ORDER BY updated_at, id;
+            DROP TABLE jobs;
+            ALTER TABLE jobs_log RENAME TO jobs;
+            """)
+        },
     ]
 
     static func currentVersion(_ db: SQLiteConnection) throws(StoreError) -> Int {

@@ -114,6 +114,15 @@ public enum TraceEncoder {
             UnsafeMutableRawPointer(slot).copyMemory(from: start, byteCount: 64)
         }
         @inline(__always) mutating func byte(_ b: UInt8) { p.pointee = b; p += 1 }
+        @inline(__always) mutating func copy64(_ from: UnsafePointer<UInt8>) {
+            UnsafeMutableRawPointer(p).copyMemory(from: from, byteCount: 64); p += 64
+        }
+        @inline(__always) mutating func copy64(_ from: UnsafeMutablePointer<UInt8>) { copy64(UnsafePointer(from)) }
+        @inline(__always) mutating func bytes(_ b: [UInt8]) {
+            b.withUnsafeBufferPointer { u in
+                if let base = u.baseAddress { p.update(from: base, count: u.count); p += u.count }
+            }
+        }
         @inline(__always) mutating func put(_ s: StaticString) {
             let n = s.utf8CodeUnitCount
             p.update(from: s.utf8Start, count: n); p += n
@@ -319,13 +328,8 @@ public final class TraceWriter {
 
     /// Encodes the event into the buffer; writes the buffer when it is full.
     public func append(_ event: TraceEvent) throws(TraceWriteError) {
-        seq += 1
-        var wall: Int64? = nil
-        if let wallClock, stampNextWall || event.time.nanoseconds &- lastWallStamp >= 1_000_000_000 {
-            wall = wallClock()
-            lastWallStamp = event.time.nanoseconds
-            stampNextWall = false
-        }
+        let t = event.time.nanoseconds
+        let wall = stamp(t)
         // Encoded straight into the buffer (no scratch line, no copy).
         let need = TraceEncoder.maxLineBytes(event) + 64
         if used + need > capacity { try flush() }
@@ -336,13 +340,90 @@ public final class TraceWriter {
         } else {
             used += TraceEncoder.encode(event, seq: seq, wall: wall, into: buffer + used, cache: hexCache)
         }
+        try lineDone(t)
+    }
+
+    /// Counts the next line (`seq`) and returns the `wall` stamp it carries, if any.
+    @inline(__always) private func stamp(_ t: Int64) -> Int64? {
+        seq += 1
+        guard let wallClock, stampNextWall || t &- lastWallStamp >= 1_000_000_000 else { return nil }
+        lastWallStamp = t
+        stampNextWall = false
+        return wallClock()
+    }
+
+    /// After a line at node time `t`: writes the buffer when it is full or old enough.
+    @inline(__always) private func lineDone(_ t: Int64) throws(TraceWriteError) {
         eventsWritten += 1
-        let t = event.time.nanoseconds
         if lastFlushTime == .min { lastFlushTime = t }
         if used >= bufferBytes || t &- lastFlushTime >= flushIntervalNs {
             lastFlushTime = t
             try flush()
         }
+    }
+
+    /// Appends the events that a `TracePacker` packed into `count` bytes at `p`, read in order
+    /// by `unpacker` (one per packer, kept across calls): the same lines, buffer flushes and
+    /// rotations as `append` of each event, but encoded straight from the packed words, with the
+    /// node's and peers' hex digits and the strings' JSON that `unpacker` keeps per slot.
+    /// Returns the number of events.
+    @discardableResult
+    public func append(packed p: UnsafeRawPointer, count: Int, unpacker: TraceUnpacker) throws(TraceWriteError) -> Int {
+        var r = p
+        let end = p + count
+        var events = 0
+        while r < end {
+            if unpacker.define(&r) { continue }
+            events += 1
+            let header = r.load(as: UInt64.self)
+            let flags = (header >> 8) & 0xFF
+            let kindSlot = Int(truncatingIfNeeded: (header >> 16) & 0xFF)
+            let reasonSlot = TracePacker.stringSlots + Int(truncatingIfNeeded: (header >> 24) & 0xFF)
+            let hasKind = flags & TracePacker.hasKind != 0, hasReason = flags & TracePacker.hasReason != 0
+            // What `append(_:)` reserves for this event (so that flushes, hence rotations, fall
+            // on the same lines).
+            let need = 480 + 6 * ((hasKind ? unpacker.utf8Count[kindSlot] : 0) + (hasReason ? unpacker.utf8Count[reasonSlot] : 0)) + 64
+            if need > capacity {
+                try append(unpacker.event(&r)) // a huge string: the general path
+                continue
+            }
+            let t = r.load(fromByteOffset: 8, as: Int64.self)
+            let wall = stamp(t)
+            if used + need > capacity { try flush() }
+            r += 16
+            var bytes: Int64 = 0, hops: Int64 = 0
+            if flags & TracePacker.hasBytes != 0 { bytes = r.load(as: Int64.self); r += 8 }
+            if flags & TracePacker.hasHops != 0 { hops = r.load(as: Int64.self); r += 8 }
+            // Keys in `TraceEncoder.encode`'s order.
+            var c = TraceEncoder.Cursor(p: buffer + used)
+            c.put(#"{"v":1,"t":"#)
+            c.int(t)
+            c.put(#","seq":"#)
+            c.int(seq)
+            if let wall { c.put(#","wall":"#); c.int(wall) }
+            c.put(#","node":""#)
+            c.copy64(unpacker.hex)
+            c.put(#"","ev":""#)
+            c.put(TraceEncoder.name(TraceUnpacker.kind(header)))
+            c.byte(UInt8(ascii: "\""))
+            if hasKind { c.put(#","kind":"#); c.bytes(unpacker.json[kindSlot]) }
+            if flags & TracePacker.hasID != 0 {
+                c.put(#","id":""#); c.hex(TraceUnpacker.load(r)); c.byte(UInt8(ascii: "\""))
+                r += 32
+            }
+            if flags & TracePacker.hasPeer != 0 {
+                c.put(#","peer":""#)
+                c.copy64(unpacker.hex + 64 * (1 + Int(truncatingIfNeeded: (header >> 32) & 0xFFFF)))
+                c.byte(UInt8(ascii: "\""))
+            }
+            if flags & TracePacker.hasBytes != 0 { c.put(#","bytes":"#); c.int(bytes) }
+            if flags & TracePacker.hasHops != 0 { c.put(#","hops":"#); c.int(hops) }
+            if hasReason { c.put(#","reason":"#); c.bytes(unpacker.json[reasonSlot]) }
+            c.byte(UInt8(ascii: "}")); c.byte(10)
+            used = c.p - buffer
+            try lineDone(t)
+        }
+        return events
     }
 
     /// Writes the buffer (whole lines only), rotating first if the file would grow past its cap.

@@ -27,7 +27,11 @@ import MurmurWire
 /// reported cost is the **median of the pair costs**, next to the best-vs-best cost (the highest
 /// rate of each side over all runs) and every pair's cost. Channel and simulator rates are given
 /// per wall-clock second and per CPU-second (`Rates`): CPU time does not count the time other
-/// processes take the cores, so its costs move far less on a loaded machine.
+/// processes take the cores, so its costs move far less on a loaded machine. Every measure also
+/// gives the **extra nanoseconds per message** with tracing on (median over pairs of 1/on − 1/off):
+/// unlike the ratio it does not depend on how cheap the untraced path is, and in process CPU time
+/// (loop + trace thread) it is all the CPU tracing adds per message, wherever it runs. The shell
+/// case gives that process measure too (records and IHaves together, including the final flush).
 let traceSuite = BenchSuite(
     name: "trace",
     summary: "tracing on vs off: channel messages/s (1 KiB) and gossip messages/s (simulated mesh)",
@@ -55,16 +59,22 @@ private struct PairedRates {
     var pairCosts: [Double] { zip(off, on).map { 1 - $1 / $0 } }
     var medianCost: Double { median(pairCosts) }
     var bestCost: Double { 1 - bestOn / bestOff }
+    /// Per pair, the nanoseconds (of the measure's clock: wall, thread CPU, process CPU) that
+    /// tracing adds per message: 1/on − 1/off. Unlike the cost ratio it does not depend on how
+    /// much the untraced work costs, and in CPU time not on how busy the other core is.
+    var pairExtraNs: [Double] { zip(off, on).map { 1e9 / $1 - 1e9 / $0 } }
+    var medianExtraNs: Double { median(pairExtraNs) }
     var text: String {
         "off \(f1(bestOff)), on \(f1(bestOn)) → cost \(pct(medianCost)) median of pairs, \(pct(bestCost)) best vs best"
-            + " (pairs: \(pairCosts.map(pct).joined(separator: ", ")))"
+            + " (pairs: \(pairCosts.map(pct).joined(separator: ", "))); \(medianExtraNs >= 0 ? "+" : "")\(f1(medianExtraNs)) ns per message"
     }
     /// `<rate>_trace_off`, `<rate>_trace_on` (best rates), `<cost>` (median of the pair costs),
     /// `<cost>_best_vs_best`, `<cost>_pairs`.
     func json(rate: String, cost: String) -> String {
         "\"\(rate)_trace_off\":\(f1(bestOff)),\"\(rate)_trace_on\":\(f1(bestOn)),"
             + "\"\(cost)\":\(f3(medianCost)),\"\(cost)_best_vs_best\":\(f3(bestCost)),"
-            + "\"\(cost)_pairs\":[\(pairCosts.map(f3).joined(separator: ","))]"
+            + "\"\(cost)_pairs\":[\(pairCosts.map(f3).joined(separator: ","))],"
+            + "\"\(cost)_extra_ns_per_msg\":\(f1(medianExtraNs))"
     }
 }
 
@@ -192,6 +202,7 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
 
     // Gossip through the node's shell: records (signature checked) and IHave messages.
     var records = PairedRates(), ihaves = PairedRates(), ihavesBuilt = PairedRates(), serviceEvents: Int64 = 0
+    var shellProcess = PairedRates(), shellMessages = 0
     if cases.contains("shell") {
         let inputs = try GossipInputs(records: min(20_000, max(1_000, messages / 20)), ihaves: min(200_000, max(10_000, messages / 2)))
         for k in 0..<runs {
@@ -199,9 +210,12 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
                              on: { try serviceRun(inputs, tracePath: "\(dir)/service.jsonl") })
             records.add(off: r.off.records, on: r.on.records)
             ihaves.add(off: r.off.ihaves, on: r.on.ihaves)
+            shellProcess.add(off: r.off.process, on: r.on.process)
             serviceEvents = r.on.events
+            shellMessages = inputs.records.count + inputs.ihaves.count
             removeTraces()
-            // Diagnostic: events built (as effects) but consumed by nobody, no trace file or thread.
+            // Diagnostic: `TraceEvent`s built for a sink that drops them (what the live API's sink
+            // costs; a trace file packs the shell's events without building them), no file or thread.
             let b = try pair(k, off: { try serviceRun(inputs, tracePath: nil) },
                              on: { try serviceRun(inputs, tracePath: nil, buildEvents: true) })
             ihavesBuilt.add(off: b.off.ihaves, on: b.on.ihaves)
@@ -230,7 +244,8 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
             fields.append(records.json(rate: "gossip_records_per_s", cost: "gossip_records_trace_cost"))
             fields.append(ihaves.json(rate: "gossip_ihave_msgs_per_s", cost: "gossip_ihave_trace_cost"))
             fields.append(ihavesBuilt.json(rate: "gossip_ihave_msgs_per_s_events_built_only", cost: "gossip_ihave_build_cost"))
-            fields.append("\"gossip_service_trace_events\":\(serviceEvents)")
+            fields.append(shellProcess.json(rate: "gossip_msgs_per_s_process_cpu", cost: "gossip_trace_cost_process_cpu"))
+            fields.append("\"gossip_service_trace_events\":\(serviceEvents),\"gossip_service_messages\":\(shellMessages)")
         }
         if cases.contains("sim") {
             fields.append(sim.json(rate: "sim_events_per_s", cost: "sim_trace_cost", thread: "sim_thread"))
@@ -247,7 +262,8 @@ private func pair<T>(_ k: Int, off: () throws -> T, on: () throws -> T) rethrows
         if cases.contains("shell") {
             print("  gossip node shell, new records (msg per loop CPU-second; decode + signature check + state machine): \(records.text)")
             print("  gossip node shell, IHave of 4 ids (msg per loop CPU-second; \(serviceEvents) trace events): \(ihaves.text)")
-            print("    of which building the events alone (no file, no trace thread): \(ihavesBuilt.text)")
+            print("    diagnostic, TraceEvents built for a sink that drops them (the live-API path; no file, no trace thread): \(ihavesBuilt.text)")
+            print("  gossip node shell, both together (\(shellMessages) msg, \(serviceEvents) events), msg per CPU-second of the process (loop + trace thread): \(shellProcess.text)")
         }
         if cases.contains("sim") {
             print("  state machines only, \(nodes)-node sim (\(gossipMessages) events: messages, timers, links; \(gossipTraceLines) trace lines):")
@@ -331,7 +347,7 @@ private final class TracedSender: TransportDelegate {
             if r != .queued { return }
             sent += 1
             // What GossipService traces for each message it sends (kind, peer, size).
-            trace?.append(TraceEvent(at: loop.now, node: me, kind: .send, recordKind: "ihave", peer: peer, bytes: 1024))
+            trace?.append(at: loop.now, node: me, kind: .send, recordKind: "ihave", peer: peer, bytes: 1024)
         }
         if !done {
             done = true
@@ -395,7 +411,8 @@ private struct GossipInputs {
 
 /// Feeds the inputs to a fresh `GossipService` (as the node's loop would), its trace effects to a
 /// `NodeTraceFile` when tracing; returns records/s, IHave messages/s and trace events written.
-private func serviceRun(_ inputs: GossipInputs, tracePath: String?, buildEvents: Bool = false) throws -> (records: Double, ihaves: Double, events: Int64) {
+private func serviceRun(_ inputs: GossipInputs, tracePath: String?, buildEvents: Bool = false) throws
+    -> (records: Double, ihaves: Double, process: Double, events: Int64) {
     let loop = try EventLoop()
     var config = GossipServiceConfig()
     config.gossip.traceEnabled = tracePath != nil || buildEvents
@@ -406,9 +423,10 @@ private func serviceRun(_ inputs: GossipInputs, tracePath: String?, buildEvents:
     if let tracePath {
         do { traceFile = try NodeTraceFile(path: tracePath, loop: loop) } catch { throw BenchFailure("trace file: \(error)") }
     }
-    // As `murmur node --trace` wires it: the shell's own events straight to the file.
-    if let traceFile { service.traceSink = { traceFile.append($0) } } else if buildEvents { service.traceSink = { _ in } }
+    // As `murmur node --trace` wires it: the shell's own events packed straight into the file.
+    if let traceFile { service.traceFile = traceFile } else if buildEvents { service.traceSink = { _ in } }
     var now = Instant(nanoseconds: 1_000_000_000)
+    let processStart = processCPUNanoseconds()
     func feed(_ event: ProtocolEvent) {
         now = now + TimeSpan(nanoseconds: 1_000)
         for effect in service.handle(event, now: now) {
@@ -425,10 +443,11 @@ private func serviceRun(_ inputs: GossipInputs, tracePath: String?, buildEvents:
     start = threadCPUNanoseconds()
     for payload in inputs.ihaves { feed(.message(from: inputs.from, type: ihaveType, payload: payload)) }
     let ihaves = Double(inputs.ihaves.count) / (Double(threadCPUNanoseconds() - start) / 1e9)
-    traceFile?.close()
+    traceFile?.close() // writes what is still queued: its CPU time counts
+    let process = Double(inputs.records.count + inputs.ihaves.count) / (Double(processCPUNanoseconds() - processStart) / 1e9)
     if let f = traceFile?.failed { throw BenchFailure("trace write: \(f)") }
     if !service.counters.recordsRefused.isEmpty { throw BenchFailure("the node refused bench records: \(service.counters.recordsRefused)") }
-    return (records, ihaves, traceFile?.eventsWritten ?? 0)
+    return (records, ihaves, process, traceFile?.eventsWritten ?? 0)
 }
 
 private func threadCPUNanoseconds() -> Int64 {

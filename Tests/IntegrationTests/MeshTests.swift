@@ -198,5 +198,9 @@ final class MeshTests: XCTestCase {
         let record = try XCTUnwrap(object["record"] as? [String: Any])
         XCTAssertEqual(record["id"] as? String, first)
         XCTAssertGreaterThanOrEqual(record["delivered"] as? Int ?? 0, survivors.count, "trace of a real run: \(record)")
+        // The gossip shell's own events (control messages, packed straight into the file) too.
+        let messages = try XCTUnwrap(object["messages"] as? [[String: Any]])
+        XCTAssertGreaterThan(messages.reduce(0) { $0 + ($1["sends"] as? Int ?? 0) }, 0, "control messages traced: \(messages)")
+        XCTAssertGreaterThan(messages.reduce(0) { $0 + ($1["recvs"] as? Int ?? 0) }, 0, "control messages traced: \(messages)")
     }
 }

@@ -178,6 +178,38 @@ final class APITests: XCTestCase {
         XCTAssertThrowsError(try JobView.jobID("abc")) { XCTAssertEqual(($0 as? APIError)?.code, "invalid_job_id") }
     }
 
+    /// The direct writer gives the tree's bytes exactly, in every state (with `assigned` as the
+    /// node's route adds it).
+    func testJobViewBytesEqualTheSerializedTree() throws {
+        let output = outputBytes([1.5, -0.0, 0.1, .nan, .infinity, 3e-41])
+        let (job, result) = try verifiedFixture(output: output)
+        let disputed = JobResult(outputHash: result.outputHash, attestations: result.attestations, disputed: true)
+        let assigned = executors.map(\.publicKey)
+        let cases: [(Signed<Job>?, JobState?, [Signed<Attestation>], [UInt8]?)] = [
+            (job, .verified(result), [], nil),
+            (job, .verified(result), [], output),
+            (job, .verified(result), [], [9, 9, 9]),
+            (job, .verified(disputed), result.attestations, output),
+            (nil, nil, [result.attestations[0]], nil),
+            (job, .pending, [], nil),
+            (job, .running, result.attestations, nil),
+            (job, .disputed, result.attestations, nil),
+            (job, .failed(.notEnoughAttestations(agreeing: 1, needed: 2)), [result.attestations[1]], nil),
+            (job, .failed(.disputeUnresolved(best: 3, needed: 5)), [], nil),
+            (nil, .failed(.seenAfterDeadline), [], nil),
+            (job, .failed(.noExecutors), [], nil),
+        ]
+        for (k, (j, state, known, out)) in cases.enumerated() {
+            let tree = JobView.json(jobID: job.id, job: j, state: state, known: known, output: out)
+            XCTAssertEqual(JobView.bytes(jobID: job.id, job: j, state: state, known: known, output: out),
+                           HTTPResponse.json(.ok, tree).body, "case \(k)")
+            guard case var .object(o) = tree else { return XCTFail("not an object") }
+            o["assigned"] = .array(assigned.map { .string($0.hex) })
+            XCTAssertEqual(JobView.bytes(jobID: job.id, job: j, state: state, known: known, output: out, assigned: assigned),
+                           HTTPResponse.json(.ok, .object(o)).body, "case \(k) with assigned")
+        }
+    }
+
     /// After a restart (or eviction) the store answers exactly what the state machine answered.
     func testJobViewFromTheStoreMatchesTheLiveView() throws {
         var template = Array("/tmp/murmur-api-test-XXXXXX".utf8CString)

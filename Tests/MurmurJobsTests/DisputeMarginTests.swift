@@ -181,4 +181,62 @@ final class DisputeMarginTests: XCTestCase {
             XCTAssertTrue(r.disputed)
         }
     }
+
+    /// The job record `Cluster.submit(nonce:)` will publish, to know its ranking beforehand.
+    private func upcomingJob(_ c: Cluster, nonce: UInt8) throws -> Signed<Job> {
+        try Job(modelHash: c.model, input: [1, 2, 3, nonce], redundancy: 3, quorum: 2, deadline: c.now.unixMs + 60_000,
+                nonce: [UInt8](repeating: nonce, count: 16))
+            .signed(by: c.client, issuedAt: c.now.unixMs, expiresAt: c.now.unixMs + 120_000)
+    }
+
+    /// Views differ on an exclusion (Specs/jobs.md, "When views differ"): node E already excluded
+    /// the liar L ranked first, the others have not. For them L, order[1], order[2] are round 0
+    /// and order[3] is the first fresh decider of the dispute L's lie starts; for E, order[1..3]
+    /// are round 0. order[3]'s dispute-round attestation answers E's round 0: E verifies instead
+    /// of waiting for a round-0 attestation nobody will sign (it failed at the deadline before,
+    /// seen once in the 1,000-node simulation).
+    func testAViewThatExcludedTheLiarTakesTheFreshDecidersAttestationAsItsFirstRound() throws {
+        let c = Cluster(count: 24)
+        let job = try upcomingJob(c, nonce: 9)
+        let order = c.rankOrder(job.id)
+        let liar = order[0], e = order[12]
+        c.nodes[e] = JobsNode(key: c.keys[e], excluded: [c.keys[liar].publicKey])
+        try c.announceAll()
+        XCTAssertEqual(try c.submit(r: 3, q: 2, nonce: 9).id, job.id)
+        c.lies[liar] = [0xE1]
+        c.run(for: .seconds(Int64(20)))
+        XCTAssertEqual(disputeRunners(c, job.id), Set(order[3..<8]), "the others' dispute: m = 5 fresh deciders")
+        let seen = try XCTUnwrap(verified(c, job.id, at: e), "E must not fail the job")
+        XCTAssertEqual(seen.outputHash, Hash.of(c.honest(job)))
+        XCTAssertEqual(Set(seen.attesters), Set(c.ids(Array(order[1...3]))))
+        XCTAssertFalse(seen.disputed)
+        XCTAssertNoThrow(try ResultCheck.verify(job: job, result: seen), "a client can check E's answer")
+        for i in 0..<24 where i != liar && i != e {
+            let r = try XCTUnwrap(verified(c, job.id, at: i), "node \(i)")
+            XCTAssertTrue(r.disputed)
+            XCTAssertEqual(r.outputHash, Hash.of(c.honest(job)))
+        }
+    }
+
+    /// The mirror case: the node ranked fourth already excluded the liar, so in its own view it
+    /// is in round 0 and runs there; the others' dispute round then starts from the fifth node
+    /// (the fourth is a round-0 participant), and everyone ends with the honest output.
+    func testAnExecutorThatExcludedTheLiarRunsRoundZeroAndTheDisputeSkipsIt() throws {
+        let c = Cluster(count: 24)
+        let job = try upcomingJob(c, nonce: 9)
+        let order = c.rankOrder(job.id)
+        let liar = order[0], x = order[3]
+        c.nodes[x] = JobsNode(key: c.keys[x], excluded: [c.keys[liar].publicKey])
+        try c.announceAll()
+        _ = try c.submit(r: 3, q: 2, nonce: 9)
+        c.lies[liar] = [0xE1]
+        c.run(for: .seconds(Int64(20)))
+        XCTAssertEqual(Set(c.executions.filter { $0.job == job.id && $0.stage == 0 }.map(\.node)), Set(order[0...3]))
+        XCTAssertEqual(disputeRunners(c, job.id), Set(order[4..<9]))
+        for i in 0..<24 where i != liar {
+            let r = try XCTUnwrap(verified(c, job.id, at: i), "node \(i)")
+            XCTAssertEqual(r.outputHash, Hash.of(c.honest(job)))
+            XCTAssertNoThrow(try ResultCheck.verify(job: job, result: r))
+        }
+    }
 }

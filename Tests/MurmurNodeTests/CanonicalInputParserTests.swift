@@ -129,6 +129,28 @@ final class CanonicalInputParserTests: XCTestCase {
         assertIdentical(try InputJSON.parseGeneral(canonical, for: []), try InputJSON.parse(canonical, for: []), "60k floats")
     }
 
+    /// Values of everyday magnitudes (1e-12 … 1e12), where the reader skips `strtod` (exact
+    /// m × 10^k arithmetic, Clinger's fast path), read bit for bit as the general reader does.
+    func testEverydayMagnitudesTakeTheExactPathAndReadTheSame() throws {
+        var rng = SeededRNG(seed: 0xC11_4E7)
+        var values: [Float] = []
+        for _ in 0..<60_000 {
+            let mantissa = Float(Double(rng.next() % 2_000_001) / 1_000_000 - 1)
+            let scale = Float(pow(10.0, Double(Int(rng.next() % 25) - 12)))
+            values.append(mantissa * scale)
+        }
+        let tensors = ["x": Tensor(shape: [values.count], storage: .float32(values))]
+        let canonical = JobRoutes.canonicalInput(tensors)
+        XCTAssertNotNil(CanonicalInputParser.parse(canonical))
+        assertIdentical(try InputJSON.parseGeneral(canonical, for: []), try InputJSON.parse(canonical, for: []), "60k everyday floats")
+        // And each token on its own against Double(String), including signs and exponents.
+        for text in ["-0.0", "0.0", "1.5e+3", "1e-05", "-2.5e-22", "9.99999e+21", "1.0e22", "12345678.0", "0.000000001", "1e-23", "3.4028235e+38"] {
+            let bytes = Array("{\"x\":{\"shape\":[1],\"dtype\":\"float32\",\"data\":[\(text)]}}".utf8)
+            guard let t = CanonicalInputParser.parse(bytes)?["x"], case let .float32(v) = t.storage else { return XCTFail(text) }
+            XCTAssertEqual(v.first?.bitPattern, Float(Double(text)!).bitPattern, text)
+        }
+    }
+
     func testFuzzedTensorsAndMutatedBytesAgreeWithTheGeneralParser() throws {
         var rng = SeededRNG(seed: 0x1D_7A_5E)
         let specials: [Float] = [0, -0.0, 1, -1, .nan, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNormalMagnitude,

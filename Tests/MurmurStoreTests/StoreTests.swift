@@ -141,12 +141,47 @@ final class StoreTests: XCTestCase {
             old.close()
         }
         let store = try NodeStore(path: dbPath)
-        XCTAssertEqual(try store.storedSchemaVersion(), 2)
+        XCTAssertEqual(try store.storedSchemaVersion(), NodeStore.schemaVersion)
         XCTAssertEqual(try store.records(forJob: job.id).map(\.id), [att.id])
         XCTAssertEqual(try store.record(id: job.id)?.encoded, job.envelope.encoded)
         store.close()
         // Opening again runs no migration and changes nothing.
         XCTAssertEqual(try NodeStore(path: dbPath).records(forJob: job.id).map(\.id), [att.id])
+    }
+
+    func testMigrationToVersion3DropsTheJobAndKindIndexesAndKeepsRecords() throws {
+        let job = try StoreFixture.job()
+        let att = try StoreFixture.attestation(job, by: 2, output: [1], at: StoreFixture.t0 + 1)
+        do {
+            let old = try NodeStore(path: dbPath, config: .init(), schemaTarget: 2)
+            try old.enqueue(record: .job(job))
+            try old.enqueue(record: .attestation(att))
+            try old.enqueue(job: StoredJob(id: job.id, state: "verified", updatedAt: 9, outputHash: att.body.outputHash, attestationIDs: [att.id]))
+            try old.commit()
+            old.close()
+            let db = try SQLiteConnection(path: dbPath)
+            XCTAssertEqual(try db.run("SELECT name FROM sqlite_master WHERE name IN ('records_by_job', 'records_by_kind')").count, 2)
+            db.close()
+        }
+        let store = try NodeStore(path: dbPath)
+        XCTAssertEqual(try store.storedSchemaVersion(), 3)
+        XCTAssertEqual(try store.records(forJob: job.id).map(\.id), [att.id])
+        XCTAssertEqual(try store.job(id: job.id), StoredJob(id: job.id, state: "verified", updatedAt: 9, outputHash: att.body.outputHash, attestationIDs: [att.id]))
+        // The jobs log: the newest row counts; the sweep prunes the superseded one.
+        try store.enqueue(job: StoredJob(id: job.id, state: "failed", reason: "r", updatedAt: 8))
+        try store.commit()
+        XCTAssertEqual(try store.job(id: job.id)?.state, "failed")
+        XCTAssertEqual(try store.jobs(state: "verified").map(\.id), [])
+        XCTAssertEqual(try store.jobs(state: "failed").map(\.id), [job.id])
+        XCTAssertEqual(try store.jobCounts(), ["failed": 1])
+        XCTAssertEqual(try store.sweepExpired(nowUnixMs: StoreFixture.t0), 0)
+        try store.commit()
+        store.close()
+        let db = try SQLiteConnection(path: dbPath)
+        XCTAssertEqual(try db.run("SELECT COUNT(*) FROM jobs").first?.int(0), 1)
+        XCTAssertEqual(try db.run("SELECT name FROM sqlite_master WHERE name IN ('records_by_job', 'records_by_kind')").count, 0)
+        XCTAssertEqual(try db.run("SELECT name FROM sqlite_master WHERE name = 'records_by_expiry'").count, 1)
+        db.close()
     }
 
     func testRefusesADatabaseFromANewerBuild() throws {

@@ -197,14 +197,24 @@ public enum JobRoutes {
         jobs.refreshNow(id)
         guard jobs.state(of: id) != nil else { throw .notFound("no job \(id.hex) is known to this node") }
         guard wait > 0, jobs.state(of: id)?.isFinal != true else {
-            exchange.respond(.json(.ok, view(id, jobs: jobs)))
+            exchange.respond(viewResponse(id, jobs: jobs))
             return
         }
         jobs.whenFinal(id, until: jobs.node.loop.now + .seconds(wait)) { jobs in
             guard exchange.isOpen else { return }
             jobs.refreshNow(id)
-            exchange.respond(.json(.ok, view(id, jobs: jobs)))
+            exchange.respond(viewResponse(id, jobs: jobs))
         }
+    }
+
+    /// `view` as the response: its bytes written directly (`JobView.bytes`, the same bytes).
+    public static func viewResponse(_ id: Hash, jobs: JobsService) -> HTTPResponse {
+        let state = jobs.state(of: id)
+        var output: [UInt8]? = nil
+        if case let .verified(result)? = state { output = jobs.output(result.outputHash) }
+        let body = JobView.bytes(jobID: id, job: jobs.jobRecords[id], state: state, known: jobs.jobs.attestations(of: id), output: output,
+                                 assigned: jobs.jobs.executors(of: id, now: JobsService.wallNow()))
+        return HTTPResponse(status: .ok, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body)
     }
 
     /// The job view of Specs/api.md, plus `assigned`: the executors this node's ranking names now.

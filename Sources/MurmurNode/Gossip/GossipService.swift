@@ -145,12 +145,20 @@ public final class GossipService: NodeProtocol {
         get { tracing.pointee.sink }
         set { tracing.pointee.sink = newValue }
     }
+    /// The node's trace file: the shell's own events are packed straight into it, without
+    /// building a `TraceEvent` (`traceSink`, when also set, still gets them as events: e.g. for
+    /// the live API). `murmur node --trace` sets it.
+    public var traceFile: NodeTraceFile? {
+        get { tracing.pointee.file }
+        set { tracing.pointee.file = newValue }
+    }
     /// What `trace` reads for every event, behind a pointer: no dynamic exclusivity check per
     /// event (a class's stored properties get one per access; `murmur-bench trace` measures it).
     private struct Tracing {
         var enabled = false
         var wanted: (() -> Bool)?
         var sink: ((TraceEvent) -> Void)?
+        var file: NodeTraceFile?
         /// This node, once started.
         var me: NodeID?
     }
@@ -551,9 +559,23 @@ public final class GossipService: NodeProtocol {
                        bytes: Int? = nil, reason: String? = nil, into out: inout [ProtocolEffect]) {
         let t = tracing
         guard t.pointee.enabled, t.pointee.wanted?() ?? true, let me = t.pointee.me else { return }
-        let event = TraceEvent(at: now, node: me, kind: kind, recordKind: record?.kind.description ?? recordKind,
-                               recordID: record?.id, peer: peer, bytes: bytes, reason: reason)
-        if let sink = t.pointee.sink { sink(event) } else { out.append(.trace(event)) }
+        // Built where it is consumed (a shared `let` cost a copy and a destroy of the ~200-byte
+        // event per traced message: `murmur-bench trace`).
+        let recordKind = record?.kind.description ?? recordKind
+        if let file = t.pointee.file {
+            file.append(at: now, node: me, kind: kind, recordKind: recordKind, recordID: record?.id, peer: peer,
+                        bytes: bytes, reason: reason)
+            if let sink = t.pointee.sink {
+                sink(TraceEvent(at: now, node: me, kind: kind, recordKind: recordKind, recordID: record?.id, peer: peer,
+                                bytes: bytes, reason: reason))
+            }
+        } else if let sink = t.pointee.sink {
+            sink(TraceEvent(at: now, node: me, kind: kind, recordKind: recordKind, recordID: record?.id, peer: peer,
+                            bytes: bytes, reason: reason))
+        } else {
+            out.append(.trace(TraceEvent(at: now, node: me, kind: kind, recordKind: recordKind, recordID: record?.id,
+                                         peer: peer, bytes: bytes, reason: reason)))
+        }
     }
 }
 

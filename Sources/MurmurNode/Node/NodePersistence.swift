@@ -44,7 +44,7 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     public private(set) var counters = Counters()
 
     public struct Counters: Sendable, Equatable {
-        public var recordsWritten = 0, recordsDeleted = 0, jobStates = 0, exclusions = 0
+        public var recordsWritten = 0, recordsDeleted = 0, jobStates = 0, jobStatesNotWritten = 0, exclusions = 0
         public var commits = 0, syncCommits = 0, writeFailures = 0, sweptRecords = 0
     }
 
@@ -252,18 +252,23 @@ public final class NodePersistence: RecordSink, JobsPersistence {
     // MARK: JobsPersistence
 
     /// Job states are written when their batch commits, the last state of each job only (a job
-    /// usually passes through two or three states within one batch window).
+    /// usually passes through two or three states within one batch window). `pending` and
+    /// `running` are not written at all: a restart rebuilds them from the replayed records, and
+    /// only final states are read back (`readReplay`); each such row cost every node one more
+    /// page of the `jobs` log per job and commit. Nor is `failed(seenAfterDeadline)`: it is
+    /// this node's view of a job it first saw (or saw again, replayed after a restart) after
+    /// the deadline, which the next replay reaches again by itself, and written after a stored
+    /// outcome it would hide it (the newest row of the log counts).
     public func jobStateChanged(_ job: Hash, _ state: JobState, output: [UInt8]?) {
         guard !closed else { return }
+        switch state {
+        case .pending, .running, .failed(.seenAfterDeadline):
+            counters.jobStatesNotWritten += 1
+            return
+        default: break
+        }
         let now = JobsService.wallNow().unixMs
         attempt("store job state") { () throws(StoreError) in
-            // A replay after the deadline reads `seenAfterDeadline`: that is this restart's view,
-            // not the job's outcome; a stored final state stays.
-            if state == .failed(.seenAfterDeadline) {
-                var stored = pendingJobStates[job]
-                if stored == nil { stored = try store.job(id: job) }
-                if let stored, ["verified", "failed"].contains(stored.state) { return }
-            }
             pendingJobStates[job] = StoredJob(jobID: job, state: state, updatedAt: now)
             if let output, case let .verified(r) = state, Hash.of(output) == r.outputHash,
                !r.attestations.contains(where: { $0.body.inlineOutput != nil }) {

@@ -240,7 +240,13 @@ func parseAddress(_ text: String, option: String, command: String) throws -> Soc
             traceFile?.append(event)
             hub?.publish(event)
         }
-        gossip.traceSink = node.traceSink
+        if let traceFile {
+            // The shell packs its own events straight into the file; the sink only feeds the API.
+            gossip.traceFile = traceFile
+            if let hub = api?.traceHub { gossip.traceSink = { hub.publish($0) } }
+        } else {
+            gossip.traceSink = node.traceSink
+        }
     }
     // Without a trace file, gossip builds its events only while a live subscriber listens.
     if traceFile == nil, let hub = api?.traceHub { gossip.traceWanted = { [weak hub] in hub?.hasSubscribers ?? false } }

@@ -12,7 +12,7 @@ let verifyCommand = Command(
     result.json is a node's answer to GET /v1/jobs/ID (`murmur submit --wait --save FILE`). Trusting
     nobody, checks: the job record's and every attestation's signature; every attestation names
     this job, its model hash and input hash; executors are distinct; all attest one output hash; at
-    least quorum first-round attestations (or a dispute-round majority); and, when output_bytes is
+    least quorum agreeing attestations (or m = r + 2 agreeing dispute deciders); and, when output_bytes is
     present, that it hashes to the attested output hash (Specs/jobs.md, "Checking a result").
     Prints "verified JOB output OUTPUT_HASH by N executors" and exits 0, or the reason and exits 1.
     """,

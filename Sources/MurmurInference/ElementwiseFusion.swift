@@ -200,13 +200,21 @@ struct FusedElementwise: OpKernel {
         var arrays: [[Float]] = []
         arrays.reserveCapacity(ext.count)
         for t in ext {
-            guard let f = t.floats, t.shape == first.shape else { return try runFallback(inputs, context) }
+            guard let f = t.floats else { return try runFallback(inputs, context) }
             arrays.append(f)
         }
-        guard let shape = try? Broadcast.shape([first.shape] + constantShapes), shape.reduce(1, *) == first.count else {
+        guard let shape = try? Broadcast.shape(ext.map(\.shape) + constantShapes) else {
             return try runFallback(inputs, context)
         }
-        let n = first.count
+        let n = shape.reduce(1, *)
+        // Every external must cover the output (constants are one-element scalars); a smaller
+        // external (an attention mask, say) is expanded to the output shape first: each output
+        // element still reads the same input elements, so the bits are unchanged.
+        guard ext.contains(where: { $0.shape == shape }) else { return try runFallback(inputs, context) }
+        for (k, t) in ext.enumerated() where t.shape != shape {
+            guard n <= 1 << 24 else { return try runFallback(inputs, context) }
+            arrays[k] = FusedElementwise.expand(arrays[k], t.shape, to: shape)
+        }
         let regs = externalCount + insts.count
         var pointers = [UnsafePointer<Float>?](repeating: nil, count: regs)
         let out = [Float](unsafeUninitializedCapacity: n) { buf, count in
@@ -221,6 +229,24 @@ struct FusedElementwise: OpKernel {
             count = n
         }
         return [Tensor(shape: shape, floats: out)]
+    }
+
+    /// `values` of `shape` broadcast to `out`: a trailing block repeated when `shape` is `out`'s
+    /// suffix after leading ones, the general index map otherwise.
+    static func expand(_ values: [Float], _ shape: [Int], to out: [Int]) -> [Float] {
+        let core = Array(shape.drop { $0 == 1 })
+        let total = out.reduce(1, *)
+        if core.count <= out.count, Array(out.suffix(core.count)) == core, !values.isEmpty {
+            let block = values.count
+            return [Float](unsafeUninitializedCapacity: total) { buf, count in
+                values.withUnsafeBufferPointer { src in
+                    var o = 0
+                    while o < total { (buf.baseAddress! + o).initialize(from: src.baseAddress!, count: block); o += block }
+                }
+                count = total
+            }
+        }
+        return Broadcast.expand(values, shape, to: out)
     }
 
     /// Binds every external array's base address (nested `withUnsafeBufferPointer`).

@@ -24,6 +24,8 @@ public final class CompiledGraph: Sendable {
     public let outputs: [ValueInfo]
     let outputSlots: [Int]
     let steps: [Step]
+    /// The largest input count of a step (the run's argument buffer is sized once).
+    let maxStepInputs: Int
     /// Names read by this graph but defined outside it (outer-scope values of a subgraph).
     public let freeVariables: [String]
 
@@ -121,26 +123,45 @@ public final class CompiledGraph: Sendable {
         }
 
         // Prepare kernels (with bit-neutral fusions).
-        let fused = Fusion.matMulBias(nodes: nodes, constants: constantByName, graphOutputs: Set(graph.outputs.map(\.name)),
-                                      implicitReads: Set(implicit.flatMap { $0 }))
-        let absorbed = Set(fused.values.map(\.addNode))
-        // Element-wise chains as one pass (bit-neutral, see ElementwiseFusion).
+        // Values fixed at load time: initializers that cannot be fed, and Constant nodes' values
+        // (paddle2onnx writes every weight as a Constant node).
         var foldable = constantByName
         for n in nodes where n.opType == "Constant" && (n.domain.isEmpty || n.domain == "ai.onnx") && n.outputs.count == 1 {
             if case let .tensor(tp)? = n.attribute("value"), let t = try? Tensor(proto: tp) { foldable[n.outputs[0]] = t }
         }
+        let fused = Fusion.matMulBias(nodes: nodes, constants: foldable, graphOutputs: Set(graph.outputs.map(\.name)),
+                                      implicitReads: Set(implicit.flatMap { $0 }))
+        let absorbed = Set(fused.values.map(\.addNode))
+        // Element-wise chains as one pass (bit-neutral, see ElementwiseFusion).
+        let makeNodeKernel = { (i: Int) throws -> any OpKernel in
+            let n = nodes[i]
+            let version = CompiledGraph.opsetVersion(n.domain, opsetImports) ?? 0
+            guard let def = registry.lookup(opType: n.opType, domain: n.domain, version: version) else {
+                throw InferenceError.unsupportedOperators([OperatorRef(opType: n.opType, domain: n.domain, version: version)])
+            }
+            return try def.make(NodeContext(node: n, opset: version, registry: registry, opsetImports: opsetImports,
+                                            constants: constantByName))
+        }
+        // Decomposed LayerNorms (with their residual Add) as one pass (bit-neutral, see LayerNormFusion).
+        let lnGroups = LayerNormFusion.groups(
+            nodes: nodes, opsetOf: { CompiledGraph.opsetVersion($0, opsetImports) ?? 0 }, constants: foldable,
+            graphOutputs: Set(graph.outputs.map(\.name)), implicitReads: Set(implicit.flatMap { $0 }),
+            excluded: absorbed.union(fused.keys), makeKernel: makeNodeKernel)
+        let lnBySink = Dictionary(lnGroups.map { ($0.sink, $0) }, uniquingKeysWith: { a, _ in a })
+        let lnMembers = Set(lnGroups.flatMap(\.members))
+        let lnAway = lnMembers.subtracting(lnBySink.keys)
+        // Transposes around a MatMul of computed values as strided GEMM operands (see MatMulViewFusion).
+        let viewGroups = MatMulViewFusion.groups(
+            nodes: nodes, order: order, constants: foldable, graphOutputs: Set(graph.outputs.map(\.name)),
+            implicitReads: Set(implicit.flatMap { $0 }), excluded: absorbed.union(fused.keys).union(lnMembers),
+            makeKernel: makeNodeKernel)
+        let viewBySink = Dictionary(viewGroups.map { ($0.sink, $0) }, uniquingKeysWith: { a, _ in a })
+        let viewMembers = Set(viewGroups.flatMap(\.members))
+        let viewAway = viewMembers.subtracting(viewBySink.keys)
         let eltGroups = !ElementwiseFusion.enabled ? [] : ElementwiseFusion.groups(
             nodes: nodes, order: order, opsetOf: { CompiledGraph.opsetVersion($0, opsetImports) ?? 0 }, constants: foldable,
             graphOutputs: Set(graph.outputs.map(\.name)), implicitReads: Set(implicit.flatMap { $0 }),
-            excluded: absorbed.union(fused.keys)) { i throws -> any OpKernel in
-                let n = nodes[i]
-                let version = CompiledGraph.opsetVersion(n.domain, opsetImports) ?? 0
-                guard let def = registry.lookup(opType: n.opType, domain: n.domain, version: version) else {
-                    throw InferenceError.unsupportedOperators([OperatorRef(opType: n.opType, domain: n.domain, version: version)])
-                }
-                return try def.make(NodeContext(node: n, opset: version, registry: registry, opsetImports: opsetImports,
-                                                constants: constantByName))
-            }
+            excluded: absorbed.union(fused.keys).union(lnMembers).union(viewMembers), makeKernel: makeNodeKernel)
         let groupBySink = Dictionary(eltGroups.map { ($0.sink, $0) }, uniquingKeysWith: { a, _ in a })
         let fusedAway = Set(eltGroups.flatMap { g in g.members.filter { $0 != g.sink } })
         // A Conv whose output only one element-wise group reads (and that group reads nothing
@@ -158,9 +179,36 @@ public final class CompiledGraph: Sendable {
             convOfSink[g.sink] = c
         }
         let convAway = Set(convOfSink.values)
+        // Likewise a MatMul + bias (packed weights) whose output only one element-wise group reads
+        // (GELU in a transformer's feed-forward layer): the group runs on each finished GEMM block.
+        var matMulOfSink: [Int: (node: Int, kernel: MatMulOps.PackedMatMul)] = [:]
+        for g in eltGroups where g.externals.count == 1 && convOfSink[g.sink] == nil {
+            let v = g.externals[0]
+            guard let addI = producer[v], let (c, f) = fused.first(where: { $0.value.addNode == addI }),
+                  !outputNames.contains(v), !implicitNames.contains(v), (readerNodes[v] ?? []).allSatisfy(g.members.contains),
+                  let w = foldable[nodes[c].inputs[1]], var kernel = MatMulOps.packed(w, bias: f.bias, biasShape: f.biasShape) else { continue }
+            kernel.post = g.kernel
+            matMulOfSink[g.sink] = (c, kernel)
+        }
+        let matMulAway = Set(matMulOfSink.values.map(\.node))
         var prepared: [(kernel: any OpKernel, inputs: [Int?], outputs: [Int?], reads: [Int], opType: String)] = []
-        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) && !convAway.contains(i) {
+        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) && !convAway.contains(i) && !lnAway.contains(i) && !viewAway.contains(i) && !matMulAway.contains(i) {
             let n = nodes[i]
+            if let (c, kernel) = matMulOfSink[i], let g = groupBySink[i] {
+                let ins: [Int?] = [slot(nodes[c].inputs[0])]
+                prepared.append((kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "MatMul+Add+Fused(\(g.kernel.name))"))
+                continue
+            }
+            if let g = viewBySink[i] {
+                let ins: [Int?] = g.externals.map { slot($0) }
+                prepared.append((g.kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Fused(\(g.kernel.name))"))
+                continue
+            }
+            if let g = lnBySink[i] {
+                let ins: [Int?] = g.externals.map { slot($0) }
+                prepared.append((g.kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Fused(\(g.kernel.name))"))
+                continue
+            }
             if let g = groupBySink[i], let c = convOfSink[i] {
                 let cn = nodes[c]
                 let version = CompiledGraph.opsetVersion(cn.domain, opsetImports) ?? 0
@@ -179,7 +227,7 @@ public final class CompiledGraph: Sendable {
                 prepared.append((g.kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Fused(\(g.kernel.name))"))
                 continue
             }
-            if let f = fused[i], let w = constantByName[n.inputs[1]], let kernel = MatMulOps.packed(w, bias: f.bias) {
+            if let f = fused[i], let w = foldable[n.inputs[1]], let kernel = MatMulOps.packed(w, bias: f.bias, biasShape: f.biasShape) {
                 let add = nodes[f.addNode]
                 let inS: [Int?] = [slot(n.inputs[0])]
                 prepared.append((kernel, inS, [slot(add.outputs[0])], [slot(n.inputs[0])], "MatMul+Add"))
@@ -189,7 +237,9 @@ public final class CompiledGraph: Sendable {
             guard let def = registry.lookup(opType: n.opType, domain: n.domain, version: version) else {
                 throw .unsupportedOperators([OperatorRef(opType: n.opType, domain: n.domain, version: version)])
             }
-            let ctx = NodeContext(node: n, opset: version, registry: registry, opsetImports: opsetImports, constants: constantByName)
+            // MatMul packs constant weights at load time, Constant-node weights included.
+            let ctx = NodeContext(node: n, opset: version, registry: registry, opsetImports: opsetImports,
+                                  constants: n.opType == "MatMul" ? foldable : constantByName)
             let kernel: any OpKernel
             do { kernel = try def.make(ctx) } catch let e as InferenceError { throw e } catch {
                 throw .invalidOperation(op: n.opType, node: n.name, detail: "\(error)")
@@ -227,6 +277,7 @@ public final class CompiledGraph: Sendable {
         outputs = graph.outputs
         outputSlots = outSlots
         self.steps = steps
+        maxStepInputs = steps.map(\.inputs.count).max() ?? 0
         freeVariables = free.sorted()
     }
 
@@ -284,11 +335,12 @@ public final class CompiledGraph: Sendable {
             if let t = feeds[inputs[i].name] { values[s] = t }
         }
         let profiling = OpProfile.enabled
+        // One argument array for every step (its buffer is reused; kernels do not keep it).
+        var args: [Tensor?] = []
+        args.reserveCapacity(maxStepInputs)
         for step in steps {
             if let stop = context.shouldStop, stop() { throw .stopped(before: step.name) }
             let t0 = profiling ? OpProfile.now() : 0
-            var args: [Tensor?] = []
-            args.reserveCapacity(step.inputs.count)
             for s in step.inputs {
                 if let s {
                     if let v = values[s] { args.append(v) }
@@ -316,7 +368,7 @@ public final class CompiledGraph: Sendable {
                 let shapes = args.map { $0.map { "\($0.shape)" } ?? "-" }.joined(separator: " ")
                 OpProfile.add("\(step.opType) \(shapes)", ns: OpProfile.now() - t0)
             }
-            args.removeAll()
+            args.removeAll(keepingCapacity: true)
             for s in step.release { values[s] = nil }
             for (i, s) in step.outputs.enumerated() {
                 guard let s else { continue }

@@ -5,6 +5,9 @@ enum Fusion {
     struct MatMulBias {
         let addNode: Int
         let bias: [Float]
+        /// The bias tensor's shape: `[n]`, or `[1, …, 1, n]` (skl2onnx writes `[1, n]`), whose
+        /// leading ones only add leading ones to the output shape when it has a lower rank.
+        let biasShape: [Int]
     }
 
     /// MatMul node index → the Add it absorbs.
@@ -23,10 +26,9 @@ enum Fusion {
             guard add.opType == "Add", add.domain.isEmpty, add.inputs.count == 2, add.outputs.count == 1,
                   add.inputs[0] != add.inputs[1] else { continue }
             let other = add.inputs[0] == mm ? add.inputs[1] : add.inputs[0]
-            guard let b = constants[other], let bv = b.floats, bv.count == w.shape[1],
-                  b.shape == [w.shape[1]],
-                  b.rank == 1 else { continue }
-            out[i] = MatMulBias(addNode: j, bias: bv)
+            guard let b = constants[other], let bv = b.floats, bv.count == w.shape[1], b.rank >= 1,
+                  b.shape.last == w.shape[1], b.shape.dropLast().allSatisfy({ $0 == 1 }) else { continue }
+            out[i] = MatMulBias(addNode: j, bias: bv, biasShape: b.shape)
         }
         return out
     }

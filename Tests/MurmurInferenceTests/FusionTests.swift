@@ -39,7 +39,8 @@ final class FusionTests: XCTestCase {
         }
     }
 
-    /// Inputs of different shapes (broadcasting) run the original nodes.
+    /// Inputs of different shapes (broadcasting): the smaller one is expanded (or the original
+    /// nodes run); either way the bits are the nodes'.
     func testBroadcastFallsBackToTheNodes() throws {
         let bytes = P.model(
             nodes: [

@@ -1,4 +1,5 @@
 import MurmurKernels
+import MurmurKernelBodies
 
 /// MatMul and Gemm. Determinism contract (Specs/inference.md §GEMM): every output element
 /// starts at +0.0 and accumulates its K products in ascending k with one fused multiply-add
@@ -33,16 +34,16 @@ enum MatMulOps {
 
     static let matMul = OpDefinition("MatMul") { n in
         // A constant 2-D float32 B (weights) is packed once at load time.
-        if let b = n.constantInput(1), let k = packed(b, bias: nil) { return k }
+        if let b = n.constantInput(1), let k = packed(b, bias: nil, biasShape: nil) { return k }
         return ClosureKernel { ins, ctx in [try matmul(K.input(ins, 0), K.input(ins, 1), ctx)] }
     }
 
     /// A packed-weights kernel for a constant 2-D float32 B, optionally with a fused per-column
     /// bias (MatMul followed by Add: same bits, see `Fusion`).
-    static func packed(_ b: Tensor, bias: [Float]?) -> PackedMatMul? {
+    static func packed(_ b: Tensor, bias: [Float]?, biasShape: [Int]?) -> PackedMatMul? {
         guard b.rank == 2, let bv = b.floats, b.shape[0] > 0, b.shape[1] > 0 else { return nil }
         let p = bv.withUnsafeBufferPointer { PackedGemmB(k: b.shape[0], n: b.shape[1], b: $0.baseAddress!, ldb: b.shape[1]) }
-        return PackedMatMul(b: b, packed: p, bias: bias)
+        return PackedMatMul(b: b, packed: p, bias: bias, biasShape: biasShape ?? bias.map { [$0.count] } ?? [])
     }
 
     /// MatMul with pre-packed constant weights: same bits as the unpacked path.
@@ -50,29 +51,50 @@ enum MatMulOps {
         let b: Tensor
         let packed: PackedGemmB
         let bias: [Float]?
+        /// The bias's shape (`[n]` or `[1, …, 1, n]`).
+        let biasShape: [Int]
+        /// An element-wise group that reads only this product (GELU after a linear layer), applied
+        /// to each finished block of the output: the bits of running it after the product.
+        var post: FusedElementwise? = nil
+
         func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
             let a = try K.input(inputs, 0)
             let k = packed.k, n = packed.n
             guard let av = a.floats, a.rank >= 1, a.shape[a.rank - 1] == k else {
-                let y = try matmul(a, b, context)
-                guard let bias else { return [y] }
-                return [try ElementwiseOps.floatArith(K.floats(y, "MatMul output"), y.shape, bias, [bias.count], 0)]
+                var y = try matmul(a, b, context)
+                if let bias { y = try ElementwiseOps.floatArith(K.floats(y, "MatMul output"), y.shape, bias, biasShape, 0) }
+                if let post { return try post.run([y], context) }
+                return [y]
             }
             let m = a.count / k
             var outShape = a.shape
             outShape[a.rank - 1] = n
+            // Broadcasting with a bias of higher rank prepends ones (the values are unchanged).
+            if bias != nil && biasShape.count > outShape.count {
+                outShape = [Int](repeating: 1, count: biasShape.count - outShape.count) + outShape
+            }
+            // The group runs inside the GEMM when its one-element constants keep the output shape.
+            var program: [EltInst] = []
+            if let post, m > 0, (try? Broadcast.shape([outShape] + post.constantShapes)) == outShape { program = post.program }
             // The GEMM writes every element of C (k > 0 here), so the output is not zero-filled first.
             let out = [Float](unsafeUninitializedCapacity: m * n) { po, count in
                 if m > 0 {
-                    av.withUnsafeBufferPointer { pa in (bias ?? []).withUnsafeBufferPointer { pb in
+                    av.withUnsafeBufferPointer { pa in (bias ?? []).withUnsafeBufferPointer { pb in program.withUnsafeBufferPointer { pp in
                         let addend = bias == nil ? nil : GemmAddend.perColumn(pb.baseAddress!)
-                        Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, addend: addend, pool: context.pool)
-                    } }
+                        if program.isEmpty {
+                            Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, addend: addend, pool: context.pool)
+                        } else {
+                            Gemm.sgemm(m: m, a: pa.baseAddress!, lda: k, packedB: packed, c: po.baseAddress!, ldc: n, addend: addend,
+                                       post: pp, pool: context.pool)
+                        }
+                    } } }
                 }
                 count = m * n
             }
-            if m == 0, let bias { return [try ElementwiseOps.floatArith(out, outShape, bias, [bias.count], 0)] }
-            return [Tensor(shape: outShape, floats: out)]
+            var y = Tensor(shape: outShape, floats: out)
+            if m == 0, let bias { y = try ElementwiseOps.floatArith(out, outShape, bias, biasShape, 0) }
+            if let post, program.isEmpty { return try post.run([y], context) }
+            return [y]
         }
     }
 

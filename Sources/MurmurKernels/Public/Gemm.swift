@@ -65,6 +65,21 @@ public enum Gemm {
         run(args, KernelISA.active.table, pool)
     }
 
+    /// As `sgemm`, with any element strides for A and B: A[i, p] at `a[i·aRowStride + p·aColStride]`,
+    /// B[p, j] at `b[p·bRowStride + j·bColStride]` (strided views such as transposed tensors are
+    /// read in place; the bits do not depend on the strides). C has unit column stride.
+    public static func sgemm(m: Int, n: Int, k: Int,
+                             a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
+                             b: UnsafePointer<Float>, bRowStride: Int, bColStride: Int,
+                             c: UnsafeMutablePointer<Float>, ldc: Int,
+                             alpha: Float = 1, addend: GemmAddend? = nil, pool: WorkerPool? = nil) {
+        let args = GemmArgs(m: m, n: n, k: k, a: a, aRowStride: aRowStride, aColStride: aColStride,
+                            b: b, bRowStride: bRowStride, bColStride: bColStride, packedB: nil,
+                            c: c, ldc: ldc, alpha: alpha, beta: addend?.beta ?? 0, addend: addend?.pointer,
+                            addRowStride: addend?.rowStride ?? 0, addColStride: addend?.colStride ?? 0)
+        run(args, KernelISA.active.table, pool)
+    }
+
     /// As `sgemm`, with B pre-packed (constant weights).
     public static func sgemm(m: Int, a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
                              packedB: PackedGemmB,
@@ -74,6 +89,21 @@ public enum Gemm {
                             b: nil, bRowStride: 0, bColStride: 0, packedB: UnsafePointer(packedB.storage),
                             c: c, ldc: ldc, alpha: alpha, beta: addend?.beta ?? 0, addend: addend?.pointer,
                             addRowStride: addend?.rowStride ?? 0, addColStride: addend?.colStride ?? 0)
+        run(args, packedB.isa.table, pool)
+        withExtendedLifetime(packedB) {}
+    }
+
+    /// As the pre-packed `sgemm`, then the element-wise program `post` (register 0 = the output
+    /// element; see `Elementwise.run`) applied to each finished block of C in place: the bits of
+    /// running it as a separate pass over C, without that pass.
+    public static func sgemm(m: Int, a: UnsafePointer<Float>, lda: Int, packedB: PackedGemmB,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, addend: GemmAddend? = nil,
+                             post: UnsafeBufferPointer<EltInst>, pool: WorkerPool? = nil) {
+        var args = GemmArgs(m: m, n: packedB.n, k: packedB.k, a: a, aRowStride: lda, aColStride: 1,
+                            b: nil, bRowStride: 0, bColStride: 0, packedB: UnsafePointer(packedB.storage),
+                            c: c, ldc: ldc, alpha: 1, beta: addend?.beta ?? 0, addend: addend?.pointer,
+                            addRowStride: addend?.rowStride ?? 0, addColStride: addend?.colStride ?? 0)
+        if let p = post.baseAddress, post.count > 0 { args.post = p; args.postCount = post.count }
         run(args, packedB.isa.table, pool)
         withExtendedLifetime(packedB) {}
     }

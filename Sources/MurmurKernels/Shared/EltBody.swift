@@ -122,6 +122,35 @@ enum EltBody {
     @inline(__always)
     static func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ rows: Int, _ len: Int, _ log: Bool,
                             _ scratch: UnsafeMutablePointer<Float>) {
+        if !log {
+            // Blocks of rows: e = x − m for each row of the block, then one exp pass over the
+            // whole block (lane-wise, so the same bits as row by row, without a padded tail per
+            // short row), then each row's sum and division.
+            let perBlock = max(1, 4096 / max(len, 1))
+            var r0 = 0
+            while r0 < rows {
+                let nr = min(perBlock, rows - r0)
+                for row in r0..<(r0 + nr) {
+                    let xr = x + row * len, yr = y + row * len
+                    let m = ReduceBody.max(xr, len)
+                    let mv = F16(repeating: m)
+                    var i = 0
+                    while i + 16 <= len { store16(load16(xr + i) - mv, yr + i); i += 16 }
+                    while i < len { yr[i] = xr[i] - m; i += 1 }
+                }
+                DetMathBody.map(.exp, y + r0 * len, y + r0 * len, nr * len)
+                for row in r0..<(r0 + nr) {
+                    let yr = y + row * len
+                    let s = ReduceBody.sum(yr, len)
+                    let sv = F16(repeating: s)
+                    var i = 0
+                    while i + 16 <= len { store16(load16(yr + i) / sv, yr + i); i += 16 }
+                    while i < len { yr[i] = yr[i] / s; i += 1 }
+                }
+                r0 += nr
+            }
+            return
+        }
         for row in 0..<rows {
             let xr = x + row * len, yr = y + row * len
             let m = ReduceBody.max(xr, len)

@@ -203,6 +203,23 @@ enum GemmBody {
             let dst = out + panel * kc * mr
             let r0 = panel * mr
             let valid = min(mr, rows - r0)
+            if mr == 8 && valid == 8 && g.aColStride == 1 {
+                // Full 8-row panel of a row-major A: 8×8 blocks transposed in registers (the
+                // element loop below is auto-vectorised into scatters, which are slow).
+                let src = g.a + (i0 + r0) * g.aRowStride + p0
+                let rs = g.aRowStride
+                var p = 0
+                while p + 8 <= kc {
+                    transposeStore8(src + p, rs, dst + p * 8)
+                    p += 8
+                }
+                while p < kc {
+                    for r in 0..<8 { dst[p * 8 + r] = src[r * rs + p] }
+                    p += 1
+                }
+                panel += 1
+                continue
+            }
             for r in 0..<mr {
                 if r < valid {
                     let src = g.a + (i0 + r0 + r) * g.aRowStride + p0 * g.aColStride
@@ -217,6 +234,28 @@ enum GemmBody {
             }
             panel += 1
         }
+    }
+
+    /// Reads 8 rows × 8 columns (`src[r·rs + q]`) and stores them column-major: `dst[q·8 + r]`.
+    /// Three rounds of even/odd de-interleaving of row pairs move the column index to the
+    /// vector index (each round rotates the 6-bit element index right by one).
+    @inline(__always)
+    static func transposeStore8(_ src: UnsafePointer<Float>, _ rs: Int, _ dst: UnsafeMutablePointer<Float>) {
+        typealias F8 = SIMD8<Float>
+        @inline(__always) func ld(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+        var v0 = ld(src), v1 = ld(src + rs), v2 = ld(src + 2 * rs), v3 = ld(src + 3 * rs)
+        var v4 = ld(src + 4 * rs), v5 = ld(src + 5 * rs), v6 = ld(src + 6 * rs), v7 = ld(src + 7 * rs)
+        for _ in 0..<3 {
+            let a0 = SIMD16(lowHalf: v0, highHalf: v1), a1 = SIMD16(lowHalf: v2, highHalf: v3)
+            let a2 = SIMD16(lowHalf: v4, highHalf: v5), a3 = SIMD16(lowHalf: v6, highHalf: v7)
+            v0 = a0.evenHalf; v1 = a1.evenHalf; v2 = a2.evenHalf; v3 = a3.evenHalf
+            v4 = a0.oddHalf; v5 = a1.oddHalf; v6 = a2.oddHalf; v7 = a3.oddHalf
+        }
+        let d = UnsafeMutableRawPointer(dst)
+        d.storeBytes(of: v0, as: F8.self); d.storeBytes(of: v1, toByteOffset: 32, as: F8.self)
+        d.storeBytes(of: v2, toByteOffset: 64, as: F8.self); d.storeBytes(of: v3, toByteOffset: 96, as: F8.self)
+        d.storeBytes(of: v4, toByteOffset: 128, as: F8.self); d.storeBytes(of: v5, toByteOffset: 160, as: F8.self)
+        d.storeBytes(of: v6, toByteOffset: 192, as: F8.self); d.storeBytes(of: v7, toByteOffset: 224, as: F8.self)
     }
 
     /// Packs B rows p0..<p0+kc, columns j0..<j0+cols into NR-wide panels, each kc×NR k-major,

@@ -40,7 +40,7 @@ public struct JobsReport: Sendable, Equatable {
             (verifiedAfterS.map { "slow job #\(index) \(jobID.prefix(16)): verified after \(format1($0, 2)) s; " } ?? "failed job #\(index) \(jobID.prefix(16)): \(reason); ")
                 + (disputedAfterS.map { "disputed \(format1($0, 2)) s after submission" } ?? "never disputed")
                 + ", deadline \(format1(deadlineS, 0)) s"
-                + (verifiedElsewhereAfterS.map { ", verified by another node after \(format1($0, 2)) s" } ?? "")
+                + (verifiedElsewhereAfterS.map { ", first verified by any node after \(format1($0, 2)) s" } ?? "")
                 + "; executions \(firstRound) + \(disputeRound) (dispute) by \(executors) nodes (\(executorLiars) liars, \(executorsDown) down at the end)"
                 + (entryCrashed ? "; entry node crashed" : "") + "\n"
         }

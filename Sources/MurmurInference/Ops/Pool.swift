@@ -245,6 +245,11 @@ enum PoolOps {
         var rb = ra
         while rb < oh && ry[rb].lo == 0 && ry[rb].hi == kh && ry[rb].withPad == ry[ra].withPad { rb += 1 }
         let fullRows = ra..<rb
+        if sh == 1, sw == 1, pb.allSatisfy({ $0 == 0 }), pe.allSatisfy({ $0 == 0 }), ow < 16,
+           oh == h - (kh - 1) * dh, ow == w - (kw - 1) * dw {
+            return Tensor(shape: Array(x.shape.prefix(2)) + outSp,
+                          floats: flatWindows(a, planes: planes, h: h, w: w, oh: oh, ow: ow, kh: kh, kw: kw, dh: dh, dw: dw, average: average))
+        }
         let out = [Float](unsafeUninitializedCapacity: count) { buf, c in
             a.withUnsafeBufferPointer { src in
                 guard let xs = src.baseAddress, let ob = buf.baseAddress else { return }
@@ -303,6 +308,30 @@ enum PoolOps {
             c = count
         }
         return Tensor(shape: Array(x.shape.prefix(2)) + outSp, floats: out)
+    }
+
+    /// Stride 1, no padding, narrow rows (fewer outputs per row than a vector holds): every window
+    /// lies inside its plane, so the windows at *all* flattened input positions up to the last
+    /// output are one long kernel row (output (p, oy, ox) is the window at p·h·w + oy·w + ox, with
+    /// the same taps in the same order); the valid ones are then copied out. Same bits, full vectors.
+    static func flatWindows(_ a: [Float], planes: Int, h: Int, w: Int, oh: Int, ow: Int, kh: Int, kw: Int,
+                            dh: Int, dw: Int, average: Bool) -> [Float] {
+        let n = (planes - 1) * h * w + (oh - 1) * w + ow
+        let count = planes * oh * ow
+        return [Float](unsafeUninitializedCapacity: count) { buf, c in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { t in
+                a.withUnsafeBufferPointer { src in
+                    guard let xs = src.baseAddress, let tp = t.baseAddress, let ob = buf.baseAddress else { return }
+                    PoolKernels.rows(xs, rowWidth: w, output: tp, count: n, kh: kh, kw: kw, sw: 1, dh: dh, dw: dw,
+                                     average: average, divisor: kh * kw, inputEnd: xs + a.count)
+                    var o = ob
+                    for p in 0..<planes {
+                        for oy in 0..<oh { o.update(from: tp + p * h * w + oy * w, count: ow); o += ow }
+                    }
+                }
+            }
+            c = count
+        }
     }
 
     static func global(_ x: Tensor, average: Bool) throws -> Tensor {

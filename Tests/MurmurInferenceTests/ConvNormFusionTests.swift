@@ -108,4 +108,39 @@ final class ConvNormFusionTests: XCTestCase {
             XCTAssertEqual(y.map(\.bitPattern), want.map(\.bitPattern), "\(threads) threads")
         }
     }
+
+    /// MaxPool / AveragePool 2×2 stride 2 (the eight-at-a-time path, with a scalar tail and an odd
+    /// input edge): max takes the first tap, then strictly greater taps (NaN only as a first tap,
+    /// −0 vs +0 by order); the average adds the taps from +0.0 then ÷ 4.
+    func testPool2x2Stride2GivesTheScalarBits() throws {
+        let (planes, h, w) = (3, 7, 21)
+        var rng = SeededRNG(seed: 5)
+        var x = (0..<(planes * h * w)).map { _ in Float(rng.unitDouble() * 4 - 2) }
+        x[0] = .nan; x[3] = .nan; x[w + 4] = -0.0; x[5] = 0; x[w + 5] = -0.0; x[2 * w + 8] = .infinity
+        let (oh, ow) = (h / 2, w / 2)
+        for average in [false, true] {
+            var want: [Float] = []
+            for p in 0..<planes { for oy in 0..<oh { for ox in 0..<ow {
+                let base = p * h * w + 2 * oy * w + 2 * ox
+                let taps = [x[base], x[base + 1], x[base + w], x[base + w + 1]]
+                if average {
+                    var s: Float = 0
+                    for t in taps { s = s + t }
+                    want.append(s / 4)
+                } else {
+                    var best = taps[0]
+                    for t in taps.dropFirst() { best = t > best ? t : best }
+                    want.append(best)
+                }
+            } } }
+            let model = try InferenceModel(bytes: P.model(
+                nodes: [P.node(average ? "AveragePool" : "MaxPool", ["x"], ["y"],
+                               attrs: [TinyONNX.attribute("kernel_shape", .ints([2, 2])), TinyONNX.attribute("strides", .ints([2, 2]))])],
+                inputs: [P.valueInfo("x", elemType: 1, dims: [1, planes, h, w])],
+                outputs: [P.valueInfo("y", elemType: 1, dims: [1, planes, oh, ow])]))
+            let y = try XCTUnwrap(model.run(["x": Tensor(shape: [1, planes, h, w], floats: x)])["y"])
+            XCTAssertEqual(y.shape, [1, planes, oh, ow])
+            XCTAssertEqual(try XCTUnwrap(y.floats).map(\.bitPattern), want.map(\.bitPattern), average ? "AveragePool" : "MaxPool")
+        }
+    }
 }

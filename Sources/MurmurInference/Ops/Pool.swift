@@ -245,6 +245,11 @@ enum PoolOps {
         var rb = ra
         while rb < oh && ry[rb].lo == 0 && ry[rb].hi == kh && ry[rb].withPad == ry[ra].withPad { rb += 1 }
         let fullRows = ra..<rb
+        if kh == 2, kw == 2, sh == 2, sw == 2, dh == 1, dw == 1, pb.allSatisfy({ $0 == 0 }), pe.allSatisfy({ $0 == 0 }),
+           oh * 2 <= h, ow * 2 <= w {
+            return Tensor(shape: Array(x.shape.prefix(2)) + outSp,
+                          floats: pool2x2s2(a, planes: planes, h: h, w: w, oh: oh, ow: ow, average: average))
+        }
         if sh == 1, sw == 1, pb.allSatisfy({ $0 == 0 }), pe.allSatisfy({ $0 == 0 }), ow < 16,
            oh == h - (kh - 1) * dh, ow == w - (kw - 1) * dw {
             return Tensor(shape: Array(x.shape.prefix(2)) + outSp,
@@ -327,6 +332,62 @@ enum PoolOps {
                     var o = ob
                     for p in 0..<planes {
                         for oy in 0..<oh { o.update(from: tp + p * h * w + oy * w, count: ow); o += ow }
+                    }
+                }
+            }
+            c = count
+        }
+    }
+
+    /// 2×2 windows, stride 2, no padding: eight outputs at a time from two 16-float row loads,
+    /// split into the four taps by even / odd lanes. Each lane takes the visits of the general
+    /// path — max: the first tap, then each later tap when strictly greater; average: from +0.0
+    /// add the taps in row-major order, then ÷ 4 — so the bits are the same.
+    static func pool2x2s2(_ a: [Float], planes: Int, h: Int, w: Int, oh: Int, ow: Int, average: Bool) -> [Float] {
+        typealias V = SIMD8<Float>
+        let count = planes * oh * ow
+        return [Float](unsafeUninitializedCapacity: count) { buf, c in
+            a.withUnsafeBufferPointer { src in
+                guard let xs = src.baseAddress, let ob = buf.baseAddress else { return }
+                var o = ob
+                let zero = V(repeating: 0), four = V(repeating: 4)
+                for p in 0..<planes {
+                    let xp = xs + p * h * w
+                    for oy in 0..<oh {
+                        let r0 = xp + 2 * oy * w, r1 = r0 + w
+                        var ox = 0
+                        while ox + 8 <= ow {
+                            let u = UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+                            let l = UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+                            let t0 = u.evenHalf, t1 = u.oddHalf, t2 = l.evenHalf, t3 = l.oddHalf
+                            var r: V
+                            if average {
+                                r = ((((zero + t0) + t1) + t2) + t3) / four
+                            } else {
+                                r = t0
+                                r.replace(with: t1, where: t1 .> r)
+                                r.replace(with: t2, where: t2 .> r)
+                                r.replace(with: t3, where: t3 .> r)
+                            }
+                            UnsafeMutableRawPointer(o + ox).storeBytes(of: r, as: V.self)
+                            ox += 8
+                        }
+                        while ox < ow {
+                            let t0 = r0[2 * ox], t1 = r0[2 * ox + 1], t2 = r1[2 * ox], t3 = r1[2 * ox + 1]
+                            if average {
+                                var sum: Float = 0
+                                sum = sum + t0; sum = sum + t1; sum = sum + t2; sum = sum + t3
+                                o[ox] = sum / 4
+                            } else {
+                                var best = t0
+                                best = t1 > best ? t1 : best
+                                best = t2 > best ? t2 : best
+                                best = t3 > best ? t3 : best
+                                o[ox] = best
+                            }
+                            ox += 1
+                        }
+                        o += ow
                     }
                 }
             }

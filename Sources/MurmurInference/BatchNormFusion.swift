@@ -10,6 +10,11 @@ struct BatchNormFused: OpKernel {
     let bn: any OpKernel
     let post: FusedElementwise
     let eps: Float
+    /// A 2×2 stride-2 MaxPool / AveragePool that alone reads the group's output
+    /// (`BatchNormalization+Fused(…)+MaxPool`): each finished (n, c) plane is pooled from a
+    /// scratch plane (`PoolOps.pool2x2s2Plane`, the pool's own visits), so the pre-pool tensor is
+    /// never stored. nil: the step produces the group's output.
+    var pool: (kernel: any OpKernel, average: Bool)? = nil
     /// Rows shorter than this run the two kernels in sequence (a kernel call per row would cost more).
     static let minRow = 64
 
@@ -34,22 +39,42 @@ struct BatchNormFused: OpKernel {
         let reluOnly: Bool
         if post.insts.count == 1, case .relu = post.insts[0].op { reluOnly = true } else { reluOnly = false }
         let program = reluOnly ? [] : post.program
+        func finish(_ ys: UnsafeMutablePointer<Float>, _ base: Int, _ ch: Int, _ xs: UnsafePointer<Float>) {
+            let den = (v[ch] + eps).squareRoot()
+            Self.row(xs + base, ys, inner, m[ch], den, s[ch], b[ch], relu: reluOnly)
+            if !reluOnly {
+                var e = UnsafePointer(ys)
+                program.withUnsafeBufferPointer { ip in
+                    withUnsafePointer(to: &e) { ep in
+                        Elementwise.run(ip, externals: UnsafeBufferPointer(start: ep, count: 1), output: ys, count: inner)
+                    }
+                }
+            }
+        }
+        if let pool {
+            guard x.rank == 4, x.shape[2] >= 2, x.shape[3] >= 2 else { return try sequence(inputs, context) }
+            let (h, w) = (x.shape[2], x.shape[3])
+            let (oh, ow) = (h / 2, w / 2)
+            let planes = x.shape[0] * c
+            let y = [Float](unsafeUninitializedCapacity: planes * oh * ow) { buf, count in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: inner) { t in
+                    a.withUnsafeBufferPointer { src in
+                        guard let xs = src.baseAddress, let ys = buf.baseAddress, let tp = t.baseAddress else { return }
+                        for plane in 0..<planes {
+                            finish(tp, plane * inner, plane % c, xs)
+                            PoolOps.pool2x2s2Plane(UnsafePointer(tp), h: h, w: w, oh: oh, ow: ow, average: pool.average,
+                                                   into: ys + plane * oh * ow)
+                        }
+                    }
+                }
+                count = planes * oh * ow
+            }
+            return [Tensor(shape: [x.shape[0], c, oh, ow], floats: y)]
+        }
         let y = [Float](unsafeUninitializedCapacity: a.count) { buf, count in
             a.withUnsafeBufferPointer { src in
                 guard let xs = src.baseAddress, let ys = buf.baseAddress else { return }
-                for nIdx in 0..<x.shape[0] { for ch in 0..<c {
-                    let den = (v[ch] + eps).squareRoot()
-                    let base = (nIdx * c + ch) * inner
-                    Self.row(xs + base, ys + base, inner, m[ch], den, s[ch], b[ch], relu: reluOnly)
-                    if !reluOnly {
-                        var e = UnsafePointer(ys + base)
-                        program.withUnsafeBufferPointer { ip in
-                            withUnsafePointer(to: &e) { ep in
-                                Elementwise.run(ip, externals: UnsafeBufferPointer(start: ep, count: 1), output: ys + base, count: inner)
-                            }
-                        }
-                    }
-                } }
+                for plane in 0..<(x.shape[0] * c) { finish(ys + plane * inner, plane * inner, plane % c, xs) }
             }
             count = a.count
         }
@@ -82,6 +107,8 @@ struct BatchNormFused: OpKernel {
 
     func sequence(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
         guard let y = try bn.run(inputs, context).first else { throw OpError("BatchNormalization produced no output") }
-        return try post.run([y], context)
+        let z = try post.run([y], context)
+        guard let pool else { return z }
+        return try pool.kernel.run(z, context)
     }
 }

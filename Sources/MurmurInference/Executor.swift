@@ -191,6 +191,15 @@ public final class CompiledGraph: Sendable {
             bnOfSink[g.sink] = b
         }
         let bnAway = Set(bnOfSink.values)
+        // …and a 2×2 stride-2 pool that alone reads such a step's output pools each finished plane.
+        var poolOfBNSink: [Int: Int] = [:]     // group sink → pool node
+        for sink in bnOfSink.keys {
+            let v = nodes[sink].outputs[0]
+            guard !outputNames.contains(v), !implicitNames.contains(v), let rs = readerNodes[v], rs.count == 1,
+                  PoolOps.is2x2Stride2(nodes[rs[0]]) else { continue }
+            poolOfBNSink[sink] = rs[0]
+        }
+        let bnSinkOfPool = Dictionary(poolOfBNSink.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
         // Likewise a MatMul + bias (packed weights) whose output only one element-wise group reads
         // (GELU in a transformer's feed-forward layer): the group runs on each finished GEMM block.
         var matMulOfSink: [Int: (node: Int, kernel: MatMulOps.PackedMatMul)] = [:]
@@ -232,6 +241,29 @@ public final class CompiledGraph: Sendable {
                 }
                 let ins: [Int?] = cn.inputs.map { $0.isEmpty ? nil : slot($0) }
                 prepared.append((kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Conv+Fused(\(g.kernel.name))"))
+                continue
+            }
+            if poolOfBNSink[i] != nil { continue }       // runs at its pool's place
+            if let sink = bnSinkOfPool[i], let g = groupBySink[sink], let b = bnOfSink[sink] {
+                let bn = nodes[b]
+                let version = CompiledGraph.opsetVersion(bn.domain, opsetImports) ?? 0
+                let ctx = NodeContext(node: bn, opset: version, registry: registry, opsetImports: opsetImports, constants: constantByName)
+                let bnKernel: any OpKernel, poolKernel: any OpKernel
+                do { bnKernel = try makeNodeKernel(b); poolKernel = try makeNodeKernel(i) } catch let e as InferenceError { throw e } catch {
+                    throw .invalidOperation(op: n.opType, node: n.name, detail: "\(error)")
+                }
+                let ins: [Int?] = bn.inputs.map { slot($0) }
+                if var kernel = BatchNormFused.make(ctx, bn: bnKernel, post: g.kernel) {
+                    kernel.pool = (poolKernel, n.opType == "AveragePool")
+                    prepared.append((kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 },
+                                     "BatchNormalization+Fused(\(g.kernel.name))+\(n.opType)"))
+                } else {
+                    prepared.append((bnKernel, ins, bn.outputs.map { $0.isEmpty ? nil : slot($0) }, ins.compactMap { $0 }, bn.opType))
+                    let gi: [Int?] = g.externals.map { slot($0) }
+                    prepared.append((g.kernel, gi, [slot(nodes[sink].outputs[0])], gi.compactMap { $0 }, "Fused(\(g.kernel.name))"))
+                    let pi: [Int?] = [slot(nodes[sink].outputs[0])]
+                    prepared.append((poolKernel, pi, [slot(n.outputs[0])], pi.compactMap { $0 }, n.opType))
+                }
                 continue
             }
             if let g = groupBySink[i], let b = bnOfSink[i] {

@@ -143,4 +143,38 @@ final class ConvNormFusionTests: XCTestCase {
             XCTAssertEqual(try XCTUnwrap(y.floats).map(\.bitPattern), want.map(\.bitPattern), average ? "AveragePool" : "MaxPool")
         }
     }
+
+    /// BatchNormalization → Relu → MaxPool / AveragePool 2×2 stride 2 (odd edges, a scalar tail):
+    /// one step that pools each finished plane, with the bits of the three nodes one by one.
+    func testNormReluPoolGivesTheNodesBits() throws {
+        let (nb, c, h, w) = (2, 3, 9, 18)
+        var rng = SeededRNG(seed: 44)
+        func values(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.unitDouble() * 4 - 2) } }
+        let inits = [
+            P.floatTensor("s", dims: [c], values: [-2, 0.5, 1.25]), P.floatTensor("bb", dims: [c], values: [-0.0, 0.25, -0.5]),
+            P.floatTensor("m", dims: [c], values: [0.75, -1, 0]), P.floatTensor("v", dims: [c], values: [1, 3, 0.5]),
+        ]
+        var a = values(nb * c * h * w)
+        a[0] = .nan; a[5] = 0.75; a[6] = 0.75; a[w] = .infinity
+        let feeds = ["a": Tensor(shape: [nb, c, h, w], floats: a), "z": Tensor(shape: [nb, c, h, w], floats: values(nb * c * h * w))]
+        for pool in ["MaxPool", "AveragePool"] {
+            let poolNode = P.node(pool, ["r"], ["y"], attrs: [TinyONNX.attribute("kernel_shape", .ints([2, 2])),
+                                                              TinyONNX.attribute("strides", .ints([2, 2]))])
+            let nodes = [P.node("Add", ["a", "z"], ["x"]), P.node("BatchNormalization", ["x", "s", "bb", "m", "v"], ["bn"]),
+                         P.node("Relu", ["bn"], ["r"]), poolNode]
+            let model = try InferenceModel(bytes: P.model(
+                nodes: nodes, inputs: [P.valueInfo("a", elemType: 1, dims: [nb, c, h, w]), P.valueInfo("z", elemType: 1, dims: [nb, c, h, w])],
+                outputs: [P.valueInfo("y", elemType: 1, dims: [nb, c, h / 2, w / 2])], initializers: inits))
+            XCTAssertEqual(model.graph.steps.map(\.opType), ["Add", "BatchNormalization+Fused(Relu)+\(pool)"])
+            let x = try single(nodes[0], [("a", feeds["a"]!), ("z", feeds["z"]!)], out: "x")
+            let bn = try single(nodes[1], [("x", x)], out: "bn", inits: inits)
+            let r = try single(nodes[2], [("bn", bn)], out: "r")
+            let want = try single(nodes[3], [("r", r)], out: "y")
+            for threads in [1, 2] {
+                let y = try XCTUnwrap(model.run(feeds, threads: threads)["y"])
+                XCTAssertEqual(y.shape, want.shape)
+                XCTAssertEqual(try XCTUnwrap(y.floats).map(\.bitPattern), try XCTUnwrap(want.floats).map(\.bitPattern), "\(pool), \(threads) threads")
+            }
+        }
+    }
 }

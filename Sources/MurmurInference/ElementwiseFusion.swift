@@ -4,7 +4,8 @@ import MurmurKernelBodies
 
 /// Load-time fusion of float32 element-wise chains (Specs/inference.md §4, "Element-wise chains"):
 /// Add Sub Mul Div (by same-shape values or one-element constants), Clip (constant bounds), Sqrt,
-/// Exp Erf Sigmoid Tanh, whose intermediate values have exactly one reader inside the chain.
+/// Exp Erf Sigmoid Tanh, Relu (on computed values: see `arithmeticProducers`), whose intermediate
+/// values have all their readers inside the chain.
 /// The fused kernel evaluates each node's own IEEE operation on each element, in chunks, so every
 /// output bit is what the nodes compute one by one; it only saves the intermediate tensors and
 /// their passes over memory. Inputs whose shapes differ at run time (broadcasting) or that are not
@@ -25,7 +26,17 @@ enum ElementwiseFusion {
         "Sqrt": .sqrt, "Exp": .unary(.exp), "Erf": .unary(.erf), "Sigmoid": .unary(.sigmoid), "Tanh": .unary(.tanh),
     ]
 
-    /// Groups of at least two nodes. `constants` are values fixed at load time (initializers that
+    /// Ops whose float32 outputs are always results of IEEE arithmetic (never a signalling NaN),
+    /// so Relu on them can run as clip(0, +∞) then + 0.0: the add turns −0 into +0 and leaves every
+    /// other value (quiet NaNs included) unchanged — the bits of `x > 0 ? x : (x.isNaN ? x : 0)`.
+    static let arithmeticProducers: Set<String> = [
+        "Conv", "BatchNormalization", "Add", "Sub", "Mul", "Div", "Sqrt", "Exp", "Erf", "Sigmoid", "Tanh", "MatMul", "Gemm",
+    ]
+    /// Producers whose kernels can run a one-node group's program on their output (Conv+Fused,
+    /// BatchNormalization+Fused), so a group of one node is worth forming after them.
+    static let hostProducers: Set<String> = ["Conv", "BatchNormalization"]
+
+    /// Groups of at least two nodes, or of one node right after a host producer. `constants` are values fixed at load time (initializers that
     /// cannot be fed, and Constant nodes' values); `excluded` nodes are taken by another fusion.
     static func groups(nodes: [NodeProto], order: [Int], opsetOf: (String) -> Int, constants: [String: Tensor],
                        graphOutputs: Set<String>, implicitReads: Set<String>, excluded: Set<Int>,
@@ -55,6 +66,10 @@ enum ElementwiseFusion {
                 template[i] = (op, [a, b])
             } else if let op = unaryOps[n.opType], opset >= 6, n.inputs.count == 1, constants[n.inputs[0]] == nil {
                 template[i] = (op, [.value(n.inputs[0])])
+            } else if n.opType == "Relu", opset >= 6, n.inputs.count == 1, constants[n.inputs[0]] == nil,
+                      let p = producer[n.inputs[0]], nodes[p].domain.isEmpty || nodes[p].domain == "ai.onnx",
+                      arithmeticProducers.contains(nodes[p].opType) {
+                template[i] = (.relu, [.value(n.inputs[0])])
             } else if n.opType == "Clip", opset >= 6, !n.inputs.isEmpty, constants[n.inputs[0]] == nil {
                 var lo: Float = -.infinity, hi: Float = .infinity
                 if opset < 11 {
@@ -98,7 +113,12 @@ enum ElementwiseFusion {
                     }
                 }
             }
-            guard members.count >= 2 else { continue }
+            if members.count < 2 {
+                // One node: only when it reads one computed value of a host producer.
+                guard case let .value(v)? = template[i]?.operands.first, template[i]?.operands.count == 1,
+                      let p = producer[v], hostProducers.contains(nodes[p].opType),
+                      nodes[p].domain.isEmpty || nodes[p].domain == "ai.onnx" else { continue }
+            }
             let ordered = order.filter { members.contains($0) }
             // Registers: externals first, then one per member (in execution order).
             var externals: [String] = []
@@ -157,7 +177,8 @@ enum ElementwiseFusion {
 
 /// The fused kernel of one element-wise group (see `ElementwiseFusion`).
 struct FusedElementwise: OpKernel {
-    enum Op: Sendable { case add, sub, mul, div, sqrt, clip(Float, Float), unary(UnaryMath) }
+    /// `relu` runs as two kernel instructions (see `ElementwiseFusion.arithmeticProducers`).
+    enum Op: Sendable { case add, sub, mul, div, sqrt, clip(Float, Float), unary(UnaryMath), relu }
     enum Operand: Sendable { case register(Int), scalar(Float) }
     struct Inst: Sendable { let op: Op; let a: Operand; let b: Operand? }
     enum FallbackInput: Sendable { case register(Int), constant(Tensor), none }
@@ -172,26 +193,37 @@ struct FusedElementwise: OpKernel {
     static let chunk = 512
 
     /// `insts` as the kernels' element-wise program.
+    /// (An instruction may expand to several kernel instructions: registers are renumbered.)
     var program: [EltInst] {
-        insts.map { inst in
+        var out: [EltInst] = []
+        var regOfInst: [Int32] = []     // inst k's result register in the kernel program
+        for inst in insts {
             func reg(_ o: Operand?) -> (Int32, Float) {
                 switch o {
-                case let .register(r)?: return (Int32(r), 0)
+                case let .register(r)?:
+                    if r < externalCount { return (Int32(r), 0) }
+                    let k = r - externalCount
+                    return (k < regOfInst.count ? regOfInst[k] : Int32(r), 0)
                 case let .scalar(v)?: return (-1, v)
                 case nil: return (-1, 0)
                 }
             }
             let (a, sa) = reg(inst.a), (b, sb) = reg(inst.b)
             switch inst.op {
-            case .add: return EltInst(code: .add, a: a, b: b, sa: sa, sb: sb)
-            case .sub: return EltInst(code: .sub, a: a, b: b, sa: sa, sb: sb)
-            case .mul: return EltInst(code: .mul, a: a, b: b, sa: sa, sb: sb)
-            case .div: return EltInst(code: .div, a: a, b: b, sa: sa, sb: sb)
-            case .sqrt: return EltInst(code: .sqrt, a: a)
-            case let .clip(lo, hi): return EltInst(code: .clip, a: a, sa: lo, sb: hi)
-            case let .unary(f): return EltInst(code: .unary, a: a, unary: f)
+            case .add: out.append(EltInst(code: .add, a: a, b: b, sa: sa, sb: sb))
+            case .sub: out.append(EltInst(code: .sub, a: a, b: b, sa: sa, sb: sb))
+            case .mul: out.append(EltInst(code: .mul, a: a, b: b, sa: sa, sb: sb))
+            case .div: out.append(EltInst(code: .div, a: a, b: b, sa: sa, sb: sb))
+            case .sqrt: out.append(EltInst(code: .sqrt, a: a))
+            case let .clip(lo, hi): out.append(EltInst(code: .clip, a: a, sa: lo, sb: hi))
+            case let .unary(f): out.append(EltInst(code: .unary, a: a, unary: f))
+            case .relu:
+                out.append(EltInst(code: .clip, a: a, sa: 0, sb: .infinity))
+                out.append(EltInst(code: .add, a: Int32(externalCount + out.count - 1), b: -1, sa: 0, sb: 0))
             }
+            regOfInst.append(Int32(externalCount + out.count - 1))
         }
+        return out
     }
 
     func run(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
@@ -290,6 +322,9 @@ struct FusedElementwise: OpKernel {
                 d[i] = v
                 i += 1
             }
+        case .relu:
+            guard case let .register(r) = inst.a, let x = p[r] else { return }
+            for i in 0..<len { d[i] = x[i] > 0 ? x[i] : (x[i].isNaN ? x[i] : 0) }
         case let .unary(f):
             guard case let .register(r) = inst.a, let x = p[r] else { return }
             DetMath.apply(f, UnsafeBufferPointer(start: x, count: len), into: UnsafeMutableBufferPointer(start: d, count: len))

@@ -179,6 +179,27 @@ public final class CompiledGraph: Sendable {
             convOfSink[g.sink] = c
         }
         let convAway = Set(convOfSink.values)
+        // Likewise an inference-mode BatchNormalization (BN then Relu): see `BatchNormFused`.
+        var bnOfSink: [Int: Int] = [:]
+        for g in eltGroups where g.externals.count == 1 && convOfSink[g.sink] == nil {
+            let v = g.externals[0]
+            guard let b = producer[v], nodes[b].opType == "BatchNormalization", nodes[b].domain.isEmpty || nodes[b].domain == "ai.onnx",
+                  nodes[b].inputs.count == 5, !nodes[b].inputs.contains(""), nodes[b].outputs.first == v,
+                  nodes[b].outputs.dropFirst().allSatisfy(\.isEmpty), !absorbed.contains(b), fused[b] == nil,
+                  !outputNames.contains(v), !implicitNames.contains(v),
+                  (readerNodes[v] ?? []).allSatisfy(g.members.contains) else { continue }
+            bnOfSink[g.sink] = b
+        }
+        let bnAway = Set(bnOfSink.values)
+        // …and a 2×2 stride-2 pool that alone reads such a step's output pools each finished plane.
+        var poolOfBNSink: [Int: Int] = [:]     // group sink → pool node
+        for sink in bnOfSink.keys {
+            let v = nodes[sink].outputs[0]
+            guard !outputNames.contains(v), !implicitNames.contains(v), let rs = readerNodes[v], rs.count == 1,
+                  PoolOps.is2x2Stride2(nodes[rs[0]]) else { continue }
+            poolOfBNSink[sink] = rs[0]
+        }
+        let bnSinkOfPool = Dictionary(poolOfBNSink.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
         // Likewise a MatMul + bias (packed weights) whose output only one element-wise group reads
         // (GELU in a transformer's feed-forward layer): the group runs on each finished GEMM block.
         var matMulOfSink: [Int: (node: Int, kernel: MatMulOps.PackedMatMul)] = [:]
@@ -192,7 +213,7 @@ public final class CompiledGraph: Sendable {
         }
         let matMulAway = Set(matMulOfSink.values.map(\.node))
         var prepared: [(kernel: any OpKernel, inputs: [Int?], outputs: [Int?], reads: [Int], opType: String)] = []
-        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) && !convAway.contains(i) && !lnAway.contains(i) && !viewAway.contains(i) && !matMulAway.contains(i) {
+        for i in order where !absorbed.contains(i) && !fusedAway.contains(i) && !convAway.contains(i) && !lnAway.contains(i) && !viewAway.contains(i) && !matMulAway.contains(i) && !bnAway.contains(i) {
             let n = nodes[i]
             if let (c, kernel) = matMulOfSink[i], let g = groupBySink[i] {
                 let ins: [Int?] = [slot(nodes[c].inputs[0])]
@@ -220,6 +241,48 @@ public final class CompiledGraph: Sendable {
                 }
                 let ins: [Int?] = cn.inputs.map { $0.isEmpty ? nil : slot($0) }
                 prepared.append((kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "Conv+Fused(\(g.kernel.name))"))
+                continue
+            }
+            if poolOfBNSink[i] != nil { continue }       // runs at its pool's place
+            if let sink = bnSinkOfPool[i], let g = groupBySink[sink], let b = bnOfSink[sink] {
+                let bn = nodes[b]
+                let version = CompiledGraph.opsetVersion(bn.domain, opsetImports) ?? 0
+                let ctx = NodeContext(node: bn, opset: version, registry: registry, opsetImports: opsetImports, constants: constantByName)
+                let bnKernel: any OpKernel, poolKernel: any OpKernel
+                do { bnKernel = try makeNodeKernel(b); poolKernel = try makeNodeKernel(i) } catch let e as InferenceError { throw e } catch {
+                    throw .invalidOperation(op: n.opType, node: n.name, detail: "\(error)")
+                }
+                let ins: [Int?] = bn.inputs.map { slot($0) }
+                if var kernel = BatchNormFused.make(ctx, bn: bnKernel, post: g.kernel) {
+                    kernel.pool = (poolKernel, n.opType == "AveragePool")
+                    prepared.append((kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 },
+                                     "BatchNormalization+Fused(\(g.kernel.name))+\(n.opType)"))
+                } else {
+                    prepared.append((bnKernel, ins, bn.outputs.map { $0.isEmpty ? nil : slot($0) }, ins.compactMap { $0 }, bn.opType))
+                    let gi: [Int?] = g.externals.map { slot($0) }
+                    prepared.append((g.kernel, gi, [slot(nodes[sink].outputs[0])], gi.compactMap { $0 }, "Fused(\(g.kernel.name))"))
+                    let pi: [Int?] = [slot(nodes[sink].outputs[0])]
+                    prepared.append((poolKernel, pi, [slot(n.outputs[0])], pi.compactMap { $0 }, n.opType))
+                }
+                continue
+            }
+            if let g = groupBySink[i], let b = bnOfSink[i] {
+                let bn = nodes[b]
+                let version = CompiledGraph.opsetVersion(bn.domain, opsetImports) ?? 0
+                let ctx = NodeContext(node: bn, opset: version, registry: registry, opsetImports: opsetImports, constants: constantByName)
+                let bnKernel: any OpKernel
+                do { bnKernel = try makeNodeKernel(b) } catch let e as InferenceError { throw e } catch {
+                    throw .invalidOperation(op: bn.opType, node: bn.name, detail: "\(error)")
+                }
+                let ins: [Int?] = bn.inputs.map { slot($0) }
+                if let kernel = BatchNormFused.make(ctx, bn: bnKernel, post: g.kernel) {
+                    prepared.append((kernel, ins, [slot(n.outputs[0])], ins.compactMap { $0 }, "BatchNormalization+Fused(\(g.kernel.name))"))
+                } else {
+                    // Training mode: the two steps as they were.
+                    prepared.append((bnKernel, ins, bn.outputs.map { $0.isEmpty ? nil : slot($0) }, ins.compactMap { $0 }, bn.opType))
+                    let gi: [Int?] = g.externals.map { slot($0) }
+                    prepared.append((g.kernel, gi, [slot(n.outputs[0])], gi.compactMap { $0 }, "Fused(\(g.kernel.name))"))
+                }
                 continue
             }
             if let g = groupBySink[i] {

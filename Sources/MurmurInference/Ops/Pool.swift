@@ -245,6 +245,16 @@ enum PoolOps {
         var rb = ra
         while rb < oh && ry[rb].lo == 0 && ry[rb].hi == kh && ry[rb].withPad == ry[ra].withPad { rb += 1 }
         let fullRows = ra..<rb
+        if kh == 2, kw == 2, sh == 2, sw == 2, dh == 1, dw == 1, pb.allSatisfy({ $0 == 0 }), pe.allSatisfy({ $0 == 0 }),
+           oh * 2 <= h, ow * 2 <= w {
+            return Tensor(shape: Array(x.shape.prefix(2)) + outSp,
+                          floats: pool2x2s2(a, planes: planes, h: h, w: w, oh: oh, ow: ow, average: average))
+        }
+        if sh == 1, sw == 1, pb.allSatisfy({ $0 == 0 }), pe.allSatisfy({ $0 == 0 }), ow < 16,
+           oh == h - (kh - 1) * dh, ow == w - (kw - 1) * dw {
+            return Tensor(shape: Array(x.shape.prefix(2)) + outSp,
+                          floats: flatWindows(a, planes: planes, h: h, w: w, oh: oh, ow: ow, kh: kh, kw: kw, dh: dh, dw: dw, average: average))
+        }
         let out = [Float](unsafeUninitializedCapacity: count) { buf, c in
             a.withUnsafeBufferPointer { src in
                 guard let xs = src.baseAddress, let ob = buf.baseAddress else { return }
@@ -303,6 +313,109 @@ enum PoolOps {
             c = count
         }
         return Tensor(shape: Array(x.shape.prefix(2)) + outSp, floats: out)
+    }
+
+    /// Stride 1, no padding, narrow rows (fewer outputs per row than a vector holds): every window
+    /// lies inside its plane, so the windows at *all* flattened input positions up to the last
+    /// output are one long kernel row (output (p, oy, ox) is the window at p·h·w + oy·w + ox, with
+    /// the same taps in the same order); the valid ones are then copied out. Same bits, full vectors.
+    static func flatWindows(_ a: [Float], planes: Int, h: Int, w: Int, oh: Int, ow: Int, kh: Int, kw: Int,
+                            dh: Int, dw: Int, average: Bool) -> [Float] {
+        let n = (planes - 1) * h * w + (oh - 1) * w + ow
+        let count = planes * oh * ow
+        return [Float](unsafeUninitializedCapacity: count) { buf, c in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { t in
+                a.withUnsafeBufferPointer { src in
+                    guard let xs = src.baseAddress, let tp = t.baseAddress, let ob = buf.baseAddress else { return }
+                    PoolKernels.rows(xs, rowWidth: w, output: tp, count: n, kh: kh, kw: kw, sw: 1, dh: dh, dw: dw,
+                                     average: average, divisor: kh * kw, inputEnd: xs + a.count)
+                    var o = ob
+                    for p in 0..<planes {
+                        for oy in 0..<oh { o.update(from: tp + p * h * w + oy * w, count: ow); o += ow }
+                    }
+                }
+            }
+            c = count
+        }
+    }
+
+    /// 2×2 windows, stride 2, no padding: eight outputs at a time from two 16-float row loads,
+    /// split into the four taps by even / odd lanes. Each lane takes the visits of the general
+    /// path — max: the first tap, then each later tap when strictly greater; average: from +0.0
+    /// add the taps in row-major order, then ÷ 4 — so the bits are the same.
+    static func pool2x2s2(_ a: [Float], planes: Int, h: Int, w: Int, oh: Int, ow: Int, average: Bool) -> [Float] {
+        let count = planes * oh * ow
+        return [Float](unsafeUninitializedCapacity: count) { buf, c in
+            a.withUnsafeBufferPointer { src in
+                guard let xs = src.baseAddress, let ob = buf.baseAddress else { return }
+                for p in 0..<planes {
+                    pool2x2s2Plane(xs + p * h * w, h: h, w: w, oh: oh, ow: ow, average: average, into: ob + p * oh * ow)
+                }
+            }
+            c = count
+        }
+    }
+
+    /// One plane of `pool2x2s2` (`oh · 2 ≤ h`, `ow · 2 ≤ w`).
+    @inline(__always)
+    static func pool2x2s2Plane(_ xp: UnsafePointer<Float>, h: Int, w: Int, oh: Int, ow: Int, average: Bool,
+                               into out: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        let zero = V(repeating: 0), four = V(repeating: 4)
+        var o = out
+        for oy in 0..<oh {
+            let r0 = xp + 2 * oy * w, r1 = r0 + w
+            var ox = 0
+            while ox + 8 <= ow {
+                let u = UnsafeRawPointer(r0 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+                let l = UnsafeRawPointer(r1 + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+                let t0 = u.evenHalf, t1 = u.oddHalf, t2 = l.evenHalf, t3 = l.oddHalf
+                var r: V
+                if average {
+                    r = ((((zero + t0) + t1) + t2) + t3) / four
+                } else {
+                    r = t0
+                    r.replace(with: t1, where: t1 .> r)
+                    r.replace(with: t2, where: t2 .> r)
+                    r.replace(with: t3, where: t3 .> r)
+                }
+                UnsafeMutableRawPointer(o + ox).storeBytes(of: r, as: V.self)
+                ox += 8
+            }
+            while ox < ow {
+                let t0 = r0[2 * ox], t1 = r0[2 * ox + 1], t2 = r1[2 * ox], t3 = r1[2 * ox + 1]
+                if average {
+                    var sum: Float = 0
+                    sum = sum + t0; sum = sum + t1; sum = sum + t2; sum = sum + t3
+                    o[ox] = sum / 4
+                } else {
+                    var best = t0
+                    best = t1 > best ? t1 : best
+                    best = t2 > best ? t2 : best
+                    best = t3 > best ? t3 : best
+                    o[ox] = best
+                }
+                ox += 1
+            }
+            o += ow
+        }
+    }
+
+    /// Whether a MaxPool / AveragePool node is exactly 2×2, stride 2, no padding, no dilation,
+    /// floor mode, one output (the `pool2x2s2` form for any input of rank 4).
+    static func is2x2Stride2(_ n: NodeProto) -> Bool {
+        guard n.opType == "MaxPool" || n.opType == "AveragePool", n.domain.isEmpty || n.domain == "ai.onnx",
+              n.inputs.count == 1, n.outputs.count == 1 else { return false }
+        for a in n.attributes {
+            switch (a.name, a.value) {
+            case ("kernel_shape", .ints([2, 2])), ("strides", .ints([2, 2])), ("dilations", .ints([1, 1])),
+                 ("ceil_mode", .int(0)), ("storage_order", _), ("count_include_pad", _): continue
+            case let ("pads", .ints(p)) where p.allSatisfy({ $0 == 0 }): continue
+            case let ("auto_pad", .string(s)) where s == Array("NOTSET".utf8) || s == Array("VALID".utf8): continue
+            default: return false
+            }
+        }
+        return n.attributes.contains { $0.name == "kernel_shape" } && n.attributes.contains { $0.name == "strides" }
     }
 
     static func global(_ x: Tensor, average: Bool) throws -> Tensor {

@@ -233,7 +233,8 @@ public final class CompiledGraph: Sendable {
             if let g = groupBySink[i], let c = convOfSink[i] {
                 let cn = nodes[c]
                 let version = CompiledGraph.opsetVersion(cn.domain, opsetImports) ?? 0
-                let ctx = NodeContext(node: cn, opset: version, registry: registry, opsetImports: opsetImports, constants: constantByName)
+                // Conv packs constant weights at load time, Constant-node weights included.
+                let ctx = NodeContext(node: cn, opset: version, registry: registry, opsetImports: opsetImports, constants: foldable)
                 let kernel: any OpKernel
                 do { kernel = try ConvOps.convKernel(ctx, post: g.kernel.program, postShapes: g.kernel.constantShapes) }
                 catch let e as InferenceError { throw e } catch {
@@ -300,9 +301,9 @@ public final class CompiledGraph: Sendable {
             guard let def = registry.lookup(opType: n.opType, domain: n.domain, version: version) else {
                 throw .unsupportedOperators([OperatorRef(opType: n.opType, domain: n.domain, version: version)])
             }
-            // MatMul packs constant weights at load time, Constant-node weights included.
+            // MatMul and Conv pack constant weights at load time, Constant-node weights included.
             let ctx = NodeContext(node: n, opset: version, registry: registry, opsetImports: opsetImports,
-                                  constants: n.opType == "MatMul" ? foldable : constantByName)
+                                  constants: n.opType == "MatMul" || n.opType == "Conv" ? foldable : constantByName)
             let kernel: any OpKernel
             do { kernel = try def.make(ctx) } catch let e as InferenceError { throw e } catch {
                 throw .invalidOperation(op: n.opType, node: n.name, detail: "\(error)")

@@ -78,12 +78,14 @@ enum IndexingOps {
                 if e < 0 { e += dim }
                 if st > 0 {
                     s = min(max(s, 0), dim); e = min(max(e, 0), dim)
-                    count[a] = e > s ? (e - s + st - 1) / st : 0
+                    count[a] = e > s ? (e - s - 1) / st + 1 : 0  // no overflow for huge steps
                 } else {
                     s = min(max(s, 0), dim - 1); e = min(max(e, -1), dim - 1)
-                    count[a] = s > e ? (s - e + (-st) - 1) / (-st) : 0
+                    count[a] = s > e ? (s - e - 1) / (-st) + 1 : 0
                 }
-                first[a] = s; step[a] = st
+                // With at most one element along the axis the step is never taken; a huge one
+                // would overflow the offset arithmetic below.
+                first[a] = s; step[a] = count[a] > 1 ? st : 1
             }
             let nOut = try K.count(count)
             let xst = K.strides(x.shape)

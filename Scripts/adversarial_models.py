@@ -420,6 +420,32 @@ def generate():
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)] + ml)
         m.ir_version = 8
         CASES.append((n, m.SerializeToString(), {"X": X}))
+    # --- sweep: scalar and empty inputs through many single-input ops ---
+    sweep = [("Softmax", dict(axis=0)), ("LogSoftmax", dict(axis=-1)), ("Hardmax", dict(axis=0)), ("Flatten", dict(axis=0)),
+             ("Transpose", {}), ("Squeeze", {}), ("Shape", {}), ("Size", {}), ("NonZero", {}), ("Unique", {}),
+             ("LpNormalization", dict(axis=0)), ("GlobalMaxPool", {}), ("GlobalAveragePool", {}), ("Trilu", {}),
+             ("ReduceMax", dict(keepdims=1)), ("ReduceMean", dict(keepdims=0)), ("ReduceLogSumExp", {}), ("ReduceProd", {}),
+             ("Split", dict(axis=0, num_outputs=2)), ("Einsum", dict(equation="...->")), ("Einsum", dict(equation="ij->ji")),
+             ("MeanVarianceNormalization", {}), ("Relu", {}), ("Sqrt", {}), ("Identity", {}), ("DepthToSpace", dict(blocksize=2)),
+             ("InstanceNormalization", {}), ("LRN", dict(size=3)), ("MaxPool", dict(kernel_shape=[1])), ("Dropout", {}),
+             ("Det", {}), ("IsNaN", {}), ("Round", {}), ("Sign", {}), ("Softplus", {}), ("Shrink", {}), ("Mish", {}),
+             ("Gelu", {}), ("Col2Im", {}), ("CumSum", {}), ("TopK", {}), ("Gather", {}), ("Expand", {}), ("Tile", {})]
+    feeds_sweep = {"scalar": np.array(2.0, np.float32), "empty0": np.zeros((0, 3), np.float32), "empty1": np.zeros((3, 0), np.float32),
+                   "empty3": np.zeros((1, 0, 2), np.float32)}
+    for opname, attrs in sweep:
+        for fname, fv in feeds_sweep.items():
+            ins, pre = ["V"], []
+            if opname in ("CumSum", "TopK", "Gather", "Expand", "Tile"):
+                pre = [const("Z", [0] if opname != "Tile" else [1] * max(fv.ndim, 1), np.int64)]
+                ins = ["V", "Z"]
+            if opname == "Split":
+                outs = ["Y", "Y2"]
+            elif opname in ("TopK", "Dropout"):
+                outs = ["Y", "Y2"]
+            else:
+                outs = ["Y"]
+            opset = 18 if opname in ("Split", "Col2Im", "ReduceMax", "ReduceMean", "ReduceLogSumExp", "ReduceProd") else 17
+            add(f"sweep_{opname.lower()}_{len(CASES)}_{fname}", pre + [op("s", opname, ins, outs, **attrs)], {"V": fv}, outputs=outs, opset=opset)
     # --- graph structure ---
     add("cycle", [op("a", "Relu", ["B"], ["A"]), op("b", "Relu", ["A"], ["B"]), op("c", "Add", ["A", "X"], ["Y"])], {"X": X})
     add("self_loop", [op("a", "Relu", ["A"], ["A"]), op("c", "Add", ["A", "X"], ["Y"])], {"X": X})

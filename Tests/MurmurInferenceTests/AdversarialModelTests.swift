@@ -63,6 +63,16 @@ final class AdversarialModelTests: XCTestCase {
         }
     }
 
+    /// Axis-taking operators given a scalar (rank 0) used to index shape[0] of nothing.
+    func testAxisOperatorsRejectScalars() {
+        let s = Tensor(shape: [], floats: [2])
+        let zero = Tensor(shape: [1], int64s: [0])
+        assertTypedError(try TinyONNX.run("Hardmax", opset: 13, [s], [("axis", .int(0))]), "scalar")
+        assertTypedError(try TinyONNX.run("Split", opset: 18, [s], outputs: 2, [("axis", .int(0)), ("num_outputs", .int(2))]), "scalar")
+        assertTypedError(try TinyONNX.run("CumSum", opset: 14, [s, Tensor(shape: [], int64s: [0])]), "scalar")
+        assertTypedError(try TinyONNX.run("Gather", opset: 13, [s, zero]), "scalar")
+    }
+
     /// A Loop whose body has no operators never reached the executor's stop check, so a
     /// node's per-job time limit could not end it; it now stops between iterations.
     func testLoopWithEmptyBodyHonoursShouldStop() throws {

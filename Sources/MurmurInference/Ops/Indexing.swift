@@ -7,6 +7,7 @@ enum IndexingOps {
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0), ind = try K.input(ins, 1)
             let indices = try K.ints(ind, "indices")
+            guard x.rank >= 1 else { throw OpError("input must have rank >= 1, got a scalar") }
             let axis = try K.axis(axisAttr, rank: x.rank)
             let len = x.shape[axis]
             let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)

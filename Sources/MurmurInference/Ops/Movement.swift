@@ -348,6 +348,7 @@ enum MovementOps {
         let exclusive = n.int("exclusive", default: 0) != 0, reverse = n.int("reverse", default: 0) != 0
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
+            guard x.rank >= 1 else { throw OpError("input must have rank >= 1, got a scalar") }
             let axis = try K.axis(K.ints(K.input(ins, 1), "axis").first ?? 0, rank: x.rank)
             let (outer, len, inner) = NormalizationOps.split(x.shape, axis)
             func run<T: TensorElement & AdditiveArithmetic>(_ a: [T], _ add: (T, T) -> T) -> [T] {
@@ -411,6 +412,7 @@ enum MovementOps {
         let axisAttr = n.int("axis", default: opset < 13 ? 1 : -1)
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
+            guard x.rank >= 1 else { throw OpError("input must have rank >= 1, got a scalar") }
             let axis = try K.axis(axisAttr, rank: x.rank)
             let (outer, len, inner) = opset < 13 ? (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1)
                                                  : NormalizationOps.split(x.shape, axis)

@@ -5,13 +5,17 @@ import MurmurJobs
 /// submitted to); if the entry node crashed before the job ended there, the job counts as verified
 /// when any node verified it by its deadline.
 public struct JobsReport: Sendable, Equatable {
-    /// A job that failed in its outcome's view, with what a developer needs to start looking.
-    public struct FailedJob: Sendable {
+    /// A job that failed (or was among the slowest to verify) in its outcome's view, with what a
+    /// developer needs to start looking.
+    public struct JobDetail: Sendable {
         /// Submission order, and the job id (hex) to pass to `murmur trace --job` on a `--trace` run.
         public var index = 0
         public var jobID = ""
-        /// The entry node's failure (`JobFailure` text; "deadline passed" when the entry crashed).
+        /// The entry node's failure (`JobFailure` text; "deadline passed" when the entry crashed);
+        /// empty for a verified job.
         public var reason = ""
+        /// Seconds from submission to verified in the outcome's view (nil: failed).
+        public var verifiedAfterS: Double?
         /// Seconds from submission to the first dispute an honest node saw (nil: never disputed).
         public var disputedAfterS: Double?
         public var deadlineS = 0.0
@@ -25,7 +29,7 @@ public struct JobsReport: Sendable, Equatable {
 
         var json: String {
             func opt(_ v: Double?) -> String { v.map { jsonNumber($0) } ?? "null" }
-            return "{\"index\":\(index),\"job_id\":\"\(jobID)\",\"reason\":\"\(reason)\",\"disputed_after_s\":\(opt(disputedAfterS)),"
+            return "{\"index\":\(index),\"job_id\":\"\(jobID)\",\"reason\":\"\(reason)\",\"verified_after_s\":\(opt(verifiedAfterS)),\"disputed_after_s\":\(opt(disputedAfterS)),"
                 + "\"deadline_s\":\(jsonNumber(deadlineS)),\"verified_elsewhere_after_s\":\(opt(verifiedElsewhereAfterS)),"
                 + "\"first_round_executions\":\(firstRound),\"dispute_round_executions\":\(disputeRound),"
                 + "\"executors\":\(executors),\"executor_liars\":\(executorLiars),\"executors_down_at_end\":\(executorsDown),"
@@ -33,10 +37,10 @@ public struct JobsReport: Sendable, Equatable {
         }
 
         var text: String {
-            "failed job #\(index) \(jobID.prefix(16)): \(reason); "
+            (verifiedAfterS.map { "slow job #\(index) \(jobID.prefix(16)): verified after \(format1($0, 2)) s; " } ?? "failed job #\(index) \(jobID.prefix(16)): \(reason); ")
                 + (disputedAfterS.map { "disputed \(format1($0, 2)) s after submission" } ?? "never disputed")
                 + ", deadline \(format1(deadlineS, 0)) s"
-                + (verifiedElsewhereAfterS.map { ", verified by another node after \(format1($0, 2)) s" } ?? "")
+                + (verifiedElsewhereAfterS.map { ", first verified by any node after \(format1($0, 2)) s" } ?? "")
                 + "; executions \(firstRound) + \(disputeRound) (dispute) by \(executors) nodes (\(executorLiars) liars, \(executorsDown) down at the end)"
                 + (entryCrashed ? "; entry node crashed" : "") + "\n"
         }
@@ -79,8 +83,10 @@ public struct JobsReport: Sendable, Equatable {
     public var liarsExcluded = 0, liarsExcludedByAllLive = 0, honestExcluded = 0
     /// Entry nodes that crashed before their job ended.
     public var entryCrashed = 0
-    /// One line per failed job: where its time and its executions went (`failed_jobs` in JSON).
-    public var failedJobs: [FailedJob] = []
+    /// One line per failed job: where its time and its executions went (`failed_jobs` in JSON);
+    /// the same for the three slowest verified jobs (`slowest_jobs`).
+    public var failedJobs: [JobDetail] = []
+    public var slowestJobs: [JobDetail] = []
     public static func == (a: JobsReport, b: JobsReport) -> Bool { a.jsonFields.elementsEqual(b.jsonFields) { $0 == $1 } }
 
     public init() {}
@@ -109,7 +115,8 @@ public struct JobsReport: Sendable, Equatable {
          ("job_latency_ms_max", jsonNumber(latencyMsMax)),
          ("liars_excluded", "\(liarsExcluded)"), ("liars_excluded_by_all_live", "\(liarsExcludedByAllLive)"),
          ("honest_excluded", "\(honestExcluded)"), ("entry_nodes_crashed", "\(entryCrashed)"),
-         ("failed_jobs", "[" + failedJobs.map(\.json).joined(separator: ",") + "]")]
+         ("failed_jobs", "[" + failedJobs.map(\.json).joined(separator: ",") + "]"),
+         ("slowest_jobs", "[" + slowestJobs.map(\.json).joined(separator: ",") + "]")]
     }
 
     var text: String {
@@ -120,7 +127,7 @@ public struct JobsReport: Sendable, Equatable {
         s += "executions by reason, per job: first round \(format1(firstRoundPerJob, 3)) (beyond r \(format1(firstRoundBeyondRPerJob, 3))), dispute round \(format1(disputeRoundPerJob, 3)); by liars \(format1(byLiarsPerJob, 3)) (already excluded by the entry node \(format1(byExcludedLiarsPerJob, 3)))\n"
         s += "job latency: p50 \(format1(latencyMsP50, 1)) ms, p99 \(format1(latencyMsP99, 1)) ms, max \(format1(latencyMsMax, 1)) ms\n"
         s += "liars excluded: \(liarsExcluded) of \(liars) (by every live node: \(liarsExcludedByAllLive)); honest nodes excluded: \(honestExcluded); entry nodes crashed mid-job: \(entryCrashed)\n"
-        for f in failedJobs { s += f.text }
+        for f in failedJobs + slowestJobs { s += f.text }
         return s
     }
 }
@@ -132,12 +139,13 @@ func jsonNumber(_ v: Double) -> String {
 }
 
 extension Simulator {
-    func failedJob(_ k: Int, _ w: JobWorld) -> JobsReport.FailedJob {
-        var f = JobsReport.FailedJob()
+    func jobDetail(_ k: Int, _ w: JobWorld, verifiedAt: Int64? = nil) -> JobsReport.JobDetail {
+        var f = JobsReport.JobDetail()
         let since = { (t: Int64) -> Double? in t < 0 ? nil : Double(t - w.submittedAt[k]) / 1e9 }
         f.index = k
         f.jobID = w.jobIDs[k].hex
-        f.reason = w.failureOf[k].map { "\($0)" } ?? "deadline passed (entry node down)"
+        f.verifiedAfterS = verifiedAt.map { Double($0 - w.submittedAt[k]) / 1e9 }
+        f.reason = verifiedAt != nil ? "" : w.failureOf[k].map { "\($0)" } ?? "deadline passed (entry node down)"
         f.disputedAfterS = since(w.disputedAt[k])
         f.deadlineS = Double(w.deadlineAt[k] - w.submittedAt[k]) / 1e9
         f.verifiedElsewhereAfterS = since(w.anyVerifiedAt[k])
@@ -161,6 +169,7 @@ extension Simulator {
         r.collude = c.collude
         r.failureReasons = w.failureReasons.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
         var latencies: [Double] = []
+        var slowest: [(Int64, Int, Int64)] = [] // (latency ns, job, verified at), the three slowest
         for k in 0..<r.jobs {
             var outcome: (at: Int64, verified: Bool)? = w.entryFinal[k]
             if outcome == nil && w.entryCrashed[k] {
@@ -175,9 +184,12 @@ extension Simulator {
                 r.verified += 1
                 if at <= w.deadlineAt[k] { r.verifiedByDeadline += 1 }
                 latencies.append(Double(at - w.submittedAt[k]) / 1e6)
+                slowest.append((at - w.submittedAt[k], k, at))
+                slowest.sort { ($0.0, $1.1) > ($1.0, $0.1) }
+                if slowest.count > 3 { slowest.removeLast() }
             case (_, false)?:
                 r.failed += 1
-                r.failedJobs.append(failedJob(k, w))
+                r.failedJobs.append(jobDetail(k, w))
             case nil: r.undecided += 1
             }
             if w.wrongAccepted[k] { r.wrongResultsAccepted += 1 }
@@ -208,6 +220,7 @@ extension Simulator {
         r.executionsPerUndisputedJob = undisputed.1 == 0 ? 0 : Double(undisputed.0) / Double(undisputed.1)
         r.executionsPerDisputedJob = disputedRuns.1 == 0 ? 0 : Double(disputedRuns.0) / Double(disputedRuns.1)
         latencies.sort()
+        r.slowestJobs = slowest.map { jobDetail($0.1, w, verifiedAt: $0.2) }
         r.latencyMsP50 = percentile(latencies, 0.5)
         r.latencyMsP99 = percentile(latencies, 0.99)
         r.latencyMsMax = latencies.last ?? 0

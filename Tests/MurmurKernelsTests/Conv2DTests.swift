@@ -82,14 +82,16 @@ final class Conv2DTests: XCTestCase {
 
     func testDepthwiseBitExact() {
         var g = SplitMix(seed: 77)
-        let geometries: [(Int, Int, Int, Int, Int, Int, Int, Int)] = [
-            // (channels, h, w, k, stride, dilation, padTopLeft, padBottomRight)
-            (3, 9, 37, 3, 1, 1, 1, 1), (4, 20, 21, 3, 2, 1, 1, 0), (2, 11, 40, 5, 1, 2, 2, 1), (5, 7, 18, 1, 1, 1, 0, 0),
-            (2, 6, 33, 3, 3, 1, 0, 2),
+        let geometries: [(Int, Int, Int, Int, Int, Int, Int, Int, Int)] = [
+            // (channels, h, w, k, strideH, strideW, dilation, padTopLeft, padBottomRight)
+            (3, 9, 37, 3, 1, 1, 1, 1, 1), (4, 20, 21, 3, 2, 2, 1, 1, 0), (2, 11, 40, 5, 1, 1, 2, 2, 1), (5, 7, 18, 1, 1, 1, 1, 0, 0),
+            (2, 6, 33, 3, 3, 3, 1, 0, 2),
+            // Unit strideW: output vectors four at a time across rows, plus a remainder.
+            (3, 12, 80, 5, 1, 1, 1, 2, 2), (2, 6, 80, 5, 2, 1, 1, 2, 2), (2, 5, 37, 3, 1, 1, 1, 1, 1), (1, 3, 16, 3, 1, 1, 1, 1, 1),
         ]
-        for (c, h, w, k, stride, dil, pa, pb) in geometries {
+        for (c, h, w, k, sh, sw, dil, pa, pb) in geometries {
             var p = Conv2DParams(batch: 2, inChannels: c, inHeight: h, inWidth: w, outChannels: c, kernelHeight: k, kernelWidth: k)
-            p.groups = c; p.strideH = stride; p.strideW = stride; p.dilationH = dil; p.dilationW = dil
+            p.groups = c; p.strideH = sh; p.strideW = sw; p.dilationH = dil; p.dilationW = dil
             p.padTop = pa; p.padLeft = pa; p.padBottom = pb; p.padRight = pb
             XCTAssertNil(p.problem)
             let x = randomFloats(2 * c * h * w, &g), wt = randomFloats(c * k * k, &g), b = randomFloats(c, &g)

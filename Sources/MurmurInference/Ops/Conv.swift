@@ -1,5 +1,6 @@
 import MurmurKernels
 import MurmurKernelBodies
+import Synchronization
 
 /// Sliding-window geometry shared by Conv and the pooling operators.
 struct Window: Sendable {
@@ -245,6 +246,28 @@ enum ConvOps {
             }
         }
         let packed = pack
+        // Weights that are not initializers (paddle2onnx writes every weight as a Constant node,
+        // whose value reaches the kernel as an input) are packed at the first run and reused
+        // while the same weight buffer comes back. The cache holds that buffer, so its address
+        // cannot be reused by another array: same address and count ⇒ same values. A pack is
+        // only a layout, so the bits are those of packing on every run.
+        let lazy = LazyConvPackCache()
+        @Sendable func runtimePack(_ w: Tensor, _ ws: [Float]) -> ConvWeightPack? {
+            if let packed { return packed }
+            guard w.rank == 4, group > 0, w.shape[0] % group == 0, w.shape[0] > 0, !ws.isEmpty,
+                  ws.count == w.shape.reduce(1, *), !(w.shape[1] == 1 && w.shape[0] == group) else { return nil }
+            let mr = ConvWeightPack.activeMR
+            let k = w.shape[1] * w.shape[2] * w.shape[3]
+            return lazy.state.withLock { cached -> ConvWeightPack in
+                if let c = cached, c.pack.mr == mr, c.pack.groups == group, c.pack.k == k, c.pack.mg * group == w.shape[0],
+                   LazyConvPack.sameBuffer(c.weights, ws) { return c.pack }
+                let fresh = ws.withUnsafeBufferPointer {
+                    ConvWeightPack(weights: $0.baseAddress!, outChannels: w.shape[0], groups: group, k: k)
+                }
+                cached = LazyConvPack(weights: ws, pack: fresh)
+                return fresh
+            }
+        }
         @Sendable func finish(_ shape: [Int], _ out: inout [Float]) -> Tensor {
             if !post.isEmpty, !out.isEmpty {
                 let count = out.count
@@ -282,6 +305,7 @@ enum ConvOps {
                 p.padTop = pb[0]; p.padLeft = pb[1]; p.padBottom = pe[0]; p.padRight = pe[1]
                 p.groups = group
                 if p.problem == nil && p.outHeight == outSp[0] && p.outWidth == outSp[1] {
+                    let packed = runtimePack(w, ws)
                     // Every output is written by Conv2D.forward (GEMM tiles store, depthwise planes
                     // store, k = 0 stores zeros), so the buffer is not zero-filled first.
                     let outCount = try K.count([batch, mOut] + outSp)
@@ -368,5 +392,19 @@ enum ConvOps {
             }
             return [finish(outShape, &out)]
         }
+    }
+}
+
+final class LazyConvPackCache: Sendable {
+    let state = Mutex<LazyConvPack?>(nil)
+}
+
+/// A weight pack made at run time and the weight buffer it was made from (kept alive).
+struct LazyConvPack: @unchecked Sendable {
+    let weights: [Float]
+    let pack: ConvWeightPack
+
+    static func sameBuffer(_ a: [Float], _ b: [Float]) -> Bool {
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in pa.baseAddress == pb.baseAddress && pa.count == pb.count } }
     }
 }

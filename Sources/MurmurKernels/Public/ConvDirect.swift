@@ -45,6 +45,9 @@ public final class ConvWeightPack: @unchecked Sendable {
     let storage: UnsafeMutablePointer<Float>
     var groupStride: Int { (mg + mr - 1) / mr * mr * k }
 
+    /// The row-tile height the active ISA level's kernel uses (a pack with another `mr` is repacked).
+    public static var activeMR: Int { ConvISATable.of(KernelISA.active).mr }
+
     public convenience init(weights: UnsafePointer<Float>, outChannels: Int, groups: Int, k: Int) {
         self.init(weights: weights, outChannels: outChannels, groups: groups, k: k, mr: ConvISATable.of(KernelISA.active).mr)
     }

@@ -545,32 +545,14 @@ enum DepthwiseBody {
             strided(padded, pw, w, kh, kw, sh, sw, dh, dw, bias, out, oh, ow)
             return
         }
+        if sw == 1 {
+            unitStride(padded, pw, w, kh, kw, sh, dh, dw, bias, out, oh, ow)
+            return
+        }
         for oy in 0..<oh {
             let rowBase = padded + oy * sh * pw
             let o = out + oy * ow
             var ox = 0
-            if sw == 1 {
-                // Whole rows in 16-lane blocks; a partial last block computes lanes past the row
-                // (reads stay inside the padded buffer's slack) and stores only the valid ones.
-                while ox < ow {
-                    var acc = F16()
-                    for ky in 0..<kh {
-                        let r = rowBase + ky * dh * pw + ox
-                        for kx in 0..<kw { acc = acc.addingProduct(F16(repeating: w[ky * kw + kx]), load16(r + kx * dw)) }
-                    }
-                    if let bias { acc = acc + F16(repeating: bias) }
-                    if ox + 16 <= ow {
-                        store16(acc, o + ox)
-                    } else {
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { t in
-                            store16(acc, t.baseAddress!)
-                            for l in 0..<(ow - ox) { o[ox + l] = t[l] }
-                        }
-                    }
-                    ox += 16
-                }
-                continue
-            }
             while ox < ow {
                 var acc: Float = 0
                 for ky in 0..<kh {
@@ -581,6 +563,69 @@ enum DepthwiseBody {
                 o[ox] = acc
                 ox += 1
             }
+        }
+    }
+
+    /// strideW = 1: the plane's 16-lane output vectors (whole rows in blocks of 16; a partial last
+    /// block computes lanes past the row — reads stay inside the padded buffer's slack — and
+    /// stores only the valid ones), four at a time with four independent accumulators so the
+    /// FMA latency is hidden. Each lane's chain is unchanged: taps (ky, kx) ascending from +0.
+    @inline(__always)
+    static func unitStride(_ padded: UnsafePointer<Float>, _ pw: Int, _ w: UnsafePointer<Float>, _ kh: Int, _ kw: Int,
+                           _ sh: Int, _ dh: Int, _ dw: Int, _ bias: Float?, _ out: UnsafeMutablePointer<Float>,
+                           _ oh: Int, _ ow: Int) {
+        if oh <= 0 || ow <= 0 { return }
+        let per = (ow + 15) / 16
+        let total = oh * per
+        let t = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+        defer { t.deallocate() }
+        let bvec = F16(repeating: bias ?? 0)
+        @inline(__always) func put(_ acc: F16, _ v: Int) {
+            let oy = v / per, ox = (v - oy * per) * 16
+            let acc = bias == nil ? acc : acc + bvec
+            let o = out + oy * ow + ox
+            if ox + 16 <= ow {
+                store16(acc, o)
+            } else {
+                store16(acc, t)
+                for l in 0..<(ow - ox) { o[l] = t[l] }
+            }
+        }
+        @inline(__always) func src(_ v: Int) -> UnsafePointer<Float> {
+            let oy = v / per
+            return padded + oy * sh * pw + (v - oy * per) * 16
+        }
+        let rowStep = dh * pw
+        var v = 0
+        while v + 4 <= total {
+            let s0 = src(v), s1 = src(v + 1), s2 = src(v + 2), s3 = src(v + 3)
+            var a0 = F16(), a1 = F16(), a2 = F16(), a3 = F16()
+            var off = 0
+            for ky in 0..<kh {
+                let wr = w + ky * kw
+                var o = off
+                for kx in 0..<kw {
+                    let wv = F16(repeating: wr[kx])
+                    a0 = a0.addingProduct(wv, load16(s0 + o))
+                    a1 = a1.addingProduct(wv, load16(s1 + o))
+                    a2 = a2.addingProduct(wv, load16(s2 + o))
+                    a3 = a3.addingProduct(wv, load16(s3 + o))
+                    o += dw
+                }
+                off += rowStep
+            }
+            put(a0, v); put(a1, v + 1); put(a2, v + 2); put(a3, v + 3)
+            v += 4
+        }
+        while v < total {
+            let s0 = src(v)
+            var a0 = F16()
+            for ky in 0..<kh {
+                let r = s0 + ky * rowStep
+                for kx in 0..<kw { a0 = a0.addingProduct(F16(repeating: w[ky * kw + kx]), load16(r + kx * dw)) }
+            }
+            put(a0, v)
+            v += 1
         }
     }
 

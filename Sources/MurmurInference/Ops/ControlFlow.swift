@@ -1,3 +1,5 @@
+import MurmurCore
+
 /// If and Loop. Subgraphs are compiled once at load time; values they read from enclosing
 /// graphs arrive through `RunContext.outerScope` (the executor fills it with each step's
 /// implicit inputs). No arithmetic of their own: the order of work is the subgraph's, run
@@ -71,11 +73,13 @@ struct LoopKernel: OpKernel {
         }
         let scanCount = body.outputs.count - 1 - carriedCount
         var scans: [[Tensor]] = Array(repeating: [], count: scanCount)
-        var i = 0
+        var i = 0, scanElements = 0
         while cond && (maxTrips.map { i < $0 } ?? true) {
             guard i < ControlFlowOps.maxLoopIterations else {
                 throw OpError("loop exceeded \(ControlFlowOps.maxLoopIterations) iterations")
             }
+            // Also between iterations: a body with no operators never reaches the executor's check.
+            if let stop = context.shouldStop, stop() { throw InferenceError.stopped(before: "Loop iteration \(i)") }
             var feeds: [String: Tensor] = [
                 bodyInputNames[0]: Tensor(shape: [], int64s: [Int64(i)]),
                 bodyInputNames[1]: Tensor(shape: [], bools: [cond]),
@@ -84,7 +88,14 @@ struct LoopKernel: OpKernel {
             let outs = try body.run(feeds: feeds, context: context)
             cond = try ControlFlowOps.condition(outs[0], "the body's cond output")
             carried = Array(outs[1..<(1 + carriedCount)])
-            for s in 0..<scanCount { scans[s].append(outs[1 + carriedCount + s]) }
+            for s in 0..<scanCount {
+                // The stacked scan outputs must fit one tensor: refuse before they pile up in memory.
+                scanElements += outs[1 + carriedCount + s].count
+                guard scanElements <= Limits.maxTensorElements else {
+                    throw InferenceError.limitExceeded(what: "Loop scan output elements", limit: Limits.maxTensorElements, actual: scanElements)
+                }
+                scans[s].append(outs[1 + carriedCount + s])
+            }
             i += 1
         }
         var results = carried

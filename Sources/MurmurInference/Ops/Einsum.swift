@@ -74,6 +74,7 @@ enum EinsumOps {
             for l in labels { for lab in l where lab > 0 { count[lab, default: 0] += 1 } }
             outLabels = ellipsisLabels + count.filter { $0.value == 1 }.keys.sorted()
         }
+        guard Set(outLabels).count == outLabels.count else { throw OpError("output subscripts repeat a label") }
         let summed = size.keys.filter { !outLabels.contains($0) }.sorted()
         let outShape = outLabels.map { size[$0] ?? 1 }
         let sumShape = summed.map { size[$0] ?? 1 }

@@ -7,6 +7,7 @@ enum IndexingOps {
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0), ind = try K.input(ins, 1)
             let indices = try K.ints(ind, "indices")
+            guard x.rank >= 1 else { throw OpError("input must have rank >= 1, got a scalar") }
             let axis = try K.axis(axisAttr, rank: x.rank)
             let len = x.shape[axis]
             let outer = x.shape[..<axis].reduce(1, *), inner = x.shape[(axis + 1)...].reduce(1, *)
@@ -78,12 +79,14 @@ enum IndexingOps {
                 if e < 0 { e += dim }
                 if st > 0 {
                     s = min(max(s, 0), dim); e = min(max(e, 0), dim)
-                    count[a] = e > s ? (e - s + st - 1) / st : 0
+                    count[a] = e > s ? (e - s - 1) / st + 1 : 0  // no overflow for huge steps
                 } else {
                     s = min(max(s, 0), dim - 1); e = min(max(e, -1), dim - 1)
-                    count[a] = s > e ? (s - e + (-st) - 1) / (-st) : 0
+                    count[a] = s > e ? (s - e - 1) / (-st) + 1 : 0
                 }
-                first[a] = s; step[a] = st
+                // With at most one element along the axis the step is never taken; a huge one
+                // would overflow the offset arithmetic below.
+                first[a] = s; step[a] = count[a] > 1 ? st : 1
             }
             let nOut = try K.count(count)
             let xst = K.strides(x.shape)

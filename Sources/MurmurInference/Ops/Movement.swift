@@ -35,6 +35,11 @@ enum MovementOps {
                 if let a = K.optional(ins, 3) { axes = try K.ints(a, "axes").map { try K.axis($0, rank: r) } }
             }
             guard padsIn.count == 2 * axes.count else { throw OpError("pads \(padsIn) must have \(2 * axes.count) values") }
+            // A pad beyond the element limit either overflows the output or removes more than
+            // any input has; refusing it up front keeps the index arithmetic below in range.
+            for p in padsIn where p < -Limits.maxTensorElements || p > Limits.maxTensorElements {
+                throw OpError("pad \(p) exceeds the tensor element limit \(Limits.maxTensorElements)")
+            }
             var begin = [Int](repeating: 0, count: r), end = [Int](repeating: 0, count: r)
             for (i, a) in axes.enumerated() { begin[a] = padsIn[i]; end[a] = padsIn[i + axes.count] }
             var outShape = [Int]()
@@ -220,7 +225,9 @@ enum MovementOps {
             let batch = batchShape.reduce(1, *)
             let sliceShape = Array(x.shape[(batchDims + q)...])
             let slice = sliceShape.reduce(1, *)
-            let tuples = indT.count / max(q, 1) / max(batch, 1)
+            // Index tuples per batch: the index shape between the batch dims and the last axis
+            // (an empty last axis, q == 0, still selects one whole slice per tuple).
+            let tuples = try K.count(Array(indT.shape[batchDims..<(indT.rank - 1)]))
             let xst = K.strides(x.shape)
             let outShape = Array(indT.shape.dropLast()) + sliceShape
             var idx: [Int] = []
@@ -229,7 +236,7 @@ enum MovementOps {
                 let bc = coords(b, K.strides(batchShape))
                 var base = 0
                 for d in 0..<batchDims { base += bc[d] * xst[d] }
-                for t in 0..<(q == 0 ? indT.count / max(batch, 1) : tuples) {
+                for t in 0..<tuples {
                     var off = base
                     for j in 0..<q {
                         var v = ind[(b * tuples + t) * q + j]
@@ -341,6 +348,7 @@ enum MovementOps {
         let exclusive = n.int("exclusive", default: 0) != 0, reverse = n.int("reverse", default: 0) != 0
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
+            guard x.rank >= 1 else { throw OpError("input must have rank >= 1, got a scalar") }
             let axis = try K.axis(K.ints(K.input(ins, 1), "axis").first ?? 0, rank: x.rank)
             let (outer, len, inner) = NormalizationOps.split(x.shape, axis)
             func run<T: TensorElement & AdditiveArithmetic>(_ a: [T], _ add: (T, T) -> T) -> [T] {
@@ -404,6 +412,7 @@ enum MovementOps {
         let axisAttr = n.int("axis", default: opset < 13 ? 1 : -1)
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
+            guard x.rank >= 1 else { throw OpError("input must have rank >= 1, got a scalar") }
             let axis = try K.axis(axisAttr, rank: x.rank)
             let (outer, len, inner) = opset < 13 ? (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1)
                                                  : NormalizationOps.split(x.shape, axis)

@@ -192,8 +192,10 @@ enum ReduceOps {
             let last = n.int("select_last_index", default: 0) != 0
             return ClosureKernel { ins, _ in
                 let x = try K.input(ins, 0)
+                guard x.rank >= 1 else { throw OpError("input must have rank >= 1") }
                 let axis = try K.axis(axisAttr, rank: x.rank)
                 let (outer, len, inner) = NormalizationOps.split(x.shape, axis)
+                guard len > 0 || outer * inner == 0 else { throw OpError("no \(name) of an empty axis (axis \(axis) of shape \(x.shape))") }
                 let vals = x.doubleValues()
                 guard x.dtype != .bool else { throw OpError("bool input not supported") }
                 var out = [Int64](repeating: 0, count: outer * inner)

@@ -64,6 +64,12 @@ enum ResizeOps {
 
     static func run(_ x: Tensor, scales: inout [Double]?, sizes: [Int]?, roi: [Double]?, _ p: Params) throws -> Tensor {
         let r = x.rank
+        // roi matters only for tf_crop_and_resize, and then needs a start and an end per axis.
+        var roi = roi
+        if p.coord != "tf_crop_and_resize" { roi = nil }
+        if let roi, roi.count != 2 * r || !roi.allSatisfy(\.isFinite) {
+            throw OpError("roi \(roi) must have \(2 * r) finite values (start and end per axis)")
+        }
         var out = x.shape
         if let sizes {
             guard sizes.count == r, sizes.allSatisfy({ $0 >= 0 }) else { throw OpError("sizes \(sizes) must have \(r) non-negative values") }

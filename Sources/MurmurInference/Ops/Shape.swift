@@ -313,6 +313,7 @@ enum ShapeOps {
         guard numOutputs >= 0 && numOutputs <= 1 << 20 else { throw OpError("num_outputs \(numOutputs) out of range") }
         return ClosureKernel { ins, _ in
             let x = try K.input(ins, 0)
+            guard x.rank >= 1 else { throw OpError("input must have rank >= 1, got a scalar") }
             let axis = try K.axis(axisAttr, rank: x.rank)
             let len = x.shape[axis]
             var sizes = try attrSplit ?? K.optional(ins, 1).map { try K.ints($0, "split") } ?? []

@@ -33,7 +33,9 @@ enum NormalizationOps {
 
     /// (outer, axis length, inner) view of `shape` around `axis`.
     static func split(_ shape: [Int], _ axis: Int) -> (Int, Int, Int) {
-        (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
+        // A scalar (or an axis a caller failed to check) is one row of one element: never a trap.
+        guard axis >= 0, axis < shape.count else { return (shape.reduce(1, *), 1, 1) }
+        return (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
     }
 
     /// float64 Softmax along one axis: m = max (ascending; NaN propagates); e_i = exp(x_i − m);

@@ -128,14 +128,14 @@ enum ElementwiseFusion {
             var ok = true
             // First pass: externals in first-use order.
             for j in ordered {
-                for case let .value(v) in template[j]!.operands where !(members.contains(producer[v] ?? -1) && absorbable(v) != nil
+                for case let .value(v) in template[j]?.operands ?? [] where !(members.contains(producer[v] ?? -1) && absorbable(v) != nil
                                                                                && (readersOf[v] ?? []).allSatisfy(members.contains)) {
                     if !externals.contains(v) { externals.append(v) }
                 }
             }
             for (k, v) in externals.enumerated() { regOf[v] = k }
             for j in ordered {
-                let t = template[j]!
+                guard let t = template[j] else { ok = false; break }
                 func operand(_ o: Operand) -> FusedElementwise.Operand {
                     switch o {
                     case let .scalar(s): return .scalar(s)

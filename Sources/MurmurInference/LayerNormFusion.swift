@@ -130,9 +130,8 @@ enum LayerNormFusion {
                 steps.append(FusedLayerNorm.Step(kernel: kernel, inputs: ins))
                 regOf[nodes[j].outputs[0]] = externals.count + steps.count - 1
             }
-            guard ok else { continue }
+            guard ok, let sink = members.last else { continue }
             for j in members { taken.insert(j) }
-            let sink = members.last!
             let kernel = FusedLayerNorm(residual: externals.count == 2, axis: axis1, eps: eps,
                                         gamma: gamma?.floats, beta: beta?.floats, fallback: steps)
             out.append(Group(sink: sink, members: members, externals: externals, kernel: kernel))

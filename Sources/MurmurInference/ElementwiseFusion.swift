@@ -364,19 +364,26 @@ struct FusedElementwise: OpKernel {
 
     /// The original nodes one by one (broadcasting or other types at run time).
     func runFallback(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
-        var regs = [Tensor?](repeating: nil, count: externalCount + fallback.count)
-        for k in 0..<min(externalCount, inputs.count) { regs[k] = inputs[k] }
+        try Self.runSteps(fallback, externals: externalCount, inputs, context, name: name)
+    }
+
+    /// Runs fused nodes one by one: registers are the `externals` inputs, then each step's output;
+    /// the last step's output is the result. Shared by every fused step's fallback.
+    static func runSteps(_ steps: [FallbackStep], externals: Int, _ inputs: [Tensor?], _ context: RunContext,
+                         name: String) throws -> [Tensor] {
+        var regs = [Tensor?](repeating: nil, count: externals + steps.count)
+        for k in 0..<min(externals, inputs.count) { regs[k] = inputs[k] }
         var last: Tensor?
-        for (k, step) in fallback.enumerated() {
+        for (k, step) in steps.enumerated() {
             let ins: [Tensor?] = step.inputs.map {
                 switch $0 {
-                case let .register(r): return regs[r]
+                case let .register(r): return r < regs.count ? regs[r] : nil
                 case let .constant(t): return t
                 case .none: return nil
                 }
             }
             guard let y = try step.kernel.run(ins, context).first else { throw OpError("\(name): a fused node produced no output") }
-            regs[externalCount + k] = y
+            regs[externals + k] = y
             last = y
         }
         guard let last else { throw OpError("\(name): empty fused group") }

@@ -142,8 +142,8 @@ enum LayerNormFusion {
 
 /// The fused kernel of one decomposed LayerNorm (see `LayerNormFusion`).
 struct FusedLayerNorm: OpKernel {
-    enum Input: Sendable { case register(Int), constant(Tensor), none }
-    struct Step: Sendable { let kernel: any OpKernel; let inputs: [Input] }
+    typealias Input = FusedElementwise.FallbackInput
+    typealias Step = FusedElementwise.FallbackStep
 
     /// Inputs are (a, b) whose sum is x, or x alone.
     let residual: Bool
@@ -276,23 +276,6 @@ struct FusedLayerNorm: OpKernel {
 
     /// The original nodes one by one.
     func runFallback(_ inputs: [Tensor?], _ context: RunContext) throws -> [Tensor] {
-        let ne = residual ? 2 : 1
-        var regs = [Tensor?](repeating: nil, count: ne + fallback.count)
-        for k in 0..<min(ne, inputs.count) { regs[k] = inputs[k] }
-        var last: Tensor?
-        for (k, step) in fallback.enumerated() {
-            let ins: [Tensor?] = step.inputs.map {
-                switch $0 {
-                case let .register(r): return regs[r]
-                case let .constant(t): return t
-                case .none: return nil
-                }
-            }
-            guard let y = try step.kernel.run(ins, context).first else { throw OpError("\(name): a fused node produced no output") }
-            regs[ne + k] = y
-            last = y
-        }
-        guard let last else { throw OpError("\(name): empty fused group") }
-        return [last]
+        try FusedElementwise.runSteps(fallback, externals: residual ? 2 : 1, inputs, context, name: name)
     }
 }
